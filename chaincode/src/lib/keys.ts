@@ -1,0 +1,37 @@
+import type { Context } from 'fabric-contract-api';
+import { KeyEndorsementPolicy } from 'fabric-shim';
+
+/** Composite-key object types. Prefixed so other contracts' keys can never collide. */
+export const KEY_TYPES = {
+  recordVersion: 'medprov.record',
+  recordHead: 'medprov.recordHead',
+  docHash: 'medprov.docHash',
+} as const;
+
+/** Versions are zero-padded so that a partial-key scan returns them in numeric order. */
+export function versionSegment(version: number): string {
+  return String(version).padStart(10, '0');
+}
+
+export function recordVersionKey(ctx: Context, issuer: string, recordId: string, version: number): string {
+  return ctx.stub.createCompositeKey(KEY_TYPES.recordVersion, [issuer, recordId, versionSegment(version)]);
+}
+
+export function recordHeadKey(ctx: Context, issuer: string, recordId: string): string {
+  return ctx.stub.createCompositeKey(KEY_TYPES.recordHead, [issuer, recordId]);
+}
+
+export function docHashKey(ctx: Context, docHash: string): string {
+  return ctx.stub.createCompositeKey(KEY_TYPES.docHash, [docHash]);
+}
+
+/**
+ * Makes a key changeable only with an endorsement from the owning organisation's peers
+ * (state-based endorsement). It overrides the chaincode-level policy for later updates, so
+ * another org running patched chaincode cannot rewrite the key on its own.
+ */
+export async function restrictToOrg(ctx: Context, key: string, mspId: string): Promise<void> {
+  const policy = new KeyEndorsementPolicy();
+  policy.addOrgs('PEER', mspId);
+  await ctx.stub.setStateValidationParameter(key, policy.getPolicy());
+}

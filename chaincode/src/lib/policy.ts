@@ -1,0 +1,51 @@
+import { Contract, Context } from 'fabric-contract-api';
+import { ChaincodeError } from './errors';
+import { callerOrgType, type OrgType } from './consortium';
+
+// open: any identity the channel's MSPs accept, even before the consortium is defined.
+type Rule = { open: true } | { anyMember: true } | { orgTypes: readonly OrgType[] };
+
+/**
+ * Who may call what: the one place the chaincode decides by organisation type. A transaction
+ * that is not in this table is refused, so a new transaction cannot ship without a rule.
+ */
+export const TRANSACTION_RULES: Readonly<Record<string, Rule>> = {
+  'Identity:whoAmI': { open: true },
+  'Identity:readConsortium': { anyMember: true },
+  // Only possible while no definition exists; see Identity:initConsortium.
+  'Identity:initConsortium': { open: true },
+  'Records:anchorRecord': { orgTypes: ['hospital'] },
+  'Records:anchorRecords': { orgTypes: ['hospital'] },
+  'Records:amendRecord': { orgTypes: ['hospital'] },
+  'Records:retractRecord': { orgTypes: ['hospital'] },
+  'Records:readRecord': { anyMember: true },
+  'Records:recordHistory': { anyMember: true },
+  'Records:lookupByHash': { anyMember: true },
+};
+
+export async function authorize(ctx: Context, transaction: string): Promise<void> {
+  const rule = TRANSACTION_RULES[transaction];
+  if (!rule) throw new ChaincodeError('UNKNOWN_TRANSACTION', `${transaction} is not a transaction of this chaincode.`);
+  if ('open' in rule) return;
+  const orgType = await callerOrgType(ctx);
+  if ('orgTypes' in rule && !rule.orgTypes.includes(orgType)) {
+    throw new ChaincodeError(
+      'FORBIDDEN_ORG_TYPE',
+      `${ctx.clientIdentity.getMSPID()} is a ${orgType}; ${transaction} is open to ${rule.orgTypes.join(', ')} organisations only.`,
+    );
+  }
+}
+
+/** Base of every medprov contract: authorisation before any transaction runs. */
+export abstract class MedprovContract extends Contract {
+  override async beforeTransaction(ctx: Context): Promise<void> {
+    const { fcn } = ctx.stub.getFunctionAndParameters();
+    const transaction = fcn.includes(':') ? fcn : `${this.getName()}:${fcn}`;
+    await authorize(ctx, transaction);
+  }
+
+  override async unknownTransaction(ctx: Context): Promise<void> {
+    const { fcn } = ctx.stub.getFunctionAndParameters();
+    throw new ChaincodeError('UNKNOWN_TRANSACTION', `${fcn.slice(0, 128)} is not a transaction of this chaincode.`);
+  }
+}

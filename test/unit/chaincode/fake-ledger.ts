@@ -1,0 +1,143 @@
+import { Context } from 'fabric-contract-api';
+import type { Contract } from 'fabric-contract-api';
+
+/**
+ * An in-memory stand-in for the chaincode stub, for unit tests only. It keeps Fabric's
+ * semantics that the rules depend on: a transaction does not read its own writes, and a
+ * transaction that throws writes nothing.
+ */
+const SEP = '\u0000';
+const MAX_RUNE = '\u{10FFFF}';
+
+interface Committed {
+  txId: string;
+  fcn: string;
+  mspId: string;
+  writes: Map<string, Uint8Array | null>;
+  validationParameters: Map<string, Uint8Array>;
+  event?: { name: string; payload: Uint8Array };
+}
+
+export class FakeLedger {
+  readonly state = new Map<string, Uint8Array>();
+  readonly validationParameters = new Map<string, Uint8Array>();
+  readonly committed: Committed[] = [];
+  private seconds = 1_767_225_600; // 2026-01-01T00:00:00Z
+  private txCounter = 0;
+
+  /** Runs one transaction as the given MSP, as the contract-api dispatcher would. */
+  async invoke<T extends Contract>(mspId: string, contract: T, method: string, ...args: string[]): Promise<string> {
+    this.txCounter += 1;
+    this.seconds += 1;
+    const txId = `tx${String(this.txCounter).padStart(6, '0')}`;
+    const fcn = `${contract.getName()}:${method}`;
+    const stub = new FakeStub(this, txId, this.seconds, fcn, args);
+    const ctx = new Context();
+    (ctx as { stub: unknown }).stub = stub;
+    (ctx as { clientIdentity: unknown }).clientIdentity = {
+      getMSPID: () => mspId,
+      getID: () => `x509::CN=user@${mspId}`,
+      getIDBytes: () => new Uint8Array(),
+      getAttributeValue: () => null,
+      assertAttributeValue: () => false,
+    };
+    await contract.beforeTransaction(ctx);
+    const fn = (contract as unknown as Record<string, (ctx: Context, ...a: string[]) => Promise<string>>)[method];
+    if (typeof fn !== 'function') {
+      await contract.unknownTransaction(ctx);
+      throw new Error(`unknown transaction ${fcn}`);
+    }
+    const result = await fn.call(contract, ctx, ...args);
+    for (const [key, value] of stub.writes) {
+      if (value === null) this.state.delete(key);
+      else this.state.set(key, value);
+    }
+    for (const [key, ep] of stub.validationParameters) this.validationParameters.set(key, ep);
+    this.committed.push({ txId, fcn, mspId, writes: stub.writes, validationParameters: stub.validationParameters, event: stub.event });
+    return result;
+  }
+
+  /** Number of keys written by all committed transactions. */
+  get writeCount(): number {
+    return this.committed.reduce((n, tx) => n + tx.writes.size, 0);
+  }
+
+  lastEvent(): { name: string; payload: unknown } | undefined {
+    const event = this.committed[this.committed.length - 1]?.event;
+    return event && { name: event.name, payload: JSON.parse(Buffer.from(event.payload).toString('utf8')) };
+  }
+}
+
+class FakeStub {
+  readonly writes = new Map<string, Uint8Array | null>();
+  readonly validationParameters = new Map<string, Uint8Array>();
+  event?: { name: string; payload: Uint8Array };
+
+  constructor(
+    private readonly ledger: FakeLedger,
+    private readonly txId: string,
+    private readonly seconds: number,
+    private readonly fcn: string,
+    private readonly params: string[],
+  ) {}
+
+  getTxID(): string {
+    return this.txId;
+  }
+
+  getChannelID(): string {
+    return 'medprov';
+  }
+
+  getTxTimestamp(): { seconds: { toNumber(): number }; nanos: number } {
+    const seconds = this.seconds;
+    return { seconds: { toNumber: () => seconds }, nanos: 500_000_000 };
+  }
+
+  getFunctionAndParameters(): { fcn: string; params: string[] } {
+    return { fcn: this.fcn, params: this.params };
+  }
+
+  // Reads see committed state only, like a Fabric simulation.
+  async getState(key: string): Promise<Uint8Array> {
+    return this.ledger.state.get(key) ?? new Uint8Array(0);
+  }
+
+  async putState(key: string, value: Uint8Array): Promise<void> {
+    if (typeof key !== 'string' || key.length === 0) throw new Error('key must not be empty');
+    this.writes.set(key, Buffer.from(value));
+  }
+
+  async deleteState(key: string): Promise<void> {
+    this.writes.set(key, null);
+  }
+
+  async setStateValidationParameter(key: string, ep: Uint8Array): Promise<void> {
+    this.validationParameters.set(key, ep);
+  }
+
+  setEvent(name: string, payload: Uint8Array): void {
+    this.event = { name, payload };
+  }
+
+  createCompositeKey(objectType: string, attributes: string[]): string {
+    return SEP + objectType + SEP + attributes.map((a) => a + SEP).join('');
+  }
+
+  splitCompositeKey(key: string): { objectType: string; attributes: string[] } {
+    const parts = key.split(SEP).slice(1, -1);
+    return { objectType: parts[0] ?? '', attributes: parts.slice(1) };
+  }
+
+  getStateByPartialCompositeKey(objectType: string, attributes: string[]): AsyncIterable<{ key: string; value: Uint8Array }> {
+    const start = this.createCompositeKey(objectType, attributes);
+    const end = start + MAX_RUNE;
+    const keys = [...this.ledger.state.keys()].filter((k) => k >= start && k < end).sort();
+    const state = this.ledger.state;
+    return {
+      async *[Symbol.asyncIterator]() {
+        for (const key of keys) yield { key, value: state.get(key) as Uint8Array };
+      },
+    };
+  }
+}
