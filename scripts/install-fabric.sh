@@ -3,8 +3,9 @@
 # osnadmin) and the ccaas external builder (detect/build/release) into a cache outside the
 # repository, keyed by the Fabric commit. Second run is a no-op.
 #
-# Order: already on PATH at that version -> cached build -> official release tarball (where
-# reachable) -> `go install` through the Go module proxy.
+# Order: MEDPROV_FABRIC_BIN (a folder holding the binaries) -> already on PATH at that version
+# -> cached build -> official release tarball (where reachable) -> `go install` through the
+# Go module proxy.
 #
 # Prints the bin directory on its last line (stdout); progress goes to stderr.
 set -euo pipefail
@@ -24,6 +25,18 @@ complete() {
   local t
   for t in "${TOOLS[@]}"; do [ -x "$BIN/$t" ] || return 1; done
   for t in "${BUILDER_TOOLS[@]}"; do [ -x "$BUILDER/$t" ] || return 1; done
+}
+
+# 0. A folder of binaries named by the operator (an offline mirror, a shared install).
+from_folder() {
+  [ -n "${MEDPROV_FABRIC_BIN:-}" ] || return 1
+  local t
+  mkdir -p "$BIN"
+  for t in "${TOOLS[@]}"; do
+    [ -x "$MEDPROV_FABRIC_BIN/$t" ] || { say "MEDPROV_FABRIC_BIN has no $t"; return 1; }
+    ln -sf "$MEDPROV_FABRIC_BIN/$t" "$BIN/$t"
+  done
+  say "using Fabric binaries from $MEDPROV_FABRIC_BIN"
 }
 
 # 1. Already on PATH at the pinned version: link those into the cache layout so the rest of
@@ -59,6 +72,22 @@ from_release() {
   say "release binaries unpacked"
 }
 
+# Runs one go install; explains a refusal by the module proxy instead of leaving go's raw text.
+go_install() {
+  local gobin=$1 target=$2 log
+  log=$(mktemp)
+  if GOBIN="$gobin" go install "$target" 2>"$log"; then rm -f "$log"; return 0; fi
+  if grep -qE '403 Forbidden|not available' "$log"; then
+    say "the Go module proxy refuses ${target%@*} at ${FABRIC_COMMIT:0:12} (it answered: $(grep -m1 -oE 'server response: .*|403 Forbidden' "$log"))."
+    say "Fabric cannot be built from source on this machine. Provide the v$FABRIC_VERSION binaries another way:"
+    say "  put peer, orderer, configtxgen, cryptogen and osnadmin on PATH, or set MEDPROV_FABRIC_BIN=/folder/with/them."
+  else
+    sed 's/^/    /' "$log" >&2
+  fi
+  rm -f "$log"
+  return 1
+}
+
 # 4. go install through the module proxy, pinned by commit (Fabric's tags are not valid
 #    Go module versions; the go command turns the commit into a pseudo-version).
 from_source() {
@@ -75,7 +104,7 @@ from_source() {
     if [ -x "$BIN/$t" ]; then say "[$i/$n] $t (cached)"; continue; fi
     start=$(date +%s)
     say "[$i/$n] building $t from github.com/hyperledger/fabric@${FABRIC_COMMIT:0:12} ..."
-    GOBIN="$BIN" go install "github.com/hyperledger/fabric/cmd/$t@$FABRIC_COMMIT"
+    go_install "$BIN" "github.com/hyperledger/fabric/cmd/$t@$FABRIC_COMMIT" || return 1
     say "[$i/$n] $t built in $(( $(date +%s) - start )) s"
   done
   for t in "${BUILDER_TOOLS[@]}"; do
@@ -83,7 +112,7 @@ from_source() {
     if [ -x "$BUILDER/$t" ]; then say "[$i/$n] ccaas $t (cached)"; continue; fi
     start=$(date +%s)
     say "[$i/$n] building ccaas builder $t ..."
-    GOBIN="$BUILDER" go install "github.com/hyperledger/fabric/ccaas_builder/cmd/$t@$FABRIC_COMMIT"
+    go_install "$BUILDER" "github.com/hyperledger/fabric/ccaas_builder/cmd/$t@$FABRIC_COMMIT" || return 1
     say "[$i/$n] ccaas $t built in $(( $(date +%s) - start )) s"
   done
 }
@@ -92,9 +121,12 @@ if complete; then
   say "Fabric $FABRIC_VERSION already installed in $DEST"
 else
   t0=$(date +%s)
-  from_path || from_release || true
-  complete || from_source
-  complete || { say "installation incomplete"; exit 1; }
+  from_folder || from_path || from_release || true
+  complete || from_source || true
+  if ! complete; then
+    say "installation incomplete: Fabric $FABRIC_VERSION is not available (see above)"
+    exit 1
+  fi
   say "Fabric $FABRIC_VERSION installed in $DEST in $(( $(date +%s) - t0 )) s"
 fi
 echo "$BIN"

@@ -1,0 +1,110 @@
+import * as grpc from '@grpc/grpc-js';
+import { connect, hash, signers, type Contract, type Gateway } from '@hyperledger/fabric-gateway';
+import { createPrivateKey } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { toLedgerError } from './errors';
+
+/** Where one organisation's Fabric identity and its peer's gateway service are. */
+export interface OrgConnection {
+  mspId: string;
+  /** host:port of the peer's gateway service. */
+  peerEndpoint: string;
+  /** Name the peer's TLS certificate was issued for (cryptogen: peer0.hospital.medprov.local). */
+  peerHostAlias: string;
+  tlsRootCertPath: string;
+  certPath: string;
+  /** The private key file, or the MSP keystore folder holding exactly one key. */
+  keyPath: string;
+  channel: string;
+  chaincode: string;
+}
+
+/** A committed transaction: its result and where it landed. */
+export interface Committed {
+  result: Uint8Array;
+  transactionId: string;
+  blockNumber: bigint;
+}
+
+/**
+ * The one seam between medprov and Fabric: the gateway, the CLI and the integration tests
+ * all reach the ledger through this, as one organisation's identity.
+ */
+export class LedgerClient {
+  private constructor(
+    private readonly grpcClient: grpc.Client,
+    private readonly gateway: Gateway,
+    readonly connection: OrgConnection,
+  ) {}
+
+  static async connect(connection: OrgConnection): Promise<LedgerClient> {
+    const [tlsRoot, cert, keyPem] = await Promise.all([
+      fs.readFile(connection.tlsRootCertPath),
+      fs.readFile(connection.certPath),
+      readKey(connection.keyPath),
+    ]);
+    const grpcClient = new grpc.Client(connection.peerEndpoint, grpc.credentials.createSsl(tlsRoot), {
+      'grpc.ssl_target_name_override': connection.peerHostAlias,
+    });
+    const gateway = connect({
+      client: grpcClient,
+      identity: { mspId: connection.mspId, credentials: cert },
+      signer: signers.newPrivateKeySigner(createPrivateKey(keyPem)),
+      hash: hash.sha256,
+      evaluateOptions: () => ({ deadline: Date.now() + 5_000 }),
+      endorseOptions: () => ({ deadline: Date.now() + 15_000 }),
+      submitOptions: () => ({ deadline: Date.now() + 5_000 }),
+      commitStatusOptions: () => ({ deadline: Date.now() + 60_000 }),
+    });
+    return new LedgerClient(grpcClient, gateway, connection);
+  }
+
+  /** Runs a query on the org's peer; nothing is written. `name` is `Contract:transaction`. */
+  async evaluate(name: string, ...args: string[]): Promise<Uint8Array> {
+    try {
+      return await this.contract().evaluateTransaction(name, ...args);
+    } catch (err) {
+      throw toLedgerError(err);
+    }
+  }
+
+  /** Endorses, orders and waits for the commit; throws if the transaction did not commit valid. */
+  async submit(name: string, ...args: string[]): Promise<Committed> {
+    try {
+      const submitted = await this.contract().submitAsync(name, { arguments: args });
+      const status = await submitted.getStatus();
+      if (!status.successful) {
+        throw Object.assign(new Error(`transaction ${status.transactionId} committed invalid: ${codeName(status.code)}`), {
+          transactionId: status.transactionId,
+        });
+      }
+      return { result: submitted.getResult(), transactionId: status.transactionId, blockNumber: status.blockNumber };
+    } catch (err) {
+      throw toLedgerError(err);
+    }
+  }
+
+  close(): void {
+    this.gateway.close();
+    this.grpcClient.close();
+  }
+
+  private contract(): Contract {
+    return this.gateway.getNetwork(this.connection.channel).getContract(this.connection.chaincode);
+  }
+}
+
+async function readKey(keyPath: string): Promise<Buffer> {
+  const stat = await fs.stat(keyPath);
+  if (!stat.isDirectory()) return fs.readFile(keyPath);
+  const files = (await fs.readdir(keyPath)).filter((f) => !f.startsWith('.'));
+  if (files.length !== 1) throw new Error(`expected exactly one private key in ${keyPath}, found ${files.length}`);
+  return fs.readFile(path.join(keyPath, files[0]));
+}
+
+// Fabric's TxValidationCode names, for the few a caller can act on.
+function codeName(code: number): string {
+  const names: Record<number, string> = { 10: 'ENDORSEMENT_POLICY_FAILURE', 11: 'MVCC_READ_CONFLICT', 12: 'PHANTOM_READ_CONFLICT' };
+  return names[code] ?? `validation code ${code}`;
+}

@@ -1,0 +1,56 @@
+import { parseChaincodeError } from '../../../chaincode/src/lib/errors';
+
+/**
+ * The one error type of the Fabric seam. `code` is the chaincode's own code when the
+ * chaincode refused the transaction, or a transport code when the network did.
+ */
+export class LedgerError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly transactionId?: string,
+    override readonly cause?: unknown,
+  ) {
+    super(message);
+    this.name = 'LedgerError';
+  }
+
+  /** True when a retry may succeed: the network, not the request, was at fault. */
+  get transient(): boolean {
+    return TRANSIENT_CODES.has(this.code);
+  }
+}
+
+const TRANSIENT_CODES = new Set(['LEDGER_UNAVAILABLE', 'LEDGER_TIMEOUT', 'MVCC_CONFLICT']);
+
+// gRPC status codes the client sees when no peer or orderer answers in time.
+const GRPC_UNAVAILABLE = 14;
+const GRPC_DEADLINE_EXCEEDED = 4;
+
+/**
+ * Turns whatever the Fabric client threw into a {@link LedgerError}. The chaincode's coded
+ * message can sit in the error itself or in the per-peer details.
+ */
+export function toLedgerError(err: unknown): LedgerError {
+  if (err instanceof LedgerError) return err;
+  const e = err as { message?: string; code?: number; details?: { message?: string }[]; transactionId?: string };
+  const texts = [e?.message ?? String(err), ...(e?.details ?? []).map((d) => d.message ?? '')];
+  for (const text of texts) {
+    const parsed = parseChaincodeError(text);
+    if (parsed) return new LedgerError(parsed.code, parsed.message, e?.transactionId, err);
+  }
+  const all = texts.join(' | ');
+  if (/MVCC_READ_CONFLICT|PHANTOM_READ_CONFLICT/.test(all)) {
+    return new LedgerError('MVCC_CONFLICT', 'Another transaction changed the same data at the same time; retry.', e?.transactionId, err);
+  }
+  if (/ENDORSEMENT_POLICY_FAILURE/.test(all)) {
+    return new LedgerError('ENDORSEMENT_POLICY_FAILURE', 'The ledger refused the write: its endorsements do not satisfy the policy.', e?.transactionId, err);
+  }
+  if (e?.code === GRPC_UNAVAILABLE) {
+    return new LedgerError('LEDGER_UNAVAILABLE', 'No peer or orderer of the consortium answered; the request was not recorded.', e?.transactionId, err);
+  }
+  if (e?.code === GRPC_DEADLINE_EXCEEDED) {
+    return new LedgerError('LEDGER_TIMEOUT', 'The consortium did not answer in time; the outcome is not known yet.', e?.transactionId, err);
+  }
+  return new LedgerError('LEDGER_ERROR', `The ledger call failed: ${all.slice(0, 500)}`, e?.transactionId, err);
+}

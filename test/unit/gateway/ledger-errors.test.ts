@@ -1,0 +1,31 @@
+import { expect } from 'chai';
+import { LedgerError, toLedgerError } from '../../../gateway/src/fabric/errors';
+
+describe('gateway: Fabric errors', () => {
+  it("keeps the chaincode's own code when a peer's details carry it", () => {
+    const err = toLedgerError({
+      message: '10 ABORTED: failed to endorse transaction, see attached details for more info',
+      code: 10,
+      details: [{ message: 'chaincode response 500, FORBIDDEN_ORG_TYPE: InsurerMSP is a insurer; Records:anchorRecord is open to hospital organisations only.' }],
+      transactionId: 'abc',
+    });
+    expect(err).to.be.instanceOf(LedgerError);
+    expect(err.code).to.equal('FORBIDDEN_ORG_TYPE');
+    expect(err.message).to.match(/^InsurerMSP is a insurer/);
+    expect(err.transactionId).to.equal('abc');
+    expect(err.transient).to.equal(false);
+  });
+
+  it('marks an unreachable network and read conflicts as transient', () => {
+    expect(toLedgerError({ message: '14 UNAVAILABLE: No connection established', code: 14 })).to.include({ code: 'LEDGER_UNAVAILABLE', transient: true });
+    expect(toLedgerError({ message: 'transaction tx1 committed invalid: MVCC_READ_CONFLICT' })).to.include({ code: 'MVCC_CONFLICT', transient: true });
+    expect(toLedgerError({ message: '4 DEADLINE_EXCEEDED', code: 4 })).to.include({ code: 'LEDGER_TIMEOUT', transient: true });
+  });
+
+  it('names an endorsement policy failure, which a retry cannot fix', () => {
+    expect(toLedgerError(new Error('transaction x committed invalid: ENDORSEMENT_POLICY_FAILURE'))).to.include({
+      code: 'ENDORSEMENT_POLICY_FAILURE',
+      transient: false,
+    });
+  });
+});
