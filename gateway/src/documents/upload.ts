@@ -1,9 +1,9 @@
-import busboy from 'busboy';
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import { ApiError } from '../errors';
 import { tooLarge, type DocumentDigest } from './hash';
+import { boundaryOf, MultipartReader, type PartHandler } from './multipart';
 
 export interface UploadLimits {
   /** Largest document accepted, in bytes. */
@@ -26,75 +26,102 @@ export interface HashedUpload extends DocumentDigest {
  */
 export function hashMultipartUpload(headers: IncomingHttpHeaders, body: Readable, limits: UploadLimits): Promise<HashedUpload> {
   return new Promise<HashedUpload>((resolve, reject) => {
-    let parser: busboy.Busboy;
+    let reader: MultipartReader;
+    const collector = new UploadCollector(limits);
     try {
-      parser = busboy({
-        headers,
-        limits: { files: 1, fileSize: limits.maxBytes, fields: limits.maxFields, fieldSize: limits.maxFieldBytes, parts: limits.maxFields + 1 },
-      });
-    } catch {
-      reject(new ApiError(415, 'UNSUPPORTED_MEDIA_TYPE', 'Send the document as multipart/form-data with a boundary.'));
+      reader = new MultipartReader(boundaryOf(headers['content-type']), collector);
+    } catch (err) {
+      body.resume();
+      reject(err);
       return;
     }
-
-    const fields: Record<string, string> = {};
-    let digest: DocumentDigest | undefined;
-    let failure: ApiError | undefined;
-    let fileSeen = false;
-    const fail = (err: ApiError): void => {
-      failure ??= err;
-      body.unpipe(parser);
-      body.resume(); // drain the rest so the client sees the answer instead of a reset
-      reject(failure);
+    let settled = false;
+    const fail = (err: unknown): void => {
+      if (settled) return;
+      settled = true;
+      body.off('data', onData);
+      // Drain what the client is still sending so it reads our answer rather than a reset.
+      body.resume();
+      reject(err instanceof ApiError ? err : new ApiError(400, 'MALFORMED_MULTIPART', 'The upload is not valid multipart/form-data.'));
     };
-
-    parser.on('file', (name, file) => {
-      if (name !== limits.fieldName || fileSeen) {
-        file.resume();
-        fail(new ApiError(400, 'UNEXPECTED_FILE', `Send exactly one file, in the field "${limits.fieldName}".`));
-        return;
+    const onData = (chunk: Buffer): void => {
+      try {
+        reader.write(chunk);
+      } catch (err) {
+        fail(err);
       }
-      fileSeen = true;
-      const hash = createHash('sha256');
-      let bytes = 0;
-      file.on('data', (chunk: Buffer) => {
-        bytes += chunk.length;
-        hash.update(chunk);
-      });
-      file.on('limit', () => fail(tooLarge(limits.maxBytes)));
-      // A truncated body ends the file stream with an error too; the parser reports it.
-      file.on('error', () => undefined);
-      file.on('end', () => {
-        if (!failure) digest = { docHash: hash.digest('hex'), bytes };
-      });
-    });
-    parser.on('field', (name, value, info) => {
-      if (info.valueTruncated) {
-        fail(new ApiError(400, 'FIELD_TOO_LARGE', `The form field "${name.slice(0, 64)}" is longer than ${limits.maxFieldBytes} bytes.`));
-        return;
+    };
+    body.on('data', onData);
+    body.on('end', () => {
+      if (settled) return;
+      try {
+        reader.end();
+        const result = collector.result();
+        settled = true;
+        resolve(result);
+      } catch (err) {
+        fail(err);
       }
-      if (Object.prototype.hasOwnProperty.call(fields, name)) {
-        fail(new ApiError(400, 'DUPLICATE_FIELD', `The form field "${name.slice(0, 64)}" is sent twice.`));
-        return;
-      }
-      fields[name] = value;
-    });
-    parser.on('filesLimit', () => fail(new ApiError(400, 'UNEXPECTED_FILE', `Send exactly one file, in the field "${limits.fieldName}".`)));
-    for (const event of ['partsLimit', 'fieldsLimit'] as const) {
-      parser.on(event, () => fail(new ApiError(400, 'TOO_MANY_PARTS', `Send one file and at most ${limits.maxFields} fields.`)));
-    }
-    parser.on('error', (err: Error) => {
-      fail(new ApiError(400, 'MALFORMED_MULTIPART', `The upload is not valid multipart/form-data (${err.message}).`));
-    });
-    parser.on('close', () => {
-      if (failure) return;
-      if (!digest) {
-        reject(new ApiError(400, 'DOCUMENT_MISSING', `The upload has no file in the field "${limits.fieldName}".`));
-        return;
-      }
-      resolve({ ...digest, fields });
     });
     body.on('error', () => fail(new ApiError(400, 'UPLOAD_INTERRUPTED', 'The upload stopped before it was complete.')));
-    body.pipe(parser);
+    body.on('aborted', () => fail(new ApiError(400, 'UPLOAD_INTERRUPTED', 'The upload stopped before it was complete.')));
   });
+}
+
+/** Applies the limits part by part and keeps the digest and the plain fields. */
+class UploadCollector implements PartHandler {
+  private readonly fields: Record<string, string> = {};
+  private fieldCount = 0;
+  private current: { kind: 'file'; hash: Hash; bytes: number } | { kind: 'field'; name: string; chunks: Buffer[]; bytes: number } | undefined;
+  private digest: DocumentDigest | undefined;
+  private fileSeen = false;
+
+  constructor(private readonly limits: UploadLimits) {}
+
+  onPartStart(part: { name: string; isFile: boolean }): void {
+    if (part.isFile) {
+      if (part.name !== this.limits.fieldName || this.fileSeen) {
+        throw new ApiError(400, 'UNEXPECTED_FILE', `Send exactly one file, in the field "${this.limits.fieldName}".`);
+      }
+      this.fileSeen = true;
+      this.current = { kind: 'file', hash: createHash('sha256'), bytes: 0 };
+      return;
+    }
+    this.fieldCount += 1;
+    if (this.fieldCount > this.limits.maxFields) {
+      throw new ApiError(400, 'TOO_MANY_PARTS', `Send one file and at most ${this.limits.maxFields} fields.`);
+    }
+    if (Object.prototype.hasOwnProperty.call(this.fields, part.name)) {
+      throw new ApiError(400, 'DUPLICATE_FIELD', `The form field "${part.name.slice(0, 64)}" is sent twice.`);
+    }
+    this.current = { kind: 'field', name: part.name, chunks: [], bytes: 0 };
+  }
+
+  onPartData(data: Buffer): void {
+    const part = this.current;
+    if (!part) return;
+    part.bytes += data.length;
+    if (part.kind === 'file') {
+      if (part.bytes > this.limits.maxBytes) throw tooLarge(this.limits.maxBytes);
+      part.hash.update(data);
+      return;
+    }
+    if (part.bytes > this.limits.maxFieldBytes) {
+      throw new ApiError(400, 'FIELD_TOO_LARGE', `The form field "${part.name.slice(0, 64)}" is longer than ${this.limits.maxFieldBytes} bytes.`);
+    }
+    part.chunks.push(Buffer.from(data));
+  }
+
+  onPartEnd(): void {
+    const part = this.current;
+    this.current = undefined;
+    if (!part) return;
+    if (part.kind === 'file') this.digest = { docHash: part.hash.digest('hex'), bytes: part.bytes };
+    else this.fields[part.name] = Buffer.concat(part.chunks).toString('utf8');
+  }
+
+  result(): HashedUpload {
+    if (!this.digest) throw new ApiError(400, 'DOCUMENT_MISSING', `The upload has no file in the field "${this.limits.fieldName}".`);
+    return { ...this.digest, fields: this.fields };
+  }
 }
