@@ -27,11 +27,17 @@ export interface Committed {
   blockNumber: bigint;
 }
 
+/** What the rest of the gateway needs of the ledger; {@link LedgerClient} is the real one. */
+export interface Ledger {
+  evaluate(name: string, ...args: string[]): Promise<Uint8Array>;
+  submit(name: string, ...args: string[]): Promise<Committed>;
+}
+
 /**
  * The one seam between medprov and Fabric: the gateway, the CLI and the integration tests
  * all reach the ledger through this, as one organisation's identity.
  */
-export class LedgerClient {
+export class LedgerClient implements Ledger {
   private constructor(
     private readonly grpcClient: grpc.Client,
     private readonly gateway: Gateway,

@@ -1,0 +1,218 @@
+import { randomUUID } from 'node:crypto';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import type { Logger } from 'pino';
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { hashMultipartUpload, type UploadLimits } from '../documents/upload';
+import { ApiError } from '../errors';
+import type { RecordsService, NewRecordRequest } from '../records/service';
+import type { RetractionReason } from '../../../chaincode/src/lib/record-model';
+import { ApiKeyAuthenticator, type User, type UserConfig } from './auth';
+import { openApiDocument } from './openapi';
+import { RateLimiter } from './rate-limit';
+import { HOSPITAL_ONLY, OPERATION_ROLES, type Operation } from './roles';
+import { validateBody } from './validation';
+
+export interface GatewayOptions {
+  org: { mspId: string; name: string; type: 'hospital' | 'insurer' | 'sponsor' };
+  users: readonly UserConfig[];
+  records: RecordsService;
+  logger: Logger;
+  limits?: Partial<{ jsonBytes: string; upload: UploadLimits; perSecond: number; burst: number }>;
+}
+
+type Handler = (req: Request, res: Response, user: User) => Promise<void>;
+
+const DEFAULT_UPLOAD: UploadLimits = { maxBytes: 64 * 2 ** 20, fieldName: 'document', maxFields: 8, maxFieldBytes: 1024 };
+
+/**
+ * One organisation's HTTP gateway. Routes are thin: authenticate, authorise, validate against
+ * the OpenAPI schemas, call the records service, shape the answer. Every error leaves as the
+ * JSON envelope `{ error: { code, message, requestId } }`.
+ */
+export function createGatewayApp(options: GatewayOptions): { app: express.Express; metrics: Registry } {
+  const { org, records, logger } = options;
+  const uploadLimits = options.limits?.upload ?? DEFAULT_UPLOAD;
+  const auth = new ApiKeyAuthenticator(options.users);
+  const limiter = new RateLimiter(options.limits?.perSecond ?? 200, options.limits?.burst ?? 400);
+  const spec = openApiDocument(org);
+
+  const metrics = new Registry();
+  collectDefaultMetrics({ register: metrics });
+  const requests = new Counter({ name: 'medprov_http_requests_total', help: 'HTTP requests by operation and status', labelNames: ['operation', 'status'], registers: [metrics] });
+  const latency = new Histogram({
+    name: 'medprov_http_request_seconds',
+    help: 'HTTP request duration by operation',
+    labelNames: ['operation'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [metrics],
+  });
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple');
+
+  app.use((req, res, next) => {
+    const requestId = /^[\w-]{1,64}$/.test(String(req.headers['x-request-id'] ?? '')) ? String(req.headers['x-request-id']) : randomUUID();
+    res.locals.requestId = requestId;
+    res.locals.start = process.hrtime.bigint();
+    res.setHeader('x-request-id', requestId);
+    res.on('finish', () => {
+      const operation = String(res.locals.operation ?? 'other');
+      const seconds = Number(process.hrtime.bigint() - (res.locals.start as bigint)) / 1e9;
+      requests.inc({ operation, status: String(res.statusCode) });
+      latency.observe({ operation }, seconds);
+      logger.info(
+        { requestId, operation, method: req.method, status: res.statusCode, ms: Math.round(seconds * 1000), user: res.locals.userId, code: res.locals.errorCode },
+        'request',
+      );
+    });
+    next();
+  });
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok', org: org.mspId });
+  });
+  app.get('/metrics', async (_req, res) => {
+    res.type(metrics.contentType).send(await metrics.metrics());
+  });
+  app.get('/v1/openapi.json', (_req, res) => {
+    res.json(spec);
+  });
+
+  const jsonBody = express.json({ limit: options.limits?.jsonBytes ?? '1mb', strict: true, type: 'application/json' });
+
+  /** Wraps a route: who is calling, may they, and what the body says. */
+  const route = (operation: Operation, handler: Handler) => [
+    (req: Request, res: Response, next: NextFunction) => {
+      res.locals.operation = operation;
+      try {
+        const user = auth.authenticate(req.headers.authorization);
+        res.locals.userId = user.id;
+        limiter.take(user.id);
+        if (!(OPERATION_ROLES[operation] as readonly string[]).includes(user.role)) {
+          throw new ApiError(403, 'FORBIDDEN_ROLE', `Your role (${user.role}) may not ${describe(operation)}.`);
+        }
+        if (HOSPITAL_ONLY.includes(operation) && org.type !== 'hospital') {
+          throw new ApiError(403, 'FORBIDDEN_ORG_TYPE', `${org.mspId} is a ${org.type}; only hospitals ${describe(operation)}.`);
+        }
+        res.locals.user = user;
+        next();
+      } catch (err) {
+        next(err);
+      }
+    },
+    (req: Request, res: Response, next: NextFunction) => (req.is('multipart/form-data') ? next() : jsonBody(req, res, next)),
+    async (req: Request, res: Response) => handler(req, res, res.locals.user as User),
+  ];
+
+  const recordPath = (req: Request) => validateBody<{ issuer: string; recordId: string }>('RecordPath', { issuer: req.params.issuer, recordId: req.params.recordId });
+
+  app.get('/v1/whoami', ...route('whoami', async (_req, res, user) => {
+    res.json({ user, org });
+  }));
+
+  app.post('/v1/documents/hash', ...route('hashDocument', async (req, res) => {
+    requireMultipart(req);
+    const { docHash, bytes } = await hashMultipartUpload(req.headers, req, uploadLimits);
+    res.json({ docHash, bytes });
+  }));
+
+  app.post('/v1/records', ...route('anchorRecord', async (req, res) => {
+    let body: NewRecordRequest;
+    if (req.is('multipart/form-data')) {
+      const upload = await hashMultipartUpload(req.headers, req, uploadLimits);
+      body = validateBody<NewRecordRequest>('AnchorRequest', { ...upload.fields, docHash: upload.docHash });
+    } else {
+      body = validateBody<NewRecordRequest>('AnchorRequest', requireJson(req));
+    }
+    const out = await records.anchorRecord(body);
+    res.status(out.created ? 201 : 200).json(out);
+  }));
+
+  app.post('/v1/records/batch', ...route('anchorBatch', async (req, res) => {
+    const body = validateBody<{ records: NewRecordRequest[] }>('AnchorBatchRequest', requireJson(req));
+    const out = await records.anchorBatch(body.records);
+    res.status(out.anchored > 0 ? 201 : 200).json(out);
+  }));
+
+  app.get('/v1/records/:issuer/:recordId', ...route('readRecord', async (req, res) => {
+    const { issuer, recordId } = recordPath(req);
+    res.json(await records.readRecord(issuer, recordId));
+  }));
+
+  app.get('/v1/records/:issuer/:recordId/history', ...route('readRecord', async (req, res) => {
+    const { issuer, recordId } = recordPath(req);
+    res.json({ versions: await records.recordHistory(issuer, recordId) });
+  }));
+
+  app.post('/v1/records/:issuer/:recordId/versions', ...route('amendRecord', async (req, res) => {
+    const { issuer, recordId } = recordPath(req);
+    if (issuer !== org.mspId) throw new ApiError(403, 'FORBIDDEN_NOT_ISSUER', `${org.mspId} cannot change a record issued by ${issuer}.`);
+    const body = validateBody<{ docHash: string; category?: string }>('AmendRequest', requireJson(req));
+    const out = await records.amendRecord(issuer, recordId, body);
+    res.status(out.created ? 201 : 200).json(out);
+  }));
+
+  app.put('/v1/records/:issuer/:recordId/retraction', ...route('retractRecord', async (req, res) => {
+    const { issuer, recordId } = recordPath(req);
+    if (issuer !== org.mspId) throw new ApiError(403, 'FORBIDDEN_NOT_ISSUER', `${org.mspId} cannot change a record issued by ${issuer}.`);
+    const body = validateBody<{ reason: RetractionReason }>('RetractRequest', requireJson(req));
+    res.json(await records.retractRecord(issuer, recordId, body.reason));
+  }));
+
+  app.post('/v1/verifications', ...route('verifyDocument', async (req, res) => {
+    const docHash = req.is('multipart/form-data')
+      ? (await hashMultipartUpload(req.headers, req, uploadLimits)).docHash
+      : validateBody<{ docHash: string }>('VerifyRequest', requireJson(req)).docHash;
+    res.json(await records.verifyDocument(docHash));
+  }));
+
+  app.use((req, _res, next) => next(new ApiError(404, 'ROUTE_NOT_FOUND', `There is no ${req.method} ${req.path.slice(0, 200)} here; see /v1/openapi.json.`)));
+
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const apiError = toEnvelope(err);
+    if (apiError.status >= 500) logger.error({ err, requestId: res.locals.requestId }, 'request failed');
+    res.locals.errorCode = apiError.code;
+    if (apiError.code === 'RATE_LIMITED') res.setHeader('retry-after', String(apiError.details?.retryAfterSeconds ?? 1));
+    // An unread upload body is dropped with the connection rather than read to the end.
+    if (!req.complete) res.setHeader('connection', 'close');
+    res.status(apiError.status).json({ error: { ...apiError.toJSON().error, requestId: res.locals.requestId } });
+  });
+
+  return { app, metrics };
+}
+
+function requireJson(req: Request): unknown {
+  if (!req.is('application/json')) throw new ApiError(415, 'UNSUPPORTED_MEDIA_TYPE', 'Send the request body as application/json.');
+  return req.body;
+}
+
+function requireMultipart(req: Request): void {
+  if (!req.is('multipart/form-data')) throw new ApiError(415, 'UNSUPPORTED_MEDIA_TYPE', 'Send the document as multipart/form-data.');
+}
+
+function describe(operation: Operation): string {
+  const words: Record<Operation, string> = {
+    whoami: 'see who you are',
+    hashDocument: 'hash documents',
+    anchorRecord: 'anchor records',
+    anchorBatch: 'anchor records',
+    amendRecord: 'amend records',
+    retractRecord: 'retract records',
+    readRecord: 'read records',
+    verifyDocument: 'verify documents',
+  };
+  return words[operation];
+}
+
+/** Any error becomes the envelope; anything unexpected is a 500 that says only that. */
+function toEnvelope(err: unknown): ApiError {
+  if (err instanceof ApiError) return err;
+  const e = err as { type?: string; status?: number };
+  if (e?.type === 'entity.parse.failed') return new ApiError(400, 'INVALID_JSON', 'The request body is not valid JSON.');
+  if (e?.type === 'entity.too.large') return new ApiError(413, 'BODY_TOO_LARGE', 'The request body is larger than this gateway accepts.');
+  if (e?.type === 'encoding.unsupported' || e?.type === 'charset.unsupported') {
+    return new ApiError(415, 'UNSUPPORTED_MEDIA_TYPE', 'Send the request body as UTF-8 JSON.');
+  }
+  return new ApiError(500, 'INTERNAL', 'Something went wrong in the gateway; the request was not completed. Try again, and report the request id if it persists.');
+}

@@ -1,0 +1,158 @@
+import type { RecordAnchor, RetractionReason } from '../../../chaincode/src/lib/record-model';
+import { ApiError } from '../errors';
+import type { Ledger } from '../fabric/client';
+import { LedgerError } from '../fabric/errors';
+import { assertNoDirectIdentifier } from '../privacy';
+
+export type Verdict = 'ORIGINAL' | 'SUPERSEDED' | 'RETRACTED' | 'UNKNOWN';
+
+export interface VerificationResult {
+  verdict: Verdict;
+  docHash: string;
+  issuer?: string;
+  recordId?: string;
+  version?: number;
+  anchoredAt?: string;
+  txId?: string;
+  supersededBy?: string;
+  retraction?: RecordAnchor['retraction'];
+}
+
+export interface NewRecordRequest {
+  recordId: string;
+  docHash: string;
+  patientId: string;
+  category: string;
+}
+
+/** What the chaincode receives for a new record: the patient only as a commitment. */
+interface LedgerRecord {
+  recordId: string;
+  docHash: string;
+  patientRef: string;
+  category: string;
+}
+
+/** Turns the hospital's own patient identifier into the ledger's commitment. */
+export interface PatientRefs {
+  ensurePatientRef(patientId: string): Promise<string>;
+}
+
+const decoder = new TextDecoder();
+const parse = <T>(bytes: Uint8Array): T => JSON.parse(decoder.decode(bytes)) as T;
+
+/**
+ * Record provenance in the users' terms. Routes call this; it calls the ledger. The patient's
+ * identifier stops here: the ledger receives only its HMAC commitment.
+ */
+export class RecordsService {
+  constructor(
+    private readonly ledger: Ledger,
+    private readonly patientRefs: PatientRefs,
+  ) {}
+
+  async anchorRecord(request: NewRecordRequest): Promise<{ anchor: RecordAnchor; created: boolean; blockNumber: string }> {
+    const record = await this.toLedgerRecord(request);
+    const committed = await this.call(() => this.ledger.submit('Records:anchorRecord', JSON.stringify(record)));
+    return { ...parse<{ anchor: RecordAnchor; created: boolean }>(committed.result), blockNumber: committed.blockNumber.toString() };
+  }
+
+  async anchorBatch(requests: NewRecordRequest[]): Promise<{ anchored: number; existing: number; anchors: RecordAnchor[]; blockNumber: string }> {
+    const records: LedgerRecord[] = [];
+    for (const [i, r] of requests.entries()) records.push(await this.toLedgerRecord(r, `records[${i}]`));
+    const committed = await this.call(() => this.ledger.submit('Records:anchorRecords', JSON.stringify(records)));
+    return { ...parse<{ anchored: number; existing: number; anchors: RecordAnchor[] }>(committed.result), blockNumber: committed.blockNumber.toString() };
+  }
+
+  async amendRecord(issuer: string, recordId: string, change: { docHash: string; category?: string }): Promise<{ anchor: RecordAnchor; created: boolean }> {
+    const committed = await this.call(() => this.ledger.submit('Records:amendRecord', JSON.stringify({ issuer, recordId, ...change })));
+    return parse(committed.result);
+  }
+
+  async retractRecord(issuer: string, recordId: string, reason: RetractionReason): Promise<{ anchor: RecordAnchor; created: boolean }> {
+    const committed = await this.call(() => this.ledger.submit('Records:retractRecord', issuer, recordId, reason));
+    return parse(committed.result);
+  }
+
+  async readRecord(issuer: string, recordId: string): Promise<RecordAnchor> {
+    return parse(await this.call(() => this.ledger.evaluate('Records:readRecord', issuer, recordId, '')));
+  }
+
+  async recordHistory(issuer: string, recordId: string): Promise<RecordAnchor[]> {
+    return parse(await this.call(() => this.ledger.evaluate('Records:recordHistory', issuer, recordId)));
+  }
+
+  /** Is this exact document the one a hospital issued, and is it still in force? */
+  async verifyDocument(docHash: string): Promise<VerificationResult> {
+    const anchor = parse<RecordAnchor | null>(await this.call(() => this.ledger.evaluate('Records:lookupByHash', docHash)));
+    return verdictOf(docHash, anchor);
+  }
+
+  private async toLedgerRecord(request: NewRecordRequest, field = 'record'): Promise<LedgerRecord> {
+    // A record id is copied to every peer: refuse one that looks like a name, phone or RRN.
+    try {
+      assertNoDirectIdentifier(`${field}.recordId`, request.recordId);
+    } catch (err) {
+      throw new ApiError(400, 'DIRECT_IDENTIFIER', `${field}.recordId looks like a personal identifier; record ids are copied to every organisation and must be opaque.`, {
+        cause: (err as { code?: string }).code,
+      });
+    }
+    const patientRef = await this.patientRefs.ensurePatientRef(request.patientId);
+    return { recordId: request.recordId, docHash: request.docHash, patientRef, category: request.category };
+  }
+
+  private async call<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw toApiError(err);
+    }
+  }
+}
+
+/** The verdict a verifier is shown for an anchor (or for none). */
+export function verdictOf(docHash: string, anchor: RecordAnchor | null): VerificationResult {
+  if (!anchor) return { verdict: 'UNKNOWN', docHash };
+  const verdict: Verdict = anchor.status === 'active' ? 'ORIGINAL' : anchor.status === 'superseded' ? 'SUPERSEDED' : 'RETRACTED';
+  return {
+    verdict,
+    docHash,
+    issuer: anchor.issuer,
+    recordId: anchor.recordId,
+    version: anchor.version,
+    anchoredAt: anchor.anchoredAt,
+    txId: anchor.txId,
+    ...(anchor.supersededBy ? { supersededBy: anchor.supersededBy } : {}),
+    ...(anchor.retraction ? { retraction: anchor.retraction } : {}),
+  };
+}
+
+const STATUS_OF_CODE: Record<string, number> = {
+  INVALID_ARGUMENT: 400,
+  INVALID_JSON: 400,
+  UNKNOWN_FIELD: 400,
+  BATCH_INVALID: 400,
+  FORBIDDEN_ORG_TYPE: 403,
+  FORBIDDEN_NOT_ISSUER: 403,
+  ORG_NOT_IN_CONSORTIUM: 403,
+  RECORD_NOT_FOUND: 404,
+  RECORD_EXISTS: 409,
+  RECORD_RETRACTED: 409,
+  DOC_HASH_CLAIMED: 409,
+  MVCC_CONFLICT: 503,
+  LEDGER_UNAVAILABLE: 503,
+  LEDGER_TIMEOUT: 504,
+};
+
+/** Keeps the ledger's code and sentence and picks the HTTP status that fits it. */
+export function toApiError(err: unknown): unknown {
+  if (err instanceof ApiError) return err;
+  if (err instanceof LedgerError) {
+    return new ApiError(STATUS_OF_CODE[err.code] ?? 502, err.code, err.message, err.transactionId ? { transactionId: err.transactionId } : undefined);
+  }
+  const code = (err as { code?: unknown })?.code;
+  if (typeof code === 'string' && err instanceof Error && /^[A-Z_]+$/.test(code)) {
+    return new ApiError(400, code, err.message.replace(/^[A-Z_]+: /, ''));
+  }
+  return err;
+}
