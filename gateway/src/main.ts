@@ -1,0 +1,43 @@
+import * as http from 'node:http';
+import * as path from 'node:path';
+import pino from 'pino';
+import { loadGatewayConfig, loadUsers } from './config';
+import { LedgerClient } from './fabric/client';
+import { createGatewayApp } from './http/app';
+import { masterKeysFromEnv, PatientKeyStore } from './privacy';
+import { RecordsService } from './records/service';
+
+/**
+ * Starts one organisation's gateway: its Fabric identity, its patient-key store and its HTTP
+ * API. Stops cleanly on SIGINT/SIGTERM, finishing requests in flight.
+ */
+async function main(): Promise<void> {
+  const config = loadGatewayConfig(process.env, path.resolve(__dirname, '../..'));
+  const logger = pino({ level: config.logLevel, base: { org: config.org.mspId }, redact: ['req.headers.authorization'] });
+  const { masterKey, previousMasterKeys } = masterKeysFromEnv(process.env);
+  const keys = await PatientKeyStore.open({ stateDir: config.keyStoreDir, masterKey, previousMasterKeys, ifMissing: process.env.MEDPROV_CREATE_KEY_STORE === '1' ? 'create' : 'fail' });
+  if (keys.status().entriesAwaitingRotation > 0) await keys.resumeRotation();
+  const ledger = await LedgerClient.connect(config.fabric);
+  const { app } = createGatewayApp({ org: config.org, users: loadUsers(config.usersFile), records: new RecordsService(ledger, keys), logger });
+  const server = http.createServer(app);
+  server.requestTimeout = 120_000;
+  await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
+  logger.info({ url: `http://${config.host}:${config.port}`, peer: config.fabric.peerEndpoint }, 'gateway listening');
+
+  const stop = (signal: string): void => {
+    logger.info({ signal }, 'stopping');
+    server.close(async () => {
+      ledger.close();
+      await keys.close();
+      process.exit(0);
+    });
+    server.closeIdleConnections();
+  };
+  process.once('SIGINT', () => stop('SIGINT'));
+  process.once('SIGTERM', () => stop('SIGTERM'));
+}
+
+main().catch((err: Error) => {
+  process.stderr.write(`medprov gateway: ${err.message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,30 @@
+import { expect } from 'chai';
+import * as path from 'node:path';
+import { loadGatewayConfig, peerPort, PORT_OFFSETS } from '../../../gateway/src/config';
+
+const ROOT = path.resolve(__dirname, '../../..');
+
+describe('gateway: configuration', () => {
+  it('finds an organisation by name or MSP ID and derives its ports and crypto paths', () => {
+    const byName = loadGatewayConfig({ MEDPROV_ORG: 'Insurer' }, ROOT);
+    const byMsp = loadGatewayConfig({ MEDPROV_ORG: 'InsurerMSP' }, ROOT);
+    expect(byName).to.deep.equal(byMsp);
+    expect(byName.org).to.deep.equal({ name: 'Insurer', mspId: 'InsurerMSP', type: 'insurer' });
+    expect(byName.port).to.equal(7000 + PORT_OFFSETS.gateway + 1);
+    expect(byName.fabric.peerEndpoint).to.equal(`127.0.0.1:${peerPort(7000, 1)}`);
+    expect(byName.fabric.certPath).to.include(path.join('peerOrganizations', 'insurer.medprov.local', 'users', 'User1@insurer.medprov.local'));
+  });
+
+  it('moves every port with the base port, so a test network can run beside another', () => {
+    const a = loadGatewayConfig({ MEDPROV_ORG: 'Hospital' }, ROOT);
+    const b = loadGatewayConfig({ MEDPROV_ORG: 'Hospital', MEDPROV_BASE_PORT: '27000' }, ROOT);
+    expect(b.port - a.port).to.equal(20000);
+    expect(Number(b.fabric.peerEndpoint.split(':')[1]) - Number(a.fabric.peerEndpoint.split(':')[1])).to.equal(20000);
+  });
+
+  it('explains a missing or unknown organisation and a bad base port', () => {
+    expect(() => loadGatewayConfig({}, ROOT)).to.throw(/MEDPROV_ORG is not set/);
+    expect(() => loadGatewayConfig({ MEDPROV_ORG: 'Bank' }, ROOT)).to.throw(/known: Hospital, Insurer, Sponsor/);
+    expect(() => loadGatewayConfig({ MEDPROV_ORG: 'Hospital', MEDPROV_BASE_PORT: '80' }, ROOT)).to.throw(/MEDPROV_BASE_PORT/);
+  });
+});
