@@ -37,7 +37,8 @@ async function main(): Promise<void> {
   process.once('SIGTERM', () => stop('SIGTERM'));
 }
 
-main().catch((err: Error) => {
-  process.stderr.write(`medprov gateway: ${err.message}\n`);
+main().catch((err: Error & { code?: string }) => {
+  const hint = err.code === 'STORE_NOT_FOUND' ? '\nOn the first start of this gateway, set MEDPROV_CREATE_KEY_STORE=1 once.' : '';
+  process.stderr.write(`medprov gateway: ${err.message}${hint}\n`);
   process.exit(1);
 });
