@@ -1,9 +1,13 @@
 import { IdentityContract } from './contracts/identity';
 import { RecordsContract } from './contracts/records';
+import { ConsentContract } from './contracts/consent';
+import { AccessContract } from './contracts/access';
 
 export { IdentityContract } from './contracts/identity';
 export { RecordsContract } from './contracts/records';
+export { ConsentContract } from './contracts/consent';
+export { AccessContract } from './contracts/access';
 export { ChaincodeError, parseChaincodeError } from './lib/errors';
 
 /** fabric-contract-api loads this list; the first contract is the default one. */
-export const contracts = [IdentityContract, RecordsContract];
+export const contracts = [IdentityContract, RecordsContract, ConsentContract, AccessContract];

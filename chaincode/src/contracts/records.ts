@@ -15,29 +15,9 @@ import {
   requireSha256Hex,
 } from '../lib/validate';
 
-export type RecordStatus = 'active' | 'superseded' | 'retracted';
+import { MAX_BATCH, RETRACTION_REASONS, type RecordAnchor, type RecordStatus } from '../lib/record-model';
 
-export const RETRACTION_REASONS = ['entered-in-error', 'wrong-patient', 'duplicate', 'withdrawn-by-issuer', 'legal-order'] as const;
-export type RetractionReason = (typeof RETRACTION_REASONS)[number];
-
-/** Largest number of records one anchorRecords transaction takes. */
-export const MAX_BATCH = 1000;
-
-/** One anchored version of a record, as stored on the ledger. No PHI: hashes and codes only. */
-export interface RecordAnchor {
-  docHash: string;
-  recordId: string;
-  version: number;
-  supersedes?: string;
-  supersededBy?: string;
-  issuer: string;
-  patientRef: string;
-  category: string;
-  status: RecordStatus;
-  anchoredAt: string;
-  txId: string;
-  retraction?: { reason: RetractionReason; at: string; txId: string };
-}
+export { MAX_BATCH, RETRACTION_REASONS, type RecordAnchor, type RecordStatus, type RetractionReason } from '../lib/record-model';
 
 interface NewRecord {
   recordId: string;
@@ -68,6 +48,7 @@ interface RecordChange {
   status: RecordStatus;
 }
 
+/** The one event name of record changes; the gateway's index and checkpointer follow it. */
 export const RECORDS_EVENT = 'medprov.RecordsChanged';
 
 function parseNewRecord(field: string, value: unknown): NewRecord {
@@ -222,10 +203,7 @@ export class RecordsContract extends MedprovContract {
   async recordHistory(ctx: Context, issuerArg: string, recordIdArg: string): Promise<string> {
     const issuer = requireMspId('issuer', issuerArg);
     const recordId = requireOpaqueId('recordId', recordIdArg);
-    const versions: RecordAnchor[] = [];
-    for await (const kv of ctx.stub.getStateByPartialCompositeKey(KEY_TYPES.recordVersion, [issuer, recordId])) {
-      versions.push(fromBytes<RecordAnchor>(kv.value));
-    }
+    const versions = await readRecordVersions(ctx, issuer, recordId);
     if (versions.length === 0) throw new ChaincodeError('RECORD_NOT_FOUND', `record ${recordId} of ${issuer} is not anchored.`);
     return canonicalJson(versions);
   }
@@ -285,17 +263,11 @@ export class RecordsContract extends MedprovContract {
   }
 
   private async latest(ctx: Context, issuer: string, recordId: string): Promise<RecordAnchor> {
-    const headBytes = await ctx.stub.getState(recordHeadKey(ctx, issuer, recordId));
-    if (headBytes.length === 0) throw new ChaincodeError('RECORD_NOT_FOUND', `record ${recordId} of ${issuer} is not anchored.`);
-    const head = fromBytes<RecordHead>(headBytes);
-    const anchor = await this.readAnchor(ctx, issuer, recordId, head.version);
-    if (!anchor) throw new ChaincodeError('RECORD_NOT_FOUND', `record ${recordId} of ${issuer} has no version ${head.version}.`);
-    return anchor;
+    return readLatestAnchor(ctx, issuer, recordId);
   }
 
   private async readAnchor(ctx: Context, issuer: string, recordId: string, version: number): Promise<RecordAnchor | undefined> {
-    const bytes = await ctx.stub.getState(recordVersionKey(ctx, issuer, recordId, version));
-    return bytes.length > 0 ? fromBytes<RecordAnchor>(bytes) : undefined;
+    return readAnchorVersion(ctx, issuer, recordId, version);
   }
 
   private async anchorOfHash(ctx: Context, docHash: string): Promise<RecordAnchor | undefined> {
@@ -328,6 +300,31 @@ export class RecordsContract extends MedprovContract {
   private emit(ctx: Context, changes: RecordChange[]): void {
     if (changes.length > 0) ctx.stub.setEvent(RECORDS_EVENT, toBytes({ changes }));
   }
+}
+
+/** One version of a record, or undefined. Shared with the Access contract. */
+export async function readAnchorVersion(ctx: Context, issuer: string, recordId: string, version: number): Promise<RecordAnchor | undefined> {
+  const bytes = await ctx.stub.getState(recordVersionKey(ctx, issuer, recordId, version));
+  return bytes.length > 0 ? fromBytes<RecordAnchor>(bytes) : undefined;
+}
+
+/** The latest version of a record (via its head pointer), or RECORD_NOT_FOUND. */
+export async function readLatestAnchor(ctx: Context, issuer: string, recordId: string): Promise<RecordAnchor> {
+  const headBytes = await ctx.stub.getState(recordHeadKey(ctx, issuer, recordId));
+  if (headBytes.length === 0) throw new ChaincodeError('RECORD_NOT_FOUND', `record ${recordId} of ${issuer} is not anchored.`);
+  const head = fromBytes<RecordHead>(headBytes);
+  const anchor = await readAnchorVersion(ctx, issuer, recordId, head.version);
+  if (!anchor) throw new ChaincodeError('RECORD_NOT_FOUND', `record ${recordId} of ${issuer} has no version ${head.version}.`);
+  return anchor;
+}
+
+/** Every version of a record, oldest first (empty when the record is not anchored). */
+export async function readRecordVersions(ctx: Context, issuer: string, recordId: string): Promise<RecordAnchor[]> {
+  const versions: RecordAnchor[] = [];
+  for await (const kv of ctx.stub.getStateByPartialCompositeKey(KEY_TYPES.recordVersion, [issuer, recordId])) {
+    versions.push(fromBytes<RecordAnchor>(kv.value));
+  }
+  return versions;
 }
 
 function changeOf(kind: RecordChange['kind'], anchor: RecordAnchor): RecordChange {

@@ -6,6 +6,16 @@ export const KEY_TYPES = {
   recordVersion: 'medprov.record',
   recordHead: 'medprov.recordHead',
   docHash: 'medprov.docHash',
+  /** hospital, patientRef → the patient's address for that hospital. */
+  patientBinding: 'medprov.patient',
+  /** address → hospital, patientRef: one binding per address (no cross-org join key). */
+  patientAddress: 'medprov.patientAddress',
+  /** hospital, patientRef, grantId → the signed grant and its status. */
+  consentGrant: 'medprov.consent',
+  /** address, nonce → which signed message used it. */
+  consentNonce: 'medprov.consentNonce',
+  /** hospital, patientRef, time, txId → one access-log entry. */
+  accessLog: 'medprov.access',
 } as const;
 
 /** Versions are zero-padded so that a partial-key scan returns them in numeric order. */
@@ -23,6 +33,27 @@ export function recordHeadKey(ctx: Context, issuer: string, recordId: string): s
 
 export function docHashKey(ctx: Context, docHash: string): string {
   return ctx.stub.createCompositeKey(KEY_TYPES.docHash, [docHash]);
+}
+
+export function patientBindingKey(ctx: Context, hospital: string, patientRef: string): string {
+  return ctx.stub.createCompositeKey(KEY_TYPES.patientBinding, [hospital, patientRef]);
+}
+
+export function patientAddressKey(ctx: Context, address: string): string {
+  return ctx.stub.createCompositeKey(KEY_TYPES.patientAddress, [address]);
+}
+
+export function consentGrantKey(ctx: Context, hospital: string, patientRef: string, grantId: string): string {
+  return ctx.stub.createCompositeKey(KEY_TYPES.consentGrant, [hospital, patientRef, grantId]);
+}
+
+export function consentNonceKey(ctx: Context, address: string, nonce: string): string {
+  return ctx.stub.createCompositeKey(KEY_TYPES.consentNonce, [address, nonce]);
+}
+
+/** The ISO time segment makes a partial-key scan return a patient's log oldest first. */
+export function accessLogKey(ctx: Context, hospital: string, patientRef: string, atIso: string, txId: string): string {
+  return ctx.stub.createCompositeKey(KEY_TYPES.accessLog, [hospital, patientRef, atIso, txId]);
 }
 
 /**

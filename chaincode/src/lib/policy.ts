@@ -21,6 +21,18 @@ export const TRANSACTION_RULES: Readonly<Record<string, Rule>> = {
   'Records:readRecord': { anyMember: true },
   'Records:recordHistory': { anyMember: true },
   'Records:lookupByHash': { anyMember: true },
+  // The hospital vouches for its own patientRef; the patient's signature proves the key.
+  'Consent:registerPatient': { orgTypes: ['hospital'] },
+  // Patients use any member's gateway; the chaincode verifies the patient's signature itself.
+  'Consent:grantConsent': { anyMember: true },
+  'Consent:revokeConsent': { anyMember: true },
+  'Consent:checkConsent': { anyMember: true },
+  'Consent:listGrants': { anyMember: true },
+  'Consent:readPatient': { anyMember: true },
+  'Consent:readPatientByAddress': { anyMember: true },
+  // The caller's MSP is the grantee the consent is checked for; hospitals for treatment.
+  'Access:accessRecord': { orgTypes: ['insurer', 'sponsor', 'hospital'] },
+  'Access:listAccessLog': { anyMember: true },
 };
 
 export async function authorize(ctx: Context, transaction: string): Promise<void> {

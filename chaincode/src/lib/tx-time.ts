@@ -11,6 +11,12 @@ export function txTimeIso(ctx: Context): string {
   return new Date(txTimeMillis(ts.seconds, ts.nanos)).toISOString();
 }
 
+/** The transaction's timestamp in whole Unix seconds (the unit consent validity is signed in). */
+export function txTimeSeconds(ctx: Context): number {
+  const ts = ctx.stub.getTxTimestamp() as unknown as { seconds: Seconds; nanos: number };
+  return Math.floor(txTimeMillis(ts.seconds, ts.nanos) / 1000);
+}
+
 function txTimeMillis(seconds: Seconds, nanos: number): number {
   const s = typeof seconds === 'object' ? seconds.toNumber() : Number(seconds);
   return s * 1000 + Math.floor(nanos / 1e6);

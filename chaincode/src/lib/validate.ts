@@ -105,3 +105,77 @@ function describe(value: unknown): string {
   if (Array.isArray(value)) return 'an array';
   return typeof value;
 }
+
+// ---- consent: EIP-712 values -------------------------------------------------------------
+
+const BYTES32_HEX = /^0x[0-9a-f]{64}$/;
+const SIGNATURE_HEX = /^0x[0-9a-fA-F]{130}$/;
+const ADDRESS_HEX = /^0x[0-9a-fA-F]{40}$/;
+const PURPOSE = /^(treatment|claims|research:[A-Za-z0-9._-]{1,64})$/;
+
+/** Latest second an ISO-8601 date can show with a four-digit year (9999-12-31T23:59:59Z). */
+export const MAX_UNIX_SECONDS = 253_402_300_799;
+
+/**
+ * A 32-byte value as 0x + 64 lowercase hex. Lowercase only: the signature covers the bytes,
+ * so accepting both cases would give one nonce two ledger keys and let it be used twice.
+ */
+export function requireBytes32Hex(field: string, value: unknown): string {
+  if (typeof value !== 'string' || !BYTES32_HEX.test(value)) {
+    fail(field, 'must be 32 bytes as 0x followed by 64 lowercase hexadecimal characters.');
+  }
+  return value;
+}
+
+/** A 65-byte secp256k1 signature (r ‖ s ‖ v) as 0x + 130 hex characters. */
+export function requireSignatureHex(field: string, value: unknown): string {
+  if (typeof value !== 'string' || !SIGNATURE_HEX.test(value)) {
+    fail(field, 'must be a 65-byte signature: 0x followed by 130 hexadecimal characters.');
+  }
+  return value.toLowerCase();
+}
+
+/**
+ * The shape of an Ethereum address (0x + 40 hex). The checksum of a mixed-case address and
+ * the normalised form are the caller's job (see normaliseAddress in consent.ts).
+ */
+export function requireAddressHex(field: string, value: unknown): string {
+  if (typeof value !== 'string' || !ADDRESS_HEX.test(value)) {
+    fail(field, 'must be an address: 0x followed by 40 hexadecimal characters.');
+  }
+  return value;
+}
+
+/** treatment, claims or research:<trialId>. */
+export function requirePurpose(field: string, value: unknown): string {
+  if (typeof value !== 'string' || !PURPOSE.test(value)) {
+    fail(field, 'must be treatment, claims or research:<trialId> (trialId: 1 to 64 letters, digits, . _ -).');
+  }
+  return value;
+}
+
+/** Whole Unix seconds, from 0 to the end of year 9999, as a JSON number. */
+export function requireUnixSeconds(field: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > MAX_UNIX_SECONDS) {
+    fail(field, `must be whole Unix seconds from 0 to ${MAX_UNIX_SECONDS}.`);
+  }
+  return value;
+}
+
+/** A list of at most maxItems distinct strings, each checked by the item validator. */
+export function requireDistinctList(
+  field: string,
+  value: unknown,
+  maxItems: number,
+  item: (field: string, value: unknown) => string,
+): string[] {
+  if (!Array.isArray(value)) fail(field, `must be a list, got ${describe(value)}.`);
+  if (value.length > maxItems) fail(field, `must hold at most ${maxItems} entries.`);
+  const seen = new Set<string>();
+  return value.map((v: unknown, i: number) => {
+    const s = item(`${field}[${i}]`, v);
+    if (seen.has(s)) fail(`${field}[${i}]`, `repeats "${s}".`);
+    seen.add(s);
+    return s;
+  });
+}

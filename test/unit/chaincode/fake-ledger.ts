@@ -24,6 +24,26 @@ export class FakeLedger {
   readonly committed: Committed[] = [];
   private seconds = 1_767_225_600; // 2026-01-01T00:00:00Z
   private txCounter = 0;
+  /** The Fabric channel the stub reports; another value simulates another channel. */
+  readonly channel: string;
+
+  constructor(options: { channel?: string } = {}) {
+    this.channel = options.channel ?? 'medprov';
+  }
+
+  /**
+   * The clock: every transaction runs one second after the previous one. `now` is the
+   * timestamp the last transaction had; the next one gets `now + 1`.
+   */
+  get now(): number {
+    return this.seconds;
+  }
+
+  /** Moves the clock forward, e.g. past a consent's validUntil. */
+  advance(seconds: number): void {
+    if (!Number.isInteger(seconds) || seconds < 0) throw new Error('the clock only moves forward by whole seconds');
+    this.seconds += seconds;
+  }
 
   /** Runs one transaction as the given MSP, as the contract-api dispatcher would. */
   async invoke<T extends Contract>(mspId: string, contract: T, method: string, ...args: string[]): Promise<string> {
@@ -31,7 +51,7 @@ export class FakeLedger {
     this.seconds += 1;
     const txId = `tx${String(this.txCounter).padStart(6, '0')}`;
     const fcn = `${contract.getName()}:${method}`;
-    const stub = new FakeStub(this, txId, this.seconds, fcn, args);
+    const stub = new FakeStub(this, txId, this.seconds, fcn, args, this.channel);
     const ctx = new Context();
     (ctx as { stub: unknown }).stub = stub;
     (ctx as { clientIdentity: unknown }).clientIdentity = {
@@ -79,6 +99,7 @@ class FakeStub {
     private readonly seconds: number,
     private readonly fcn: string,
     private readonly params: string[],
+    private readonly channel: string,
   ) {}
 
   getTxID(): string {
@@ -86,7 +107,7 @@ class FakeStub {
   }
 
   getChannelID(): string {
-    return 'medprov';
+    return this.channel;
   }
 
   getTxTimestamp(): { seconds: { toNumber(): number }; nanos: number } {

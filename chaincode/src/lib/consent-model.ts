@@ -1,0 +1,151 @@
+/**
+ * The consent and access-log data model shared by the chaincode and its clients, and the
+ * consent decision itself. Plain types, constants and pure functions only: the gateway and
+ * the browser import this without loading the contract runtime.
+ */
+
+/** Most categories, and most record ids, one grant may name. */
+export const MAX_SCOPE_ITEMS = 64;
+
+export const CONSENT_EVENT = 'medprov.ConsentChanged';
+
+/**
+ * The binding of a hospital's patientRef to the address of the patient's key for that
+ * hospital. The patient derives one key per organisation (HD derivation, one path per org,
+ * client side), so no address appears under two organisations and the ledger offers no
+ * join key; the chaincode enforces "one binding per address" (PATIENT_KEY_IN_USE).
+ */
+export interface PatientBinding {
+  hospital: string;
+  patientRef: string;
+  /** EIP-55 checksummed address. */
+  patient: string;
+  nonce: string;
+  signature: string;
+  registeredAt: string;
+  txId: string;
+}
+
+export type GrantStatus = 'active' | 'revoked';
+
+export interface ConsentGrant {
+  /** EIP-712 digest of the signed ConsentGrant message (0x + 64 hex). */
+  grantId: string;
+  hospital: string;
+  patientRef: string;
+  /** The address that signed (the binding's address at the time). */
+  patient: string;
+  grantee: string;
+  purpose: string;
+  categories: string[];
+  recordIds: string[];
+  validFrom: number;
+  validUntil: number;
+  nonce: string;
+  signature: string;
+  status: GrantStatus;
+  grantedAt: string;
+  txId: string;
+  /** MSP whose gateway submitted it (any member may; the signature is what counts). */
+  submittedBy: string;
+  revocation?: { at: string; txId: string; nonce: string; signature: string; submittedBy: string };
+}
+
+export type DenyReason = 'REVOKED' | 'EXPIRED' | 'NOT_YET_VALID' | 'OUT_OF_SCOPE' | 'WRONG_PURPOSE' | 'WRONG_GRANTEE';
+export type Decision = 'PERMIT' | 'DENY' | 'NO_CONSENT';
+
+export interface ConsentQuery {
+  hospital: string;
+  patientRef: string;
+  grantee: string;
+  purpose: string;
+  category?: string;
+  recordId?: string;
+}
+
+export interface ConsentDecision {
+  decision: Decision;
+  reason?: DenyReason;
+  /** The grant that permits, or that this grantee and purpose had but cannot use now. */
+  grantId?: string;
+  evaluatedAt: string;
+}
+
+/**
+ * Per grant, the first test it fails; across grants, the lowest rank wins. A grant that
+ * matches grantee, purpose and scope says the most: PERMIT, else a grant that is yet to
+ * start, else why the latest such grant no longer works (revoked or expired).
+ */
+const RANK: Record<DenyReason | 'PERMIT', number> = {
+  PERMIT: 0,
+  NOT_YET_VALID: 1,
+  REVOKED: 2,
+  EXPIRED: 2,
+  OUT_OF_SCOPE: 3,
+  WRONG_PURPOSE: 4,
+  WRONG_GRANTEE: 5,
+};
+
+function judge(grant: ConsentGrant, query: ConsentQuery, now: number): DenyReason | 'PERMIT' {
+  if (grant.grantee !== query.grantee) return 'WRONG_GRANTEE';
+  if (grant.purpose !== query.purpose) return 'WRONG_PURPOSE';
+  const inScope =
+    (query.category !== undefined && grant.categories.includes(query.category)) ||
+    (query.recordId !== undefined && grant.recordIds.includes(query.recordId));
+  if (!inScope) return 'OUT_OF_SCOPE';
+  if (grant.status === 'revoked') return 'REVOKED';
+  if (now < grant.validFrom) return 'NOT_YET_VALID';
+  if (now >= grant.validUntil) return 'EXPIRED';
+  return 'PERMIT';
+}
+
+/**
+ * The consent decision for one query over a patient's grants at time `now` (Unix seconds).
+ * Pure: the same grants and time give the same answer on every endorser. Ties within a
+ * rank go to the most recently granted (then the larger grant id).
+ */
+export function decideConsent(grants: readonly ConsentGrant[], query: ConsentQuery, now: number): Omit<ConsentDecision, 'evaluatedAt'> {
+  if (grants.length === 0) return { decision: 'NO_CONSENT' };
+  let best: { outcome: DenyReason | 'PERMIT'; grant: ConsentGrant } | undefined;
+  for (const grant of grants) {
+    const outcome = judge(grant, query, now);
+    if (
+      !best ||
+      RANK[outcome] < RANK[best.outcome] ||
+      (RANK[outcome] === RANK[best.outcome] &&
+        (grant.grantedAt > best.grant.grantedAt || (grant.grantedAt === best.grant.grantedAt && grant.grantId > best.grant.grantId)))
+    ) {
+      best = { outcome, grant };
+    }
+  }
+  const { outcome, grant } = best as { outcome: DenyReason | 'PERMIT'; grant: ConsentGrant };
+  if (outcome === 'PERMIT') return { decision: 'PERMIT', grantId: grant.grantId };
+  // Another org's or another purpose's grant is none of this grantee's business.
+  if (outcome === 'WRONG_GRANTEE' || outcome === 'WRONG_PURPOSE') return { decision: 'DENY', reason: outcome };
+  return { decision: 'DENY', reason: outcome, grantId: grant.grantId };
+}
+
+export const ACCESS_EVENT = 'medprov.RecordAccessed';
+
+/** One consent-checked access, permitted or not. No PHI: MSP IDs, codes, pseudonyms. */
+export interface AccessLogEntry {
+  accessor: string;
+  role?: string;
+  issuer: string;
+  recordId: string;
+  version: number;
+  patientRef: string;
+  purpose: string;
+  decision: Decision;
+  reason?: DenyReason;
+  grantId?: string;
+  at: string;
+  txId: string;
+}
+
+export function effectiveStatus(grant: ConsentGrant, now: number): 'active' | 'revoked' | 'expired' | 'pending' {
+  if (grant.status === 'revoked') return 'revoked';
+  if (now < grant.validFrom) return 'pending';
+  if (now >= grant.validUntil) return 'expired';
+  return 'active';
+}
