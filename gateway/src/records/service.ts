@@ -1,3 +1,4 @@
+import type { ChaincodeErrorCode } from '../../../chaincode/src/lib/errors';
 import type { RecordAnchor, RetractionReason } from '../../../chaincode/src/lib/record-model';
 import { ApiError } from '../errors';
 import type { Ledger } from '../fabric/client';
@@ -127,18 +128,34 @@ export function verdictOf(docHash: string, anchor: RecordAnchor | null): Verific
   };
 }
 
-const STATUS_OF_CODE: Record<string, number> = {
+/** Every chaincode code has its HTTP status here; the type makes a forgotten one a compile error. */
+const STATUS_OF_CHAINCODE_CODE: Record<ChaincodeErrorCode, number> = {
   INVALID_ARGUMENT: 400,
   INVALID_JSON: 400,
   UNKNOWN_FIELD: 400,
   BATCH_INVALID: 400,
+  SIGNATURE_INVALID: 400,
   FORBIDDEN_ORG_TYPE: 403,
   FORBIDDEN_NOT_ISSUER: 403,
+  FORBIDDEN_OTHER_ORG: 403,
   ORG_NOT_IN_CONSORTIUM: 403,
+  SIGNER_NOT_PATIENT: 403,
   RECORD_NOT_FOUND: 404,
+  PATIENT_NOT_REGISTERED: 404,
+  GRANT_NOT_FOUND: 404,
+  UNKNOWN_TRANSACTION: 404,
   RECORD_EXISTS: 409,
   RECORD_RETRACTED: 409,
   DOC_HASH_CLAIMED: 409,
+  PATIENT_ALREADY_REGISTERED: 409,
+  PATIENT_KEY_IN_USE: 409,
+  NONCE_REUSED: 409,
+  CONSORTIUM_ALREADY_CONFIGURED: 409,
+  CONSORTIUM_NOT_CONFIGURED: 503,
+};
+
+const STATUS_OF_LEDGER_CODE: Record<string, number> = {
+  ...STATUS_OF_CHAINCODE_CODE,
   MVCC_CONFLICT: 503,
   LEDGER_UNAVAILABLE: 503,
   LEDGER_TIMEOUT: 504,
@@ -148,7 +165,7 @@ const STATUS_OF_CODE: Record<string, number> = {
 export function toApiError(err: unknown): unknown {
   if (err instanceof ApiError) return err;
   if (err instanceof LedgerError) {
-    return new ApiError(STATUS_OF_CODE[err.code] ?? 502, err.code, err.message, err.transactionId ? { transactionId: err.transactionId } : undefined);
+    return new ApiError(STATUS_OF_LEDGER_CODE[err.code] ?? 502, err.code, err.message, err.transactionId ? { transactionId: err.transactionId } : undefined);
   }
   const code = (err as { code?: unknown })?.code;
   if (typeof code === 'string' && err instanceof Error && /^[A-Z_]+$/.test(code)) {
