@@ -17,19 +17,8 @@ import {
 } from '../../../chaincode/src/lib/eip712';
 import { KEY_TYPES } from '../../../chaincode/src/lib/keys';
 import { FakeLedger } from './fake-ledger';
+import { CONSORTIUM, HOSPITAL, HOSPITAL2, INSURER, SPONSOR } from './fixtures';
 
-const HOSPITAL = 'HospitalMSP';
-const HOSPITAL2 = 'Hospital2MSP';
-const INSURER = 'InsurerMSP';
-const SPONSOR = 'SponsorMSP';
-const CONSORTIUM = JSON.stringify({
-  organisations: [
-    { mspId: HOSPITAL, type: 'hospital' },
-    { mspId: HOSPITAL2, type: 'hospital' },
-    { mspId: INSURER, type: 'insurer' },
-    { mspId: SPONSOR, type: 'sponsor' },
-  ],
-});
 const CHANNEL = 'medprov';
 const DAY = 86_400;
 const DISCHARGE = 'loinc:18842-5';

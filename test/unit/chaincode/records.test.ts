@@ -4,19 +4,8 @@ import { KeyEndorsementPolicy } from 'fabric-shim';
 import { IdentityContract, RecordsContract } from '../../../chaincode/src';
 import { MAX_BATCH, RECORDS_EVENT, type RecordAnchor } from '../../../chaincode/src/contracts/records';
 import { FakeLedger } from './fake-ledger';
+import { CONSORTIUM, HOSPITAL, HOSPITAL2, INSURER, SPONSOR } from './fixtures';
 
-const HOSPITAL = 'HospitalMSP';
-const HOSPITAL2 = 'Hospital2MSP';
-const INSURER = 'InsurerMSP';
-const SPONSOR = 'SponsorMSP';
-const CONSORTIUM = JSON.stringify({
-  organisations: [
-    { mspId: HOSPITAL, type: 'hospital' },
-    { mspId: HOSPITAL2, type: 'hospital' },
-    { mspId: INSURER, type: 'insurer' },
-    { mspId: SPONSOR, type: 'sponsor' },
-  ],
-});
 
 const sha = (s: string): string => createHash('sha256').update(s).digest('hex');
 const record = (recordId: string, doc = `document ${recordId}`) => ({
