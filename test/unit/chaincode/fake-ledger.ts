@@ -45,8 +45,17 @@ export class FakeLedger {
     this.seconds += seconds;
   }
 
-  /** Runs one transaction as the given MSP, as the contract-api dispatcher would. */
+  /** Runs one transaction as the given MSP, as the contract-api dispatcher would, and commits it. */
   async invoke<T extends Contract>(mspId: string, contract: T, method: string, ...args: string[]): Promise<string> {
+    return this.execute(true, mspId, contract, method, args);
+  }
+
+  /** Runs a transaction and discards its writes, as a Fabric evaluate (query) does. */
+  async query<T extends Contract>(mspId: string, contract: T, method: string, ...args: string[]): Promise<string> {
+    return this.execute(false, mspId, contract, method, args);
+  }
+
+  private async execute<T extends Contract>(commit: boolean, mspId: string, contract: T, method: string, args: string[]): Promise<string> {
     this.txCounter += 1;
     this.seconds += 1;
     const txId = `tx${String(this.txCounter).padStart(6, '0')}`;
@@ -68,6 +77,7 @@ export class FakeLedger {
       throw new Error(`unknown transaction ${fcn}`);
     }
     const result = await fn.call(contract, ctx, ...args);
+    if (!commit) return result;
     for (const [key, value] of stub.writes) {
       if (value === null) this.state.delete(key);
       else this.state.set(key, value);

@@ -1,0 +1,155 @@
+import { expect } from 'chai';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import pino from 'pino';
+import { IdentityContract } from '../../../chaincode/src';
+import { createGatewayApp } from '../../../gateway/src/http/app';
+import { hashApiKey } from '../../../gateway/src/http/auth';
+import { MasterKey, PatientKeyStore } from '../../../gateway/src/privacy';
+import { RecordsService } from '../../../gateway/src/records/service';
+import { FakeLedger } from '../chaincode/fake-ledger';
+import { CONSORTIUM, HOSPITAL, HOSPITAL2, INSURER } from '../chaincode/fixtures';
+import { ChaincodeLedger } from '../support/chaincode-ledger';
+
+/**
+ * The record-provenance flow through three organisations' gateways, at unit level: real
+ * gateways and real chaincode, on the in-memory chaincode stub instead of a Fabric network.
+ */
+const OFFICER_KEY = 'records-officer-key-0123456789';
+const CLAIMS_KEY = 'claims-officer-key-0123456789ab';
+const users = [
+  { id: 'officer', role: 'records-officer' as const, apiKeySha256: hashApiKey(OFFICER_KEY) },
+  { id: 'claims', role: 'claims-officer' as const, apiKeySha256: hashApiKey(CLAIMS_KEY) },
+];
+const sha = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
+
+interface Gateway {
+  url: string;
+  stop: () => Promise<void>;
+}
+
+async function gateway(ledger: FakeLedger, mspId: string, type: 'hospital' | 'insurer', dir: string): Promise<Gateway> {
+  const keys = await PatientKeyStore.open({ stateDir: path.join(dir, mspId), masterKey: MasterKey.generate(), ifMissing: 'create' });
+  const { app } = createGatewayApp({
+    org: { mspId, name: mspId, type },
+    users,
+    records: new RecordsService(new ChaincodeLedger(ledger, mspId), keys),
+    logger: pino({ level: 'silent' }),
+  });
+  const server = http.createServer(app);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    stop: async () => {
+      await keys.close();
+      await new Promise<void>((r) => {
+        server.close(() => r());
+        server.closeAllConnections();
+      });
+    },
+  };
+}
+
+async function send(gw: Gateway, method: string, p: string, key: string, body?: unknown | FormData) {
+  const init: RequestInit = { method, headers: { authorization: `Bearer ${key}` } };
+  if (body instanceof FormData) init.body = body;
+  else if (body !== undefined) {
+    init.body = JSON.stringify(body);
+    (init.headers as Record<string, string>)['content-type'] = 'application/json';
+  }
+  const res = await fetch(gw.url + p, init);
+  return { status: res.status, body: (await res.json()) as any };
+}
+
+function upload(doc: Buffer): FormData {
+  const form = new FormData();
+  form.append('document', new Blob([doc]), 'claim.pdf');
+  return form;
+}
+
+describe('gateway flow: anchor → verify → amend → retract (unit level, real chaincode on the in-memory stub)', function () {
+  this.timeout(20_000);
+  const ledger = new FakeLedger();
+  let dir: string;
+  let hospital: Gateway;
+  let hospital2: Gateway;
+  let insurer: Gateway;
+
+  const v1 = Buffer.from('%PDF-1.7 discharge summary, version 1');
+  const v2 = Buffer.from('%PDF-1.7 discharge summary, version 2 (corrected)');
+
+  before(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'medprov-flow-'));
+    await ledger.invoke(HOSPITAL, new IdentityContract(), 'initConsortium', CONSORTIUM);
+    hospital = await gateway(ledger, HOSPITAL, 'hospital', dir);
+    hospital2 = await gateway(ledger, HOSPITAL2, 'hospital', dir);
+    insurer = await gateway(ledger, INSURER, 'insurer', dir);
+  });
+  after(async () => {
+    await Promise.all([hospital.stop(), hospital2.stop(), insurer.stop()]);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('the hospital anchors a document by uploading it; the ledger holds its hash and a commitment only', async () => {
+    const form = upload(v1);
+    form.append('recordId', 'adm-2026-0001');
+    form.append('patientId', '900101-1234567');
+    form.append('category', 'loinc:18842-5');
+    const res = await send(hospital, 'POST', '/v1/records', OFFICER_KEY, form);
+    expect(res.status).to.equal(201);
+    expect(res.body.anchor).to.include({ docHash: sha(v1), recordId: 'adm-2026-0001', version: 1, issuer: HOSPITAL, status: 'active' });
+    const everything = [...ledger.state.values()].map((v) => Buffer.from(v).toString('utf8')).join('\n');
+    expect(everything).to.not.include('900101');
+    expect(everything).to.not.include(sha('900101-1234567'));
+  });
+
+  it('the insurer verifies the uploaded document as ORIGINAL, and a one-byte change as UNKNOWN', async () => {
+    const original = await send(insurer, 'POST', '/v1/verifications', CLAIMS_KEY, upload(v1));
+    expect(original.body).to.include({ verdict: 'ORIGINAL', issuer: HOSPITAL, version: 1 });
+    expect(original.body.txId).to.be.a('string');
+    const changed = Buffer.from(v1);
+    changed[changed.length - 1] ^= 0x01;
+    const unknown = await send(insurer, 'POST', '/v1/verifications', CLAIMS_KEY, upload(changed));
+    expect(unknown.body).to.deep.equal({ verdict: 'UNKNOWN', docHash: sha(changed) });
+  });
+
+  it('the insurer may not anchor, and another hospital may not amend; nothing is written', async () => {
+    const writes = ledger.writeCount;
+    const anchor = await send(insurer, 'POST', '/v1/records', OFFICER_KEY, { recordId: 'x', docHash: sha('x'), patientId: 'p', category: 'c' });
+    expect(anchor.status).to.equal(403);
+    expect(anchor.body.error.code).to.equal('FORBIDDEN_ORG_TYPE');
+    const amend = await send(hospital2, 'POST', `/v1/records/${HOSPITAL}/adm-2026-0001/versions`, OFFICER_KEY, { docHash: sha('forged') });
+    expect(amend.status).to.equal(403);
+    expect(amend.body.error.code).to.equal('FORBIDDEN_NOT_ISSUER');
+    expect(ledger.writeCount).to.equal(writes);
+  });
+
+  it('after an amendment the old version verifies SUPERSEDED and the new one ORIGINAL', async () => {
+    const amend = await send(hospital, 'POST', `/v1/records/${HOSPITAL}/adm-2026-0001/versions`, OFFICER_KEY, { docHash: sha(v2) });
+    expect(amend.status).to.equal(201);
+    expect(amend.body.anchor).to.include({ version: 2, supersedes: sha(v1) });
+    expect((await send(insurer, 'POST', '/v1/verifications', CLAIMS_KEY, { docHash: sha(v1) })).body).to.include({ verdict: 'SUPERSEDED', supersededBy: sha(v2) });
+    expect((await send(insurer, 'POST', '/v1/verifications', CLAIMS_KEY, upload(v2))).body).to.include({ verdict: 'ORIGINAL', version: 2 });
+  });
+
+  it('after a retraction the document verifies RETRACTED, and the history shows it all in order', async () => {
+    const retract = await send(hospital, 'PUT', `/v1/records/${HOSPITAL}/adm-2026-0001/retraction`, OFFICER_KEY, { reason: 'entered-in-error' });
+    expect(retract.status).to.equal(200);
+    expect((await send(insurer, 'POST', '/v1/verifications', CLAIMS_KEY, upload(v2))).body).to.include({ verdict: 'RETRACTED' });
+    const history = await send(hospital, 'GET', `/v1/records/${HOSPITAL}/adm-2026-0001/history`, CLAIMS_KEY);
+    expect(history.body.versions.map((v: { version: number; status: string }) => `${v.version}:${v.status}`)).to.deep.equal(['1:superseded', '2:retracted']);
+  });
+
+  it("maps the chaincode's refusals to HTTP with their codes", async () => {
+    const again = await send(hospital2, 'POST', '/v1/records', OFFICER_KEY, { recordId: 'other', docHash: sha(v1), patientId: 'p-2', category: 'loinc:18842-5' });
+    expect(again.status).to.equal(409);
+    expect(again.body.error.code).to.equal('DOC_HASH_CLAIMED');
+    const missing = await send(hospital, 'GET', `/v1/records/${HOSPITAL}/no-such-record`, CLAIMS_KEY);
+    expect(missing.status).to.equal(404);
+    expect(missing.body.error.code).to.equal('RECORD_NOT_FOUND');
+  });
+});
