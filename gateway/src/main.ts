@@ -2,6 +2,7 @@ import * as http from 'node:http';
 import * as path from 'node:path';
 import pino from 'pino';
 import { loadGatewayConfig, loadUsers } from './config';
+import { ConsentService } from './consent/service';
 import { LedgerClient } from './fabric/client';
 import { createGatewayApp } from './http/app';
 import { masterKeysFromEnv, PatientKeyStore } from './privacy';
@@ -18,7 +19,13 @@ async function main(): Promise<void> {
   const keys = await PatientKeyStore.open({ stateDir: config.keyStoreDir, masterKey, previousMasterKeys, ifMissing: process.env.MEDPROV_CREATE_KEY_STORE === '1' ? 'create' : 'fail' });
   if (keys.status().entriesAwaitingRotation > 0) await keys.resumeRotation();
   const ledger = await LedgerClient.connect(config.fabric);
-  const { app } = createGatewayApp({ org: config.org, users: loadUsers(config.usersFile), records: new RecordsService(ledger, keys), logger });
+  // The consent domain's salt is the channel name: it must be the channel the ledger client uses.
+  const consent = new ConsentService(ledger, {
+    org: config.org,
+    channel: config.fabric.channel,
+    patientRefs: config.org.type === 'hospital' ? keys : undefined,
+  });
+  const { app } = createGatewayApp({ org: config.org, users: loadUsers(config.usersFile), records: new RecordsService(ledger, keys), consent, logger });
   const server = http.createServer(app);
   server.requestTimeout = 120_000;
   await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { ConsentCheckQuery, ConsentService, SignedChallenge, SignedGrant, SignedRegistration, SignedRevocation } from '../consent/service';
 import { hashMultipartUpload, type UploadLimits } from '../documents/upload';
 import { ApiError } from '../errors';
 import type { RecordsService, NewRecordRequest } from '../records/service';
@@ -9,18 +10,26 @@ import type { RetractionReason } from '../../../chaincode/src/lib/record-model';
 import { ApiKeyAuthenticator, type User, type UserConfig } from './auth';
 import { openApiDocument } from './openapi';
 import { RateLimiter } from './rate-limit';
-import { HOSPITAL_ONLY, OPERATION_ROLES, type Operation } from './roles';
+import { ACCESS_PURPOSES, HOSPITAL_ONLY, OPERATION_ROLES, type Operation, type PatientOperation } from './roles';
 import { validateBody } from './validation';
 
 export interface GatewayOptions {
   org: { mspId: string; name: string; type: 'hospital' | 'insurer' | 'sponsor' };
   users: readonly UserConfig[];
   records: RecordsService;
+  /** Patient consent and consent-checked access; without it those routes are not offered. */
+  consent?: ConsentService;
   logger: Logger;
-  limits?: Partial<{ jsonBytes: string; upload: UploadLimits; perSecond: number; burst: number }>;
+  /**
+   * perSecond/burst: per API-key user. patientPerSecond/patientBurst: per client IP on the
+   * routes patients use without an API key (behind a reverse proxy, set Express's
+   * "trust proxy" so that the IP is the client's, not the proxy's).
+   */
+  limits?: Partial<{ jsonBytes: string; upload: UploadLimits; perSecond: number; burst: number; patientPerSecond: number; patientBurst: number }>;
 }
 
 type Handler = (req: Request, res: Response, user: User) => Promise<void>;
+type PatientHandler = (req: Request, res: Response) => Promise<void>;
 
 const DEFAULT_UPLOAD: UploadLimits = { maxBytes: 64 * 2 ** 20, fieldName: 'document', maxFields: 8, maxFieldBytes: 1024 };
 
@@ -30,11 +39,13 @@ const DEFAULT_UPLOAD: UploadLimits = { maxBytes: 64 * 2 ** 20, fieldName: 'docum
  * JSON envelope `{ error: { code, message, requestId } }`.
  */
 export function createGatewayApp(options: GatewayOptions): { app: express.Express; metrics: Registry } {
-  const { org, records, logger } = options;
+  const { org, records, consent, logger } = options;
   const uploadLimits = options.limits?.upload ?? DEFAULT_UPLOAD;
   const auth = new ApiKeyAuthenticator(options.users);
   const limiter = new RateLimiter(options.limits?.perSecond ?? 200, options.limits?.burst ?? 400);
-  const spec = openApiDocument(org);
+  // Patients have no API key: their flood is counted per client IP, apart from staff traffic.
+  const patientLimiter = new RateLimiter(options.limits?.patientPerSecond ?? 5, options.limits?.patientBurst ?? 30);
+  const spec = openApiDocument(org, { consent: consent !== undefined });
 
   const metrics = new Registry();
   collectDefaultMetrics({ register: metrics });
@@ -105,6 +116,23 @@ export function createGatewayApp(options: GatewayOptions): { app: express.Expres
     async (req: Request, res: Response) => handler(req, res, res.locals.user as User),
   ];
 
+  /** Wraps a patient route: no API key (the signature inside is checked later), a per-IP limit, a JSON body. */
+  const patientRoute = (operation: PatientOperation, handler: PatientHandler) => [
+    (req: Request, res: Response, next: NextFunction) => {
+      res.locals.operation = operation;
+      // Never the address or the IP in the request log: "patient" says enough.
+      res.locals.userId = 'patient';
+      try {
+        patientLimiter.take(`ip:${req.ip ?? req.socket.remoteAddress ?? 'unknown'}`);
+        next();
+      } catch (err) {
+        next(err);
+      }
+    },
+    jsonBody,
+    async (req: Request, res: Response) => handler(req, res),
+  ];
+
   const recordPath = (req: Request) => validateBody<{ issuer: string; recordId: string }>('RecordPath', { issuer: req.params.issuer, recordId: req.params.recordId });
 
   app.get('/v1/whoami', ...route('whoami', async (_req, res, user) => {
@@ -167,13 +195,69 @@ export function createGatewayApp(options: GatewayOptions): { app: express.Expres
     res.json(await records.verifyDocument(docHash));
   }));
 
+  if (consent) mountConsentRoutes(consent);
+
+  /** Consent: registration at the hospital, the patient's grants and revocations, checks, access, the patient's listings. */
+  function mountConsentRoutes(consent: ConsentService): void {
+    app.post('/v1/patients/registration-requests', ...route('requestRegistration', async (req, res) => {
+      const { patientId } = validateBody<{ patientId: string }>('RegistrationRequestBody', requireJson(req));
+      res.status(201).json(await consent.registrationRequest(patientId));
+    }));
+
+    app.post('/v1/patients', ...route('registerPatient', async (req, res) => {
+      const out = await consent.registerPatient(validateBody<SignedRegistration>('RegistrationBody', requireJson(req)));
+      res.status(out.created ? 201 : 200).json(out);
+    }));
+
+    app.post('/v1/consents', ...patientRoute('grantConsent', async (req, res) => {
+      const out = await consent.grantConsent(validateBody<SignedGrant>('ConsentGrantBody', requireJson(req)));
+      res.status(out.created ? 201 : 200).json(out);
+    }));
+
+    app.post('/v1/consents/revocations', ...patientRoute('revokeConsent', async (req, res) => {
+      const out = await consent.revokeConsent(validateBody<SignedRevocation>('ConsentRevokeBody', requireJson(req)));
+      res.status(out.created ? 201 : 200).json(out);
+    }));
+
+    app.get('/v1/consents/check', ...route('checkConsent', async (req, res) => {
+      // A plain copy: the query parser's object has no prototype.
+      res.json(await consent.checkConsent(validateBody<ConsentCheckQuery>('ConsentCheckQuery', { ...(req.query as Record<string, unknown>) })));
+    }));
+
+    app.post('/v1/access', ...route('accessRecord', async (req, res, user) => {
+      const body = validateBody<{ issuer: string; recordId: string; purpose: string }>('AccessRequest', requireJson(req));
+      if (!ACCESS_PURPOSES[user.role]?.test(body.purpose)) {
+        throw new ApiError(403, 'FORBIDDEN_PURPOSE', `Your role (${user.role}) may not access records for the purpose ${body.purpose}.`);
+      }
+      // 200 whatever the decision: a DENY is logged on the ledger, an outcome rather than an error.
+      res.json(await consent.accessRecord(body.issuer, body.recordId, body.purpose));
+    }));
+
+    app.post('/v1/patients/challenges', ...patientRoute('requestChallenge', async (req, res) => {
+      const { address } = validateBody<{ address: string }>('ChallengeRequest', requireJson(req));
+      res.status(201).json(consent.issueChallenge(address));
+    }));
+
+    app.get('/v1/patients/me/grants', ...patientRoute('listMyGrants', async (req, res) => {
+      const binding = await consent.authenticatePatient(patientCredential(req.headers.authorization));
+      res.json({ hospital: binding.hospital, patientRef: binding.patientRef, patient: binding.patient, grants: await consent.listGrants(binding) });
+    }));
+
+    app.get('/v1/patients/me/access-log', ...patientRoute('listMyAccessLog', async (req, res) => {
+      const binding = await consent.authenticatePatient(patientCredential(req.headers.authorization));
+      res.json({ hospital: binding.hospital, patientRef: binding.patientRef, patient: binding.patient, entries: await consent.listAccessLog(binding) });
+    }));
+  }
+
   app.use((req, _res, next) => next(new ApiError(404, 'ROUTE_NOT_FOUND', `There is no ${req.method} ${req.path.slice(0, 200)} here; see /v1/openapi.json.`)));
 
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
     const apiError = toEnvelope(err);
     if (apiError.status >= 500) logger.error({ err, requestId: res.locals.requestId }, 'request failed');
     res.locals.errorCode = apiError.code;
-    if (apiError.code === 'RATE_LIMITED') res.setHeader('retry-after', String(apiError.details?.retryAfterSeconds ?? 1));
+    if (apiError.code === 'RATE_LIMITED' || typeof apiError.details?.retryAfterSeconds === 'number') {
+      res.setHeader('retry-after', String(apiError.details?.retryAfterSeconds ?? 1));
+    }
     // An unread upload body is dropped with the connection rather than read to the end.
     if (!req.complete) res.setHeader('connection', 'close');
     res.status(apiError.status).json({ error: { ...apiError.toJSON().error, requestId: res.locals.requestId } });
@@ -191,6 +275,28 @@ function requireMultipart(req: Request): void {
   if (!req.is('multipart/form-data')) throw new ApiError(415, 'UNSUPPORTED_MEDIA_TYPE', 'Send the document as multipart/form-data.');
 }
 
+/**
+ * The patient's answer to a challenge: `Authorization: Patient <base64url(JSON {message, signature})>`.
+ * The Authorization header, because proxies and loggers already treat it as a secret.
+ */
+function patientCredential(authorization: string | undefined): SignedChallenge {
+  const match = /^Patient ([A-Za-z0-9_-]{16,4096}={0,2})$/.exec(authorization ?? '');
+  if (!match) {
+    throw new ApiError(401, 'PATIENT_AUTH_REQUIRED', 'Send "Authorization: Patient <base64url(JSON {message, signature})>" answering a challenge from POST /v1/patients/challenges.');
+  }
+  let decoded: unknown;
+  try {
+    decoded = JSON.parse(Buffer.from(match[1], 'base64url').toString('utf8'));
+  } catch {
+    throw new ApiError(401, 'PATIENT_AUTH_INVALID', 'The Patient credential is not base64url-encoded JSON.');
+  }
+  try {
+    return validateBody<SignedChallenge>('PatientCredential', decoded);
+  } catch (err) {
+    throw new ApiError(401, 'PATIENT_AUTH_INVALID', `The Patient credential is not valid: ${(err as Error).message}`);
+  }
+}
+
 function describe(operation: Operation): string {
   const words: Record<Operation, string> = {
     whoami: 'see who you are',
@@ -201,6 +307,10 @@ function describe(operation: Operation): string {
     retractRecord: 'retract records',
     readRecord: 'read records',
     verifyDocument: 'verify documents',
+    requestRegistration: 'register patients',
+    registerPatient: 'register patients',
+    checkConsent: 'check consent',
+    accessRecord: 'access records under consent',
   };
   return words[operation];
 }

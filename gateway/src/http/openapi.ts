@@ -1,4 +1,6 @@
+import { MAX_SCOPE_ITEMS } from '../../../chaincode/src/lib/consent-model';
 import { MAX_BATCH, RETRACTION_REASONS } from '../../../chaincode/src/lib/record-model';
+import { MAX_UNIX_SECONDS } from '../../../chaincode/src/lib/validate';
 
 /**
  * The gateway's OpenAPI 3.1 description: served at /v1/openapi.json and, through its
@@ -20,6 +22,44 @@ const patientId = {
   maxLength: 128,
   description: "The hospital's own patient identifier. It never leaves the gateway: the ledger gets an HMAC commitment under a per-patient key.",
 } as const;
+
+// Consent values, with the chaincode's own formats (chaincode/src/lib/validate.ts).
+const address = {
+  type: 'string',
+  pattern: '^0x[0-9a-fA-F]{40}$',
+  description: "the address of the patient's key: 0x and 40 hex characters (a mixed-case address must carry a valid EIP-55 checksum)",
+} as const;
+const bytes32 = { type: 'string', pattern: '^0x[0-9a-f]{64}$', description: '32 bytes as 0x and 64 lowercase hex characters' } as const;
+const signature = {
+  type: 'string',
+  pattern: '^0x[0-9a-fA-F]{130}$',
+  description: 'a 65-byte secp256k1 signature r ‖ s ‖ v as 0x and 130 hex characters (low s)',
+} as const;
+const purpose = {
+  type: 'string',
+  pattern: '^(treatment|claims|research:[A-Za-z0-9._-]{1,64})$',
+  description: 'treatment, claims or research:<trialId> (trialId: 1 to 64 letters, digits, . _ -)',
+} as const;
+const unixSeconds = { type: 'integer', minimum: 0, maximum: MAX_UNIX_SECONDS, description: 'Unix seconds' } as const;
+const decision = { type: 'string', enum: ['PERMIT', 'DENY', 'NO_CONSENT'] } as const;
+const denyReason = { type: 'string', enum: ['REVOKED', 'EXPIRED', 'NOT_YET_VALID', 'OUT_OF_SCOPE', 'WRONG_PURPOSE', 'WRONG_GRANTEE'] } as const;
+const typedData = (messageSchema: string, description: string) =>
+  ({
+    type: 'object',
+    description,
+    required: ['domain', 'types', 'primaryType', 'message'],
+    properties: {
+      domain: {
+        type: 'object',
+        description: "EIP-712 domain: name 'medprov-consent', version '1', chainId 7169380, salt keccak256(channel)",
+        properties: { name: { type: 'string' }, version: { type: 'string' }, chainId: { type: 'integer' }, salt: bytes32 },
+      },
+      types: { type: 'object', description: "ethers' types argument (without EIP712Domain)" },
+      primaryType: { type: 'string' },
+      message: { $ref: `#/components/schemas/${messageSchema}` },
+      expiresAt: { type: 'string', format: 'date-time' },
+    },
+  }) as const;
 
 export const schemas = {
   AnchorRequest: {
@@ -91,6 +131,201 @@ export const schemas = {
       retraction: { type: 'object' },
     },
   },
+  RegistrationRequestBody: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['patientId'],
+    properties: { patientId },
+  },
+  RegisterPatientMessage: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['hospital', 'patientRef', 'nonce'],
+    properties: { hospital: mspId, patientRef: sha256Hex, nonce: bytes32 },
+  },
+  RegistrationBody: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['message', 'patient', 'signature'],
+    properties: { message: { $ref: '#/components/schemas/RegisterPatientMessage' }, patient: address, signature },
+  },
+  ConsentGrantMessage: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['hospital', 'patientRef', 'grantee', 'purpose', 'categories', 'recordIds', 'validFrom', 'validUntil', 'nonce'],
+    properties: {
+      hospital: mspId,
+      patientRef: sha256Hex,
+      grantee: mspId,
+      purpose,
+      categories: { type: 'array', maxItems: MAX_SCOPE_ITEMS, uniqueItems: true, items: category },
+      recordIds: { type: 'array', maxItems: MAX_SCOPE_ITEMS, uniqueItems: true, items: recordId },
+      validFrom: unixSeconds,
+      validUntil: unixSeconds,
+      nonce: bytes32,
+    },
+  },
+  ConsentGrantBody: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['message', 'signature'],
+    properties: { message: { $ref: '#/components/schemas/ConsentGrantMessage' }, signature },
+  },
+  ConsentRevokeMessage: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['hospital', 'patientRef', 'grantId', 'nonce'],
+    properties: { hospital: mspId, patientRef: sha256Hex, grantId: bytes32, nonce: bytes32 },
+  },
+  ConsentRevokeBody: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['message', 'signature'],
+    properties: { message: { $ref: '#/components/schemas/ConsentRevokeMessage' }, signature },
+  },
+  ConsentCheckQuery: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['hospital', 'patientRef', 'purpose'],
+    properties: { hospital: mspId, patientRef: sha256Hex, grantee: mspId, purpose, category, recordId },
+  },
+  AccessRequest: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['issuer', 'recordId', 'purpose'],
+    properties: { issuer: mspId, recordId, purpose },
+  },
+  ChallengeRequest: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['address'],
+    properties: { address },
+  },
+  PatientChallengeMessage: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['gateway', 'hospital', 'patientRef', 'nonce', 'expiresAt'],
+    properties: { gateway: mspId, hospital: mspId, patientRef: sha256Hex, nonce: bytes32, expiresAt: unixSeconds },
+  },
+  PatientCredential: {
+    type: 'object',
+    additionalProperties: false,
+    description: 'The decoded "Authorization: Patient <base64url(JSON)>" credential: the challenge message as signed, and the signature',
+    required: ['message', 'signature'],
+    properties: { message: { $ref: '#/components/schemas/PatientChallengeMessage' }, signature },
+  },
+  RegistrationToSign: typedData('RegisterPatientMessage', 'The RegisterPatient message for the patient to sign; answer before expiresAt'),
+  ChallengeToSign: {
+    type: 'object',
+    description:
+      "A single-use challenge. message lacks hospital and patientRef: the patient's app adds those of its registration, signs PatientChallenge, and sends Authorization: Patient base64url(JSON {message, signature})",
+    required: ['nonce', 'expiresAt', 'domain', 'types', 'primaryType', 'message'],
+    properties: {
+      nonce: bytes32,
+      expiresAt: { type: 'string', format: 'date-time' },
+      domain: { type: 'object' },
+      types: { type: 'object' },
+      primaryType: { type: 'string', enum: ['PatientChallenge'] },
+      message: { type: 'object', properties: { gateway: mspId, nonce: bytes32, expiresAt: unixSeconds } },
+    },
+  },
+  PatientBinding: {
+    type: 'object',
+    properties: {
+      hospital: mspId,
+      patientRef: sha256Hex,
+      patient: address,
+      nonce: bytes32,
+      signature,
+      registeredAt: { type: 'string', format: 'date-time' },
+      txId: { type: 'string' },
+    },
+  },
+  ConsentGrant: {
+    type: 'object',
+    properties: {
+      grantId: { ...bytes32, description: 'EIP-712 digest of the signed grant' },
+      hospital: mspId,
+      patientRef: sha256Hex,
+      patient: address,
+      grantee: mspId,
+      purpose,
+      categories: { type: 'array', items: category },
+      recordIds: { type: 'array', items: recordId },
+      validFrom: unixSeconds,
+      validUntil: unixSeconds,
+      nonce: bytes32,
+      signature,
+      status: { type: 'string', enum: ['active', 'revoked'] },
+      effectiveStatus: { type: 'string', enum: ['active', 'revoked', 'expired', 'pending'], description: 'In listings: the status at the time of the query' },
+      grantedAt: { type: 'string', format: 'date-time' },
+      txId: { type: 'string' },
+      submittedBy: mspId,
+      revocation: { type: 'object' },
+    },
+  },
+  RegistrationResult: {
+    type: 'object',
+    required: ['binding', 'created', 'blockNumber'],
+    properties: { binding: { $ref: '#/components/schemas/PatientBinding' }, created: { type: 'boolean' }, blockNumber: { type: 'string' } },
+  },
+  GrantResult: {
+    type: 'object',
+    required: ['grant', 'created', 'blockNumber'],
+    properties: { grant: { $ref: '#/components/schemas/ConsentGrant' }, created: { type: 'boolean' }, blockNumber: { type: 'string' } },
+  },
+  PatientGrants: {
+    type: 'object',
+    required: ['hospital', 'patientRef', 'patient', 'grants'],
+    properties: { hospital: mspId, patientRef: sha256Hex, patient: address, grants: { type: 'array', items: { $ref: '#/components/schemas/ConsentGrant' } } },
+  },
+  PatientAccessLog: {
+    type: 'object',
+    required: ['hospital', 'patientRef', 'patient', 'entries'],
+    properties: { hospital: mspId, patientRef: sha256Hex, patient: address, entries: { type: 'array', items: { $ref: '#/components/schemas/AccessLogEntry' } } },
+  },
+  ConsentDecision: {
+    type: 'object',
+    required: ['decision', 'evaluatedAt'],
+    properties: {
+      decision,
+      reason: denyReason,
+      grantId: { ...bytes32, description: 'The grant that permits, or the one this grantee had for this purpose and scope but cannot use now' },
+      evaluatedAt: { type: 'string', format: 'date-time' },
+    },
+  },
+  AccessLogEntry: {
+    type: 'object',
+    properties: {
+      accessor: mspId,
+      role: { type: 'string' },
+      issuer: mspId,
+      recordId,
+      version: { type: 'integer' },
+      patientRef: sha256Hex,
+      purpose,
+      decision,
+      reason: denyReason,
+      grantId: bytes32,
+      at: { type: 'string', format: 'date-time' },
+      txId: { type: 'string' },
+    },
+  },
+  AccessResult: {
+    type: 'object',
+    description:
+      'The outcome of a consent-checked access. A DENY or NO_CONSENT is a valid, logged outcome and comes with 200 like a PERMIT: read decision (and reason). provenance is present only on PERMIT.',
+    required: ['decision', 'evaluatedAt', 'accessLog', 'blockNumber'],
+    properties: {
+      decision,
+      reason: denyReason,
+      grantId: bytes32,
+      evaluatedAt: { type: 'string', format: 'date-time' },
+      accessLog: { $ref: '#/components/schemas/AccessLogEntry' },
+      provenance: { type: 'array', description: 'Every version of the record, oldest first (PERMIT only)', items: { $ref: '#/components/schemas/Anchor' } },
+      blockNumber: { type: 'string' },
+    },
+  },
   Error: {
     type: 'object',
     required: ['error'],
@@ -118,6 +353,15 @@ const errorResponses = {
   '429': { description: 'Too many requests', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } },
 } as const;
 
+const patientErrors = {
+  '400': errorResponses['400'],
+  '401': { description: 'Missing, malformed, unknown, used or expired patient credential', content: errorResponses['400'].content },
+  '403': { description: 'Signed by a key that is not bound to this patientRef', content: errorResponses['400'].content },
+  '404': { description: 'The patientRef or key is not registered', content: errorResponses['400'].content },
+  '409': { description: 'The nonce was already used by this key (NONCE_REUSED)', content: errorResponses['400'].content },
+  '429': errorResponses['429'],
+} as const;
+
 const json = (name: SchemaName) => ({ content: { 'application/json': { schema: { $ref: `#/components/schemas/${name}` } } } });
 const upload = {
   content: {
@@ -131,7 +375,8 @@ const upload = {
   },
 };
 
-export function openApiDocument(org: { mspId: string; name: string }): Record<string, unknown> {
+/** The document; `consent: false` leaves out the consent routes of a gateway that has no consent service. */
+export function openApiDocument(org: { mspId: string; name: string }, features: { consent?: boolean } = {}): Record<string, unknown> {
   return {
     openapi: '3.1.0',
     info: {
@@ -143,7 +388,15 @@ export function openApiDocument(org: { mspId: string; name: string }): Record<st
     servers: [{ url: '/' }],
     security: [{ apiKey: [] }],
     components: {
-      securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'Authorization: Bearer <API key>' } },
+      securitySchemes: {
+        apiKey: { type: 'http', scheme: 'bearer', description: 'Authorization: Bearer <API key>' },
+        patientChallenge: {
+          type: 'http',
+          scheme: 'patient',
+          description:
+            'Authorization: Patient <base64url(JSON {message, signature})>, where message is the PatientChallenge from POST /v1/patients/challenges completed with your hospital and patientRef, signed with EIP-712 by the key the challenge was issued for. Each challenge answers one request.',
+        },
+      },
       schemas,
     },
     paths: {
@@ -179,6 +432,94 @@ export function openApiDocument(org: { mspId: string; name: string }): Record<st
           responses: { '200': json('Verdict'), ...errorResponses },
         },
       },
+      ...(features.consent === false ? {} : consentPaths),
     },
   };
 }
+
+const consentPaths = {
+  '/v1/patients/registration-requests': {
+    post: {
+      summary: "Registration, step 1 (hospital records officer): the RegisterPatient message for the patient's app to sign",
+      description:
+        "Takes the hospital's own patientId, which never leaves the gateway; answers with this hospital, the patient's patientRef and a fresh nonce, valid for 15 minutes on this gateway.",
+      requestBody: json('RegistrationRequestBody'),
+      responses: { '201': json('RegistrationToSign'), ...errorResponses },
+    },
+  },
+  '/v1/patients': {
+    post: {
+      summary: "Registration, step 2 (hospital records officer): bind the patientRef to the patient's key",
+      description:
+        'The message must be one this gateway issued (REGISTRATION_REQUEST_UNKNOWN / _EXPIRED / _MISMATCH otherwise) and be signed by patient (SIGNATURE_INVALID). 201 when bound now, 200 when this exact binding already existed.',
+      requestBody: json('RegistrationBody'),
+      responses: { '201': json('RegistrationResult'), '200': json('RegistrationResult'), ...errorResponses, '409': patientErrors['409'] },
+    },
+  },
+  '/v1/consents': {
+    post: {
+      security: [],
+      summary: 'Grant consent (the patient; no API key: the EIP-712 signature is the authentication)',
+      description:
+        'Refused before anything is submitted: GRANT_EXPIRED (validUntil passed), SIGNATURE_INVALID (unparseable or high-s), PATIENT_NOT_REGISTERED, SIGNER_NOT_PATIENT (forged, or changed after signing). The chaincode then refuses a spent nonce (409 NONCE_REUSED). 201 when stored now, 200 when the very same signed grant was already stored. Rate-limited per client IP.',
+      requestBody: json('ConsentGrantBody'),
+      responses: { '201': json('GrantResult'), '200': json('GrantResult'), ...patientErrors },
+    },
+  },
+  '/v1/consents/revocations': {
+    post: {
+      security: [],
+      summary: 'Revoke a grant (the patient; no API key: the EIP-712 signature is the authentication)',
+      description: '201 when revoked now, 200 when it was already revoked. Same refusals as a grant, plus 404 GRANT_NOT_FOUND. Rate-limited per client IP.',
+      requestBody: json('ConsentRevokeBody'),
+      responses: { '201': json('GrantResult'), '200': json('GrantResult'), ...patientErrors },
+    },
+  },
+  '/v1/consents/check': {
+    get: {
+      summary: 'Is consent in force now? A query: nothing is logged',
+      description: 'Query parameters as in ConsentCheckQuery; grantee defaults to this gateway\'s organisation; name category, recordId or both.',
+      parameters: ['hospital', 'patientRef', 'grantee', 'purpose', 'category', 'recordId'].map((name) => ({
+        name,
+        in: 'query',
+        required: ['hospital', 'patientRef', 'purpose'].includes(name),
+        schema: { $ref: `#/components/schemas/ConsentCheckQuery/properties/${name}` },
+      })),
+      responses: { '200': json('ConsentDecision'), ...errorResponses },
+    },
+  },
+  '/v1/access': {
+    post: {
+      summary: "Consent-checked access to a record's provenance (claims officer: purpose claims; research officer: research:<trialId>)",
+      description:
+        "A transaction: the attempt is written to the patient's access log whatever the decision. Every decision answers 200 — PERMIT with provenance, DENY with a reason (REVOKED, EXPIRED, …), NO_CONSENT — because a denial is a recorded outcome, not a failed request, and must not be retried as one. Errors (4xx/5xx) mean nothing was decided or logged: e.g. 404 RECORD_NOT_FOUND, 403 FORBIDDEN_PURPOSE.",
+      requestBody: json('AccessRequest'),
+      responses: { '200': json('AccessResult'), ...errorResponses },
+    },
+  },
+  '/v1/patients/challenges': {
+    post: {
+      security: [],
+      summary: "A single-use challenge for the patient's key, to list their own grants and access log",
+      description: 'The same answer for any address, registered or not; expires after 2 minutes; one request per challenge. Rate-limited per client IP.',
+      requestBody: json('ChallengeRequest'),
+      responses: { '201': json('ChallengeToSign'), ...patientErrors },
+    },
+  },
+  '/v1/patients/me/grants': {
+    get: {
+      security: [{ patientChallenge: [] }],
+      summary: "The patient's grants at this binding, revoked and expired included",
+      description: 'Refusals: 401 PATIENT_AUTH_REQUIRED / PATIENT_AUTH_INVALID / CHALLENGE_UNKNOWN / CHALLENGE_USED / CHALLENGE_EXPIRED / PATIENT_SIGNATURE_INVALID, 403 PATIENT_BINDING_MISMATCH, 404 PATIENT_NOT_REGISTERED.',
+      responses: { '200': json('PatientGrants'), ...patientErrors },
+    },
+  },
+  '/v1/patients/me/access-log': {
+    get: {
+      security: [{ patientChallenge: [] }],
+      summary: 'Every consent-checked access to records of this binding, permitted or not, oldest first',
+      description: 'Same authentication and refusals as /v1/patients/me/grants.',
+      responses: { '200': json('PatientAccessLog'), ...patientErrors },
+    },
+  },
+} as const;

@@ -11,10 +11,13 @@ export class RateLimiter {
     private readonly perSecond: number,
     private readonly burst: number,
     private readonly now: () => number = () => performance.now(),
+    /** Buckets kept before idle ones are dropped: keys by client IP come from anyone. */
+    private readonly maxKeys = 50_000,
   ) {}
 
   take(userId: string): void {
     const t = this.now();
+    if (this.buckets.size >= this.maxKeys && !this.buckets.has(userId)) this.forgetIdle(t);
     const bucket = this.buckets.get(userId) ?? { tokens: this.burst, at: t };
     bucket.tokens = Math.min(this.burst, bucket.tokens + ((t - bucket.at) / 1000) * this.perSecond);
     bucket.at = t;
@@ -25,5 +28,12 @@ export class RateLimiter {
     }
     bucket.tokens -= 1;
     this.buckets.set(userId, bucket);
+  }
+
+  /** Drops buckets that have refilled: forgetting them changes nothing for their owners. */
+  private forgetIdle(t: number): void {
+    for (const [key, bucket] of this.buckets) {
+      if (bucket.tokens + ((t - bucket.at) / 1000) * this.perSecond >= this.burst) this.buckets.delete(key);
+    }
   }
 }

@@ -12,8 +12,33 @@ export const OPERATION_ROLES = {
   retractRecord: ['records-officer'],
   readRecord: ['records-officer', 'claims-officer', 'research-officer', 'admin'],
   verifyDocument: ROLES,
+  // The hospital's desk: it vouches that this patientRef is the person holding the key.
+  requestRegistration: ['records-officer'],
+  registerPatient: ['records-officer'],
+  // A query that logs nothing; the DPO answers patients' and regulators' consent questions.
+  checkConsent: ['records-officer', 'claims-officer', 'research-officer', 'dpo', 'admin'],
+  // A logged, consent-checked access; the purpose must fit the role (see ACCESS_PURPOSES).
+  accessRecord: ['claims-officer', 'research-officer'],
 } as const satisfies Record<string, readonly Role[]>;
 export type Operation = keyof typeof OPERATION_ROLES;
 
 /** Operations only a hospital's gateway offers: the ledger would refuse them from anyone else. */
-export const HOSPITAL_ONLY: readonly Operation[] = ['anchorRecord', 'anchorBatch', 'amendRecord', 'retractRecord'];
+export const HOSPITAL_ONLY: readonly Operation[] = ['anchorRecord', 'anchorBatch', 'amendRecord', 'retractRecord', 'requestRegistration', 'registerPatient'];
+
+/**
+ * Operations a patient uses without an API key: the patient's EIP-712 signature (in the body,
+ * or answering a challenge) is the authentication, and the chaincode checks it again. They
+ * have their own per-IP rate limit.
+ */
+export const PATIENT_OPERATIONS = ['grantConsent', 'revokeConsent', 'requestChallenge', 'listMyGrants', 'listMyAccessLog'] as const;
+export type PatientOperation = (typeof PATIENT_OPERATIONS)[number];
+
+/**
+ * The purposes each role may access records for. The gateway submits every access under the
+ * org's one Fabric identity, so this is where a claims officer is kept from reading records
+ * "for research" under a sponsor-style grant and the other way round.
+ */
+export const ACCESS_PURPOSES: Partial<Record<Role, RegExp>> = {
+  'claims-officer': /^claims$/,
+  'research-officer': /^research:/,
+};
