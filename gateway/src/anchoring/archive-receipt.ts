@@ -1,0 +1,202 @@
+/**
+ * Archive receipts, version 1, and their offline verifier. Browser-safe.
+ *
+ * Archive mode anchors a whole folder as one Merkle root (see `archive.ts`). Each file is one leaf
+ * of the archive tree; the root becomes the `docHash` of one record anchor, which the anchor log
+ * checkpoints on chain like any other. An archive receipt therefore chains
+ * file → archive root → log root → EVM:
+ *
+ * ```json
+ * { "version": 1, "kind": "archive-file",
+ *   "file": { "path": "2019/scan-0001.pdf", "docHash": "64 hex" },
+ *   "leafIndex": 0, "treeSize": 100000, "inclusionProof": ["64 hex", …],
+ *   "archiveRoot": "64 hex",
+ *   "logReceipt": { …a receipt of the anchor log whose leaf.docHash is archiveRoot… } }
+ * ```
+ *
+ * Archive leaf data = canonical JSON `{"docHash":"…","path":"…"}` (sorted keys, no whitespace,
+ * UTF-8): the path is part of the leaf so a receipt proves *which* file of the archive the
+ * document was, not just that some file had these bytes; it is relative to the archived folder
+ * and `/`-separated on every platform, so the same folder gives the same root anywhere. The
+ * document itself is only represented by its SHA-256, like every anchor.
+ *
+ * `logReceipt` is absent until the archive root's anchor is covered by an on-chain checkpoint;
+ * without it a receipt only proves membership in the archive, which on its own says nothing
+ * about who anchored it or when (`anchored: false` in the result).
+ *
+ * @module
+ */
+import { AnchoringError } from './errors';
+import {
+  documentHashHex,
+  hasherFor,
+  inclusionReasons,
+  malformed,
+  parseReceipt,
+  receiptValue,
+  requireCount,
+  requireHashHex,
+  requireProof,
+  requireShape,
+  verifyReceipt,
+  type Receipt,
+  type VerificationResult,
+  type VerifyOptions,
+} from './receipt';
+
+/** The archive receipt format version. */
+export const ARCHIVE_RECEIPT_VERSION = 1;
+
+/** The `kind` that tells an archive receipt from a log receipt. */
+export const ARCHIVE_RECEIPT_KIND = 'archive-file';
+
+/** Longest relative path accepted (characters). */
+export const MAX_ARCHIVE_PATH = 4096;
+
+/** One file of an archive: its path inside the archived folder and its SHA-256. */
+export interface ArchiveFileLeaf {
+  /** Relative, `/`-separated path. */
+  readonly path: string;
+  /** SHA-256 of the file's bytes, 64 lowercase hex. */
+  readonly docHash: string;
+}
+
+/** A receipt for one file of an archive (see the module comment). */
+export interface ArchiveReceipt {
+  readonly version: 1;
+  readonly kind: typeof ARCHIVE_RECEIPT_KIND;
+  readonly file: ArchiveFileLeaf;
+  readonly leafIndex: number;
+  readonly treeSize: number;
+  /** Sibling hashes in the archive tree, leaf side first, 64 lowercase hex each. */
+  readonly inclusionProof: readonly string[];
+  /** Root of the archive tree, 64 lowercase hex: the `docHash` of the archive's record anchor. */
+  readonly archiveRoot: string;
+  /** The anchor log's receipt of the archive's record anchor, once checkpointed. */
+  readonly logReceipt?: Receipt;
+}
+
+/** Result of {@link verifyArchiveReceipt}. */
+export interface ArchiveVerificationResult extends VerificationResult {
+  /**
+   * True when the receipt carries a log receipt and it verified: the chain reaches an on-chain
+   * checkpoint (check that with `verifyReceiptOnChain(receipt.logReceipt, provider)`).
+   */
+  readonly anchored: boolean;
+}
+
+const encoder = new TextEncoder();
+const LONE_SURROGATE = /\p{Cs}/u;
+const RECEIPT_KEYS = ['version', 'kind', 'file', 'leafIndex', 'treeSize', 'inclusionProof', 'archiveRoot', 'logReceipt'] as const;
+const RECEIPT_REQUIRED = ['version', 'kind', 'file', 'leafIndex', 'treeSize', 'inclusionProof', 'archiveRoot'] as const;
+
+/**
+ * Checks a relative archive path: `/`-separated, no empty, `.` or `..` segment, no NUL, no
+ * U+FFFD (what a file name that is not valid UTF-8 decodes to) or lone surrogate: a path must
+ * name exactly one file, and the same one for every reader.
+ *
+ * @throws AnchoringError ARCHIVE_PATH_INVALID
+ */
+export function validateArchivePath(path: string): string {
+  const bad = (why: string): never => {
+    throw new AnchoringError('ARCHIVE_PATH_INVALID', `The archive path ${JSON.stringify(path)} ${why}`);
+  };
+  if (typeof path !== 'string' || path.length === 0) bad('is empty.');
+  if (path.length > MAX_ARCHIVE_PATH) bad(`is longer than ${MAX_ARCHIVE_PATH} characters.`);
+  if (path.includes('\u0000')) bad('contains NUL.');
+  if (path.includes('\uFFFD') || LONE_SURROGATE.test(path)) bad('is not valid Unicode (a file name that is not UTF-8?).');
+  for (const segment of path.split('/')) {
+    if (segment === '' || segment === '.' || segment === '..') bad('must be relative, /-separated, without empty, "." or ".." segments.');
+  }
+  return path;
+}
+
+/**
+ * The archive leaf bytes of a file: canonical JSON `{"docHash":…,"path":…}` in UTF-8.
+ *
+ * @throws AnchoringError ARCHIVE_PATH_INVALID, LEAF_INVALID (docHash not 64 lowercase hex)
+ */
+export function encodeArchiveLeaf(file: ArchiveFileLeaf): Uint8Array {
+  if (typeof file.docHash !== 'string' || !/^[0-9a-f]{64}$/.test(file.docHash)) {
+    throw new AnchoringError('LEAF_INVALID', 'An archive leaf docHash must be 64 lowercase hexadecimal characters.', { details: { field: 'docHash' } });
+  }
+  validateArchivePath(file.path);
+  return encoder.encode(`{"docHash":"${file.docHash}","path":${JSON.stringify(file.path)}}`);
+}
+
+/**
+ * Checks an archive receipt's structure (and its log receipt's, when present).
+ *
+ * @throws AnchoringError RECEIPT_MALFORMED, RECEIPT_UNSUPPORTED_VERSION
+ */
+export function parseArchiveReceipt(input: unknown): ArchiveReceipt {
+  const obj = requireShape('archiveReceipt', receiptValue(input, 'archiveReceipt'), RECEIPT_KEYS, RECEIPT_REQUIRED);
+  if (obj.version !== ARCHIVE_RECEIPT_VERSION) {
+    throw new AnchoringError(
+      'RECEIPT_UNSUPPORTED_VERSION',
+      `This verifier reads archive receipt version ${ARCHIVE_RECEIPT_VERSION}, not ${JSON.stringify(obj.version)}.`,
+      { details: { version: obj.version } },
+    );
+  }
+  if (obj.kind !== ARCHIVE_RECEIPT_KIND) throw malformed('archiveReceipt.kind', `must be "${ARCHIVE_RECEIPT_KIND}".`);
+  const file = requireShape('archiveReceipt.file', obj.file, ['path', 'docHash']);
+  if (typeof file.path !== 'string') throw malformed('archiveReceipt.file.path', 'must be a string.');
+  try {
+    validateArchivePath(file.path);
+  } catch (err) {
+    throw malformed('archiveReceipt.file.path', (err as Error).message, err);
+  }
+  let logReceipt: Receipt | undefined;
+  if (obj.logReceipt !== undefined) {
+    try {
+      logReceipt = parseReceipt(obj.logReceipt);
+    } catch (err) {
+      if (err instanceof AnchoringError && err.code === 'RECEIPT_MALFORMED') {
+        throw malformed(`archiveReceipt.logReceipt (${String(err.details?.field)})`, err.message, err);
+      }
+      throw err;
+    }
+  }
+  return {
+    version: ARCHIVE_RECEIPT_VERSION,
+    kind: ARCHIVE_RECEIPT_KIND,
+    file: { path: file.path, docHash: requireHashHex('archiveReceipt.file.docHash', file.docHash) },
+    leafIndex: requireCount('archiveReceipt.leafIndex', obj.leafIndex),
+    treeSize: requireCount('archiveReceipt.treeSize', obj.treeSize),
+    inclusionProof: requireProof('archiveReceipt.inclusionProof', obj.inclusionProof),
+    archiveRoot: requireHashHex('archiveReceipt.archiveRoot', obj.archiveRoot),
+    ...(logReceipt ? { logReceipt } : {}),
+  };
+}
+
+/**
+ * Verifies an archive receipt offline against the file's bytes: the file hashes to
+ * `file.docHash`; the archive leaf of (path, docHash) is at `leafIndex` of the archive tree whose
+ * root is `archiveRoot`; and, when the log receipt is present, it verifies ({@link verifyReceipt})
+ * and its leaf's `docHash` is `archiveRoot`.
+ *
+ * @param receipt - the archive receipt object or its JSON text
+ * @param fileBytes - the file's bytes
+ * @throws AnchoringError RECEIPT_MALFORMED / RECEIPT_UNSUPPORTED_VERSION for receipts that are not
+ *   well-formed (a well-formed receipt that does not verify gives `valid: false` instead)
+ */
+export function verifyArchiveReceipt(receipt: unknown, fileBytes: Uint8Array, options?: VerifyOptions): ArchiveVerificationResult {
+  const r = parseArchiveReceipt(receipt);
+  const hasher = hasherFor(options);
+  const reasons: string[] = [];
+  if (documentHashHex(fileBytes, options) !== r.file.docHash) {
+    reasons.push('The file does not match the receipt: its SHA-256 differs from file.docHash.');
+  }
+  const leafHash = hasher.hashLeaf(encodeArchiveLeaf(r.file));
+  reasons.push(...inclusionReasons('The file is not in the archive', leafHash, r.leafIndex, r.treeSize, r.inclusionProof, r.archiveRoot, hasher));
+  let anchored = false;
+  if (r.logReceipt) {
+    const log = verifyReceipt(r.logReceipt, undefined, options);
+    reasons.push(...log.reasons.map((reason) => `Log receipt: ${reason}`));
+    if (r.logReceipt.leaf.docHash !== r.archiveRoot) {
+      reasons.push('The log receipt anchors another document: its leaf.docHash is not the archive root.');
+    }
+    anchored = log.valid && r.logReceipt.leaf.docHash === r.archiveRoot;
+  }
+  return { valid: reasons.length === 0, reasons, anchored };
+}
