@@ -49,7 +49,7 @@ import {
 } from './archive-receipt';
 import { AnchoringError } from './errors';
 import { FileHashPool } from './file-hash-pool';
-import { syncDirectory, writeFileAtomic } from './fs-util';
+import { syncDirectory, writeFileAtomic } from '../storage/durable-file';
 import { parseReceipt, verifyReceipt, type Receipt, type VerifyOptions } from './receipt';
 
 const HASH_SIZE = 32;
@@ -667,7 +667,7 @@ async function writeReceipts(
 
 async function writeManifest(out: string, manifest: ArchiveManifest): Promise<void> {
   try {
-    await writeFileAtomic(path.join(out, ARCHIVE_FILES.manifest), `${JSON.stringify(manifest, null, 2)}\n`);
+    await writeFileAtomic(path.join(out, ARCHIVE_FILES.manifest), `${JSON.stringify(manifest, null, 2)}\n`, 0o644);
   } catch (err) {
     throw new AnchoringError('ARCHIVE_WRITE_FAILED', `Writing ${ARCHIVE_FILES.manifest} to ${out} failed.`, { cause: err });
   }

@@ -25,7 +25,7 @@ import * as path from 'node:path';
 import { bytesEqual, bytesToHex, hexToBytes, MerkleTree } from '../merkle';
 import { nodeHasher } from '../merkle/node-hasher';
 import { AnchoringError } from './errors';
-import { acquireLock, syncDirectory, writeFileAtomic, type FileLock } from './fs-util';
+import { acquireLock, syncDirectory, writeFileAtomic, type FileLock } from '../storage/durable-file';
 import { canonicalLeafJson, leafFromAnchor, parseLeaf, type AnchorLeaf } from './leaf';
 import { silentLogger, type AnchoringLogger } from './logger';
 import {
@@ -168,7 +168,11 @@ export class AnchorLog {
     } else if (!(await exists(files.commit))) {
       throw new AnchoringError('INVALID_ARGUMENT', `There is no anchor log in ${dir} (no ${ANCHOR_LOG_FILES.commit}) and creating one was not asked for.`);
     }
-    const lock = await acquireLock(files.lock, `The anchor log in ${dir}`);
+    const lock = await acquireLock(files.lock, (holder) =>
+      holder === undefined
+        ? new AnchoringError('LOG_LOCKED', `The anchor log in ${dir} could not be locked (another process keeps taking the lock).`)
+        : new AnchoringError('LOG_LOCKED', `The anchor log in ${dir} is in use by process ${holder}; only one writer may hold it.`, { details: { pid: holder } }),
+    );
     let bin: fs.FileHandle | undefined;
     let data: fs.FileHandle | undefined;
     try {
@@ -601,7 +605,7 @@ async function writeCommit(file: string, c: Committed): Promise<void> {
     lastLeafHash: c.lastLeafHash ? bytesToHex(c.lastLeafHash) : null,
     position: c.position ? positionToJson(c.position) : null,
   };
-  await writeFileAtomic(file, `${JSON.stringify(json, null, 2)}\n`);
+  await writeFileAtomic(file, `${JSON.stringify(json, null, 2)}\n`, 0o644);
 }
 
 /** Cuts both files back to the commit point; refuses when committed bytes are missing. */

@@ -3,7 +3,7 @@
  * erasure by crypto-shredding, master key rotation, and the research release check.
  * No Express, no Fabric SDK: routes and the CLI call these functions.
  *
- * Internal modules (sealing, store-format, state-file) are deliberately not re-exported.
+ * Internal modules (sealing, store-format) are deliberately not re-exported.
  */
 export { PRIVACY_ERROR_CODES, PrivacyError, isPrivacyError, type PrivacyErrorCode } from './errors';
 export {

@@ -41,7 +41,7 @@ import {
   toB64u,
   unseal,
 } from './sealing';
-import { acquireLock, writeFileAtomic, type FileLock } from './state-file';
+import { acquireLock, writeFileAtomic, type FileLock } from '../storage/durable-file';
 import {
   STORE_ID_BYTES,
   type EntryRecord,
@@ -223,7 +223,16 @@ export class PatientKeyStore {
     } else if (!(await exists(stateDir))) {
       throw notFound(file);
     }
-    const lock = await acquireLock(`${file}.lock`);
+    // One writer only: each store process keeps the whole store in memory and rewrites the file,
+    // so a second writer would drop the first one's keys and leave those patients' refs unusable.
+    const lock = await acquireLock(`${file}.lock`, (holder) =>
+      holder === undefined
+        ? new PrivacyError('STORE_LOCKED', 'The patient key store lock could not be taken; another process keeps recreating it.')
+        : new PrivacyError(
+            'STORE_LOCKED',
+            `The patient key store is in use by process ${holder}${holder === process.pid ? ' (this process: it is already open)' : ''}; only one process may hold it. Stop the other gateway or close the store first.`,
+          ),
+    );
     try {
       let bytes: Buffer | undefined;
       try {

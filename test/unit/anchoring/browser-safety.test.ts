@@ -45,7 +45,7 @@ describe('anchoring: the verifier side is browser-safe', () => {
     const builtins = [...graph.packages].filter(isNodeBuiltin);
     expect(builtins, `Node built-ins reachable from anchoring/index.ts`).to.deep.equal([]);
     const names = [...graph.files].map((f) => path.relative(ANCHORING, f));
-    for (const nodeOnly of ['log.ts', 'checkpointer.ts', 'registry.ts', 'archive.ts', 'receipt-issuer.ts', 'fs-util.ts', 'file-hash-pool.ts', '../merkle/node-hasher.ts']) {
+    for (const nodeOnly of ['log.ts', 'checkpointer.ts', 'registry.ts', 'archive.ts', 'receipt-issuer.ts', '../storage/durable-file.ts', 'file-hash-pool.ts', '../merkle/node-hasher.ts']) {
       expect(names, nodeOnly).not.to.include(nodeOnly);
     }
   });

@@ -1,26 +1,23 @@
 /**
- * Durable file primitives shared by the anchor log and the archive writer (Node only, internal).
- *
- * The privacy layer has the same two primitives in `gateway/src/privacy/state-file.ts`, which is
- * internal to that package; once both settle they belong in one shared module.
- *
- * @module
+ * Durable file primitives shared by the gateway's state (the patient key store, the anchor
+ * log, archive receipts): atomic replacement of a file, fsync of a folder, and a single-writer
+ * lock. Node only.
  */
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { AnchoringError } from './errors';
 
 /**
- * Replaces `file` with `data` so that a crash leaves the old or the new content, never a mix:
- * temporary file in the same folder, fsync, rename over the target, fsync the folder.
+ * Replaces `file` with `data` so that a crash leaves either the old or the new content, never
+ * a mix: write a temporary file in the same folder, fsync it, rename it over the target
+ * (atomic on POSIX), then fsync the folder so the rename itself is durable.
  */
-export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
+export async function writeFileAtomic(file: string, data: string | Uint8Array, mode = 0o600): Promise<void> {
   const dir = path.dirname(file);
   const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
   let handle: fs.FileHandle | undefined;
   try {
-    handle = await fs.open(tmp, 'wx', 0o644);
+    handle = await fs.open(tmp, 'wx', mode);
     await handle.writeFile(data);
     await handle.sync();
     await handle.close();
@@ -48,24 +45,22 @@ export async function syncDirectory(dir: string): Promise<void> {
   }
 }
 
-/** A held single-writer lock. */
+/** A held single-writer lock; {@link FileLock.release} gives it up. */
 export interface FileLock {
   release(): Promise<void>;
 }
 
 /**
- * Takes `lockFile` exclusively (O_EXCL create), recording this process's pid and a token. A lock
- * left by a process that no longer exists on this host is taken over; one held by a live process
- * (including this one, through another object) is refused.
- *
- * @throws AnchoringError LOG_LOCKED
+ * Takes `lockFile` exclusively (O_EXCL create), recording this process's pid and a token. A
+ * lock left by a process that no longer exists on this host is taken over; one held by a live
+ * process (this one included, through another object) is refused with the error `refuse`
+ * builds, so each caller keeps its own error type and sentence.
  */
-export async function acquireLock(lockFile: string, what: string): Promise<FileLock> {
-  const token = randomBytes(12).toString('hex');
-  const body = JSON.stringify({ pid: process.pid, token });
+export async function acquireLock(lockFile: string, refuse: (holderPid: number | undefined) => Error): Promise<FileLock> {
+  const body = JSON.stringify({ pid: process.pid, token: randomBytes(12).toString('hex') });
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
-      await fs.writeFile(lockFile, body, { flag: 'wx', mode: 0o644 });
+      await fs.writeFile(lockFile, body, { flag: 'wx', mode: 0o600 });
       return {
         release: async () => {
           const current = await fs.readFile(lockFile, 'utf8').catch(() => '');
@@ -75,28 +70,25 @@ export async function acquireLock(lockFile: string, what: string): Promise<FileL
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const holder = await readLockPid(lockFile);
-      if (holder !== undefined && isAlive(holder)) {
-        throw new AnchoringError('LOG_LOCKED', `${what} is in use by process ${holder}; only one writer may hold it.`, {
-          details: { pid: holder },
-        });
-      }
+      if (holder !== undefined && isAlive(holder)) throw refuse(holder);
       // Stale lock of a process that died: remove it and try once more.
       await fs.rm(lockFile, { force: true });
     }
   }
-  throw new AnchoringError('LOG_LOCKED', `${what} could not be locked (another process keeps taking the lock).`);
+  throw refuse(undefined);
 }
 
 async function readLockPid(lockFile: string): Promise<number | undefined> {
   try {
     const parsed = JSON.parse(await fs.readFile(lockFile, 'utf8')) as { pid?: unknown };
-    return typeof parsed.pid === 'number' && Number.isSafeInteger(parsed.pid) ? parsed.pid : undefined;
+    return typeof parsed.pid === 'number' && Number.isSafeInteger(parsed.pid) && parsed.pid > 0 ? parsed.pid : undefined;
   } catch {
     return undefined;
   }
 }
 
 function isAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
   try {
     process.kill(pid, 0);
     return true;
