@@ -1,0 +1,139 @@
+/**
+ * What an accepted request is: the ledger transaction the gateway will submit, built once at
+ * acceptance time and stored as is. The journal therefore holds only what goes to the ledger
+ * (hashes, opaque record ids, codes and the patient's HMAC commitment), never the patientId.
+ *
+ * The builders here produce exactly the transaction name and arguments that
+ * {@link RecordsService} submits for the same request (a unit test holds them to it), so a
+ * request accepted for later behaves on the ledger as the synchronous route would.
+ *
+ * @module
+ */
+import { createHash } from 'node:crypto';
+import type { RetractionReason } from '../../../chaincode/src/lib/record-model';
+import { ApiError } from '../errors';
+import { assertNoDirectIdentifier } from '../privacy';
+import type { NewRecordRequest, PatientRefs } from '../records/service';
+
+/** The kinds of request the gateway accepts for asynchronous submission. */
+export const REQUEST_KINDS = ['anchorRecord', 'anchorBatch', 'amendRecord', 'retractRecord'] as const;
+/** One of {@link REQUEST_KINDS}. */
+export type RequestKind = (typeof REQUEST_KINDS)[number];
+
+/** The chaincode transaction each kind submits. */
+export const TRANSACTION_OF_KIND: Readonly<Record<RequestKind, string>> = Object.freeze({
+  anchorRecord: 'Records:anchorRecord',
+  anchorBatch: 'Records:anchorRecords',
+  amendRecord: 'Records:amendRecord',
+  retractRecord: 'Records:retractRecord',
+});
+
+/** A ledger transaction ready to submit: what the journal stores and the submitter sends. */
+export interface LedgerRequest {
+  readonly kind: RequestKind;
+  /** `Contract:transaction`, always {@link TRANSACTION_OF_KIND}[kind]. */
+  readonly transaction: string;
+  /** The string arguments, exactly as submitted. */
+  readonly args: readonly string[];
+}
+
+/** True when `value` is one of {@link REQUEST_KINDS}. */
+export function isRequestKind(value: unknown): value is RequestKind {
+  return typeof value === 'string' && (REQUEST_KINDS as readonly string[]).includes(value);
+}
+
+/** The anchor of one new record, as `Records:anchorRecord` takes it. */
+export async function prepareAnchorRecord(request: NewRecordRequest, patientRefs: PatientRefs): Promise<LedgerRequest> {
+  const record = await toLedgerRecord(request, patientRefs, 'record');
+  return { kind: 'anchorRecord', transaction: TRANSACTION_OF_KIND.anchorRecord, args: [JSON.stringify(record)] };
+}
+
+/** The anchors of many new records in one transaction, as `Records:anchorRecords` takes them. */
+export async function prepareAnchorBatch(requests: readonly NewRecordRequest[], patientRefs: PatientRefs): Promise<LedgerRequest> {
+  const records: LedgerRecord[] = [];
+  for (const [i, r] of requests.entries()) records.push(await toLedgerRecord(r, patientRefs, `records[${i}]`));
+  return { kind: 'anchorBatch', transaction: TRANSACTION_OF_KIND.anchorBatch, args: [JSON.stringify(records)] };
+}
+
+/** A new version of the caller's record, as `Records:amendRecord` takes it. */
+export function prepareAmendRecord(issuer: string, recordId: string, change: { docHash: string; category?: string }): LedgerRequest {
+  // Fields in a fixed order, whatever order the body had: the idempotency fingerprint is
+  // computed on these bytes, and two equal requests must give equal bytes.
+  const body = { issuer, recordId, docHash: change.docHash, ...(change.category !== undefined ? { category: change.category } : {}) };
+  return { kind: 'amendRecord', transaction: TRANSACTION_OF_KIND.amendRecord, args: [JSON.stringify(body)] };
+}
+
+/** The retraction of the caller's record, as `Records:retractRecord` takes it. */
+export function prepareRetractRecord(issuer: string, recordId: string, reason: RetractionReason): LedgerRequest {
+  return { kind: 'retractRecord', transaction: TRANSACTION_OF_KIND.retractRecord, args: [issuer, recordId, reason] };
+}
+
+/**
+ * The fingerprint of a request for idempotency: same fingerprint = same ledger transaction.
+ * Computed on the ledger arguments, so it never needs the patientId, yet a different patient
+ * (a different HMAC commitment) makes a different fingerprint.
+ */
+export function fingerprintOf(request: LedgerRequest): string {
+  return createHash('sha256').update(JSON.stringify([request.kind, request.transaction, ...request.args])).digest('hex');
+}
+
+/**
+ * What a request touches, for ordering: two requests that share a key (a record id or a
+ * document hash) are submitted one after the other, in the order they were accepted.
+ *
+ * Why: an amendment accepted after its anchor must not reach the ledger first (it would be
+ * refused RECORD_NOT_FOUND), two amendments must produce versions in acceptance order, and an
+ * entry whose reply was lost must be re-sent before a later change to the same record, or the
+ * chaincode's idempotency (which compares with the record's latest version) could not apply.
+ * Malformed arguments yield no keys: the chaincode refuses them anyway.
+ */
+export function orderingKeysOf(request: LedgerRequest): string[] {
+  const keys = new Set<string>();
+  const addRecord = (value: unknown): void => {
+    if (value === null || typeof value !== 'object') return;
+    const { recordId, docHash } = value as { recordId?: unknown; docHash?: unknown };
+    if (typeof recordId === 'string') keys.add(`record:${recordId}`);
+    if (typeof docHash === 'string') keys.add(`hash:${docHash.toLowerCase()}`);
+  };
+  try {
+    switch (request.kind) {
+      case 'anchorRecord':
+      case 'amendRecord':
+        addRecord(JSON.parse(request.args[0] ?? 'null'));
+        break;
+      case 'anchorBatch': {
+        const list = JSON.parse(request.args[0] ?? 'null') as unknown;
+        if (Array.isArray(list)) list.forEach(addRecord);
+        break;
+      }
+      case 'retractRecord':
+        if (typeof request.args[1] === 'string') keys.add(`record:${request.args[1]}`);
+        break;
+    }
+  } catch {
+    // Not JSON: no keys; the chaincode will refuse the request with INVALID_JSON.
+  }
+  return [...keys];
+}
+
+/** What the chaincode receives for a new record: the patient only as a commitment. */
+interface LedgerRecord {
+  recordId: string;
+  docHash: string;
+  patientRef: string;
+  category: string;
+}
+
+async function toLedgerRecord(request: NewRecordRequest, patientRefs: PatientRefs, field: string): Promise<LedgerRecord> {
+  // Same refusal as RecordsService: a record id is copied to every peer (and into the journal).
+  try {
+    assertNoDirectIdentifier(`${field}.recordId`, request.recordId);
+  } catch (err) {
+    throw new ApiError(400, 'DIRECT_IDENTIFIER', `${field}.recordId looks like a personal identifier; record ids are copied to every organisation and must be opaque.`, {
+      cause: (err as { code?: string }).code,
+    });
+  }
+  const patientRef = await patientRefs.ensurePatientRef(request.patientId);
+  // Key order as RecordsService writes it, so the bytes submitted are the same.
+  return { recordId: request.recordId, docHash: request.docHash, patientRef, category: request.category };
+}

@@ -1,0 +1,287 @@
+import { expect } from 'chai';
+import { rmSync } from 'node:fs';
+import {
+  AcceptanceJournal,
+  Submitter,
+  backoffDelay,
+  classifyFailure,
+  prepareAmendRecord,
+  prepareAnchorBatch,
+  prepareAnchorRecord,
+  prepareRetractRecord,
+  type AcceptanceLogger,
+  type LedgerRequest,
+  type SubmitterOptions,
+} from '../../../gateway/src/acceptance';
+import { LedgerError } from '../../../gateway/src/fabric/errors';
+import type { FakeLedger } from '../chaincode/fake-ledger';
+import { HOSPITAL, HOSPITAL2, INSURER } from '../chaincode/fixtures';
+import { ChaincodeLedger } from '../support/chaincode-ledger';
+import { FaultyLedger, consortium, docHash, indexWrites, patientRefs, recordingSleep, seeded, tempDir, until, versionsWithHash } from './support';
+
+const CATEGORY = 'loinc:18842-5';
+const anchor = (i: number | string, recordId = `rec-${i}`): Promise<LedgerRequest> =>
+  prepareAnchorRecord({ recordId, docHash: docHash(i), patientId: `patient-${i}`, category: CATEGORY }, patientRefs);
+
+/** A logger that keeps what it is told, to check the submitter says why it retries. */
+function recorder(): AcceptanceLogger & { lines: { level: string; message: string; fields?: Record<string, unknown> }[] } {
+  const lines: { level: string; message: string; fields?: Record<string, unknown> }[] = [];
+  const at = (level: string) => (message: string, fields?: Readonly<Record<string, unknown>>) => void lines.push({ level, message, ...(fields ? { fields: { ...fields } } : {}) });
+  return { lines, info: at('info'), warn: at('warn'), error: at('error') };
+}
+
+describe('acceptance submitter (real chaincode on the in-memory stub)', function () {
+  this.timeout(30_000);
+  let dir: string;
+  let ledger: FakeLedger;
+  let journal: AcceptanceJournal;
+  const running: Submitter[] = [];
+
+  beforeEach(async () => {
+    dir = tempDir();
+    ledger = await consortium();
+    journal = await AcceptanceJournal.open({ dir });
+  });
+  afterEach(async () => {
+    for (const s of running.splice(0)) await s.stop();
+    await journal.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  function submitter(faulty: FaultyLedger, options: Partial<SubmitterOptions> = {}): Submitter {
+    const s = new Submitter({ journal, ledger: faulty, sleep: recordingSleep().sleep, random: seeded(1), ...options });
+    running.push(s);
+    s.start();
+    return s;
+  }
+
+  it('takes an accepted anchor to the ledger once and reports it committed, with the chaincode result', async () => {
+    const faulty = new FaultyLedger(new ChaincodeLedger(ledger, HOSPITAL));
+    const s = submitter(faulty);
+    const { id } = await journal.accept(await anchor(1));
+    expect(s.status(id)?.state).to.be.oneOf(['accepted', 'submitting']);
+    await s.idle();
+    const status = s.status(id);
+    expect(status).to.include({ state: 'committed', kind: 'anchorRecord' });
+    if (status?.state !== 'committed') throw new Error('unreachable');
+    expect(status.result).to.deep.include({ created: true });
+    expect((status.result as { anchor: { docHash: string } }).anchor.docHash).to.equal(docHash(1));
+    expect(status.transactionId).to.match(/^tx/);
+    expect(indexWrites(ledger, docHash(1))).to.equal(1);
+    expect(s.counts()).to.include({ committed: 1, attempts: 1, retries: 0, accepted: 0, submitting: 0 });
+    expect(journal.get(id)?.outcome?.status).to.equal('committed');
+  });
+
+  it('retries transient failures with exponential backoff and jitter, then commits once', async () => {
+    const faulty = new FaultyLedger(new ChaincodeLedger(ledger, HOSPITAL)).plan('before', 5);
+    const { sleep, delays } = recordingSleep();
+    const log = recorder();
+    let id = '';
+    let mid: unknown;
+    // Look at the status while the second retry is being waited for.
+    const observed = (ms: number, signal: AbortSignal) => {
+      if (delays.length === 1) mid = s.status(id);
+      return sleep(ms, signal);
+    };
+    const s = submitter(faulty, { sleep: observed, retry: { baseDelayMs: 100, maxDelayMs: 1000 }, random: () => 0.999, logger: log, now: () => Date.parse('2026-05-01T00:00:00Z') });
+    id = (await journal.accept(await anchor(1))).id;
+    await s.idle();
+    expect(mid).to.deep.equal({
+      id,
+      kind: 'anchorRecord',
+      state: 'submitting',
+      acceptedAt: journal.get(id)?.acceptedAt,
+      attempts: 2,
+      lastError: { code: 'LEDGER_UNAVAILABLE', message: 'injected: no peer answered', at: '2026-05-01T00:00:00.000Z' },
+      nextAttemptAt: '2026-05-01T00:00:00.200Z',
+    });
+    expect(s.status(id)?.state).to.equal('committed');
+    // ceiling 100·2^(n−1) capped at 1000; equal jitter keeps each delay in [ceiling/2, ceiling].
+    expect(delays).to.deep.equal([100, 200, 400, 800, 1000]);
+    expect(s.counts()).to.include({ attempts: 6, retries: 5, transientFailures: 5, committed: 1 });
+    expect(faulty.reachedChaincode).to.equal(1);
+    expect(indexWrites(ledger, docHash(1))).to.equal(1);
+    expect(log.lines.filter((l) => l.level === 'warn')).to.have.length(5);
+    expect(log.lines[0].fields).to.include({ id, code: 'LEDGER_UNAVAILABLE', attempts: 1 });
+  });
+
+  it('backoff: each delay lies in [ceiling/2, ceiling], the ceiling doubling up to the cap', () => {
+    const rng = seeded(7);
+    for (let attempt = 1; attempt <= 12; attempt++) {
+      const ceiling = Math.min(30_000, 200 * 2 ** (attempt - 1));
+      for (let i = 0; i < 50; i++) {
+        const d = backoffDelay(attempt, { baseDelayMs: 200, maxDelayMs: 30_000 }, rng);
+        expect(d).to.be.within(Math.floor(ceiling / 2), ceiling);
+      }
+    }
+  });
+
+  describe('a transaction that committed but whose reply was lost is re-sent, and the chaincode answers with what it already did', () => {
+    it('anchorRecord and anchorRecords (batch)', async () => {
+      const faulty = new FaultyLedger(new ChaincodeLedger(ledger, HOSPITAL)).plan('after');
+      const s = submitter(faulty);
+      const one = await journal.accept(await anchor(1));
+      await s.idle();
+      faulty.plan('after');
+      const batch = await journal.accept(
+        await prepareAnchorBatch(
+          [2, 3, 4].map((i) => ({ recordId: `rec-${i}`, docHash: docHash(i), patientId: `p-${i}`, category: CATEGORY })),
+          patientRefs,
+        ),
+      );
+      await s.idle();
+      const first = s.status(one.id);
+      const second = s.status(batch.id);
+      if (first?.state !== 'committed' || second?.state !== 'committed') throw new Error(`not committed: ${first?.state}, ${second?.state}`);
+      expect(first.result).to.deep.include({ created: false });
+      expect(second.result).to.deep.include({ anchored: 0, existing: 3 });
+      for (const i of [1, 2, 3, 4]) {
+        expect(indexWrites(ledger, docHash(i)), `document ${i}`).to.equal(1);
+        expect(versionsWithHash(ledger, docHash(i))).to.equal(1);
+      }
+      expect(faulty.reachedChaincode).to.equal(4); // each ran twice on the chaincode, wrote once
+    });
+
+    it('amendRecord and retractRecord', async () => {
+      const faulty = new FaultyLedger(new ChaincodeLedger(ledger, HOSPITAL));
+      const s = submitter(faulty);
+      await journal.accept(await anchor(1));
+      await s.idle();
+      faulty.plan('after');
+      const amend = await journal.accept(prepareAmendRecord(HOSPITAL, 'rec-1', { docHash: docHash('1-v2') }));
+      await s.idle();
+      faulty.plan('after');
+      const retract = await journal.accept(prepareRetractRecord(HOSPITAL, 'rec-1', 'entered-in-error'));
+      await s.idle();
+      const amended = s.status(amend.id);
+      const retracted = s.status(retract.id);
+      if (amended?.state !== 'committed' || retracted?.state !== 'committed') throw new Error('not committed');
+      expect(amended.result).to.deep.include({ created: false });
+      expect((amended.result as { anchor: { version: number } }).anchor.version).to.equal(2);
+      expect(retracted.result).to.deep.include({ created: false });
+      expect(indexWrites(ledger, docHash('1-v2'))).to.equal(1);
+      expect(faulty.submits.map((c) => `${c.name}${c.fault ? ` (${c.fault})` : ''}`)).to.deep.equal([
+        'Records:anchorRecord',
+        'Records:amendRecord (after)',
+        'Records:amendRecord',
+        'Records:retractRecord (after)',
+        'Records:retractRecord',
+      ]);
+      const history = JSON.parse(Buffer.from(await new ChaincodeLedger(ledger, HOSPITAL).evaluate('Records:recordHistory', HOSPITAL, 'rec-1')).toString()) as { version: number; status: string }[];
+      expect(history.map((v) => `${v.version}:${v.status}`)).to.deep.equal(['1:superseded', '2:retracted']);
+    });
+  });
+
+  it("non-transient refusals end rejected with the chaincode's code after one attempt", async () => {
+    await (async () => {
+      const own = submitter(new FaultyLedger(new ChaincodeLedger(ledger, HOSPITAL)));
+      await journal.accept(await anchor(1));
+      await own.idle();
+      await own.stop();
+    })();
+    const cases: [string, FaultyLedger, LedgerRequest, string][] = [
+      ['another hospital anchors the same document', new FaultyLedger(new ChaincodeLedger(ledger, HOSPITAL2)), await anchor(1, 'theirs-1'), 'DOC_HASH_CLAIMED'],
+      ['an insurer anchors', new FaultyLedger(new ChaincodeLedger(ledger, INSURER)), await anchor(2), 'FORBIDDEN_ORG_TYPE'],
+      ['another hospital amends our record', new FaultyLedger(new ChaincodeLedger(ledger, HOSPITAL2)), prepareAmendRecord(HOSPITAL, 'rec-1', { docHash: docHash('x') }), 'FORBIDDEN_NOT_ISSUER'],
+      ['an amendment of a record that does not exist', new FaultyLedger(new ChaincodeLedger(ledger, HOSPITAL)), prepareAmendRecord(HOSPITAL, 'nope', { docHash: docHash('y') }), 'RECORD_NOT_FOUND'],
+    ];
+    for (const [what, faulty, request, code] of cases) {
+      const s = submitter(faulty);
+      const { id } = await journal.accept(request);
+      await s.idle();
+      const status = s.status(id);
+      expect(status, what).to.include({ state: 'rejected', code });
+      expect(faulty.submits, what).to.have.length(1);
+      expect(s.counts(), what).to.include({ attempts: 1, retries: 0, rejected: 1 });
+      expect(journal.get(id)?.outcome, what).to.include({ status: 'rejected', code });
+      await s.stop();
+    }
+  });
+
+  it('keeps retrying failures it cannot classify (never rejects on a guess), logs them as errors and counts them as stuck', async () => {
+    const faulty = new FaultyLedger(new ChaincodeLedger(ledger, HOSPITAL)).plan('unknown', 4);
+    const log = recorder();
+    const { sleep, delays } = recordingSleep();
+    let stuck = 0;
+    let mid: unknown;
+    const observed = (ms: number, signal: AbortSignal) => {
+      if (delays.length === 2) {
+        stuck = s.counts().stuck; // three attempts have failed
+        mid = s.status(id)?.state;
+      }
+      return sleep(ms, signal);
+    };
+    const s = submitter(faulty, { stuckAfterAttempts: 3, logger: log, sleep: observed });
+    const { id } = await journal.accept(await anchor(1));
+    await s.idle();
+    expect(stuck).to.equal(1);
+    expect(mid).to.equal('submitting');
+    expect(s.status(id)?.state).to.equal('committed');
+    expect(s.counts()).to.include({ unknownFailures: 4, stuck: 0, committed: 1 });
+    expect(log.lines.filter((l) => l.level === 'error')).to.have.length(4);
+    expect(classifyFailure(new LedgerError('ENDORSEMENT_POLICY_FAILURE', 'x'))).to.equal('unknown');
+    expect(classifyFailure(new LedgerError('CONSORTIUM_NOT_CONFIGURED', 'x'))).to.equal('unknown');
+    expect(classifyFailure(new LedgerError('MVCC_CONFLICT', 'x'))).to.equal('transient');
+    expect(classifyFailure(new LedgerError('DOC_HASH_CLAIMED', 'x'))).to.equal('final');
+    expect(classifyFailure(new Error('socket hang up'))).to.equal('unknown');
+  });
+
+  it('submits changes to one record in acceptance order, even with failures and many in flight', async () => {
+    const faulty = new FaultyLedger(new ChaincodeLedger(ledger, HOSPITAL), { before: 0.3, after: 0.3, rng: seeded(42) });
+    const s = new Submitter({ journal, ledger: faulty, sleep: recordingSleep().sleep, random: seeded(3), concurrency: 16 });
+    running.push(s);
+    // Accepted before the submitter starts, so that all of them are ready at once.
+    const ids: string[] = [];
+    for (let r = 0; r < 10; r++) {
+      ids.push((await journal.accept(await anchor(`r${r}`, `rec-${r}`))).id);
+      for (let v = 2; v <= 4; v++) ids.push((await journal.accept(prepareAmendRecord(HOSPITAL, `rec-${r}`, { docHash: docHash(`r${r}-v${v}`) }))).id);
+      ids.push((await journal.accept(prepareRetractRecord(HOSPITAL, `rec-${r}`, 'duplicate'))).id);
+    }
+    s.start();
+    expect(s.status(ids[1])).to.deep.include({ state: 'accepted', waitingFor: ids[0] });
+    await s.idle();
+    expect(ids.map((id) => s.status(id)?.state)).to.deep.equal(ids.map(() => 'committed'));
+    const reader = new ChaincodeLedger(ledger, HOSPITAL);
+    for (let r = 0; r < 10; r++) {
+      const history = JSON.parse(Buffer.from(await reader.evaluate('Records:recordHistory', HOSPITAL, `rec-${r}`)).toString()) as { version: number; status: string; docHash: string }[];
+      expect(history.map((v) => `${v.version}:${v.status}`)).to.deep.equal(['1:superseded', '2:superseded', '3:superseded', '4:retracted']);
+      expect(history.map((v) => v.docHash)).to.deep.equal([docHash(`r${r}`), docHash(`r${r}-v2`), docHash(`r${r}-v3`), docHash(`r${r}-v4`)]);
+    }
+    expect(faulty.maxInFlight).to.be.greaterThan(1); // different records did go in parallel
+  });
+
+  it('never has more ledger calls in flight than its concurrency', async () => {
+    const faulty = new FaultyLedger(new ChaincodeLedger(ledger, HOSPITAL), { before: 0.2, rng: seeded(5) });
+    const s = new Submitter({ journal, ledger: faulty, concurrency: 3, sleep: recordingSleep().sleep, random: seeded(1) });
+    running.push(s);
+    // All accepted first, so that 60 are ready at once and only the bound holds them back.
+    await Promise.all(Array.from({ length: 60 }, async (_, i) => journal.accept(await anchor(i))));
+    s.start();
+    await s.idle();
+    expect(faulty.maxInFlight).to.equal(3);
+    expect(s.counts().committed).to.equal(60);
+  });
+
+  it('after a clean stop, the next submitter resumes whatever was left, from the journal', async () => {
+    const gate = { open: false };
+    const slow = new FaultyLedger(new ChaincodeLedger(ledger, HOSPITAL));
+    const blocked = { evaluate: slow.evaluate.bind(slow), submit: async (name: string, ...args: string[]) => (await until(() => gate.open), slow.submit(name, ...args)) };
+    const first = new Submitter({ journal, ledger: blocked, concurrency: 2 });
+    first.start();
+    const ids = await Promise.all(Array.from({ length: 10 }, async (_, i) => (await journal.accept(await anchor(i))).id));
+    await until(() => first.counts().inFlight === 2);
+    const stopped = first.stop();
+    gate.open = true;
+    await stopped;
+    expect(first.counts()).to.include({ committed: 2, inFlight: 0 });
+    expect(journal.unfinished()).to.have.length(8);
+    await journal.close();
+
+    journal = await AcceptanceJournal.open({ dir });
+    expect(journal.openReport.unfinished).to.equal(8);
+    const second = submitter(new FaultyLedger(new ChaincodeLedger(ledger, HOSPITAL)));
+    await second.idle();
+    expect(ids.map((id) => second.status(id)?.state)).to.deep.equal(ids.map(() => 'committed'));
+    for (let i = 0; i < 10; i++) expect(indexWrites(ledger, docHash(i))).to.equal(1);
+  });
+});
