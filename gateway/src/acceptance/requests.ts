@@ -3,9 +3,8 @@
  * acceptance time and stored as is. The journal therefore holds only what goes to the ledger
  * (hashes, opaque record ids, codes and the patient's HMAC commitment), never the patientId.
  *
- * The builders here produce exactly the transaction name and arguments that
- * {@link RecordsService} submits for the same request (a unit test holds them to it), so a
- * request accepted for later behaves on the ledger as the synchronous route would.
+ * {@link RecordsService} submits through these same builders, so a request accepted for later
+ * behaves on the ledger exactly as the synchronous route does.
  *
  * @module
  */
@@ -125,7 +124,7 @@ interface LedgerRecord {
 }
 
 async function toLedgerRecord(request: NewRecordRequest, patientRefs: PatientRefs, field: string): Promise<LedgerRecord> {
-  // Same refusal as RecordsService: a record id is copied to every peer (and into the journal).
+  // A record id is copied to every peer (and into the journal): refuse one that looks personal.
   try {
     assertNoDirectIdentifier(`${field}.recordId`, request.recordId);
   } catch (err) {
@@ -134,6 +133,5 @@ async function toLedgerRecord(request: NewRecordRequest, patientRefs: PatientRef
     });
   }
   const patientRef = await patientRefs.ensurePatientRef(request.patientId);
-  // Key order as RecordsService writes it, so the bytes submitted are the same.
   return { recordId: request.recordId, docHash: request.docHash, patientRef, category: request.category };
 }

@@ -1,9 +1,9 @@
 import type { ChaincodeErrorCode } from '../../../chaincode/src/lib/errors';
 import type { RecordAnchor, RetractionReason } from '../../../chaincode/src/lib/record-model';
 import { ApiError } from '../errors';
-import type { Ledger } from '../fabric/client';
+import type { Committed, Ledger } from '../fabric/client';
 import { LedgerError } from '../fabric/errors';
-import { assertNoDirectIdentifier } from '../privacy';
+import { prepareAmendRecord, prepareAnchorBatch, prepareAnchorRecord, prepareRetractRecord, type LedgerRequest } from '../acceptance/requests';
 
 export type Verdict = 'ORIGINAL' | 'SUPERSEDED' | 'RETRACTED' | 'UNKNOWN';
 
@@ -26,14 +26,6 @@ export interface NewRecordRequest {
   category: string;
 }
 
-/** What the chaincode receives for a new record: the patient only as a commitment. */
-interface LedgerRecord {
-  recordId: string;
-  docHash: string;
-  patientRef: string;
-  category: string;
-}
-
 /** Turns the hospital's own patient identifier into the ledger's commitment. */
 export interface PatientRefs {
   ensurePatientRef(patientId: string): Promise<string>;
@@ -53,26 +45,21 @@ export class RecordsService {
   ) {}
 
   async anchorRecord(request: NewRecordRequest): Promise<{ anchor: RecordAnchor; created: boolean; blockNumber: string }> {
-    const record = await this.toLedgerRecord(request);
-    const committed = await this.call(() => this.ledger.submit('Records:anchorRecord', JSON.stringify(record)));
+    const committed = await this.submit(await prepareAnchorRecord(request, this.patientRefs));
     return { ...parse<{ anchor: RecordAnchor; created: boolean }>(committed.result), blockNumber: committed.blockNumber.toString() };
   }
 
   async anchorBatch(requests: NewRecordRequest[]): Promise<{ anchored: number; existing: number; anchors: RecordAnchor[]; blockNumber: string }> {
-    const records: LedgerRecord[] = [];
-    for (const [i, r] of requests.entries()) records.push(await this.toLedgerRecord(r, `records[${i}]`));
-    const committed = await this.call(() => this.ledger.submit('Records:anchorRecords', JSON.stringify(records)));
+    const committed = await this.submit(await prepareAnchorBatch(requests, this.patientRefs));
     return { ...parse<{ anchored: number; existing: number; anchors: RecordAnchor[] }>(committed.result), blockNumber: committed.blockNumber.toString() };
   }
 
   async amendRecord(issuer: string, recordId: string, change: { docHash: string; category?: string }): Promise<{ anchor: RecordAnchor; created: boolean }> {
-    const committed = await this.call(() => this.ledger.submit('Records:amendRecord', JSON.stringify({ issuer, recordId, ...change })));
-    return parse(committed.result);
+    return parse((await this.submit(prepareAmendRecord(issuer, recordId, change))).result);
   }
 
   async retractRecord(issuer: string, recordId: string, reason: RetractionReason): Promise<{ anchor: RecordAnchor; created: boolean }> {
-    const committed = await this.call(() => this.ledger.submit('Records:retractRecord', issuer, recordId, reason));
-    return parse(committed.result);
+    return parse((await this.submit(prepareRetractRecord(issuer, recordId, reason))).result);
   }
 
   async readRecord(issuer: string, recordId: string): Promise<RecordAnchor> {
@@ -89,17 +76,9 @@ export class RecordsService {
     return verdictOf(docHash, anchor);
   }
 
-  private async toLedgerRecord(request: NewRecordRequest, field = 'record'): Promise<LedgerRecord> {
-    // A record id is copied to every peer: refuse one that looks like a name, phone or RRN.
-    try {
-      assertNoDirectIdentifier(`${field}.recordId`, request.recordId);
-    } catch (err) {
-      throw new ApiError(400, 'DIRECT_IDENTIFIER', `${field}.recordId looks like a personal identifier; record ids are copied to every organisation and must be opaque.`, {
-        cause: (err as { code?: string }).code,
-      });
-    }
-    const patientRef = await this.patientRefs.ensurePatientRef(request.patientId);
-    return { recordId: request.recordId, docHash: request.docHash, patientRef, category: request.category };
+  /** The same transactions the acceptance journal stores, built by the same functions. */
+  private submit(request: LedgerRequest): Promise<Committed> {
+    return this.call(() => this.ledger.submit(request.transaction, ...request.args));
   }
 
   private async call<T>(fn: () => Promise<T>): Promise<T> {
