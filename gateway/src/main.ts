@@ -4,6 +4,7 @@ import pino from 'pino';
 import { loadGatewayConfig, loadUsers } from './config';
 import { ConsentService } from './consent/service';
 import { LedgerClient } from './fabric/client';
+import { AcceptanceJournal, AcceptanceService, fromPino, Submitter } from './acceptance';
 import { createGatewayApp } from './http/app';
 import { masterKeysFromEnv, PatientKeyStore } from './privacy';
 import { RecordsService } from './records/service';
@@ -25,7 +26,15 @@ async function main(): Promise<void> {
     channel: config.fabric.channel,
     patientRefs: config.org.type === 'hospital' ? keys : undefined,
   });
-  const { app } = createGatewayApp({ org: config.org, users: loadUsers(config.usersFile), records: new RecordsService(ledger, keys), consent, logger });
+  // Writes are journalled before they are acknowledged, then submitted with retries.
+  const acceptanceLog = fromPino(logger.child({ component: 'acceptance' }));
+  const journal = await AcceptanceJournal.open({ dir: path.join(config.stateDir, 'gateways', config.org.name.toLowerCase(), 'acceptance'), logger: acceptanceLog });
+  const submitter = new Submitter({ journal, ledger, logger: acceptanceLog });
+  submitter.start();
+  const compactor = setInterval(() => void journal.compact().catch((err: unknown) => logger.error({ err }, 'journal compaction failed')), 3_600_000);
+  compactor.unref();
+  const acceptance = new AcceptanceService(journal, submitter, keys);
+  const { app } = createGatewayApp({ org: config.org, users: loadUsers(config.usersFile), records: new RecordsService(ledger, keys), consent, acceptance, logger });
   const server = http.createServer(app);
   server.requestTimeout = 120_000;
   await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
@@ -34,6 +43,9 @@ async function main(): Promise<void> {
   const stop = (signal: string): void => {
     logger.info({ signal }, 'stopping');
     server.close(async () => {
+      clearInterval(compactor);
+      await submitter.stop();
+      await journal.close();
       ledger.close();
       await keys.close();
       process.exit(0);

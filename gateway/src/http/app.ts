@@ -4,6 +4,8 @@ import type { Logger } from 'pino';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ConsentCheckQuery, ConsentService, SignedChallenge, SignedGrant, SignedRegistration, SignedRevocation } from '../consent/service';
 import { hashMultipartUpload, type UploadLimits } from '../documents/upload';
+import { AcceptanceService, type Acknowledgement, type RequestContext } from '../acceptance/service';
+import type { RequestStatus } from '../acceptance/submitter';
 import { ApiError } from '../errors';
 import type { RecordsService, NewRecordRequest } from '../records/service';
 import type { RetractionReason } from '../../../chaincode/src/lib/record-model';
@@ -19,6 +21,11 @@ export interface GatewayOptions {
   records: RecordsService;
   /** Patient consent and consent-checked access; without it those routes are not offered. */
   consent?: ConsentService;
+  /**
+   * Durable acceptance of writes: with it, the write routes answer 202 once the request is on
+   * disk and GET /v1/requests/{id} tells how it stands; without it they submit synchronously.
+   */
+  acceptance?: AcceptanceService;
   logger: Logger;
   /**
    * perSecond/burst: per API-key user. patientPerSecond/patientBurst: per client IP on the
@@ -135,6 +142,40 @@ export function createGatewayApp(options: GatewayOptions): { app: express.Expres
 
   const recordPath = (req: Request) => validateBody<{ issuer: string; recordId: string }>('RecordPath', { issuer: req.params.issuer, recordId: req.params.recordId });
 
+  /**
+   * A write: through the acceptance journal when there is one (202 + Location, or the final
+   * answer when the client sends `Prefer: wait=N` and it comes in time), otherwise synchronous.
+   */
+  const write = async (
+    req: Request,
+    res: Response,
+    user: User,
+    accept: (acceptance: AcceptanceService, context: RequestContext) => Promise<Acknowledgement>,
+    synchronous: () => Promise<{ status: number; body: unknown }>,
+    committed: (result: unknown, blockNumber: string) => { status: number; body: unknown },
+  ): Promise<void> => {
+    const acceptance = options.acceptance;
+    if (!acceptance) {
+      const out = await synchronous();
+      res.status(out.status).json(out.body);
+      return;
+    }
+    const idempotencyKey = req.get('idempotency-key');
+    const ack = await accept(acceptance, { user: user.id, ...(idempotencyKey !== undefined ? { idempotencyKey } : {}) });
+    res.location(ack.location);
+    if (ack.replayed) res.setHeader('idempotent-replayed', 'true');
+    const wait = preferredWaitSeconds(req.get('prefer'));
+    const settled: RequestStatus | undefined = wait > 0 ? await acceptance.waitFor(ack.id, wait * 1000) : undefined;
+    if (settled?.state === 'rejected') throw AcceptanceService.rejectionError(settled);
+    if (settled?.state === 'committed') {
+      const out = committed(settled.result, settled.blockNumber);
+      res.status(out.status).json(out.body);
+      return;
+    }
+    res.status(202).setHeader('retry-after', '1');
+    res.json(settled ?? ack.status);
+  };
+
   app.get('/v1/whoami', ...route('whoami', async (_req, res, user) => {
     res.json({ user, org });
   }));
@@ -145,7 +186,7 @@ export function createGatewayApp(options: GatewayOptions): { app: express.Expres
     res.json({ docHash, bytes });
   }));
 
-  app.post('/v1/records', ...route('anchorRecord', async (req, res) => {
+  app.post('/v1/records', ...route('anchorRecord', async (req, res, user) => {
     let body: NewRecordRequest;
     if (req.is('multipart/form-data')) {
       const upload = await hashMultipartUpload(req.headers, req, uploadLimits);
@@ -153,14 +194,32 @@ export function createGatewayApp(options: GatewayOptions): { app: express.Expres
     } else {
       body = validateBody<NewRecordRequest>('AnchorRequest', requireJson(req));
     }
-    const out = await records.anchorRecord(body);
-    res.status(out.created ? 201 : 200).json(out);
+    await write(
+      req,
+      res,
+      user,
+      (a, ctx) => a.anchorRecord(body, ctx),
+      async () => {
+        const out = await records.anchorRecord(body);
+        return { status: out.created ? 201 : 200, body: out };
+      },
+      (result, blockNumber) => ({ status: (result as { created: boolean }).created ? 201 : 200, body: { ...(result as object), blockNumber } }),
+    );
   }));
 
-  app.post('/v1/records/batch', ...route('anchorBatch', async (req, res) => {
+  app.post('/v1/records/batch', ...route('anchorBatch', async (req, res, user) => {
     const body = validateBody<{ records: NewRecordRequest[] }>('AnchorBatchRequest', requireJson(req));
-    const out = await records.anchorBatch(body.records);
-    res.status(out.anchored > 0 ? 201 : 200).json(out);
+    await write(
+      req,
+      res,
+      user,
+      (a, ctx) => a.anchorBatch(body.records, ctx),
+      async () => {
+        const out = await records.anchorBatch(body.records);
+        return { status: out.anchored > 0 ? 201 : 200, body: out };
+      },
+      (result, blockNumber) => ({ status: (result as { anchored: number }).anchored > 0 ? 201 : 200, body: { ...(result as object), blockNumber } }),
+    );
   }));
 
   app.get('/v1/records/:issuer/:recordId', ...route('readRecord', async (req, res) => {
@@ -173,20 +232,45 @@ export function createGatewayApp(options: GatewayOptions): { app: express.Expres
     res.json({ versions: await records.recordHistory(issuer, recordId) });
   }));
 
-  app.post('/v1/records/:issuer/:recordId/versions', ...route('amendRecord', async (req, res) => {
+  app.post('/v1/records/:issuer/:recordId/versions', ...route('amendRecord', async (req, res, user) => {
     const { issuer, recordId } = recordPath(req);
     if (issuer !== org.mspId) throw new ApiError(403, 'FORBIDDEN_NOT_ISSUER', `${org.mspId} cannot change a record issued by ${issuer}.`);
     const body = validateBody<{ docHash: string; category?: string }>('AmendRequest', requireJson(req));
-    const out = await records.amendRecord(issuer, recordId, body);
-    res.status(out.created ? 201 : 200).json(out);
+    await write(
+      req,
+      res,
+      user,
+      (a, ctx) => a.amendRecord(issuer, recordId, body, ctx),
+      async () => {
+        const out = await records.amendRecord(issuer, recordId, body);
+        return { status: out.created ? 201 : 200, body: out };
+      },
+      (result) => ({ status: (result as { created: boolean }).created ? 201 : 200, body: result }),
+    );
   }));
 
-  app.put('/v1/records/:issuer/:recordId/retraction', ...route('retractRecord', async (req, res) => {
+  app.put('/v1/records/:issuer/:recordId/retraction', ...route('retractRecord', async (req, res, user) => {
     const { issuer, recordId } = recordPath(req);
     if (issuer !== org.mspId) throw new ApiError(403, 'FORBIDDEN_NOT_ISSUER', `${org.mspId} cannot change a record issued by ${issuer}.`);
     const body = validateBody<{ reason: RetractionReason }>('RetractRequest', requireJson(req));
-    res.json(await records.retractRecord(issuer, recordId, body.reason));
+    await write(
+      req,
+      res,
+      user,
+      (a, ctx) => a.retractRecord(issuer, recordId, body.reason, ctx),
+      async () => ({ status: 200, body: await records.retractRecord(issuer, recordId, body.reason) }),
+      (result) => ({ status: 200, body: result }),
+    );
   }));
+
+  if (options.acceptance) {
+    const acceptance = options.acceptance;
+    app.get('/v1/requests/:id', ...route('requestStatus', async (req, res, user) => {
+      const status = acceptance.status(String(req.params.id), user.id, user.role === 'admin');
+      if (status.state === 'accepted' || status.state === 'submitting') res.setHeader('retry-after', '1');
+      res.json(status);
+    }));
+  }
 
   app.post('/v1/verifications', ...route('verifyDocument', async (req, res) => {
     const docHash = req.is('multipart/form-data')
@@ -266,6 +350,12 @@ export function createGatewayApp(options: GatewayOptions): { app: express.Expres
   return { app, metrics };
 }
 
+/** `Prefer: wait=N` (RFC 7240): how long the client will wait for the final answer, capped at 30 s. */
+function preferredWaitSeconds(prefer: string | undefined): number {
+  const match = /(?:^|[,;\s])wait\s*=\s*(\d{1,4})/i.exec(prefer ?? '');
+  return match ? Math.min(30, Number(match[1])) : 0;
+}
+
 function requireJson(req: Request): unknown {
   if (!req.is('application/json')) throw new ApiError(415, 'UNSUPPORTED_MEDIA_TYPE', 'Send the request body as application/json.');
   return req.body;
@@ -303,6 +393,7 @@ function describe(operation: Operation): string {
     hashDocument: 'hash documents',
     anchorRecord: 'anchor records',
     anchorBatch: 'anchor records',
+    requestStatus: 'see accepted requests',
     amendRecord: 'amend records',
     retractRecord: 'retract records',
     readRecord: 'read records',

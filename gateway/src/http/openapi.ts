@@ -376,6 +376,12 @@ const upload = {
 };
 
 /** The document; `consent: false` leaves out the consent routes of a gateway that has no consent service. */
+const writeHeaders = [
+  { name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string', pattern: '^[\\x21-\\x7e]{1,255}$' } },
+  { name: 'Prefer', in: 'header', required: false, schema: { type: 'string', examples: ['wait=10'] } },
+];
+const accepted = { description: 'Accepted durably; poll the Location header (/v1/requests/{id})' };
+
 export function openApiDocument(org: { mspId: string; name: string }, features: { consent?: boolean } = {}): Record<string, unknown> {
   return {
     openapi: '3.1.0',
@@ -408,7 +414,20 @@ export function openApiDocument(org: { mspId: string; name: string }, features: 
         post: { summary: 'Hash a document (upload) without anchoring it', requestBody: upload, responses: { '200': { description: 'Digest' }, ...errorResponses } },
       },
       '/v1/records': {
-        post: { summary: 'Anchor a record version 1 by its hash (records officer)', requestBody: json('AnchorRequest'), responses: { '201': json('Anchor'), ...errorResponses } },
+        post: {
+          summary: 'Anchor a record version 1 by its hash (records officer)',
+          description:
+            'Like every write: accepted durably and answered 202 with a Location (/v1/requests/{id}) to poll; send `Prefer: wait=N` (N ≤ 30 s) to get the final answer when it comes in time, and an `Idempotency-Key` header to make retries safe (the same key with another body is refused 409 IDEMPOTENCY_KEY_REUSED).',
+          parameters: writeHeaders,
+          requestBody: json('AnchorRequest'),
+          responses: { '201': json('Anchor'), '202': accepted, ...errorResponses },
+        },
+      },
+      '/v1/requests/{id}': {
+        get: {
+          summary: 'How an accepted write stands: accepted, submitting (attempts, last error), committed (transaction, block, result) or rejected (code)',
+          responses: { '200': { description: 'Request status' }, ...errorResponses },
+        },
       },
       '/v1/records/batch': {
         post: { summary: 'Anchor many records in one transaction', requestBody: json('AnchorBatchRequest'), responses: { '201': { description: 'Anchored' }, ...errorResponses } },

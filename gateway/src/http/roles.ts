@@ -10,6 +10,7 @@ export const OPERATION_ROLES = {
   anchorBatch: ['records-officer'],
   amendRecord: ['records-officer'],
   retractRecord: ['records-officer'],
+  requestStatus: ['records-officer', 'admin'],
   readRecord: ['records-officer', 'claims-officer', 'research-officer', 'admin'],
   verifyDocument: ROLES,
   // The hospital's desk: it vouches that this patientRef is the person holding the key.
