@@ -44,7 +44,8 @@ import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { crc32 } from 'node:zlib';
 import { AcceptanceError } from './errors';
-import { acquireLock, openNodeJournalFile, syncDirectory, type FileLock, type JournalFile, type OpenJournalFile } from './file';
+import { acquireLock, syncDirectory, type FileLock } from '../storage/durable-file';
+import { openNodeJournalFile, type JournalFile, type OpenJournalFile } from './file';
 import { silentLogger, type AcceptanceLogger } from './logger';
 import { fingerprintOf, isRequestKind, TRANSACTION_OF_KIND, type LedgerRequest, type RequestKind } from './requests';
 
@@ -281,7 +282,17 @@ export class AcceptanceJournal {
     const fileName = options.fileName ?? JOURNAL_FILE;
     await fs.mkdir(options.dir, { recursive: true, mode: 0o700 });
     const file = path.join(options.dir, fileName);
-    const lock = await acquireLock(`${file}.lock`);
+    // Two writers appending to one journal would interleave their records, and the second one's
+    // replay would not know the first one's acceptances.
+    const lock = await acquireLock(`${file}.lock`, (holder) =>
+      holder === undefined
+        ? new AcceptanceError('JOURNAL_LOCKED', 'The acceptance journal could not be locked: another process keeps taking the lock.')
+        : new AcceptanceError(
+            'JOURNAL_LOCKED',
+            `The acceptance journal is in use by process ${holder}${holder === process.pid ? ' (this process: it is already open)' : ''}; only one gateway process may hold it.`,
+            { details: { pid: holder } },
+          ),
+    );
     let handle: JournalFile | undefined;
     try {
       // A compaction that died before its rename leaves a temporary file: the journal itself is intact.
