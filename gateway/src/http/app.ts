@@ -11,6 +11,7 @@ import type { RecordsService, NewRecordRequest } from '../records/service';
 import type { RetractionReason } from '../../../chaincode/src/lib/record-model';
 import { ApiKeyAuthenticator, type User, type UserConfig } from './auth';
 import { openApiDocument } from './openapi';
+import { mountPages } from './pages';
 import { RateLimiter } from './rate-limit';
 import { ACCESS_PURPOSES, HOSPITAL_ONLY, OPERATION_ROLES, type Operation, type PatientOperation } from './roles';
 import { validateBody } from './validation';
@@ -96,6 +97,7 @@ export function createGatewayApp(options: GatewayOptions): { app: express.Expres
   app.get('/v1/openapi.json', (_req, res) => {
     res.json(spec);
   });
+  mountPages(app, { org });
 
   const jsonBody = express.json({ limit: options.limits?.jsonBytes ?? '1mb', strict: true, type: 'application/json' });
 

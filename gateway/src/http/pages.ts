@@ -1,0 +1,109 @@
+/**
+ * The gateway's web pages (today: GET /verify). Plain HTML + CSS from `gateway/web/`, and one
+ * script bundled from `gateway/web/verify.ts` with esbuild's JS API on the first request and kept
+ * in memory, so nothing generated is committed and there is no dev server: the page imports the
+ * same browser-safe verifier (`gateway/src/anchoring`) as the command line.
+ *
+ * Every page answer carries a Content-Security-Policy that allows only this origin's script and
+ * style and connections back to this gateway (`script-src 'self'`, no inline script).
+ *
+ * @module
+ */
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import type express from 'express';
+import type { Request, Response } from 'express';
+
+const WEB_DIR = path.resolve(__dirname, '../../web');
+
+export const PAGE_CSP = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "connect-src 'self'",
+  "img-src 'self' data:",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+export interface PagesOptions {
+  /** Shown in the page's header. */
+  org: { mspId: string; name: string };
+  /** Minify the bundle (default true). */
+  minify?: boolean;
+}
+
+/** esbuild's bundle of the page script, built once per process on first use. */
+const bundles = new Map<string, Promise<string>>();
+
+/** Bundles `gateway/web/<entry>.ts` for browsers (ES2020, one IIFE, no Node built-ins). */
+export function bundlePageScript(entry: string, minify = true): Promise<string> {
+  const cacheKey = `${entry}:${minify}`;
+  let bundle = bundles.get(cacheKey);
+  if (!bundle) {
+    bundle = (async () => {
+      // esbuild comes with tsx; loaded only when a page script is first asked for.
+      const esbuild = await import('esbuild');
+      const out = await esbuild.build({
+        entryPoints: [path.join(WEB_DIR, `${entry}.ts`)],
+        bundle: true,
+        write: false,
+        format: 'iife',
+        platform: 'browser',
+        target: ['es2020'],
+        minify,
+        legalComments: 'none',
+        sourcemap: false,
+        logLevel: 'silent',
+        tsconfig: path.join(WEB_DIR, 'tsconfig.json'),
+      });
+      return out.outputFiles[0]!.text;
+    })();
+    // A failed build is not cached: the next request tries again.
+    bundle.catch(() => bundles.delete(cacheKey));
+    bundles.set(cacheKey, bundle);
+  }
+  return bundle;
+}
+
+const escapeHtml = (s: string): string =>
+  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+
+function pageHeaders(res: Response, cache: string): void {
+  res.setHeader('content-security-policy', PAGE_CSP);
+  res.setHeader('x-content-type-options', 'nosniff');
+  res.setHeader('referrer-policy', 'no-referrer');
+  res.setHeader('x-frame-options', 'DENY');
+  res.setHeader('cache-control', cache);
+}
+
+/** Mounts GET /verify, /verify/app.js and /verify/style.css on the gateway's app. */
+export function mountPages(app: express.Express, options: PagesOptions): void {
+  const html = readFileSync(path.join(WEB_DIR, 'verify.html'), 'utf8').replaceAll('{{ORG_NAME}}', escapeHtml(options.org.name));
+  const css = readFileSync(path.join(WEB_DIR, 'verify.css'), 'utf8');
+  const minify = options.minify ?? true;
+
+  app.get('/verify', (_req: Request, res: Response) => {
+    res.locals.operation = 'page';
+    pageHeaders(res, 'no-store');
+    res.type('html').send(html);
+  });
+  app.get('/verify/style.css', (_req: Request, res: Response) => {
+    res.locals.operation = 'page';
+    pageHeaders(res, 'no-cache');
+    res.type('css').send(css);
+  });
+  app.get('/verify/app.js', async (_req: Request, res: Response) => {
+    res.locals.operation = 'page';
+    pageHeaders(res, 'no-cache');
+    let script: string;
+    try {
+      script = await bundlePageScript('verify', minify);
+    } catch (err) {
+      res.status(503).type('text/plain').send(`The page script could not be built: ${(err as Error).message.split('\n')[0]}`);
+      return;
+    }
+    res.type('application/javascript').send(script);
+  });
+}

@@ -1,0 +1,308 @@
+import { expect } from 'chai';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import pino from 'pino';
+import { IdentityContract } from '../../chaincode/src';
+import type { RecordAnchor } from '../../chaincode/src/contracts/records';
+import { encodeLeaf, leafFromAnchor, leafHash, verifyReceipt } from '../../gateway/src/anchoring';
+import { buildReceipt } from '../../gateway/src/anchoring/node';
+import { createGatewayApp } from '../../gateway/src/http/app';
+import { hashApiKey } from '../../gateway/src/http/auth';
+import { PAGE_CSP } from '../../gateway/src/http/pages';
+import { bytesToHex, MerkleTree } from '../../gateway/src/merkle';
+import { MasterKey, PatientKeyStore } from '../../gateway/src/privacy';
+import { RecordsService } from '../../gateway/src/records/service';
+import { FakeLedger } from '../unit/chaincode/fake-ledger';
+import { CONSORTIUM, HOSPITAL, INSURER } from '../unit/chaincode/fixtures';
+import { ChaincodeLedger } from '../unit/support/chaincode-ledger';
+
+/**
+ * The Verify page end to end: real gateways (a hospital and an insurer on one in-memory ledger
+ * running the real chaincode), the page served by the insurer's gateway, driven in headless
+ * Chromium. Skips when Chromium (scripts/install-browser.sh) or playwright-core is missing.
+ */
+const CHROMIUM = '/usr/bin/chromium';
+const ARTIFACTS = path.resolve(__dirname, '../../test-artifacts');
+const OFFICER_KEY = 'records-officer-key-0123456789';
+const CLAIMS_KEY = 'claims-officer-key-0123456789ab';
+const users = [
+  { id: 'officer', role: 'records-officer' as const, apiKeySha256: hashApiKey(OFFICER_KEY) },
+  { id: 'claims', role: 'claims-officer' as const, apiKeySha256: hashApiKey(CLAIMS_KEY) },
+];
+const sha = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
+
+// The little of playwright-core this test uses, typed here so that type-checking does not need
+// the package (it is loaded at run time, and its absence skips the test).
+interface PwRequest { url(): string; method(): string; postData(): string | null }
+interface PwResponse { headers(): Record<string, string>; status(): number }
+interface PwLocator {
+  fill(value: string): Promise<void>;
+  setInputFiles(files: string | string[]): Promise<void>;
+  click(): Promise<void>;
+  textContent(): Promise<string | null>;
+  waitFor(options?: { state?: 'visible' | 'attached'; timeout?: number }): Promise<void>;
+  focus(): Promise<void>;
+  evaluate<R>(fn: (el: any) => R): Promise<R>; // eslint-disable-line @typescript-eslint/no-explicit-any
+}
+interface PwPage {
+  goto(url: string): Promise<PwResponse | null>;
+  getByLabel(text: string, options?: { exact?: boolean }): PwLocator;
+  locator(selector: string): PwLocator;
+  screenshot(options: { path: string; fullPage?: boolean }): Promise<unknown>;
+  on(event: 'request', fn: (r: PwRequest) => void): void;
+  on(event: 'console', fn: (m: { type(): string; text(): string }) => void): void;
+  on(event: 'pageerror', fn: (e: Error) => void): void;
+  keyboard: { press(key: string): Promise<void> };
+  evaluate<R>(fn: string): Promise<R>;
+}
+interface PwContext { newPage(): Promise<PwPage>; close(): Promise<void> }
+interface PwChromium {
+  launchPersistentContext(userDataDir: string, options: Record<string, unknown>): Promise<PwContext>;
+}
+
+function loadPlaywright(): PwChromium | undefined {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return (require('playwright-core') as { chromium: PwChromium }).chromium;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Chromium processes started with our user-data dir (the test's own, by their unique argument). */
+function browserPids(userDataDir: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(userDataDir)) pids.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids;
+}
+
+interface Gateway {
+  url: string;
+  stop: () => Promise<void>;
+}
+
+async function gateway(ledger: FakeLedger, mspId: string, type: 'hospital' | 'insurer', dir: string): Promise<Gateway> {
+  const keys = await PatientKeyStore.open({ stateDir: path.join(dir, mspId), masterKey: MasterKey.generate(), ifMissing: 'create' });
+  const { app } = createGatewayApp({
+    org: { mspId, name: mspId, type },
+    users,
+    records: new RecordsService(new ChaincodeLedger(ledger, mspId), keys),
+    logger: pino({ level: 'silent' }),
+  });
+  const server = http.createServer(app);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    stop: async () => {
+      await keys.close();
+      await new Promise<void>((r) => {
+        server.close(() => r());
+        server.closeAllConnections();
+      });
+    },
+  };
+}
+
+describe('e2e: the Verify page in headless Chromium (real gateway, real chaincode on the in-memory stub)', function () {
+  this.timeout(120_000);
+  const ledger = new FakeLedger();
+  let dir: string;
+  let userDataDir: string;
+  let hospital: Gateway | undefined;
+  let insurer: Gateway | undefined;
+  let context: PwContext | undefined;
+  let page: PwPage;
+  const requests: { method: string; url: string; body: string | null }[] = [];
+  const pageErrors: string[] = [];
+
+  const original = Buffer.concat([Buffer.from('%PDF-1.7 discharge summary of 2026-03-14\n'), randomBytes(3 * 2 ** 20)]);
+  const changed = Buffer.from(original);
+  changed[changed.length >> 1]! ^= 0x01;
+  const files = { original: '', changed: '', receipt: '' };
+
+  before(async function () {
+    const chromium = loadPlaywright();
+    if (!existsSync(CHROMIUM) || !chromium) {
+      const missing = !existsSync(CHROMIUM) ? `${CHROMIUM} (run scripts/install-browser.sh)` : 'the npm package playwright-core';
+      console.warn(`      skipped: the Verify page e2e test needs ${missing}.`);
+      this.skip();
+      return;
+    }
+    dir = mkdtempSync(path.join(tmpdir(), 'medprov-e2e-'));
+    userDataDir = mkdtempSync(path.join(tmpdir(), 'medprov-chromium-'));
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await ledger.invoke(HOSPITAL, new IdentityContract(), 'initConsortium', CONSORTIUM);
+    hospital = await gateway(ledger, HOSPITAL, 'hospital', dir);
+    insurer = await gateway(ledger, INSURER, 'insurer', dir);
+
+    // The hospital anchors the document (by hash) through its API.
+    const res = await fetch(`${hospital.url}/v1/records`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${OFFICER_KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ recordId: 'adm-2026-0042', docHash: sha(original), patientId: '900101-1234567', category: 'loinc:18842-5' }),
+    });
+    expect(res.status).to.equal(201);
+    const anchored = (await res.json()) as { anchor: RecordAnchor; blockNumber: string };
+
+    // Its receipt, built with the anchoring module's builder: the anchor's leaf in a small log
+    // (other anchors around it), proved against a checkpoint of that log.
+    // (The in-memory stub's transaction ids are `tx000001`; a leaf wants Fabric's 64-hex form.)
+    const leaf = leafFromAnchor({ ...anchored.anchor, txId: sha(anchored.anchor.txId) }, BigInt(anchored.blockNumber));
+    const others = Array.from({ length: 6 }, () => new Uint8Array(randomBytes(32)));
+    const tree = MerkleTree.fromLeafHashes([...others.slice(0, 4), leafHash(leaf), ...others.slice(4)]);
+    const receipt = buildReceipt({
+      leafBytes: encodeLeaf(leaf),
+      leafIndex: 4,
+      tree,
+      checkpoint: { treeSize: 7, root: bytesToHex(tree.rootAt(7)), fabricBlockHeight: 3, chainId: 31337, contract: '0x5fbdb2315678afecb367f032d93f642f64180aa3', evmBlockNumber: 5 },
+    });
+    expect(verifyReceipt(receipt, original).valid).to.equal(true);
+
+    files.original = path.join(dir, 'discharge-summary.pdf');
+    files.changed = path.join(dir, 'discharge-summary-edited.pdf');
+    files.receipt = path.join(dir, 'discharge-summary.receipt.json');
+    writeFileSync(files.original, original);
+    writeFileSync(files.changed, changed);
+    writeFileSync(files.receipt, JSON.stringify(receipt, null, 2));
+
+    context = await chromium.launchPersistentContext(userDataDir, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      viewport: { width: 1100, height: 900 },
+      locale: 'en-GB',
+      timezoneId: 'UTC',
+    });
+    page = await context.newPage();
+    page.on('request', (r) => requests.push({ method: r.method(), url: r.url(), body: r.postData() }));
+    page.on('pageerror', (e) => pageErrors.push(String(e)));
+    page.on('console', (m) => {
+      // The wrong-key test's 401 is the browser reporting an answer the test asked for.
+      if (m.type() === 'error' && !/status of 401/.test(m.text())) pageErrors.push(m.text());
+    });
+  });
+
+  after(async () => {
+    try {
+      if (context) await Promise.race([context.close(), new Promise((r) => setTimeout(r, 10_000))]);
+    } finally {
+      // Never leave a browser behind: whatever still runs with our own profile dir is ended.
+      if (userDataDir) {
+        for (const pid of browserPids(userDataDir)) {
+          try {
+            process.kill(pid, 'SIGKILL');
+          } catch {
+            // already gone
+          }
+        }
+        rmSync(userDataDir, { recursive: true, force: true });
+      }
+      await Promise.all([hospital?.stop(), insurer?.stop()]);
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  const verdict = () => page.locator('#verdict').textContent();
+  // Locators, not waitForFunction: the page's CSP (rightly) forbids the eval that it needs.
+  const waitForVerdict = (v: string) => page.locator(`#verdict.${v}`).waitFor({ timeout: 30_000 });
+
+  it('serves the page with a strict Content-Security-Policy, and its script without errors', async () => {
+    const res = await page.goto(`${insurer!.url}/verify`);
+    expect(res?.status()).to.equal(200);
+    expect(res?.headers()['content-security-policy']).to.equal(PAGE_CSP);
+    expect(PAGE_CSP).to.include("script-src 'self'");
+    await page.locator('#verify-form').waitFor();
+    expect(await page.locator('#org-name').textContent()).to.equal(INSURER);
+    expect(pageErrors).to.deep.equal([]);
+  });
+
+  it('shows the gateway\'s own error sentence for a wrong API key', async () => {
+    await page.getByLabel('API key').fill('not-a-key-of-this-gateway');
+    await page.getByLabel('Document', { exact: true }).setInputFiles(files.original);
+    await page.locator('#error').waitFor({ timeout: 30_000 });
+    expect(await page.locator('#error').textContent()).to.include('This API key is not known to this gateway.');
+    expect(await page.locator('#error').textContent()).to.include('AUTH_INVALID');
+    await page.screenshot({ path: path.join(ARTIFACTS, 'verify-error.png'), fullPage: true });
+  });
+
+  it('hashes the anchored file in the browser and shows ORIGINAL, with its receipt valid; only the hash is sent', async () => {
+    await page.getByLabel('API key').fill(CLAIMS_KEY);
+    await page.getByLabel('Receipt (optional, JSON)').setInputFiles(files.receipt);
+    await waitForVerdict('ORIGINAL');
+    await page.locator('#receipt-result').waitFor();
+    expect(await verdict()).to.equal('ORIGINAL');
+    const text = (await page.locator('#live').textContent()) ?? '';
+    expect(text).to.include(HOSPITAL).and.to.include('adm-2026-0042').and.to.include(sha(original));
+    expect(await page.locator('#receipt-result h3').textContent()).to.equal('Receipt valid');
+    expect(await page.locator('#hash-progress').evaluate((e: { value: number }) => e.value)).to.equal(100);
+    // The key is in this tab's session storage, nowhere else.
+    expect(await page.evaluate<string | null>(`sessionStorage.getItem('medprov.verify.apiKey')`)).to.equal(CLAIMS_KEY);
+    expect(await page.evaluate<number>(`localStorage.length`)).to.equal(0);
+    // The document never left the browser: each POST carried only { docHash }.
+    const posts = requests.filter((r) => r.method === 'POST');
+    expect(posts.length).to.be.greaterThan(0);
+    for (const post of posts) {
+      expect(post.url).to.equal(`${insurer!.url}/v1/verifications`);
+      expect(Object.keys(JSON.parse(post.body ?? '{}'))).to.deep.equal(['docHash']);
+      expect(post.body!.length).to.be.lessThan(200);
+    }
+    await page.screenshot({ path: path.join(ARTIFACTS, 'verify-original.png'), fullPage: true });
+  });
+
+  it('shows UNKNOWN for a one-byte change, and the receipt no longer matches', async () => {
+    await page.getByLabel('Document', { exact: true }).setInputFiles(files.changed);
+    await waitForVerdict('UNKNOWN');
+    expect(await page.locator('#live').textContent()).to.include(sha(changed));
+    await page.locator('#receipt-result').waitFor();
+    expect(await page.locator('#receipt-result h3').textContent()).to.equal('Receipt invalid');
+    expect(await page.locator('#receipt-result').textContent()).to.include('does not match the receipt');
+    await page.screenshot({ path: path.join(ARTIFACTS, 'verify-unknown.png'), fullPage: true });
+  });
+
+  it('takes a document and its receipt dropped together on the drop zone, and tells them apart', async () => {
+    const receiptText = readFileSync(files.receipt, 'utf8');
+    await page.evaluate(`(() => {
+      const t = new DataTransfer();
+      t.items.add(new File([${JSON.stringify(receiptText)}], 'r.receipt.json', { type: 'application/json' }));
+      t.items.add(new File(['a scanned letter nobody anchored'], 'letter.pdf', { type: 'application/pdf' }));
+      document.querySelector('#drop-zone').dispatchEvent(new DragEvent('drop', { dataTransfer: t, bubbles: true, cancelable: true }));
+    })()`);
+    await page.locator('#verdict.UNKNOWN').waitFor({ timeout: 30_000 });
+    expect(await page.locator('#live').textContent()).to.include('letter.pdf').and.to.include(sha('a scanned letter nobody anchored'));
+    expect(await page.locator('#document-chosen').textContent()).to.include('letter.pdf');
+    expect(await page.locator('#receipt-chosen').textContent()).to.include('r.receipt.json');
+    expect(await page.locator('#receipt-result h3').textContent()).to.equal('Receipt invalid');
+  });
+
+  it('is usable from the keyboard: Tab reaches the key, the file inputs and Verify, with a visible focus ring', async () => {
+    await page.locator('#api-key').focus();
+    const order: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      await page.keyboard.press('Tab');
+      order.push(await page.evaluate<string>(`document.activeElement.id`));
+    }
+    expect(order).to.deep.equal(['forget-key', 'document-input', 'receipt-input', 'verify-button', 'clear-button']);
+    await page.locator('#verify-button').focus();
+    await page.keyboard.press('Tab');
+    await page.keyboard.press('Shift+Tab');
+    const outline = await page.evaluate<string>(`getComputedStyle(document.activeElement).outlineStyle`);
+    expect(outline).to.equal('solid');
+    await page.keyboard.press('Enter');
+    await waitForVerdict('UNKNOWN');
+    expect(await page.evaluate<string>(`document.activeElement.id`), 'focus stays on Verify').to.equal('verify-button');
+    expect(await page.locator('#live').evaluate((e: { getAttribute(n: string): string | null }) => e.getAttribute('aria-live'))).to.equal('polite');
+    await page.screenshot({ path: path.join(ARTIFACTS, 'verify-focus.png'), fullPage: false });
+    expect(pageErrors).to.deep.equal([]);
+  });
+});
