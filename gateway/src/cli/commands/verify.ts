@@ -1,0 +1,81 @@
+import type { Command } from '../command';
+import { gatewaySettings } from '../config';
+import { GatewayClient } from '../client';
+import { EXIT } from '../errors';
+import { expandInputs, hashFile, mapPool } from '../files';
+import { fields } from '../output';
+
+/** The gateway's answer to POST /v1/verifications. */
+export interface Verification {
+  verdict: 'ORIGINAL' | 'SUPERSEDED' | 'RETRACTED' | 'UNKNOWN';
+  docHash: string;
+  issuer?: string;
+  recordId?: string;
+  version?: number;
+  anchoredAt?: string;
+  txId?: string;
+  supersededBy?: string;
+  retraction?: { reason: string; at: string; txId: string };
+}
+
+/** `medprov verify <file|dir>...`: hash locally, ask the gateway what the ledger says. */
+export const verifyCommand: Command = {
+  name: 'verify',
+  summary: 'check that documents are the originals anchored on the ledger',
+  usage: 'verify <file|dir>... [--gateway <url>] [--api-key <key>] [--json] [--progress]',
+  description: `
+Hashes each file locally (the document never leaves this machine; only its SHA-256 is sent) and
+asks the gateway (POST /v1/verifications) for its verdict:
+  ORIGINAL    the latest version of an active record
+  SUPERSEDED  an older version: a later one replaced it
+  RETRACTED   the issuer retracted the record
+  UNKNOWN     no record has this exact document (any changed byte gives UNKNOWN)
+Exit status 0 when every file is ORIGINAL, 1 when any is not. A folder is walked recursively.`,
+  examples: [
+    'medprov verify claim-attachment.pdf',
+    'medprov verify ./claims/2026-03 --json',
+    'MEDPROV_GATEWAY_URL=https://gw.insurer.example MEDPROV_API_KEY=… medprov verify report.pdf',
+  ],
+  options: {},
+  usesGateway: true,
+  positionals: { min: 1, max: Infinity },
+  async run({ args, out, env }) {
+    const client = new GatewayClient(gatewaySettings(args, env));
+    const { files, single } = await expandInputs(args.positionals);
+    const bar = out.bar('verifying', files.length, 'files');
+    const results = await mapPool(files, 8, async (f) => {
+      const { docHash } = await hashFile(f.file);
+      const { body } = await client.request<Verification>('POST', '/v1/verifications', { docHash });
+      bar.tick();
+      return { file: f.display, ...body };
+    });
+    bar.finish();
+    const counts: Record<string, number> = {};
+    for (const r of results) counts[r.verdict] = (counts[r.verdict] ?? 0) + 1;
+    const ok = results.every((r) => r.verdict === 'ORIGINAL');
+    if (single) {
+      const r = results[0]!;
+      out.document(r);
+      out.line(`${r.verdict}  ${r.file}`);
+      for (const l of fields([
+        ['docHash', r.docHash],
+        ['issuer', r.issuer],
+        ['record', r.recordId],
+        ['version', r.version],
+        ['anchored', r.anchoredAt],
+        ['txId', r.txId],
+        ['superseded by', r.supersededBy],
+        ['retracted', r.retraction ? `${r.retraction.at} (${r.retraction.reason}, tx ${r.retraction.txId})` : undefined],
+      ])) out.line(l);
+    } else {
+      out.document({ ok, files: results.length, verdicts: counts, results });
+      const width = Math.max(...results.map((r) => r.verdict.length));
+      for (const r of results) {
+        const where = r.issuer ? `  ${r.issuer} ${r.recordId} v${r.version}` : '';
+        out.line(`${r.verdict.padEnd(width)}  ${r.file}${where}`);
+      }
+      out.line(`${results.length} files: ${Object.entries(counts).map(([v, n]) => `${n} ${v}`).join(', ') || 'none'}`);
+    }
+    return ok ? EXIT.OK : EXIT.FAILED;
+  },
+};

@@ -1,0 +1,284 @@
+import { expect } from 'chai';
+import { execFileSync, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import * as http from 'node:http';
+import * as net from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import pino from 'pino';
+import { IdentityContract } from '../../../chaincode/src';
+import { AnchorLog, buildReceipt } from '../../../gateway/src/anchoring/node';
+import { createGatewayApp } from '../../../gateway/src/http/app';
+import { hashApiKey } from '../../../gateway/src/http/auth';
+import { bytesToHex } from '../../../gateway/src/merkle';
+import { MasterKey, PatientKeyStore } from '../../../gateway/src/privacy';
+import { RecordsService } from '../../../gateway/src/records/service';
+import { documentOf, makeSourced } from '../anchoring/fixtures';
+import { FakeLedger } from '../chaincode/fake-ledger';
+import { CONSORTIUM, HOSPITAL, INSURER } from '../chaincode/fixtures';
+import { ChaincodeLedger } from '../support/chaincode-ledger';
+
+/**
+ * The `medprov` CLI as a real child process against real gateways (real chaincode on the
+ * in-memory stub, as in records-flow.test.ts) listening on 127.0.0.1.
+ */
+const ROOT = path.resolve(__dirname, '../../..');
+const MAIN = path.join(ROOT, 'gateway/src/cli/main.ts');
+const OFFICER_KEY = 'records-officer-key-0123456789';
+const CLAIMS_KEY = 'claims-officer-key-0123456789ab';
+const users = [
+  { id: 'officer', role: 'records-officer' as const, apiKeySha256: hashApiKey(OFFICER_KEY) },
+  { id: 'claims', role: 'claims-officer' as const, apiKeySha256: hashApiKey(CLAIMS_KEY) },
+];
+const sha = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
+
+interface Gateway {
+  url: string;
+  stop: () => Promise<void>;
+}
+
+async function gateway(ledger: FakeLedger, mspId: string, type: 'hospital' | 'insurer', dir: string): Promise<Gateway> {
+  const keys = await PatientKeyStore.open({ stateDir: path.join(dir, mspId), masterKey: MasterKey.generate(), ifMissing: 'create' });
+  const { app } = createGatewayApp({
+    org: { mspId, name: mspId, type },
+    users,
+    records: new RecordsService(new ChaincodeLedger(ledger, mspId), keys),
+    logger: pino({ level: 'silent' }),
+  });
+  const server = http.createServer(app);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    stop: async () => {
+      await keys.close();
+      await new Promise<void>((r) => {
+        server.close(() => r());
+        server.closeAllConnections();
+      });
+    },
+  };
+}
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+let home: string;
+
+/** Runs the CLI as a child process (asynchronously: the gateways live in this process). */
+function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--require', 'tsx/cjs', MAIN, ...args], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '', HOME: home, CORE_CHAINCODE_LOGGING_LEVEL: 'WARNING', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+async function closedPort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  await new Promise<void>((r) => server.close(() => r()));
+  return port;
+}
+
+describe('medprov CLI (child process against real gateways on the in-memory chaincode stub)', function () {
+  this.timeout(60_000);
+  const ledger = new FakeLedger();
+  let dir: string;
+  let hospital: Gateway;
+  let insurer: Gateway;
+  let asOfficer: string[];
+  let asClaims: string[];
+
+  before(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'medprov-cli-'));
+    home = path.join(dir, 'home');
+    mkdirSync(home);
+    await ledger.invoke(HOSPITAL, new IdentityContract(), 'initConsortium', CONSORTIUM);
+    hospital = await gateway(ledger, HOSPITAL, 'hospital', dir);
+    insurer = await gateway(ledger, INSURER, 'insurer', dir);
+    asOfficer = ['--gateway', hospital.url, '--api-key', OFFICER_KEY];
+    asClaims = ['--gateway', insurer.url, '--api-key', CLAIMS_KEY];
+  });
+  after(async () => {
+    await Promise.all([hospital.stop(), insurer.stop()]);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('anchors a folder of 1,000 files in batches (--json), and the insurer then verifies every one ORIGINAL', async () => {
+    const folder = path.join(dir, 'exports');
+    for (let i = 0; i < 1000; i++) {
+      const sub = path.join(folder, `part-${i % 4}`);
+      mkdirSync(sub, { recursive: true });
+      writeFileSync(path.join(sub, `doc-${String(i).padStart(4, '0')}.txt`), `discharge summary ${i}\n`);
+    }
+    const run = await cli(['anchor', folder, '--patient-id', 'P-000123', '--category', 'loinc:18842-5', '--record-prefix', 'exp/', '--batch-size', '300', '--json', ...asOfficer]);
+    expect(run.code, run.stderr).to.equal(0);
+    expect(run.stderr).to.equal('');
+    const doc = JSON.parse(run.stdout);
+    expect(doc).to.include({ files: 1000, batches: 4, anchored: 1000, existing: 0 });
+    expect(doc.records).to.have.length(1000);
+    expect(doc.records[0]).to.include({ file: 'part-0/doc-0000.txt', recordId: 'exp/part-0/doc-0000.txt', issuer: HOSPITAL, version: 1, status: 'active' });
+    expect(doc.records[0].docHash).to.equal(sha('discharge summary 0\n'));
+
+    const verify = await cli(['verify', folder, '--json', ...asClaims]);
+    expect(verify.code, verify.stderr).to.equal(0);
+    const verdicts = JSON.parse(verify.stdout);
+    expect(verdicts).to.deep.include({ ok: true, files: 1000, verdicts: { ORIGINAL: 1000 } });
+    expect(verdicts.results.every((r: { verdict: string; issuer: string }) => r.verdict === 'ORIGINAL' && r.issuer === HOSPITAL)).to.equal(true);
+  });
+
+  it('shows progress lines with a rate on stderr with --progress; a second run finds them all existing', async () => {
+    const folder = path.join(dir, 'exports');
+    const run = await cli(['anchor', folder, '--patient-id', 'P-000123', '--category', 'loinc:18842-5', '--record-prefix', 'exp/', '--progress', ...asOfficer]);
+    expect(run.code, run.stderr).to.equal(0);
+    expect(run.stderr).to.match(/hashing\s+\[#+\] 1000\/1000 files 100% [\d.]+ files\/s/);
+    expect(run.stderr).to.match(/anchoring \[#+\] 1000\/1000 records 100% [\d.]+ records\/s/);
+    expect(run.stdout).to.include('1000 files in 2 batches: 0 anchored, 1000 already anchored.');
+  });
+
+  it('verify: the original file exits 0 with its provenance; a changed file is UNKNOWN and exits 1', async () => {
+    const file = path.join(dir, 'exports', 'part-1', 'doc-0001.txt');
+    const ok = await cli(['verify', file, ...asClaims]);
+    expect(ok.code, ok.stderr).to.equal(0);
+    expect(ok.stdout).to.match(/^ORIGINAL /);
+    expect(ok.stdout).to.include(HOSPITAL).and.include('exp/part-1/doc-0001.txt');
+    const changed = path.join(dir, 'changed.txt');
+    const bytes = readFileSync(file);
+    bytes[0]! ^= 0x01;
+    writeFileSync(changed, bytes);
+    const bad = await cli(['verify', changed, '--json', ...asClaims]);
+    expect(bad.code).to.equal(1);
+    expect(JSON.parse(bad.stdout)).to.deep.equal({ file: changed, verdict: 'UNKNOWN', docHash: sha(bytes) });
+  });
+
+  it('anchor a single file, amend it over HTTP, and history shows both versions; the old one verifies SUPERSEDED (exit 1)', async () => {
+    const v1 = path.join(dir, 'adm-v1.pdf');
+    writeFileSync(v1, '%PDF-1.7 admission note v1');
+    const anchored = await cli(['anchor', v1, '--record-id', 'adm-2026-0001', '--patient-id', 'P-9', '--category', 'loinc:11506-3', '--json', ...asOfficer]);
+    expect(anchored.code, anchored.stderr).to.equal(0);
+    expect(JSON.parse(anchored.stdout)).to.deep.include({ created: true });
+    const res = await fetch(`${hospital.url}/v1/records/${HOSPITAL}/adm-2026-0001/versions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${OFFICER_KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ docHash: sha('%PDF-1.7 admission note v2') }),
+    });
+    expect(res.status).to.equal(201);
+    const history = await cli(['history', HOSPITAL, 'adm-2026-0001', ...asClaims]);
+    expect(history.code, history.stderr).to.equal(0);
+    expect(history.stdout).to.include('2 versions');
+    expect(history.stdout).to.match(/v1\s+superseded/).and.match(/v2\s+active/);
+    const json = await cli(['history', HOSPITAL, 'exp/part-2/doc-0002.txt', '--json', ...asClaims]);
+    expect(json.code, json.stderr).to.equal(0);
+    expect(JSON.parse(json.stdout).versions.map((v: { version: number }) => v.version)).to.deep.equal([1]);
+    const old = await cli(['verify', v1, ...asClaims]);
+    expect(old.code).to.equal(1);
+    expect(old.stdout).to.match(/^SUPERSEDED /);
+  });
+
+  it('status shows health and who the key is; flags win over the environment, which wins over the config file', async () => {
+    const cfgDir = path.join(home, '.config', 'medprov');
+    mkdirSync(cfgDir, { recursive: true });
+    writeFileSync(path.join(cfgDir, 'config.json'), JSON.stringify({ gateway: `http://127.0.0.1:${await closedPort()}`, apiKey: 'wrong' }));
+    const fromEnv = await cli(['status', '--json'], { MEDPROV_GATEWAY_URL: insurer.url, MEDPROV_API_KEY: CLAIMS_KEY });
+    expect(fromEnv.code, fromEnv.stderr).to.equal(0);
+    expect(JSON.parse(fromEnv.stdout)).to.deep.include({ health: { status: 'ok', org: INSURER } });
+    expect(JSON.parse(fromEnv.stdout).whoami.user).to.deep.include({ id: 'claims', role: 'claims-officer' });
+    const flags = await cli(['status', ...asOfficer], { MEDPROV_GATEWAY_URL: insurer.url, MEDPROV_API_KEY: CLAIMS_KEY });
+    expect(flags.code, flags.stderr).to.equal(0);
+    expect(flags.stdout).to.include(`${HOSPITAL} (hospital)`).and.include('officer (records-officer)');
+    const fromFile = await cli(['status']);
+    expect(fromFile.code).to.equal(3);
+    rmSync(cfgDir, { recursive: true });
+  });
+
+  it('usage errors exit 2 with the usage line and a hint', async () => {
+    const unknownFlag = await cli(['verify', 'x.pdf', '--frobnicate', ...asClaims]);
+    expect(unknownFlag.code).to.equal(2);
+    expect(unknownFlag.stderr).to.include("unknown option '--frobnicate'").and.include('Usage: medprov verify').and.include('--help');
+    expect(unknownFlag.stderr).to.not.match(/\n\s+at /);
+    expect((await cli(['frobnicate'])).code).to.equal(2);
+    expect((await cli(['history', HOSPITAL, ...asClaims])).code).to.equal(2);
+    expect((await cli(['verify', path.join(dir, 'no-such-file.pdf'), ...asClaims])).code).to.equal(2);
+    const help = await cli(['anchor', '--help']);
+    expect(help.code).to.equal(0);
+    expect(help.stdout).to.include('Examples:').and.include('medprov anchor ');
+  });
+
+  it('the medprov.cjs executable (the package bin) runs the same CLI from any folder', () => {
+    const file = path.join(dir, 'adm-v1.pdf');
+    const out = execFileSync(process.execPath, [path.join(ROOT, 'gateway/src/cli/medprov.cjs'), 'hash', file], { cwd: home, env: { PATH: process.env.PATH ?? '', HOME: home } });
+    expect(out.toString()).to.equal(`${sha(readFileSync(file))}  ${file}\n`);
+  });
+
+  it('a gateway that is down exits 3 with one sentence, no stack trace', async () => {
+    const run = await cli(['verify', path.join(dir, 'adm-v1.pdf'), '--gateway', `http://127.0.0.1:${await closedPort()}`, '--api-key', CLAIMS_KEY]);
+    expect(run.code).to.equal(3);
+    expect(run.stderr.trim().split('\n')).to.have.length(1);
+    expect(run.stderr).to.include('Cannot reach the gateway').and.include('refused');
+  });
+
+  it('a refusal by the gateway exits 4 with its code: an insurer anchoring, a claims officer anchoring', async () => {
+    const file = path.join(dir, 'claim.pdf');
+    writeFileSync(file, 'claim attachment');
+    const insurerAnchor = await cli(['anchor', file, '--patient-id', 'P-1', '--category', 'loinc:11506-3', '--gateway', insurer.url, '--api-key', OFFICER_KEY]);
+    expect(insurerAnchor.code).to.equal(4);
+    expect(insurerAnchor.stderr).to.include('FORBIDDEN_ORG_TYPE');
+    const wrongRole = await cli(['anchor', file, '--patient-id', 'P-1', '--category', 'loinc:11506-3', '--gateway', hospital.url, '--api-key', CLAIMS_KEY]);
+    expect(wrongRole.code).to.equal(4);
+    expect(wrongRole.stderr).to.include('FORBIDDEN_ROLE');
+    const badKey = await cli(['status', '--gateway', hospital.url, '--api-key', 'not-a-key-of-anyone-here']);
+    expect(badKey.code).to.equal(4);
+  });
+
+  it('verify-receipt: a receipt from the anchoring module verifies offline against its document (0); one flipped byte fails (1)', async () => {
+    const logDir = path.join(dir, 'log');
+    mkdirSync(logDir);
+    const log = await AnchorLog.open(logDir);
+    try {
+      for (const item of makeSourced(0, 40)) await log.append(item);
+      await log.flush();
+      const tree = await log.tree();
+      const receipt = buildReceipt({
+        leafBytes: await log.leafBytes(17),
+        leafIndex: 17,
+        tree,
+        checkpoint: { treeSize: 33, root: bytesToHex(tree.rootAt(33)), fabricBlockHeight: 9, chainId: 31337, contract: `0x${'5f'.repeat(20)}` },
+      });
+      const receiptFile = path.join(dir, 'doc-17.receipt.json');
+      const docFile = path.join(dir, 'doc-17.pdf');
+      writeFileSync(receiptFile, JSON.stringify(receipt));
+      writeFileSync(docFile, documentOf(17));
+      const ok = await cli(['verify-receipt', receiptFile, docFile, '--json']);
+      expect(ok.code, ok.stderr).to.equal(0);
+      expect(JSON.parse(ok.stdout)).to.deep.include({ valid: true, reasons: [], checkedOnChain: false });
+      const noChain = await cli(['verify-receipt', receiptFile, docFile, '--rpc', `http://127.0.0.1:${await closedPort()}`]);
+      expect(noChain.code).to.equal(3);
+      expect(noChain.stderr).to.include('Cannot ask the EVM chain');
+      const flipped = Buffer.from(documentOf(17));
+      flipped[3]! ^= 0x01;
+      writeFileSync(docFile, flipped);
+      const bad = await cli(['verify-receipt', receiptFile, docFile]);
+      expect(bad.code).to.equal(1);
+      expect(bad.stdout).to.match(/^INVALID /).and.include('does not match the receipt');
+      const garbage = path.join(dir, 'garbage.json');
+      writeFileSync(garbage, '{"version":1}');
+      expect((await cli(['verify-receipt', garbage])).code).to.equal(1);
+    } finally {
+      await log.close();
+    }
+  });
+});
