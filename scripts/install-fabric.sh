@@ -62,7 +62,7 @@ from_release() {
   local url="https://github.com/hyperledger/fabric/releases/download/v${FABRIC_VERSION}/hyperledger-fabric-linux-amd64-${FABRIC_VERSION}.tar.gz"
   local tmp
   tmp=$(mktemp -d)
-  say "trying the official release tarball (10 s limit)"
+  say "trying the official release tarball (gives up after 5 s without a connection)"
   if ! curl -fsSL --connect-timeout 5 --max-time 120 -o "$tmp/fabric.tgz" "$url" 2>/dev/null; then
     rm -rf "$tmp"; say "release tarball not reachable"; return 1
   fi
