@@ -1,8 +1,10 @@
 /**
- * The gateway's web pages (today: GET /verify). Plain HTML + CSS from `gateway/web/`, and one
- * script bundled from `gateway/web/verify.ts` with esbuild's JS API on the first request and kept
- * in memory, so nothing generated is committed and there is no dev server: the page imports the
- * same browser-safe verifier (`gateway/src/anchoring`) as the command line.
+ * The gateway's web pages: GET /verify (document verification) and GET /patient (the patient's
+ * key, registration, consent grants and revocations, access log). Plain HTML + CSS from
+ * `gateway/web/`, and one script per page bundled from `gateway/web/<page>.ts` with esbuild's JS
+ * API on the first request and kept in memory, so nothing generated is committed and there is no
+ * dev server: the Verify page imports the same browser-safe verifier (`gateway/src/anchoring`)
+ * as the command line, the Patient page the chaincode's own EIP-712 definitions.
  *
  * Every page answer carries a Content-Security-Policy that allows only this origin's script and
  * style and connections back to this gateway (`script-src 'self'`, no inline script).
@@ -78,28 +80,37 @@ function pageHeaders(res: Response, cache: string): void {
   res.setHeader('cache-control', cache);
 }
 
-/** Mounts GET /verify, /verify/app.js and /verify/style.css on the gateway's app. */
+/** The pages this gateway serves: GET /<name>, /<name>/app.js (bundled from web/<name>.ts), /<name>/style.css. */
+const PAGES = ['verify', 'patient'] as const;
+
+/** Mounts GET /verify and GET /patient (each with its app.js and style.css) on the gateway's app. */
 export function mountPages(app: express.Express, options: PagesOptions): void {
-  const html = readFileSync(path.join(WEB_DIR, 'verify.html'), 'utf8').replaceAll('{{ORG_NAME}}', escapeHtml(options.org.name));
-  const css = readFileSync(path.join(WEB_DIR, 'verify.css'), 'utf8');
+  for (const name of PAGES) mountPage(app, name, options);
+}
+
+function mountPage(app: express.Express, name: (typeof PAGES)[number], options: PagesOptions): void {
+  const html = readFileSync(path.join(WEB_DIR, `${name}.html`), 'utf8')
+    .replaceAll('{{ORG_NAME}}', escapeHtml(options.org.name))
+    .replaceAll('{{ORG_MSP}}', escapeHtml(options.org.mspId));
+  const css = readFileSync(path.join(WEB_DIR, `${name}.css`), 'utf8');
   const minify = options.minify ?? true;
 
-  app.get('/verify', (_req: Request, res: Response) => {
+  app.get(`/${name}`, (_req: Request, res: Response) => {
     res.locals.operation = 'page';
     pageHeaders(res, 'no-store');
     res.type('html').send(html);
   });
-  app.get('/verify/style.css', (_req: Request, res: Response) => {
+  app.get(`/${name}/style.css`, (_req: Request, res: Response) => {
     res.locals.operation = 'page';
     pageHeaders(res, 'no-cache');
     res.type('css').send(css);
   });
-  app.get('/verify/app.js', async (_req: Request, res: Response) => {
+  app.get(`/${name}/app.js`, async (_req: Request, res: Response) => {
     res.locals.operation = 'page';
     pageHeaders(res, 'no-cache');
     let script: string;
     try {
-      script = await bundlePageScript('verify', minify);
+      script = await bundlePageScript(name, minify);
     } catch (err) {
       res.status(503).type('text/plain').send(`The page script could not be built: ${(err as Error).message.split('\n')[0]}`);
       return;
