@@ -56,6 +56,8 @@ export async function prepareAnchorBatch(requests: readonly NewRecordRequest[], 
 
 /** A new version of the caller's record, as `Records:amendRecord` takes it. */
 export function prepareAmendRecord(issuer: string, recordId: string, change: { docHash: string; category?: string }): LedgerRequest {
+  refuseDirectIdentifier('recordId', recordId);
+  if (change.category !== undefined) refuseDirectIdentifier('category', change.category);
   // Fields in a fixed order, whatever order the body had: the idempotency fingerprint is
   // computed on these bytes, and two equal requests must give equal bytes.
   const body = { issuer, recordId, docHash: change.docHash, ...(change.category !== undefined ? { category: change.category } : {}) };
@@ -64,6 +66,7 @@ export function prepareAmendRecord(issuer: string, recordId: string, change: { d
 
 /** The retraction of the caller's record, as `Records:retractRecord` takes it. */
 export function prepareRetractRecord(issuer: string, recordId: string, reason: RetractionReason): LedgerRequest {
+  refuseDirectIdentifier('recordId', recordId);
   return { kind: 'retractRecord', transaction: TRANSACTION_OF_KIND.retractRecord, args: [issuer, recordId, reason] };
 }
 
@@ -124,14 +127,24 @@ interface LedgerRecord {
 }
 
 async function toLedgerRecord(request: NewRecordRequest, patientRefs: PatientRefs, field: string): Promise<LedgerRecord> {
-  // A record id is copied to every peer (and into the journal): refuse one that looks personal.
+  // A record id and a category are copied to every peer (and into the journal): refuse one that looks personal.
+  refuseDirectIdentifier(`${field}.recordId`, request.recordId);
+  refuseDirectIdentifier(`${field}.category`, request.category);
+  const patientRef = await patientRefs.ensurePatientRef(request.patientId);
+  return { recordId: request.recordId, docHash: request.docHash, patientRef, category: request.category };
+}
+
+/**
+ * Refuses (400 DIRECT_IDENTIFIER) a value bound for the ledger or the journal (a record id, a
+ * category code, a purpose) that looks like a resident registration number, a phone number or
+ * an e-mail address. The sentence names the field, never the value.
+ */
+export function refuseDirectIdentifier(field: string, value: string): void {
   try {
-    assertNoDirectIdentifier(`${field}.recordId`, request.recordId);
+    assertNoDirectIdentifier(field, value);
   } catch (err) {
-    throw new ApiError(400, 'DIRECT_IDENTIFIER', `${field}.recordId looks like a personal identifier; record ids are copied to every organisation and must be opaque.`, {
+    throw new ApiError(400, 'DIRECT_IDENTIFIER', `${field} looks like a personal identifier; it is copied to every organisation and must be an opaque id or code.`, {
       cause: (err as { code?: string }).code,
     });
   }
-  const patientRef = await patientRefs.ensurePatientRef(request.patientId);
-  return { recordId: request.recordId, docHash: request.docHash, patientRef, category: request.category };
 }

@@ -13,6 +13,7 @@ import {
 import type { RecordAnchor } from '../../../chaincode/src/lib/record-model';
 import { ApiError } from '../errors';
 import type { Ledger } from '../fabric/client';
+import { refuseDirectIdentifier } from '../acceptance/requests';
 import { toApiError, type PatientRefs } from '../records/service';
 import { NonceStore } from './nonce-store';
 import { PATIENT_CHALLENGE_TYPES, type PatientChallengeMessage, type TypedDataToSign } from './typed-data';
@@ -214,6 +215,10 @@ export class ConsentService {
       validUntil: m.validUntil,
       nonce: m.nonce,
     };
+    // The scope and the purpose are copied to every peer: none may look like a personal identifier.
+    message.recordIds.forEach((r, i) => refuseDirectIdentifier(`message.recordIds[${i}]`, r));
+    message.categories.forEach((c, i) => refuseDirectIdentifier(`message.categories[${i}]`, c));
+    refuseDirectIdentifier('message.purpose', message.purpose);
     if (message.categories.length + message.recordIds.length === 0) {
       throw new ApiError(400, 'INVALID_REQUEST', 'message must name at least one category or record id.');
     }
@@ -256,6 +261,9 @@ export class ConsentService {
    * successful answer here, not an error. Provenance comes back only on PERMIT.
    */
   async accessRecord(issuer: string, recordId: string, purpose: string): Promise<AccessResult> {
+    // Both land in the access log on every peer.
+    refuseDirectIdentifier('recordId', recordId);
+    refuseDirectIdentifier('purpose', purpose);
     const committed = await this.call(() => this.ledger.submit('Access:accessRecord', issuer, recordId, purpose));
     return { ...parse<Omit<AccessResult, 'blockNumber'>>(committed.result), blockNumber: committed.blockNumber.toString() };
   }

@@ -7,6 +7,7 @@ import { hashMultipartUpload, type UploadLimits } from '../documents/upload';
 import { AcceptanceService, type Acknowledgement, type RequestContext } from '../acceptance/service';
 import type { RequestStatus } from '../acceptance/submitter';
 import { ApiError } from '../errors';
+import { isPrivacyError } from '../privacy';
 import type { RecordsService, NewRecordRequest } from '../records/service';
 import type { RetractionReason } from '../../../chaincode/src/lib/record-model';
 import { ApiKeyAuthenticator, type User, type UserConfig } from './auth';
@@ -71,7 +72,10 @@ export function createGatewayApp(options: GatewayOptions): { app: express.Expres
   app.set('query parser', 'simple');
 
   app.use((req, res, next) => {
-    const requestId = /^[\w-]{1,64}$/.test(String(req.headers['x-request-id'] ?? '')) ? String(req.headers['x-request-id']) : randomUUID();
+    // The client's X-Request-Id is logged, so only an opaque one is kept (a UUID, or 32 hex
+    // digits as proxies make them); anything else (a date, a phone or registration number
+    // someone chose as a "request id") is replaced, never written to the log.
+    const requestId = OPAQUE_REQUEST_ID.test(String(req.headers['x-request-id'] ?? '')) ? String(req.headers['x-request-id']) : randomUUID();
     res.locals.requestId = requestId;
     res.locals.start = process.hrtime.bigint();
     res.setHeader('x-request-id', requestId);
@@ -352,6 +356,9 @@ export function createGatewayApp(options: GatewayOptions): { app: express.Expres
   return { app, metrics };
 }
 
+/** A client X-Request-Id the gateway keeps: a UUID (any version) or 32 hex digits. */
+const OPAQUE_REQUEST_ID = /^(?:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|[0-9a-fA-F]{32})$/;
+
 /** `Prefer: wait=N` (RFC 7240): how long the client will wait for the final answer, capped at 30 s. */
 function preferredWaitSeconds(prefer: string | undefined): number {
   const match = /(?:^|[,;\s])wait\s*=\s*(\d{1,4})/i.exec(prefer ?? '');
@@ -408,11 +415,19 @@ function describe(operation: Operation): string {
   return words[operation];
 }
 
+const CLIENT_PRIVACY_CODES = new Set<string>(['INVALID_IDENTIFIER', 'DIRECT_IDENTIFIER', 'PATIENT_KEY_ERASED']);
+
 /** Any error becomes the envelope; anything unexpected is a 500 that says only that. */
 function toEnvelope(err: unknown): ApiError {
   if (err instanceof ApiError) return err;
   const e = err as { type?: string; status?: number };
   if (e?.type === 'entity.parse.failed') return new ApiError(400, 'INVALID_JSON', 'The request body is not valid JSON.');
+  // The router could not percent-decode a path parameter (e.g. %FF, %E0%A4%A, an encoded lone surrogate).
+  if (err instanceof URIError && e.status === 400) return new ApiError(400, 'INVALID_PATH', 'The request path is not valid percent-encoded UTF-8.');
+  // The privacy layer refusing the caller's input (a patientId that is blank, has a lone
+  // surrogate, U+0000, …): reached on the acceptance path, which does not map it as the
+  // synchronous RecordsService does. Key-store failures stay 500.
+  if (isPrivacyError(err) && CLIENT_PRIVACY_CODES.has(err.code)) return new ApiError(400, err.code, err.message.replace(/^[A-Z_]+: /, ''));
   if (e?.type === 'entity.too.large') return new ApiError(413, 'BODY_TOO_LARGE', 'The request body is larger than this gateway accepts.');
   if (e?.type === 'encoding.unsupported' || e?.type === 'charset.unsupported') {
     return new ApiError(415, 'UNSUPPORTED_MEDIA_TYPE', 'Send the request body as UTF-8 JSON.');

@@ -1,0 +1,522 @@
+import { expect } from 'chai';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { HDNodeWallet, Mnemonic, id } from 'ethers';
+import pino from 'pino';
+import { IdentityContract } from '../../../chaincode/src';
+import { CONSENT_GRANT_TYPES, CONSENT_REVOKE_TYPES, consentDomain, type ConsentGrantMessage } from '../../../chaincode/src/lib/eip712';
+import { AcceptanceJournal, AcceptanceService, Submitter, fromPino } from '../../../gateway/src/acceptance';
+import { ConsentService } from '../../../gateway/src/consent/service';
+import type { Committed, Ledger } from '../../../gateway/src/fabric/client';
+import { createGatewayApp } from '../../../gateway/src/http/app';
+import { hashApiKey } from '../../../gateway/src/http/auth';
+import type { Role } from '../../../gateway/src/http/roles';
+import { MasterKey, PatientKeyStore } from '../../../gateway/src/privacy';
+import { RecordsService } from '../../../gateway/src/records/service';
+import { FakeLedger } from '../chaincode/fake-ledger';
+import { CONSORTIUM, HOSPITAL, HOSPITAL2, INSURER, SPONSOR } from '../chaincode/fixtures';
+import { ChaincodeLedger } from '../support/chaincode-ledger';
+
+/**
+ * The canary test (issue 8, unit level): distinctive fake identifiers are planted in every input
+ * path the gateways accept, the record and consent flows run to completion, and then everything
+ * that is replicated (world state, each committed transaction's writes, events and arguments)
+ * or persisted outside the patient-key store (the acceptance journal, the gateways' logs) is
+ * scanned for each canary in many encodings. Expected: no hit anywhere.
+ */
+
+// ───────────────────────────── the canaries ─────────────────────────────
+
+const CANARIES = {
+  'name (Hangul)': '홍길동',
+  'name (romanised)': 'Hong Gildong',
+  'RRN': '900101-1234567',
+  'RRN (digits)': '9001011234567',
+  'phone': '010-1234-5678',
+  'phone (digits)': '01012345678',
+  'e-mail': 'hong.gildong@example.kr',
+  'DOB': '1990-01-01',
+  'DOB (digits)': '19900101',
+} as const;
+type CanaryName = keyof typeof CANARIES;
+const CANARY_NAMES = Object.keys(CANARIES) as CanaryName[];
+/** The ones the gateway can recognise (and must refuse) where an opaque id or code is expected. */
+const DETECTABLE: CanaryName[] = ['RRN', 'RRN (digits)', 'phone', 'phone (digits)', 'e-mail'];
+/** A patient id carrying every canary at once. */
+const ALL_IN_ONE = `${CANARIES['name (Hangul)']} ${CANARIES['name (romanised)']} ${CANARIES.RRN} ${CANARIES['phone']} ${CANARIES['e-mail']} ${CANARIES.DOB}`;
+
+// ───────────────────────────── encodings ─────────────────────────────
+
+const ENCODINGS = ['utf8/NFC', 'NFD', 'hex', 'HEX', 'base64', 'base64url', 'sha256', 'url'] as const;
+type Encoding = (typeof ENCODINGS)[number];
+
+/** The base64 characters that depend on `bytes` only, whatever their offset in a longer base64 text. */
+function base64Cores(bytes: Buffer, url: boolean): string[] {
+  const cores: string[] = [];
+  for (let k = 0; k < 3; k++) {
+    const text = Buffer.concat([Buffer.alloc(k), bytes]).toString(url ? 'base64url' : 'base64');
+    const first = Math.ceil((8 * k) / 6);
+    const last = Math.floor((8 * (k + bytes.length)) / 6) - 1;
+    cores.push(text.slice(first, last + 1));
+  }
+  return cores;
+}
+
+interface Needle {
+  text: string;
+  caseInsensitive: boolean;
+}
+
+function needlesOf(canary: string): Record<Encoding, Needle[]> {
+  const forms = [...new Set([canary.normalize('NFC'), canary.normalize('NFD')])];
+  const bytes = forms.map((f) => Buffer.from(f, 'utf8'));
+  const sha = (f: string) => createHash('sha256').update(f, 'utf8').digest('hex');
+  const url = forms.flatMap((f) => [encodeURIComponent(f), new URLSearchParams({ q: f }).toString().slice(2)]);
+  const ci = (text: string): Needle => ({ text, caseInsensitive: true });
+  const cs = (text: string): Needle => ({ text, caseInsensitive: false });
+  return {
+    'utf8/NFC': [ci(canary.normalize('NFC'))],
+    NFD: [ci(canary.normalize('NFD'))],
+    hex: bytes.map((b) => cs(b.toString('hex'))),
+    HEX: bytes.map((b) => cs(b.toString('hex').toUpperCase())),
+    base64: bytes.flatMap((b) => base64Cores(b, false).map(cs)),
+    base64url: bytes.flatMap((b) => base64Cores(b, true).map(cs)),
+    sha256: forms.map((f) => ci(sha(f))),
+    url: [...new Set(url)].map(ci),
+  };
+}
+
+function count(haystack: string, needle: Needle): number {
+  const h = needle.caseInsensitive ? haystack.toLowerCase() : haystack;
+  const n = needle.caseInsensitive ? needle.text.toLowerCase() : needle.text;
+  if (n.length === 0) return 0;
+  let hits = 0;
+  for (let i = h.indexOf(n); i !== -1; i = h.indexOf(n, i + 1)) hits += 1;
+  return hits;
+}
+
+/** Hits per encoding (all canaries together), and per canary, for one location's texts. */
+function scan(texts: readonly string[]): { byEncoding: Record<Encoding, number>; byCanary: Record<CanaryName, number>; total: number } {
+  const byEncoding = Object.fromEntries(ENCODINGS.map((e) => [e, 0])) as Record<Encoding, number>;
+  const byCanary = Object.fromEntries(CANARY_NAMES.map((c) => [c, 0])) as Record<CanaryName, number>;
+  const haystacks = texts.flatMap((t) => [t, t.normalize('NFC')]);
+  for (const name of CANARY_NAMES) {
+    const needles = needlesOf(CANARIES[name]);
+    for (const encoding of ENCODINGS) {
+      // A hit counts once per text even when it matches both the text and its NFC form.
+      const hits = texts.reduce((n, _t, i) => n + Math.max(...needles[encoding].map((nd) => Math.max(count(haystacks[2 * i], nd), count(haystacks[2 * i + 1], nd)))), 0);
+      byEncoding[encoding] += hits;
+      byCanary[name] += hits;
+    }
+  }
+  return { byEncoding, byCanary, total: Object.values(byEncoding).reduce((a, b) => a + b, 0) };
+}
+
+// ───────────────────────────── the gateways ─────────────────────────────
+
+const CHANNEL = 'medprov';
+const DAY = 86_400;
+const DISCHARGE = 'loinc:18842-5';
+const KEYS: Record<Role, string> = {
+  'records-officer': 'records-officer-key-0123456789',
+  'claims-officer': 'claims-officer-key-0123456789ab',
+  'research-officer': 'research-officer-key-012345678',
+  dpo: 'dpo-key-0123456789abcdef0123',
+  admin: 'admin-key-0123456789abcdef012',
+};
+const users = (Object.keys(KEYS) as Role[]).map((role) => ({ id: `${role}-1`, role, apiKeySha256: hashApiKey(KEYS[role]) }));
+const sha = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
+
+/** What a gateway sends its peer: submitted proposals become transactions in blocks on every peer. */
+const proposals: string[] = [];
+const queries: string[] = [];
+class RecordingLedger implements Ledger {
+  constructor(private readonly inner: Ledger) {}
+  async evaluate(name: string, ...args: string[]): Promise<Uint8Array> {
+    queries.push(JSON.stringify([name, ...args]));
+    return this.inner.evaluate(name, ...args);
+  }
+  async submit(name: string, ...args: string[]): Promise<Committed> {
+    proposals.push(JSON.stringify([name, ...args]));
+    return this.inner.submit(name, ...args);
+  }
+}
+
+/** Every line every gateway (and its journal and submitter) logs, at the most verbose level. */
+const logLines: string[] = [];
+const logger = pino({ level: 'trace' }, { write: (line: string) => void logLines.push(line) });
+
+interface Gateway {
+  url: string;
+  stop: () => Promise<void>;
+}
+
+async function gateway(ledger: FakeLedger, mspId: string, type: 'hospital' | 'insurer' | 'sponsor', dir: string, withJournal: boolean): Promise<Gateway> {
+  const keys = await PatientKeyStore.open({ stateDir: path.join(dir, 'keys', mspId), masterKey: MasterKey.generate(), ifMissing: 'create' });
+  const chain = new RecordingLedger(new ChaincodeLedger(ledger, mspId));
+  const stops: (() => Promise<void>)[] = [];
+  let acceptance: AcceptanceService | undefined;
+  if (withJournal) {
+    const journal = await AcceptanceJournal.open({ dir: path.join(dir, 'journal', mspId), logger: fromPino(logger) });
+    const submitter = new Submitter({ journal, ledger: chain, logger: fromPino(logger) });
+    submitter.start();
+    acceptance = new AcceptanceService(journal, submitter, keys);
+    stops.push(async () => {
+      await submitter.stop();
+      await journal.close();
+    });
+  }
+  const consent = new ConsentService(chain, {
+    org: { mspId, type },
+    channel: CHANNEL,
+    patientRefs: type === 'hospital' ? keys : undefined,
+    clock: () => ledger.now * 1000,
+  });
+  const { app } = createGatewayApp({
+    org: { mspId, name: mspId, type },
+    users,
+    records: new RecordsService(chain, keys),
+    consent,
+    ...(acceptance ? { acceptance } : {}),
+    logger: logger.child({ org: mspId }),
+    limits: { patientPerSecond: 1000, patientBurst: 1000 },
+  });
+  const server = http.createServer(app);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    stop: async () => {
+      await new Promise<void>((r) => {
+        server.close(() => r());
+        server.closeAllConnections();
+      });
+      for (const stop of stops) await stop();
+      await keys.close();
+    },
+  };
+}
+
+// Headers on every request: identifier-looking request ids, idempotency keys and user agents.
+const ASCII_CANARIES = CANARY_NAMES.map((n) => CANARIES[n]).filter((c) => /^[\x21-\x7e]+$/.test(c));
+let headerTurn = 0;
+function canaryHeaders(): Record<string, string> {
+  const turn = headerTurn++;
+  return {
+    'x-request-id': ASCII_CANARIES[turn % ASCII_CANARIES.length],
+    'user-agent': `EMR-bridge/1.0 (${ALL_IN_ONE.replace(/[^\x20-\x7e]/g, '')})`,
+  };
+}
+
+interface Res {
+  status: number;
+  body: any;
+  headers: Headers;
+}
+
+async function send(gw: Gateway, method: string, p: string, opts: { role?: Role; json?: unknown; form?: FormData; headers?: Record<string, string> } = {}): Promise<Res> {
+  const headers: Record<string, string> = { ...canaryHeaders(), ...(opts.headers ?? {}) };
+  if (opts.role) headers.authorization = `Bearer ${KEYS[opts.role]}`;
+  let body: string | FormData | undefined;
+  if (opts.form) body = opts.form;
+  else if (opts.json !== undefined) {
+    body = JSON.stringify(opts.json);
+    headers['content-type'] = 'application/json';
+  }
+  const res = await fetch(gw.url + p, { method, headers, body });
+  return { status: res.status, body: await res.json(), headers: res.headers };
+}
+
+function filesUnder(dir: string): string[] {
+  let out: string[] = [];
+  for (const name of readdirSync(dir)) {
+    const p = path.join(dir, name);
+    out = statSync(p).isDirectory() ? out.concat(filesUnder(p)) : out.concat(p);
+  }
+  return out;
+}
+
+/** A document whose content is full of the canaries (as a real discharge summary would be). */
+const documentText = (version: number) =>
+  `%PDF-1.7\nDISCHARGE SUMMARY v${version}\nPatient: ${CANARIES['name (Hangul)']} (${CANARIES['name (romanised)']})\nRRN: ${CANARIES.RRN} / ${CANARIES['RRN (digits)']}\n` +
+  `Phone: ${CANARIES.phone} / ${CANARIES['phone (digits)']}\nE-mail: ${CANARIES['e-mail']}\nDOB: ${CANARIES.DOB} (${CANARIES['DOB (digits)']})\n${'Findings: stable. '.repeat(20)}`;
+
+// ───────────────────────────── the test ─────────────────────────────
+
+describe('privacy canary: identifiers planted in every input path reach no ledger, journal or log', function () {
+  this.timeout(60_000);
+  const ledger = new FakeLedger({ channel: CHANNEL });
+  let dir: string;
+  let hospital: Gateway; // with the acceptance journal
+  let hospital2: Gateway; // synchronous writes
+  let insurer: Gateway;
+  let sponsor: Gateway;
+  const patient = HDNodeWallet.fromMnemonic(Mnemonic.fromEntropy(id('canary patient seed')), `m/44'/60'/0'/0/0`);
+  let nonceCounter = 0;
+  const freshNonce = () => id(`canary nonce ${++nonceCounter}`);
+  const v1 = Buffer.from(documentText(1), 'utf8');
+  const v2 = Buffer.from(documentText(2), 'utf8');
+  const RECORD = 'cn-adm-0001';
+  let patientRef: string;
+
+  /** Expects the status and code, with nothing written to the ledger and nothing new in the journal. */
+  async function refusedUnwritten(request: () => Promise<Res>, status: number, code: string): Promise<void> {
+    const writes = ledger.writeCount;
+    const journalBytes = filesUnder(path.join(dir, 'journal')).reduce((n, f) => n + statSync(f).size, 0);
+    const res = await request();
+    expect(res.status, JSON.stringify(res.body)).to.equal(status);
+    expect(res.body.error.code).to.equal(code);
+    expect(ledger.writeCount, 'nothing written to the ledger').to.equal(writes);
+    expect(filesUnder(path.join(dir, 'journal')).reduce((n, f) => n + statSync(f).size, 0), 'nothing written to the journal').to.equal(journalBytes);
+  }
+
+  before(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'medprov-canary-'));
+    await ledger.invoke(HOSPITAL, new IdentityContract(), 'initConsortium', CONSORTIUM);
+    hospital = await gateway(ledger, HOSPITAL, 'hospital', dir, true);
+    hospital2 = await gateway(ledger, HOSPITAL2, 'hospital', dir, false);
+    insurer = await gateway(ledger, INSURER, 'insurer', dir, false);
+    sponsor = await gateway(ledger, SPONSOR, 'sponsor', dir, false);
+  });
+  after(async () => {
+    for (const gw of [hospital, hospital2, insurer, sponsor]) await gw?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('the scanner finds every canary in every encoding (positive control)', () => {
+    for (const name of CANARY_NAMES) {
+      const c = CANARIES[name];
+      const b = Buffer.from(c, 'utf8');
+      const control: Record<Encoding, string> = {
+        'utf8/NFC': `x${c.toUpperCase()}x`,
+        NFD: `"${c.normalize('NFD')}"`,
+        hex: `00${b.toString('hex')}ff`,
+        HEX: `00${b.toString('hex').toUpperCase()}FF`,
+        base64: Buffer.concat([Buffer.from('ab'), b, Buffer.from('z')]).toString('base64'),
+        base64url: Buffer.concat([Buffer.from('q'), b]).toString('base64url'),
+        sha256: `ref=${sha(c).toUpperCase()}`,
+        url: `?q=${encodeURIComponent(c).toLowerCase()}`,
+      };
+      for (const encoding of ENCODINGS) {
+        expect(scan([control[encoding]]).byEncoding[encoding], `${name} in ${encoding}`).to.be.greaterThan(0);
+      }
+    }
+  });
+
+  it('records: anchors (multipart and JSON, one and batch) carry the canaries as patientId, in the document, the filename and the headers', async () => {
+    // Multipart upload at the journaled hospital: the document itself is full of canaries.
+    const form = new FormData();
+    form.append('document', new Blob([v1]), `${CANARIES['name (Hangul)']}_${CANARIES.RRN}_${CANARIES['e-mail']}.pdf`);
+    form.append('recordId', RECORD);
+    form.append('patientId', ALL_IN_ONE);
+    form.append('category', DISCHARGE);
+    const up = await send(hospital, 'POST', '/v1/records', { role: 'records-officer', form, headers: { prefer: 'wait=10', 'idempotency-key': `upload:${CANARIES.RRN}` } });
+    expect(up.status, JSON.stringify(up.body)).to.equal(201);
+    expect(up.body.anchor).to.include({ docHash: sha(v1), recordId: RECORD, version: 1 });
+    patientRef = up.body.anchor.patientRef;
+    // The client's identifier-looking X-Request-Id is not kept: the gateway answers with its own.
+    expect(up.headers.get('x-request-id')).to.match(/^[0-9a-f-]{36}$/);
+
+    // JSON anchors, one per canary as the patientId, at both hospitals (journaled and synchronous).
+    for (const [i, name] of CANARY_NAMES.entries()) {
+      for (const [gw, prefix] of [
+        [hospital, 'cn-h1'],
+        [hospital2, 'cn-h2'],
+      ] as const) {
+        const recordId = `${prefix}-${i}`;
+        const headers: Record<string, string> = { prefer: 'wait=10' };
+        if (/^[\x21-\x7e]+$/.test(CANARIES[name])) headers['idempotency-key'] = CANARIES[name];
+        const res = await send(gw, 'POST', '/v1/records', { role: 'records-officer', json: { recordId, docHash: sha(`${recordId} ${documentText(i)}`), patientId: CANARIES[name], category: DISCHARGE }, headers });
+        expect(res.status, `${name}: ${JSON.stringify(res.body)}`).to.equal(201);
+      }
+    }
+
+    // A batch whose patientIds are the canaries, at both hospitals.
+    for (const [gw, prefix] of [
+      [hospital, 'cn-b1'],
+      [hospital2, 'cn-b2'],
+    ] as const) {
+      const records = CANARY_NAMES.map((name, i) => ({ recordId: `${prefix}-${i}`, docHash: sha(`${prefix}-${i}`), patientId: `  ${CANARIES[name]}  `, category: DISCHARGE }));
+      const res = await send(gw, 'POST', '/v1/records/batch', { role: 'records-officer', json: { records }, headers: { prefer: 'wait=10' } });
+      expect(res.status, JSON.stringify(res.body)).to.equal(201);
+      expect(res.body.anchored).to.equal(CANARY_NAMES.length);
+    }
+  });
+
+  it('record ids and categories that look like identifiers are refused (400 DIRECT_IDENTIFIER), in JSON, multipart and batches, with nothing written', async () => {
+    for (const name of DETECTABLE) {
+      const c = CANARIES[name];
+      for (const gw of [hospital, hospital2]) {
+        const json = { recordId: c, docHash: sha(`rid ${c}`), patientId: 'p-1', category: DISCHARGE };
+        await refusedUnwritten(() => send(gw, 'POST', '/v1/records', { role: 'records-officer', json, headers: { prefer: 'wait=10' } }), 400, 'DIRECT_IDENTIFIER');
+        await refusedUnwritten(
+          () => send(gw, 'POST', '/v1/records/batch', { role: 'records-officer', json: { records: [{ ...json, recordId: 'cn-ok-1' }, json] }, headers: { prefer: 'wait=10' } }),
+          400,
+          'DIRECT_IDENTIFIER',
+        );
+        const form = new FormData();
+        form.append('document', new Blob([Buffer.from(`doc ${c}`)]), 'x.pdf');
+        form.append('recordId', `RX-${c}`);
+        form.append('patientId', 'p-1');
+        form.append('category', DISCHARGE);
+        await refusedUnwritten(() => send(gw, 'POST', '/v1/records', { role: 'records-officer', form }), 400, 'DIRECT_IDENTIFIER');
+      }
+    }
+    // A category the schema lets through (letters, digits, . _ : -) but that is an identifier.
+    for (const name of ['RRN', 'RRN (digits)', 'phone', 'phone (digits)'] as const) {
+      const json = { recordId: `cn-cat-${name.length}`, docHash: sha(`cat ${name}`), patientId: 'p-1', category: `loinc:${CANARIES[name]}` };
+      for (const gw of [hospital, hospital2]) await refusedUnwritten(() => send(gw, 'POST', '/v1/records', { role: 'records-officer', json }), 400, 'DIRECT_IDENTIFIER');
+    }
+    // Categories with a name, a date or an e-mail are outside the schema's alphabet, or not codes at all.
+    for (const category of [CANARIES['name (Hangul)'], CANARIES['name (romanised)'], CANARIES['e-mail']]) {
+      await refusedUnwritten(() => send(hospital2, 'POST', '/v1/records', { role: 'records-officer', json: { recordId: 'cn-cat-x', docHash: sha('cat x'), patientId: 'p', category } }), 400, 'INVALID_REQUEST');
+    }
+    // Identifier-looking Idempotency-Keys outside printable ASCII are refused; the ASCII ones are kept only as a salted digest.
+    await refusedUnwritten(
+      () => send(hospital, 'POST', '/v1/records', { role: 'records-officer', json: { recordId: 'cn-idem', docHash: sha('idem'), patientId: 'p', category: DISCHARGE }, headers: { 'idempotency-key': encodeURIComponent(CANARIES['name (Hangul)']).replace(/%/g, '') + '\u00e9' } }),
+      400,
+      'IDEMPOTENCY_KEY_INVALID',
+    );
+  });
+
+  it('verify → amend → retract, with identifier-looking record ids and categories in paths and bodies refused', async () => {
+    const verified = await send(insurer, 'POST', '/v1/verifications', { role: 'claims-officer', form: (() => {
+      const f = new FormData();
+      f.append('document', new Blob([v1]), `${CANARIES['name (romanised)']}.pdf`);
+      return f;
+    })() });
+    expect(verified.body).to.include({ verdict: 'ORIGINAL', issuer: HOSPITAL, recordId: RECORD });
+
+    for (const name of DETECTABLE) {
+      const c = encodeURIComponent(CANARIES[name]);
+      await refusedUnwritten(() => send(hospital, 'POST', `/v1/records/${HOSPITAL}/${c}/versions`, { role: 'records-officer', json: { docHash: sha(v2) }, headers: { prefer: 'wait=10' } }), 400, 'DIRECT_IDENTIFIER');
+      await refusedUnwritten(() => send(hospital2, 'POST', `/v1/records/${HOSPITAL2}/${c}/versions`, { role: 'records-officer', json: { docHash: sha(v2) } }), 400, 'DIRECT_IDENTIFIER');
+      await refusedUnwritten(() => send(hospital, 'PUT', `/v1/records/${HOSPITAL}/${c}/retraction`, { role: 'records-officer', json: { reason: 'entered-in-error' }, headers: { prefer: 'wait=10' } }), 400, 'DIRECT_IDENTIFIER');
+      await refusedUnwritten(() => send(hospital2, 'PUT', `/v1/records/${HOSPITAL2}/${c}/retraction`, { role: 'records-officer', json: { reason: 'entered-in-error' } }), 400, 'DIRECT_IDENTIFIER');
+    }
+    await refusedUnwritten(
+      () => send(hospital, 'POST', `/v1/records/${HOSPITAL}/${RECORD}/versions`, { role: 'records-officer', json: { docHash: sha(v2), category: `x:${CANARIES['phone (digits)']}` }, headers: { prefer: 'wait=10' } }),
+      400,
+      'DIRECT_IDENTIFIER',
+    );
+    // Free text in a retraction is refused by the schema (a reason is a code).
+    await refusedUnwritten(() => send(hospital, 'PUT', `/v1/records/${HOSPITAL}/${RECORD}/retraction`, { role: 'records-officer', json: { reason: `wrong patient: ${ALL_IN_ONE}` } }), 400, 'INVALID_REQUEST');
+    await refusedUnwritten(() => send(hospital, 'PUT', `/v1/records/${HOSPITAL}/${RECORD}/retraction`, { role: 'records-officer', json: { reason: 'entered-in-error', note: ALL_IN_ONE } }), 400, 'UNKNOWN_FIELD');
+
+    const amended = await send(hospital, 'POST', `/v1/records/${HOSPITAL}/${RECORD}/versions`, { role: 'records-officer', json: { docHash: sha(v2) }, headers: { prefer: 'wait=10', 'idempotency-key': `amend:${CANARIES['phone (digits)']}` } });
+    expect(amended.status, JSON.stringify(amended.body)).to.equal(201);
+    expect(amended.body.anchor).to.include({ version: 2, supersedes: sha(v1) });
+    const amended2 = await send(hospital2, 'POST', `/v1/records/${HOSPITAL2}/cn-h2-0/versions`, { role: 'records-officer', json: { docHash: sha(`v2 ${documentText(0)}`) } });
+    expect(amended2.status, JSON.stringify(amended2.body)).to.equal(201);
+    expect((await send(insurer, 'POST', '/v1/verifications', { role: 'claims-officer', json: { docHash: sha(v1) } })).body).to.include({ verdict: 'SUPERSEDED' });
+    expect((await send(hospital2, 'PUT', `/v1/records/${HOSPITAL2}/cn-h2-0/retraction`, { role: 'records-officer', json: { reason: 'entered-in-error' } })).status).to.equal(200);
+  });
+
+  it('consent: register (patientId = canaries) → grant → access PERMIT → revoke → access DENY → access log; identifier-looking scope and purposes are refused', async () => {
+    // Registration: the hospital's patient id (all canaries at once), never past the gateway.
+    const request = await send(hospital, 'POST', '/v1/patients/registration-requests', { role: 'records-officer', json: { patientId: ALL_IN_ONE } });
+    expect(request.status, JSON.stringify(request.body)).to.equal(201);
+    expect(request.body.message.patientRef).to.equal(patientRef);
+    const signature = await patient.signTypedData(request.body.domain, request.body.types, request.body.message);
+    const registered = await send(hospital, 'POST', '/v1/patients', { role: 'records-officer', json: { message: request.body.message, patient: patient.address, signature } });
+    expect(registered.status, JSON.stringify(registered.body)).to.equal(201);
+    for (const name of CANARY_NAMES) {
+      expect((await send(hospital2, 'POST', '/v1/patients/registration-requests', { role: 'records-officer', json: { patientId: CANARIES[name] } })).status).to.equal(201);
+    }
+
+    const grant = (overrides: Partial<ConsentGrantMessage> = {}): ConsentGrantMessage => ({
+      hospital: HOSPITAL,
+      patientRef,
+      grantee: INSURER,
+      purpose: 'claims',
+      categories: [DISCHARGE],
+      recordIds: [RECORD],
+      validFrom: ledger.now,
+      validUntil: ledger.now + 30 * DAY,
+      nonce: freshNonce(),
+      ...overrides,
+    });
+    const signGrant = async (message: ConsentGrantMessage) => ({ message, signature: await patient.signTypedData(consentDomain(CHANNEL), CONSENT_GRANT_TYPES, message) });
+
+    // Scope and purpose are copied to every peer: an identifier there is refused, even signed by the patient.
+    for (const name of DETECTABLE) {
+      const c = CANARIES[name];
+      await refusedUnwritten(async () => send(hospital, 'POST', '/v1/consents', { json: await signGrant(grant({ recordIds: [c] })) }), 400, 'DIRECT_IDENTIFIER');
+      if (/^[A-Za-z0-9._:-]+$/.test(c)) {
+        await refusedUnwritten(async () => send(hospital, 'POST', '/v1/consents', { json: await signGrant(grant({ categories: [`x:${c}`] })) }), 400, 'DIRECT_IDENTIFIER');
+        await refusedUnwritten(async () => send(sponsor, 'POST', '/v1/consents', { json: await signGrant(grant({ grantee: SPONSOR, purpose: `research:${c}` })) }), 400, 'DIRECT_IDENTIFIER');
+      }
+    }
+    // Names and dates do not fit the scope's or purpose's alphabet.
+    await refusedUnwritten(async () => send(hospital, 'POST', '/v1/consents', { json: await signGrant(grant({ categories: [CANARIES['name (Hangul)']] })) }), 400, 'INVALID_REQUEST');
+    await refusedUnwritten(async () => send(hospital, 'POST', '/v1/consents', { json: await signGrant(grant({ recordIds: [CANARIES['name (romanised)']] })) }), 400, 'INVALID_REQUEST');
+
+    const granted = await send(hospital, 'POST', '/v1/consents', { json: await signGrant(grant()) });
+    expect(granted.status, JSON.stringify(granted.body)).to.equal(201);
+    const grantId = granted.body.grant.grantId as string;
+
+    const permit = await send(insurer, 'POST', '/v1/access', { role: 'claims-officer', json: { issuer: HOSPITAL, recordId: RECORD, purpose: 'claims' } });
+    expect(permit.body, JSON.stringify(permit.body)).to.include({ decision: 'PERMIT', grantId });
+
+    // Access with identifier-looking record ids or trial ids: refused before the ledger (the access log is on every peer).
+    for (const name of DETECTABLE) {
+      const c = CANARIES[name];
+      await refusedUnwritten(() => send(insurer, 'POST', '/v1/access', { role: 'claims-officer', json: { issuer: HOSPITAL, recordId: c, purpose: 'claims' } }), 400, 'DIRECT_IDENTIFIER');
+      if (/^[A-Za-z0-9._-]+$/.test(c)) {
+        await refusedUnwritten(() => send(sponsor, 'POST', '/v1/access', { role: 'research-officer', json: { issuer: HOSPITAL, recordId: RECORD, purpose: `research:${c}` } }), 400, 'DIRECT_IDENTIFIER');
+      }
+    }
+
+    const revoke = { hospital: HOSPITAL, patientRef, grantId, nonce: freshNonce() };
+    const revoked = await send(sponsor, 'POST', '/v1/consents/revocations', { json: { message: revoke, signature: await patient.signTypedData(consentDomain(CHANNEL), CONSENT_REVOKE_TYPES, revoke) } });
+    expect(revoked.status, JSON.stringify(revoked.body)).to.equal(201);
+    const deny = await send(insurer, 'POST', '/v1/access', { role: 'claims-officer', json: { issuer: HOSPITAL, recordId: RECORD, purpose: 'claims' } });
+    expect(deny.body).to.include({ decision: 'DENY', reason: 'REVOKED' });
+
+    const challenge = await send(insurer, 'POST', '/v1/patients/challenges', { json: { address: patient.address } });
+    const message = { ...challenge.body.message, hospital: HOSPITAL, patientRef };
+    const answer = await patient.signTypedData(challenge.body.domain, challenge.body.types, message);
+    const log = await send(insurer, 'GET', '/v1/patients/me/access-log', { headers: { authorization: `Patient ${Buffer.from(JSON.stringify({ message, signature: answer })).toString('base64url')}` } });
+    expect(log.status, JSON.stringify(log.body)).to.equal(200);
+    expect(log.body.entries.map((e: { decision: string }) => e.decision)).to.deep.equal(['PERMIT', 'DENY']);
+  });
+
+  it('scan: no canary, in any encoding, in world state, blocks, events, proposals, the journal, the key store or the logs', async () => {
+    await new Promise((r) => setTimeout(r, 100)); // let the last log lines and journal outcomes land
+    const utf8 = (b: Uint8Array) => Buffer.from(b).toString('utf8');
+    const journalFiles = filesUnder(path.join(dir, 'journal'));
+    const keyFiles = filesUnder(path.join(dir, 'keys'));
+    expect(journalFiles.length, 'the journal is on disk').to.be.greaterThan(0);
+    expect(keyFiles.length, 'the key stores are on disk').to.be.greaterThan(0);
+    expect(ledger.committed.length).to.be.greaterThan(25);
+    expect(logLines.length).to.be.greaterThan(100);
+
+    const locations: [string, string[]][] = [
+      ['world state: keys', [...ledger.state.keys()]],
+      ['world state: values', [...ledger.state.values()].map(utf8)],
+      ['blocks: write keys', ledger.committed.flatMap((tx) => [...tx.writes.keys()])],
+      ['blocks: write values', ledger.committed.flatMap((tx) => [...tx.writes.values()].filter((v): v is Uint8Array => v !== null).map(utf8))],
+      ['blocks: endorsement policies', ledger.committed.flatMap((tx) => [...tx.validationParameters.values()].map(utf8))],
+      ['blocks: events', ledger.committed.flatMap((tx) => (tx.event ? [tx.event.name, utf8(tx.event.payload)] : []))],
+      ['proposals (tx arguments)', proposals],
+      ['peer queries (arguments)', queries],
+      [`acceptance journal (${journalFiles.length} files)`, journalFiles.map((f) => readFileSync(f).toString('utf8'))],
+      [`patient key stores (${keyFiles.length} files)`, keyFiles.map((f) => readFileSync(f).toString('utf8'))],
+      [`gateway logs (${logLines.length} lines)`, logLines],
+    ];
+    const rows = locations.map(([location, texts]) => ({ location, texts: texts.length, ...scan(texts) }));
+
+    const header = ['location', 'items', ...ENCODINGS, 'total'];
+    const table = rows.map((r) => [r.location, String(r.texts), ...ENCODINGS.map((e) => String(r.byEncoding[e])), String(r.total)]);
+    const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i].length)));
+    const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ');
+    console.log(`\n    canaries: ${CANARY_NAMES.map((n) => `${n}=${CANARIES[n]}`).join(', ')}`);
+    console.log(`    ${line(header)}\n    ${widths.map((w) => '-'.repeat(w)).join('-+-')}\n${table.map((row) => `    ${line(row)}`).join('\n')}\n`);
+
+    const leaks = rows.filter((r) => r.total > 0).map((r) => `${r.location}: ${CANARY_NAMES.filter((n) => r.byCanary[n] > 0).join(', ')}`);
+    expect(leaks, 'canary hits').to.deep.equal([]);
+  });
+});
