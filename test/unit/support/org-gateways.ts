@@ -1,0 +1,96 @@
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import * as path from 'node:path';
+import pino from 'pino';
+import { AcceptanceJournal, AcceptanceService, Submitter } from '../../../gateway/src/acceptance';
+import { ConsentService } from '../../../gateway/src/consent/service';
+import { createGatewayApp, type GatewayOptions } from '../../../gateway/src/http/app';
+import { hashApiKey } from '../../../gateway/src/http/auth';
+import type { Role } from '../../../gateway/src/http/roles';
+import { MasterKey, PatientKeyStore } from '../../../gateway/src/privacy';
+import { RecordsService } from '../../../gateway/src/records/service';
+import type { FakeLedger } from '../chaincode/fake-ledger';
+import { ChaincodeLedger } from './chaincode-ledger';
+
+/** For unit tests only: one API key per role, the same at every gateway (keys are per gateway in real life). */
+export const ROLE_KEYS: Record<Role, string> = {
+  'records-officer': 'records-officer-key-0123456789',
+  'claims-officer': 'claims-officer-key-0123456789ab',
+  'research-officer': 'research-officer-key-012345678',
+  dpo: 'dpo-key-0123456789abcdef0123',
+  admin: 'admin-key-0123456789abcdef012',
+};
+export const ROLE_USERS = (Object.keys(ROLE_KEYS) as Role[]).map((role) => ({ id: `${role}-1`, role, apiKeySha256: hashApiKey(ROLE_KEYS[role]) }));
+
+export type OrgType = 'hospital' | 'insurer' | 'sponsor';
+
+export interface OrgGateway {
+  mspId: string;
+  type: OrgType;
+  url: string;
+  port: number;
+  /** The acceptance journal, when the gateway has one: what it accepted is in `journal.list()`. */
+  journal?: AcceptanceJournal;
+  stop: () => Promise<void>;
+}
+
+/**
+ * A real gateway (records, consent and, optionally, durable acceptance) over HTTP on an
+ * ephemeral port, as `mspId`, on the shared in-memory ledger with the real chaincode.
+ */
+export async function startOrgGateway(options: {
+  ledger: FakeLedger;
+  mspId: string;
+  type: OrgType;
+  dir: string;
+  channel?: string;
+  acceptance?: boolean;
+  limits?: GatewayOptions['limits'];
+}): Promise<OrgGateway> {
+  const { ledger, mspId, type, dir } = options;
+  const keys = await PatientKeyStore.open({ stateDir: path.join(dir, mspId, 'keys'), masterKey: MasterKey.generate(), ifMissing: 'create' });
+  const chain = new ChaincodeLedger(ledger, mspId);
+  const consent = new ConsentService(chain, {
+    org: { mspId, type },
+    channel: options.channel ?? ledger.channel,
+    patientRefs: type === 'hospital' ? keys : undefined,
+    clock: () => ledger.now * 1000,
+  });
+  let journal: AcceptanceJournal | undefined;
+  let submitter: Submitter | undefined;
+  let acceptance: AcceptanceService | undefined;
+  if (options.acceptance) {
+    journal = await AcceptanceJournal.open({ dir: path.join(dir, mspId, 'acceptance') });
+    submitter = new Submitter({ journal, ledger: chain });
+    submitter.start();
+    acceptance = new AcceptanceService(journal, submitter, keys);
+  }
+  const { app } = createGatewayApp({
+    org: { mspId, name: mspId, type },
+    users: ROLE_USERS,
+    records: new RecordsService(chain, keys),
+    consent,
+    ...(acceptance ? { acceptance } : {}),
+    logger: pino({ level: 'silent' }),
+    ...(options.limits ? { limits: options.limits } : {}),
+  });
+  const server = http.createServer(app);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    mspId,
+    type,
+    url: `http://127.0.0.1:${port}`,
+    port,
+    ...(journal ? { journal } : {}),
+    stop: async () => {
+      await new Promise<void>((r) => {
+        server.close(() => r());
+        server.closeAllConnections();
+      });
+      if (submitter) await submitter.stop();
+      if (journal) await journal.close();
+      await keys.close();
+    },
+  };
+}
