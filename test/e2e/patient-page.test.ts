@@ -1,22 +1,15 @@
 import { expect } from 'chai';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { HDNodeWallet, Mnemonic, id } from 'ethers';
-import pino from 'pino';
 import { IdentityContract } from '../../chaincode/src';
-import { ConsentService } from '../../gateway/src/consent/service';
-import { createGatewayApp } from '../../gateway/src/http/app';
-import { hashApiKey } from '../../gateway/src/http/auth';
 import { PAGE_CSP } from '../../gateway/src/http/pages';
-import { MasterKey, PatientKeyStore } from '../../gateway/src/privacy';
-import { RecordsService } from '../../gateway/src/records/service';
 import { FakeLedger } from '../unit/chaincode/fake-ledger';
 import { CONSORTIUM, HOSPITAL, HOSPITAL2, INSURER } from '../unit/chaincode/fixtures';
-import { ChaincodeLedger } from '../unit/support/chaincode-ledger';
+import { ROLE_KEYS, startOrgGateway, type OrgGateway } from '../unit/support/org-gateways';
+import { ARTIFACTS, launchBrowser, skipWithoutBrowser, type Browser, type PwPage } from './browser';
 
 /**
  * The Patient page end to end: a hospital's and an insurer's real gateways on one in-memory
@@ -24,117 +17,16 @@ import { ChaincodeLedger } from '../unit/support/chaincode-ledger';
  * headless Chromium (key, registration, grant, revoke, access log) while the hospital's staff
  * and the insurer's claims officer use the API. Skips when Chromium or playwright-core is missing.
  */
-const CHROMIUM = '/usr/bin/chromium';
-const ARTIFACTS = path.resolve(__dirname, '../../test-artifacts');
 const CHANNEL = 'medprov';
 const DISCHARGE = 'loinc:18842-5';
 const LAB = 'loinc:11502-2';
-const OFFICER_KEY = 'records-officer-key-0123456789';
-const CLAIMS_KEY = 'claims-officer-key-0123456789ab';
-const users = [
-  { id: 'officer', role: 'records-officer' as const, apiKeySha256: hashApiKey(OFFICER_KEY) },
-  { id: 'claims', role: 'claims-officer' as const, apiKeySha256: hashApiKey(CLAIMS_KEY) },
-];
+const OFFICER_KEY = ROLE_KEYS['records-officer'];
+const CLAIMS_KEY = ROLE_KEYS['claims-officer'];
 const sha = (s: string): string => createHash('sha256').update(s).digest('hex');
 /** The page's derivation (gateway/web/patient.ts): a hardened account per hospital, from its MSP ID. */
 const pathFor = (hospital: string): string => `m/44'/60'/${parseInt(id(`medprov-consent/hospital:${hospital}`).slice(2, 10), 16) & 0x7fffffff}'/0/0`;
 
-// The little of playwright-core this test uses, typed here so that type-checking does not need
-// the package (it is loaded at run time, and its absence skips the test).
-interface PwRequest { url(): string; method(): string; postData(): string | null; headers(): Record<string, string> }
-interface PwResponse { headers(): Record<string, string>; status(): number }
-interface PwLocator {
-  fill(value: string): Promise<void>;
-  click(): Promise<void>;
-  textContent(): Promise<string | null>;
-  inputValue(): Promise<string>;
-  allTextContents(): Promise<string[]>;
-  count(): Promise<number>;
-  isVisible(): Promise<boolean>;
-  selectOption(value: string): Promise<unknown>;
-  waitFor(options?: { state?: 'visible' | 'attached' | 'hidden' | 'detached'; timeout?: number }): Promise<void>;
-  focus(): Promise<void>;
-  first(): PwLocator;
-  evaluate<R>(fn: (el: any) => R): Promise<R>; // eslint-disable-line @typescript-eslint/no-explicit-any
-}
-interface PwPage {
-  goto(url: string): Promise<PwResponse | null>;
-  getByLabel(text: string, options?: { exact?: boolean }): PwLocator;
-  getByRole(role: string, options?: { name?: string | RegExp; exact?: boolean }): PwLocator;
-  locator(selector: string): PwLocator;
-  screenshot(options: { path: string; fullPage?: boolean }): Promise<unknown>;
-  on(event: 'request', fn: (r: PwRequest) => void): void;
-  on(event: 'console', fn: (m: { type(): string; text(): string }) => void): void;
-  on(event: 'pageerror', fn: (e: Error) => void): void;
-  keyboard: { press(key: string): Promise<void> };
-  evaluate<R>(fn: string): Promise<R>;
-}
-interface PwContext { newPage(): Promise<PwPage>; close(): Promise<void> }
-interface PwChromium {
-  launchPersistentContext(userDataDir: string, options: Record<string, unknown>): Promise<PwContext>;
-}
-
-function loadPlaywright(): PwChromium | undefined {
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    return (require('playwright-core') as { chromium: PwChromium }).chromium;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Chromium processes started with our user-data dir (the test's own, by their unique argument). */
-function browserPids(userDataDir: string): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(userDataDir)) pids.push(Number(entry));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return pids;
-}
-
-interface Gateway {
-  url: string;
-  stop: () => Promise<void>;
-}
-
-async function gateway(ledger: FakeLedger, mspId: string, type: 'hospital' | 'insurer', dir: string): Promise<Gateway> {
-  const keys = await PatientKeyStore.open({ stateDir: path.join(dir, mspId), masterKey: MasterKey.generate(), ifMissing: 'create' });
-  const chaincode = new ChaincodeLedger(ledger, mspId);
-  const consent = new ConsentService(chaincode, {
-    org: { mspId, type },
-    channel: CHANNEL,
-    patientRefs: type === 'hospital' ? keys : undefined,
-    // Fabric's transaction time is the submitting gateway's clock; here, the stub's clock.
-    clock: () => ledger.now * 1000,
-  });
-  const { app } = createGatewayApp({
-    org: { mspId, name: mspId, type },
-    users,
-    records: new RecordsService(chaincode, keys),
-    consent,
-    logger: pino({ level: 'silent' }),
-    limits: { patientPerSecond: 1000, patientBurst: 1000 },
-  });
-  const server = http.createServer(app);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    stop: async () => {
-      await keys.close();
-      await new Promise<void>((r) => {
-        server.close(() => r());
-        server.closeAllConnections();
-      });
-    },
-  };
-}
-
-async function staff(gw: Gateway, key: string, p: string, json: unknown): Promise<{ status: number; body: any }> {
+async function staff(gw: OrgGateway, key: string, p: string, json: unknown): Promise<{ status: number; body: any }> {
   const res = await fetch(gw.url + p, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify(json) });
   return { status: res.status, body: await res.json() };
 }
@@ -143,10 +35,9 @@ describe('e2e: the Patient page in headless Chromium (hospital + insurer gateway
   this.timeout(120_000);
   const ledger = new FakeLedger({ channel: CHANNEL });
   let dir: string;
-  let userDataDir: string;
-  let hospital: Gateway | undefined;
-  let insurer: Gateway | undefined;
-  let context: PwContext | undefined;
+  let hospital: OrgGateway | undefined;
+  let insurer: OrgGateway | undefined;
+  let browser: Browser | undefined;
   let page: PwPage;
   let patientRef: string;
   let words: string[] = [];
@@ -155,23 +46,16 @@ describe('e2e: the Patient page in headless Chromium (hospital + insurer gateway
   const pageErrors: string[] = [];
 
   before(async function () {
-    const chromium = loadPlaywright();
-    if (!existsSync(CHROMIUM) || !chromium) {
-      const missing = !existsSync(CHROMIUM) ? `${CHROMIUM} (run scripts/install-browser.sh)` : 'the npm package playwright-core';
-      console.warn(`      skipped: the Patient page e2e test needs ${missing}.`);
-      this.skip();
-      return;
-    }
+    skipWithoutBrowser(this, 'the Patient page e2e test');
     dir = mkdtempSync(path.join(tmpdir(), 'medprov-e2e-patient-'));
-    userDataDir = mkdtempSync(path.join(tmpdir(), 'medprov-chromium-'));
-    mkdirSync(ARTIFACTS, { recursive: true });
     // The page signs with the browser's clock, as a patient's phone would; the stub's clock is
     // brought to the same time (a real gateway's transaction time is its wall clock too).
     const wall = Math.floor(Date.now() / 1000);
     if (wall > ledger.now) ledger.advance(wall - ledger.now);
     await ledger.invoke(HOSPITAL, new IdentityContract(), 'initConsortium', CONSORTIUM);
-    hospital = await gateway(ledger, HOSPITAL, 'hospital', dir);
-    insurer = await gateway(ledger, INSURER, 'insurer', dir);
+    const limits = { patientPerSecond: 1000, patientBurst: 1000 };
+    hospital = await startOrgGateway({ ledger, mspId: HOSPITAL, type: 'hospital', dir, limits });
+    insurer = await startOrgGateway({ ledger, mspId: INSURER, type: 'insurer', dir, limits });
 
     // The hospital anchors two of the patient's records through its API.
     for (const [recordId, category] of [
@@ -183,38 +67,16 @@ describe('e2e: the Patient page in headless Chromium (hospital + insurer gateway
       patientRef = res.body.anchor.patientRef;
     }
 
-    context = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      viewport: { width: 1100, height: 900 },
-      locale: 'en-GB',
-      timezoneId: 'UTC',
-    });
-    page = await context.newPage();
+    // The wrong-registration test's 403 is the browser reporting an answer the test asked for.
+    browser = await launchBrowser({ pageErrors, expectedConsoleError: /status of 403/ });
+    page = browser.page;
     page.on('request', (r) => requests.push({ method: r.method(), url: r.url(), body: r.postData(), authorization: r.headers().authorization }));
-    page.on('pageerror', (e) => pageErrors.push(String(e)));
-    page.on('console', (m) => {
-      // The wrong-registration test's 403 is the browser reporting an answer the test asked for.
-      if (m.type() === 'error' && !/status of 403/.test(m.text())) pageErrors.push(m.text());
-    });
   });
 
   after(async () => {
     try {
-      if (context) await Promise.race([context.close(), new Promise((r) => setTimeout(r, 10_000))]);
+      await browser?.close();
     } finally {
-      // Never leave a browser behind: whatever still runs with our own profile dir is ended.
-      if (userDataDir) {
-        for (const pid of browserPids(userDataDir)) {
-          try {
-            process.kill(pid, 'SIGKILL');
-          } catch {
-            // already gone
-          }
-        }
-        rmSync(userDataDir, { recursive: true, force: true });
-      }
       await Promise.all([hospital?.stop(), insurer?.stop()]);
       if (dir) rmSync(dir, { recursive: true, force: true });
     }

@@ -1,127 +1,35 @@
 import { expect } from 'chai';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import pino from 'pino';
 import { IdentityContract } from '../../chaincode/src';
 import type { RecordAnchor } from '../../chaincode/src/contracts/records';
 import { encodeLeaf, leafFromAnchor, leafHash, verifyReceipt } from '../../gateway/src/anchoring';
 import { buildReceipt } from '../../gateway/src/anchoring/node';
-import { createGatewayApp } from '../../gateway/src/http/app';
-import { hashApiKey } from '../../gateway/src/http/auth';
 import { PAGE_CSP } from '../../gateway/src/http/pages';
 import { bytesToHex, MerkleTree } from '../../gateway/src/merkle';
-import { MasterKey, PatientKeyStore } from '../../gateway/src/privacy';
-import { RecordsService } from '../../gateway/src/records/service';
 import { FakeLedger } from '../unit/chaincode/fake-ledger';
 import { CONSORTIUM, HOSPITAL, INSURER } from '../unit/chaincode/fixtures';
-import { ChaincodeLedger } from '../unit/support/chaincode-ledger';
+import { ROLE_KEYS, startOrgGateway, type OrgGateway } from '../unit/support/org-gateways';
+import { ARTIFACTS, launchBrowser, skipWithoutBrowser, type Browser, type PwPage } from './browser';
 
 /**
  * The Verify page end to end: real gateways (a hospital and an insurer on one in-memory ledger
  * running the real chaincode), the page served by the insurer's gateway, driven in headless
  * Chromium. Skips when Chromium (scripts/install-browser.sh) or playwright-core is missing.
  */
-const CHROMIUM = '/usr/bin/chromium';
-const ARTIFACTS = path.resolve(__dirname, '../../test-artifacts');
-const OFFICER_KEY = 'records-officer-key-0123456789';
-const CLAIMS_KEY = 'claims-officer-key-0123456789ab';
-const users = [
-  { id: 'officer', role: 'records-officer' as const, apiKeySha256: hashApiKey(OFFICER_KEY) },
-  { id: 'claims', role: 'claims-officer' as const, apiKeySha256: hashApiKey(CLAIMS_KEY) },
-];
+const OFFICER_KEY = ROLE_KEYS['records-officer'];
+const CLAIMS_KEY = ROLE_KEYS['claims-officer'];
 const sha = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
-
-// The little of playwright-core this test uses, typed here so that type-checking does not need
-// the package (it is loaded at run time, and its absence skips the test).
-interface PwRequest { url(): string; method(): string; postData(): string | null }
-interface PwResponse { headers(): Record<string, string>; status(): number }
-interface PwLocator {
-  fill(value: string): Promise<void>;
-  setInputFiles(files: string | string[]): Promise<void>;
-  click(): Promise<void>;
-  textContent(): Promise<string | null>;
-  waitFor(options?: { state?: 'visible' | 'attached'; timeout?: number }): Promise<void>;
-  focus(): Promise<void>;
-  evaluate<R>(fn: (el: any) => R): Promise<R>; // eslint-disable-line @typescript-eslint/no-explicit-any
-}
-interface PwPage {
-  goto(url: string): Promise<PwResponse | null>;
-  getByLabel(text: string, options?: { exact?: boolean }): PwLocator;
-  locator(selector: string): PwLocator;
-  screenshot(options: { path: string; fullPage?: boolean }): Promise<unknown>;
-  on(event: 'request', fn: (r: PwRequest) => void): void;
-  on(event: 'console', fn: (m: { type(): string; text(): string }) => void): void;
-  on(event: 'pageerror', fn: (e: Error) => void): void;
-  keyboard: { press(key: string): Promise<void> };
-  evaluate<R>(fn: string): Promise<R>;
-}
-interface PwContext { newPage(): Promise<PwPage>; close(): Promise<void> }
-interface PwChromium {
-  launchPersistentContext(userDataDir: string, options: Record<string, unknown>): Promise<PwContext>;
-}
-
-function loadPlaywright(): PwChromium | undefined {
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    return (require('playwright-core') as { chromium: PwChromium }).chromium;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Chromium processes started with our user-data dir (the test's own, by their unique argument). */
-function browserPids(userDataDir: string): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(userDataDir)) pids.push(Number(entry));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return pids;
-}
-
-interface Gateway {
-  url: string;
-  stop: () => Promise<void>;
-}
-
-async function gateway(ledger: FakeLedger, mspId: string, type: 'hospital' | 'insurer', dir: string): Promise<Gateway> {
-  const keys = await PatientKeyStore.open({ stateDir: path.join(dir, mspId), masterKey: MasterKey.generate(), ifMissing: 'create' });
-  const { app } = createGatewayApp({
-    org: { mspId, name: mspId, type },
-    users,
-    records: new RecordsService(new ChaincodeLedger(ledger, mspId), keys),
-    logger: pino({ level: 'silent' }),
-  });
-  const server = http.createServer(app);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    stop: async () => {
-      await keys.close();
-      await new Promise<void>((r) => {
-        server.close(() => r());
-        server.closeAllConnections();
-      });
-    },
-  };
-}
 
 describe('e2e: the Verify page in headless Chromium (real gateway, real chaincode on the in-memory stub)', function () {
   this.timeout(120_000);
   const ledger = new FakeLedger();
   let dir: string;
-  let userDataDir: string;
-  let hospital: Gateway | undefined;
-  let insurer: Gateway | undefined;
-  let context: PwContext | undefined;
+  let hospital: OrgGateway | undefined;
+  let insurer: OrgGateway | undefined;
+  let browser: Browser | undefined;
   let page: PwPage;
   const requests: { method: string; url: string; body: string | null }[] = [];
   const pageErrors: string[] = [];
@@ -132,19 +40,11 @@ describe('e2e: the Verify page in headless Chromium (real gateway, real chaincod
   const files = { original: '', changed: '', receipt: '' };
 
   before(async function () {
-    const chromium = loadPlaywright();
-    if (!existsSync(CHROMIUM) || !chromium) {
-      const missing = !existsSync(CHROMIUM) ? `${CHROMIUM} (run scripts/install-browser.sh)` : 'the npm package playwright-core';
-      console.warn(`      skipped: the Verify page e2e test needs ${missing}.`);
-      this.skip();
-      return;
-    }
+    skipWithoutBrowser(this, 'the Verify page e2e test');
     dir = mkdtempSync(path.join(tmpdir(), 'medprov-e2e-'));
-    userDataDir = mkdtempSync(path.join(tmpdir(), 'medprov-chromium-'));
-    mkdirSync(ARTIFACTS, { recursive: true });
     await ledger.invoke(HOSPITAL, new IdentityContract(), 'initConsortium', CONSORTIUM);
-    hospital = await gateway(ledger, HOSPITAL, 'hospital', dir);
-    insurer = await gateway(ledger, INSURER, 'insurer', dir);
+    hospital = await startOrgGateway({ ledger, mspId: HOSPITAL, type: 'hospital', dir });
+    insurer = await startOrgGateway({ ledger, mspId: INSURER, type: 'insurer', dir });
 
     // The hospital anchors the document (by hash) through its API.
     const res = await fetch(`${hospital.url}/v1/records`, {
@@ -176,38 +76,16 @@ describe('e2e: the Verify page in headless Chromium (real gateway, real chaincod
     writeFileSync(files.changed, changed);
     writeFileSync(files.receipt, JSON.stringify(receipt, null, 2));
 
-    context = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      viewport: { width: 1100, height: 900 },
-      locale: 'en-GB',
-      timezoneId: 'UTC',
-    });
-    page = await context.newPage();
+    // The wrong-key test's 401 is the browser reporting an answer the test asked for.
+    browser = await launchBrowser({ pageErrors, expectedConsoleError: /status of 401/ });
+    page = browser.page;
     page.on('request', (r) => requests.push({ method: r.method(), url: r.url(), body: r.postData() }));
-    page.on('pageerror', (e) => pageErrors.push(String(e)));
-    page.on('console', (m) => {
-      // The wrong-key test's 401 is the browser reporting an answer the test asked for.
-      if (m.type() === 'error' && !/status of 401/.test(m.text())) pageErrors.push(m.text());
-    });
   });
 
   after(async () => {
     try {
-      if (context) await Promise.race([context.close(), new Promise((r) => setTimeout(r, 10_000))]);
+      await browser?.close();
     } finally {
-      // Never leave a browser behind: whatever still runs with our own profile dir is ended.
-      if (userDataDir) {
-        for (const pid of browserPids(userDataDir)) {
-          try {
-            process.kill(pid, 'SIGKILL');
-          } catch {
-            // already gone
-          }
-        }
-        rmSync(userDataDir, { recursive: true, force: true });
-      }
       await Promise.all([hospital?.stop(), insurer?.stop()]);
       if (dir) rmSync(dir, { recursive: true, force: true });
     }

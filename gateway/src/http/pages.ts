@@ -80,7 +80,7 @@ function pageHeaders(res: Response, cache: string): void {
   res.setHeader('cache-control', cache);
 }
 
-/** The pages this gateway serves: GET /<name>, /<name>/app.js (bundled from web/<name>.ts), /<name>/style.css. */
+/** The pages this gateway serves: GET /<name>, /<name>/app.js (bundled from web/<name>.ts), /<name>/style.css (web/base.css + web/<name>.css). */
 const PAGES = ['verify', 'patient'] as const;
 
 /** Mounts GET /verify and GET /patient (each with its app.js and style.css) on the gateway's app. */
@@ -92,7 +92,8 @@ function mountPage(app: express.Express, name: (typeof PAGES)[number], options: 
   const html = readFileSync(path.join(WEB_DIR, `${name}.html`), 'utf8')
     .replaceAll('{{ORG_NAME}}', escapeHtml(options.org.name))
     .replaceAll('{{ORG_MSP}}', escapeHtml(options.org.mspId));
-  const css = readFileSync(path.join(WEB_DIR, `${name}.css`), 'utf8');
+  // One stylesheet per page: the pages' shared base, then the page's own rules.
+  const css = readFileSync(path.join(WEB_DIR, 'base.css'), 'utf8') + readFileSync(path.join(WEB_DIR, `${name}.css`), 'utf8');
   const minify = options.minify ?? true;
 
   app.get(`/${name}`, (_req: Request, res: Response) => {

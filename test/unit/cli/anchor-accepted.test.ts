@@ -2,22 +2,14 @@ import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import pino from 'pino';
 import { IdentityContract } from '../../../chaincode/src';
-import { AcceptanceJournal, AcceptanceService, Submitter } from '../../../gateway/src/acceptance';
 import { parseCsv } from '../../../gateway/src/cli/manifest';
 import { Progress } from '../../../gateway/src/cli/progress';
-import { createGatewayApp } from '../../../gateway/src/http/app';
-import { hashApiKey } from '../../../gateway/src/http/auth';
-import { MasterKey, PatientKeyStore } from '../../../gateway/src/privacy';
-import { RecordsService } from '../../../gateway/src/records/service';
 import { FakeLedger } from '../chaincode/fake-ledger';
 import { CONSORTIUM, HOSPITAL, HOSPITAL2 } from '../chaincode/fixtures';
-import { ChaincodeLedger } from '../support/chaincode-ledger';
+import { ROLE_KEYS, startOrgGateway, type OrgGateway } from '../support/org-gateways';
 
 /**
  * `medprov anchor` against gateways that accept writes durably (journal, 202 + Location,
@@ -25,8 +17,7 @@ import { ChaincodeLedger } from '../support/chaincode-ledger';
  */
 const ROOT = path.resolve(__dirname, '../../..');
 const MAIN = path.join(ROOT, 'gateway/src/cli/main.ts');
-const KEY = 'records-officer-key-0123456789';
-const users = [{ id: 'officer', role: 'records-officer' as const, apiKeySha256: hashApiKey(KEY) }];
+const KEY = ROLE_KEYS['records-officer'];
 const sha = (s: string): string => createHash('sha256').update(s).digest('hex');
 
 function cli(args: string[], home: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -49,45 +40,18 @@ describe('medprov anchor against gateways with durable acceptance (child process
   this.timeout(30_000);
   const ledger = new FakeLedger();
   let dir: string;
-  const stops: (() => Promise<void>)[] = [];
-
-  async function gateway(mspId: string): Promise<string> {
-    const keys = await PatientKeyStore.open({ stateDir: path.join(dir, mspId, 'keys'), masterKey: MasterKey.generate(), ifMissing: 'create' });
-    const chain = new ChaincodeLedger(ledger, mspId);
-    const journal = await AcceptanceJournal.open({ dir: path.join(dir, mspId, 'acceptance') });
-    const submitter = new Submitter({ journal, ledger: chain });
-    submitter.start();
-    const { app } = createGatewayApp({
-      org: { mspId, name: mspId, type: 'hospital' },
-      users,
-      records: new RecordsService(chain, keys),
-      acceptance: new AcceptanceService(journal, submitter, keys),
-      logger: pino({ level: 'silent' }),
-    });
-    const server = http.createServer(app);
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    stops.push(async () => {
-      await new Promise<void>((r) => {
-        server.close(() => r());
-        server.closeAllConnections();
-      });
-      await submitter.stop();
-      await journal.close();
-      await keys.close();
-    });
-    return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  }
+  const gateways: OrgGateway[] = [];
 
   let hospital: string;
   let hospital2: string;
   before(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'medprov-cli-accept-'));
     await ledger.invoke(HOSPITAL, new IdentityContract(), 'initConsortium', CONSORTIUM);
-    hospital = await gateway(HOSPITAL);
-    hospital2 = await gateway(HOSPITAL2);
+    for (const mspId of [HOSPITAL, HOSPITAL2]) gateways.push(await startOrgGateway({ ledger, mspId, type: 'hospital', dir, acceptance: true }));
+    [hospital, hospital2] = gateways.map((gw) => gw.url);
   });
   after(async () => {
-    for (const stop of stops) await stop();
+    for (const gw of gateways) await gw.stop();
     rmSync(dir, { recursive: true, force: true });
   });
 

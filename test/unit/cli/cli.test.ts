@@ -2,23 +2,18 @@ import { expect } from 'chai';
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import * as http from 'node:http';
 import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import pino from 'pino';
 import { IdentityContract } from '../../../chaincode/src';
 import { AnchorLog, buildReceipt } from '../../../gateway/src/anchoring/node';
-import { createGatewayApp } from '../../../gateway/src/http/app';
 import { hashApiKey } from '../../../gateway/src/http/auth';
 import { bytesToHex } from '../../../gateway/src/merkle';
-import { MasterKey, PatientKeyStore } from '../../../gateway/src/privacy';
-import { RecordsService } from '../../../gateway/src/records/service';
 import { documentOf, makeSourced } from '../anchoring/fixtures';
 import { FakeLedger } from '../chaincode/fake-ledger';
 import { CONSORTIUM, HOSPITAL, INSURER } from '../chaincode/fixtures';
-import { ChaincodeLedger } from '../support/chaincode-ledger';
+import { ROLE_KEYS, startOrgGateway, type OrgGateway } from '../support/org-gateways';
 
 /**
  * The `medprov` CLI as a real child process against real gateways (real chaincode on the
@@ -26,40 +21,13 @@ import { ChaincodeLedger } from '../support/chaincode-ledger';
  */
 const ROOT = path.resolve(__dirname, '../../..');
 const MAIN = path.join(ROOT, 'gateway/src/cli/main.ts');
-const OFFICER_KEY = 'records-officer-key-0123456789';
-const CLAIMS_KEY = 'claims-officer-key-0123456789ab';
+const OFFICER_KEY = ROLE_KEYS['records-officer'];
+const CLAIMS_KEY = ROLE_KEYS['claims-officer'];
 const users = [
   { id: 'officer', role: 'records-officer' as const, apiKeySha256: hashApiKey(OFFICER_KEY) },
   { id: 'claims', role: 'claims-officer' as const, apiKeySha256: hashApiKey(CLAIMS_KEY) },
 ];
 const sha = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
-
-interface Gateway {
-  url: string;
-  stop: () => Promise<void>;
-}
-
-async function gateway(ledger: FakeLedger, mspId: string, type: 'hospital' | 'insurer', dir: string): Promise<Gateway> {
-  const keys = await PatientKeyStore.open({ stateDir: path.join(dir, mspId), masterKey: MasterKey.generate(), ifMissing: 'create' });
-  const { app } = createGatewayApp({
-    org: { mspId, name: mspId, type },
-    users,
-    records: new RecordsService(new ChaincodeLedger(ledger, mspId), keys),
-    logger: pino({ level: 'silent' }),
-  });
-  const server = http.createServer(app);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    stop: async () => {
-      await keys.close();
-      await new Promise<void>((r) => {
-        server.close(() => r());
-        server.closeAllConnections();
-      });
-    },
-  };
-}
 
 interface Run {
   code: number | null;
@@ -98,8 +66,8 @@ describe('medprov CLI (child process against real gateways on the in-memory chai
   this.timeout(60_000);
   const ledger = new FakeLedger();
   let dir: string;
-  let hospital: Gateway;
-  let insurer: Gateway;
+  let hospital: OrgGateway;
+  let insurer: OrgGateway;
   let asOfficer: string[];
   let asClaims: string[];
 
@@ -108,8 +76,8 @@ describe('medprov CLI (child process against real gateways on the in-memory chai
     home = path.join(dir, 'home');
     mkdirSync(home);
     await ledger.invoke(HOSPITAL, new IdentityContract(), 'initConsortium', CONSORTIUM);
-    hospital = await gateway(ledger, HOSPITAL, 'hospital', dir);
-    insurer = await gateway(ledger, INSURER, 'insurer', dir);
+    hospital = await startOrgGateway({ ledger, mspId: HOSPITAL, type: 'hospital', dir, users });
+    insurer = await startOrgGateway({ ledger, mspId: INSURER, type: 'insurer', dir, users });
     asOfficer = ['--gateway', hospital.url, '--api-key', OFFICER_KEY];
     asClaims = ['--gateway', insurer.url, '--api-key', CLAIMS_KEY];
   });

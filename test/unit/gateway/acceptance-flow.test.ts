@@ -1,58 +1,22 @@
 import { expect } from 'chai';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import pino from 'pino';
 import { IdentityContract } from '../../../chaincode/src';
-import { AcceptanceJournal, AcceptanceService, Submitter } from '../../../gateway/src/acceptance';
-import { createGatewayApp } from '../../../gateway/src/http/app';
-import { hashApiKey } from '../../../gateway/src/http/auth';
-import { MasterKey, PatientKeyStore } from '../../../gateway/src/privacy';
-import { RecordsService } from '../../../gateway/src/records/service';
 import { FakeLedger } from '../chaincode/fake-ledger';
 import { CONSORTIUM, HOSPITAL, HOSPITAL2 } from '../chaincode/fixtures';
-import { ChaincodeLedger } from '../support/chaincode-ledger';
+import { ROLE_KEYS, startOrgGateway, type OrgGateway } from '../support/org-gateways';
 
 /** Writes through the acceptance journal, over HTTP, at unit level (real chaincode, in-memory stub). */
-const KEY = 'records-officer-key-0123456789';
-const users = [{ id: 'officer', role: 'records-officer' as const, apiKeySha256: hashApiKey(KEY) }];
+const KEY = ROLE_KEYS['records-officer'];
 const sha = (s: string): string => createHash('sha256').update(s).digest('hex');
 
 describe('gateway flow: writes accepted durably (202, Location, Prefer: wait, Idempotency-Key)', function () {
   this.timeout(20_000);
   const ledger = new FakeLedger();
   let dir: string;
-  const stops: (() => Promise<void>)[] = [];
-
-  async function gateway(mspId: string): Promise<string> {
-    const keys = await PatientKeyStore.open({ stateDir: path.join(dir, mspId, 'keys'), masterKey: MasterKey.generate(), ifMissing: 'create' });
-    const chain = new ChaincodeLedger(ledger, mspId);
-    const journal = await AcceptanceJournal.open({ dir: path.join(dir, mspId, 'acceptance') });
-    const submitter = new Submitter({ journal, ledger: chain });
-    submitter.start();
-    const { app } = createGatewayApp({
-      org: { mspId, name: mspId, type: 'hospital' },
-      users,
-      records: new RecordsService(chain, keys),
-      acceptance: new AcceptanceService(journal, submitter, keys),
-      logger: pino({ level: 'silent' }),
-    });
-    const server = http.createServer(app);
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    stops.push(async () => {
-      await new Promise<void>((r) => {
-        server.close(() => r());
-        server.closeAllConnections();
-      });
-      await submitter.stop();
-      await journal.close();
-      await keys.close();
-    });
-    return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  }
+  const gateways: OrgGateway[] = [];
 
   async function post(base: string, p: string, body: unknown, headers: Record<string, string> = {}) {
     const res = await fetch(base + p, { method: 'POST', headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
@@ -64,11 +28,11 @@ describe('gateway flow: writes accepted durably (202, Location, Prefer: wait, Id
   before(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'medprov-accept-'));
     await ledger.invoke(HOSPITAL, new IdentityContract(), 'initConsortium', CONSORTIUM);
-    hospital = await gateway(HOSPITAL);
-    hospital2 = await gateway(HOSPITAL2);
+    for (const mspId of [HOSPITAL, HOSPITAL2]) gateways.push(await startOrgGateway({ ledger, mspId, type: 'hospital', dir, acceptance: true }));
+    [hospital, hospital2] = gateways.map((gw) => gw.url);
   });
   after(async () => {
-    for (const stop of stops) await stop();
+    for (const gw of gateways) await gw.stop();
     rmSync(dir, { recursive: true, force: true });
   });
 

@@ -16,17 +16,16 @@ import {
   type ConsentGrantMessage,
   type ConsentRevokeMessage,
 } from '../../../chaincode/src/lib/eip712';
-import { ConsentService } from '../../../gateway/src/consent/service';
 import { PATIENT_CHALLENGE_TYPES } from '../../../gateway/src/consent/typed-data';
 import type { Committed, Ledger } from '../../../gateway/src/fabric/client';
 import { createGatewayApp } from '../../../gateway/src/http/app';
-import { hashApiKey } from '../../../gateway/src/http/auth';
 import type { Role } from '../../../gateway/src/http/roles';
 import { MasterKey, PatientKeyStore } from '../../../gateway/src/privacy';
 import { RecordsService } from '../../../gateway/src/records/service';
 import { FakeLedger } from '../chaincode/fake-ledger';
 import { CONSORTIUM, HOSPITAL, HOSPITAL2, INSURER, SPONSOR } from '../chaincode/fixtures';
 import { ChaincodeLedger } from '../support/chaincode-ledger';
+import { ROLE_KEYS, ROLE_USERS, startOrgGateway } from '../support/org-gateways';
 
 /**
  * Patient consent through three organisations' gateways, at unit level: real gateways over
@@ -38,14 +37,7 @@ const DAY = 86_400;
 const DISCHARGE = 'loinc:18842-5';
 const LAB = 'loinc:11502-2';
 
-const KEYS: Record<Role, string> = {
-  'records-officer': 'records-officer-key-0123456789',
-  'claims-officer': 'claims-officer-key-0123456789ab',
-  'research-officer': 'research-officer-key-012345678',
-  dpo: 'dpo-key-0123456789abcdef0123',
-  admin: 'admin-key-0123456789abcdef012',
-};
-const users = (Object.keys(KEYS) as Role[]).map((role) => ({ id: `${role}-1`, role, apiKeySha256: hashApiKey(KEYS[role]) }));
+const KEYS = ROLE_KEYS;
 const sha = (s: string): string => createHash('sha256').update(s).digest('hex');
 
 // One seed per patient, one derived key per hospital (m/44'/60'/0'/0/<org index>), as the
@@ -86,43 +78,14 @@ interface Res {
   headers: Headers;
 }
 
-async function gateway(
+function gateway(
   ledger: FakeLedger,
   mspId: string,
   type: 'hospital' | 'insurer' | 'sponsor',
   dir: string,
-  patientLimits: { patientPerSecond: number; patientBurst: number } = { patientPerSecond: 1000, patientBurst: 1000 },
+  limits: { patientPerSecond: number; patientBurst: number } = { patientPerSecond: 1000, patientBurst: 1000 },
 ): Promise<Gateway> {
-  const keys = await PatientKeyStore.open({ stateDir: path.join(dir, mspId), masterKey: MasterKey.generate(), ifMissing: 'create' });
-  const chaincode = new CountingLedger(new ChaincodeLedger(ledger, mspId));
-  const consent = new ConsentService(chaincode, {
-    org: { mspId, type },
-    channel: CHANNEL,
-    patientRefs: type === 'hospital' ? keys : undefined,
-    // Fabric's transaction time is the submitting gateway's clock; here, the stub's clock.
-    clock: () => ledger.now * 1000,
-  });
-  const { app } = createGatewayApp({
-    org: { mspId, name: mspId, type },
-    users,
-    records: new RecordsService(chaincode, keys),
-    consent,
-    logger: pino({ level: 'silent' }),
-    limits: patientLimits,
-  });
-  const server = http.createServer(app);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    mspId,
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    stop: async () => {
-      await keys.close();
-      await new Promise<void>((r) => {
-        server.close(() => r());
-        server.closeAllConnections();
-      });
-    },
-  };
+  return startOrgGateway({ ledger, mspId, type, dir, limits, wrapLedger: (chaincode) => new CountingLedger(chaincode) });
 }
 
 async function send(gw: Gateway, method: string, p: string, opts: { role?: Role; json?: unknown; headers?: Record<string, string> } = {}): Promise<Res> {
@@ -569,7 +532,7 @@ describe('gateway flow: patient consent through hospital, insurer and sponsor ga
       const keys = await PatientKeyStore.open({ stateDir: path.join(dir, 'bare'), masterKey: MasterKey.generate(), ifMissing: 'create' });
       const { app } = createGatewayApp({
         org: { mspId: INSURER, name: INSURER, type: 'insurer' },
-        users,
+        users: ROLE_USERS,
         records: new RecordsService(new ChaincodeLedger(ledger, INSURER), keys),
         logger: pino({ level: 'silent' }),
       });

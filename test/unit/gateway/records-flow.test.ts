@@ -1,60 +1,22 @@
 import { expect } from 'chai';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import pino from 'pino';
 import { IdentityContract } from '../../../chaincode/src';
-import { createGatewayApp } from '../../../gateway/src/http/app';
-import { hashApiKey } from '../../../gateway/src/http/auth';
-import { MasterKey, PatientKeyStore } from '../../../gateway/src/privacy';
-import { RecordsService } from '../../../gateway/src/records/service';
 import { FakeLedger } from '../chaincode/fake-ledger';
 import { CONSORTIUM, HOSPITAL, HOSPITAL2, INSURER } from '../chaincode/fixtures';
-import { ChaincodeLedger } from '../support/chaincode-ledger';
+import { ROLE_KEYS, startOrgGateway, type OrgGateway } from '../support/org-gateways';
 
 /**
  * The record-provenance flow through three organisations' gateways, at unit level: real
  * gateways and real chaincode, on the in-memory chaincode stub instead of a Fabric network.
  */
-const OFFICER_KEY = 'records-officer-key-0123456789';
-const CLAIMS_KEY = 'claims-officer-key-0123456789ab';
-const users = [
-  { id: 'officer', role: 'records-officer' as const, apiKeySha256: hashApiKey(OFFICER_KEY) },
-  { id: 'claims', role: 'claims-officer' as const, apiKeySha256: hashApiKey(CLAIMS_KEY) },
-];
+const OFFICER_KEY = ROLE_KEYS['records-officer'];
+const CLAIMS_KEY = ROLE_KEYS['claims-officer'];
 const sha = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
 
-interface Gateway {
-  url: string;
-  stop: () => Promise<void>;
-}
-
-async function gateway(ledger: FakeLedger, mspId: string, type: 'hospital' | 'insurer', dir: string): Promise<Gateway> {
-  const keys = await PatientKeyStore.open({ stateDir: path.join(dir, mspId), masterKey: MasterKey.generate(), ifMissing: 'create' });
-  const { app } = createGatewayApp({
-    org: { mspId, name: mspId, type },
-    users,
-    records: new RecordsService(new ChaincodeLedger(ledger, mspId), keys),
-    logger: pino({ level: 'silent' }),
-  });
-  const server = http.createServer(app);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    stop: async () => {
-      await keys.close();
-      await new Promise<void>((r) => {
-        server.close(() => r());
-        server.closeAllConnections();
-      });
-    },
-  };
-}
-
-async function send(gw: Gateway, method: string, p: string, key: string, body?: unknown | FormData) {
+async function send(gw: OrgGateway, method: string, p: string, key: string, body?: unknown | FormData) {
   const init: RequestInit = { method, headers: { authorization: `Bearer ${key}` } };
   if (body instanceof FormData) init.body = body;
   else if (body !== undefined) {
@@ -75,9 +37,9 @@ describe('gateway flow: anchor → verify → amend → retract (unit level, rea
   this.timeout(20_000);
   const ledger = new FakeLedger();
   let dir: string;
-  let hospital: Gateway;
-  let hospital2: Gateway;
-  let insurer: Gateway;
+  let hospital: OrgGateway;
+  let hospital2: OrgGateway;
+  let insurer: OrgGateway;
 
   const v1 = Buffer.from('%PDF-1.7 discharge summary, version 1');
   const v2 = Buffer.from('%PDF-1.7 discharge summary, version 2 (corrected)');
@@ -85,9 +47,9 @@ describe('gateway flow: anchor → verify → amend → retract (unit level, rea
   before(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'medprov-flow-'));
     await ledger.invoke(HOSPITAL, new IdentityContract(), 'initConsortium', CONSORTIUM);
-    hospital = await gateway(ledger, HOSPITAL, 'hospital', dir);
-    hospital2 = await gateway(ledger, HOSPITAL2, 'hospital', dir);
-    insurer = await gateway(ledger, INSURER, 'insurer', dir);
+    hospital = await startOrgGateway({ ledger, mspId: HOSPITAL, type: 'hospital', dir });
+    hospital2 = await startOrgGateway({ ledger, mspId: HOSPITAL2, type: 'hospital', dir });
+    insurer = await startOrgGateway({ ledger, mspId: INSURER, type: 'insurer', dir });
   });
   after(async () => {
     await Promise.all([hospital.stop(), hospital2.stop(), insurer.stop()]);

@@ -1,25 +1,17 @@
 import { expect } from 'chai';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { HDNodeWallet, Mnemonic, id } from 'ethers';
 import pino from 'pino';
 import { IdentityContract } from '../../../chaincode/src';
 import { CONSENT_GRANT_TYPES, CONSENT_REVOKE_TYPES, consentDomain, type ConsentGrantMessage } from '../../../chaincode/src/lib/eip712';
-import { AcceptanceJournal, AcceptanceService, Submitter, fromPino } from '../../../gateway/src/acceptance';
-import { ConsentService } from '../../../gateway/src/consent/service';
 import type { Committed, Ledger } from '../../../gateway/src/fabric/client';
-import { createGatewayApp } from '../../../gateway/src/http/app';
-import { hashApiKey } from '../../../gateway/src/http/auth';
 import type { Role } from '../../../gateway/src/http/roles';
-import { MasterKey, PatientKeyStore } from '../../../gateway/src/privacy';
-import { RecordsService } from '../../../gateway/src/records/service';
 import { FakeLedger } from '../chaincode/fake-ledger';
 import { CONSORTIUM, HOSPITAL, HOSPITAL2, INSURER, SPONSOR } from '../chaincode/fixtures';
-import { ChaincodeLedger } from '../support/chaincode-ledger';
+import { ROLE_KEYS, startOrgGateway } from '../support/org-gateways';
 
 /**
  * The canary test (issue 8, unit level): distinctive fake identifiers are planted in every input
@@ -121,14 +113,7 @@ function scan(texts: readonly string[]): { byEncoding: Record<Encoding, number>;
 const CHANNEL = 'medprov';
 const DAY = 86_400;
 const DISCHARGE = 'loinc:18842-5';
-const KEYS: Record<Role, string> = {
-  'records-officer': 'records-officer-key-0123456789',
-  'claims-officer': 'claims-officer-key-0123456789ab',
-  'research-officer': 'research-officer-key-012345678',
-  dpo: 'dpo-key-0123456789abcdef0123',
-  admin: 'admin-key-0123456789abcdef012',
-};
-const users = (Object.keys(KEYS) as Role[]).map((role) => ({ id: `${role}-1`, role, apiKeySha256: hashApiKey(KEYS[role]) }));
+const KEYS = ROLE_KEYS;
 const sha = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
 
 /** What a gateway sends its peer: submitted proposals become transactions in blocks on every peer. */
@@ -155,49 +140,9 @@ interface Gateway {
   stop: () => Promise<void>;
 }
 
-async function gateway(ledger: FakeLedger, mspId: string, type: 'hospital' | 'insurer' | 'sponsor', dir: string, withJournal: boolean): Promise<Gateway> {
-  const keys = await PatientKeyStore.open({ stateDir: path.join(dir, 'keys', mspId), masterKey: MasterKey.generate(), ifMissing: 'create' });
-  const chain = new RecordingLedger(new ChaincodeLedger(ledger, mspId));
-  const stops: (() => Promise<void>)[] = [];
-  let acceptance: AcceptanceService | undefined;
-  if (withJournal) {
-    const journal = await AcceptanceJournal.open({ dir: path.join(dir, 'journal', mspId), logger: fromPino(logger) });
-    const submitter = new Submitter({ journal, ledger: chain, logger: fromPino(logger) });
-    submitter.start();
-    acceptance = new AcceptanceService(journal, submitter, keys);
-    stops.push(async () => {
-      await submitter.stop();
-      await journal.close();
-    });
-  }
-  const consent = new ConsentService(chain, {
-    org: { mspId, type },
-    channel: CHANNEL,
-    patientRefs: type === 'hospital' ? keys : undefined,
-    clock: () => ledger.now * 1000,
-  });
-  const { app } = createGatewayApp({
-    org: { mspId, name: mspId, type },
-    users,
-    records: new RecordsService(chain, keys),
-    consent,
-    ...(acceptance ? { acceptance } : {}),
-    logger: logger.child({ org: mspId }),
-    limits: { patientPerSecond: 1000, patientBurst: 1000 },
-  });
-  const server = http.createServer(app);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    stop: async () => {
-      await new Promise<void>((r) => {
-        server.close(() => r());
-        server.closeAllConnections();
-      });
-      for (const stop of stops) await stop();
-      await keys.close();
-    },
-  };
+function gateway(ledger: FakeLedger, mspId: string, type: 'hospital' | 'insurer' | 'sponsor', dir: string, withJournal: boolean): Promise<Gateway> {
+  const limits = { patientPerSecond: 1000, patientBurst: 1000 };
+  return startOrgGateway({ ledger, mspId, type, dir, acceptance: withJournal, limits, logger, wrapLedger: (chaincode) => new RecordingLedger(chaincode) });
 }
 
 // Headers on every request: identifier-looking request ids, idempotency keys and user agents.
@@ -228,6 +173,11 @@ async function send(gw: Gateway, method: string, p: string, opts: { role?: Role;
   }
   const res = await fetch(gw.url + p, { method, headers, body });
   return { status: res.status, body: await res.json(), headers: res.headers };
+}
+
+/** Every gateway's files of one kind of state (startOrgGateway keeps them in `<dir>/<mspId>/<kind>`). */
+function stateFiles(dir: string, kind: 'acceptance' | 'keys'): string[] {
+  return readdirSync(dir).flatMap((mspId) => (existsSync(path.join(dir, mspId, kind)) ? filesUnder(path.join(dir, mspId, kind)) : []));
 }
 
 function filesUnder(dir: string): string[] {
@@ -265,12 +215,12 @@ describe('privacy canary: identifiers planted in every input path reach no ledge
   /** Expects the status and code, with nothing written to the ledger and nothing new in the journal. */
   async function refusedUnwritten(request: () => Promise<Res>, status: number, code: string): Promise<void> {
     const writes = ledger.writeCount;
-    const journalBytes = filesUnder(path.join(dir, 'journal')).reduce((n, f) => n + statSync(f).size, 0);
+    const journalBytes = stateFiles(dir, 'acceptance').reduce((n, f) => n + statSync(f).size, 0);
     const res = await request();
     expect(res.status, JSON.stringify(res.body)).to.equal(status);
     expect(res.body.error.code).to.equal(code);
     expect(ledger.writeCount, 'nothing written to the ledger').to.equal(writes);
-    expect(filesUnder(path.join(dir, 'journal')).reduce((n, f) => n + statSync(f).size, 0), 'nothing written to the journal').to.equal(journalBytes);
+    expect(stateFiles(dir, 'acceptance').reduce((n, f) => n + statSync(f).size, 0), 'nothing written to the journal').to.equal(journalBytes);
   }
 
   before(async () => {
@@ -487,8 +437,8 @@ describe('privacy canary: identifiers planted in every input path reach no ledge
   it('scan: no canary, in any encoding, in world state, blocks, events, proposals, the journal, the key store or the logs', async () => {
     await new Promise((r) => setTimeout(r, 100)); // let the last log lines and journal outcomes land
     const utf8 = (b: Uint8Array) => Buffer.from(b).toString('utf8');
-    const journalFiles = filesUnder(path.join(dir, 'journal'));
-    const keyFiles = filesUnder(path.join(dir, 'keys'));
+    const journalFiles = stateFiles(dir, 'acceptance');
+    const keyFiles = stateFiles(dir, 'keys');
     expect(journalFiles.length, 'the journal is on disk').to.be.greaterThan(0);
     expect(keyFiles.length, 'the key stores are on disk').to.be.greaterThan(0);
     expect(ledger.committed.length).to.be.greaterThan(25);

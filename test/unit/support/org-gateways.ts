@@ -2,8 +2,9 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import pino from 'pino';
-import { AcceptanceJournal, AcceptanceService, Submitter } from '../../../gateway/src/acceptance';
+import { AcceptanceJournal, AcceptanceService, Submitter, fromPino } from '../../../gateway/src/acceptance';
 import { ConsentService } from '../../../gateway/src/consent/service';
+import type { Ledger } from '../../../gateway/src/fabric/client';
 import { createGatewayApp, type GatewayOptions } from '../../../gateway/src/http/app';
 import { hashApiKey } from '../../../gateway/src/http/auth';
 import type { Role } from '../../../gateway/src/http/roles';
@@ -46,10 +47,17 @@ export async function startOrgGateway(options: {
   channel?: string;
   acceptance?: boolean;
   limits?: GatewayOptions['limits'];
+  /** Who may call it; ROLE_USERS unless given. */
+  users?: GatewayOptions['users'];
+  /** Wraps the gateway's ledger (to count or record what it asks of the chaincode). */
+  wrapLedger?: (ledger: Ledger) => Ledger;
+  /** Where it logs (the journal and submitter too); silent unless given. */
+  logger?: pino.Logger;
 }): Promise<OrgGateway> {
   const { ledger, mspId, type, dir } = options;
   const keys = await PatientKeyStore.open({ stateDir: path.join(dir, mspId, 'keys'), masterKey: MasterKey.generate(), ifMissing: 'create' });
-  const chain = new ChaincodeLedger(ledger, mspId);
+  const chaincode = new ChaincodeLedger(ledger, mspId);
+  const chain = options.wrapLedger ? options.wrapLedger(chaincode) : chaincode;
   const consent = new ConsentService(chain, {
     org: { mspId, type },
     channel: options.channel ?? ledger.channel,
@@ -60,18 +68,19 @@ export async function startOrgGateway(options: {
   let submitter: Submitter | undefined;
   let acceptance: AcceptanceService | undefined;
   if (options.acceptance) {
-    journal = await AcceptanceJournal.open({ dir: path.join(dir, mspId, 'acceptance') });
-    submitter = new Submitter({ journal, ledger: chain });
+    const logger = options.logger ? { logger: fromPino(options.logger) } : {};
+    journal = await AcceptanceJournal.open({ dir: path.join(dir, mspId, 'acceptance'), ...logger });
+    submitter = new Submitter({ journal, ledger: chain, ...logger });
     submitter.start();
     acceptance = new AcceptanceService(journal, submitter, keys);
   }
   const { app } = createGatewayApp({
     org: { mspId, name: mspId, type },
-    users: ROLE_USERS,
+    users: options.users ?? ROLE_USERS,
     records: new RecordsService(chain, keys),
     consent,
     ...(acceptance ? { acceptance } : {}),
-    logger: pino({ level: 'silent' }),
+    logger: options.logger?.child({ org: mspId }) ?? pino({ level: 'silent' }),
     ...(options.limits ? { limits: options.limits } : {}),
   });
   const server = http.createServer(app);
