@@ -33,7 +33,7 @@ export interface PwPage {
   goto(url: string): Promise<PwResponse | null>;
   getByLabel(text: string, options?: { exact?: boolean }): PwLocator;
   getByRole(role: string, options?: { name?: string | RegExp; exact?: boolean }): PwLocator;
-  locator(selector: string): PwLocator;
+  locator(selector: string, options?: { hasText?: string | RegExp }): PwLocator;
   screenshot(options: { path: string; fullPage?: boolean }): Promise<unknown>;
   on(event: 'request', fn: (r: PwRequest) => void): void;
   on(event: 'console', fn: (m: { type(): string; text(): string }) => void): void;

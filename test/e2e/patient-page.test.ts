@@ -147,7 +147,9 @@ describe('e2e: the Patient page in headless Chromium (hospital + insurer gateway
     await page.getByLabel('Valid for (days)').fill('30');
     await page.getByRole('button', { name: 'Sign and give access' }).click();
     await page.locator('#grants .pill.active').waitFor({ timeout: 30_000 });
-    expect(await status()).to.include(`Access given: ${INSURER}`).and.include('claims');
+    // The status line is written after the grants table; wait for it rather than read it once.
+    await page.locator('#status', { hasText: `Access given: ${INSURER}` }).waitFor({ timeout: 30_000 });
+    expect(await status()).to.include('claims');
     const row = (await page.locator('#grants tbody tr').first().textContent()) ?? '';
     expect(row).to.include(INSURER).and.include('claims').and.include(DISCHARGE);
 
@@ -165,7 +167,7 @@ describe('e2e: the Patient page in headless Chromium (hospital + insurer gateway
   it("revokes in the page; the insurer's next access is DENIED (REVOKED)", async () => {
     await page.getByRole('button', { name: `Revoke access of ${INSURER} for claims` }).click();
     await page.locator('#grants .pill.revoked').waitFor({ timeout: 30_000 });
-    expect(await status()).to.include('Access revoked');
+    await page.locator('#status', { hasText: 'Access revoked' }).waitFor({ timeout: 30_000 });
     expect(await page.locator('#grants .pill.active').count()).to.equal(0);
     expect(await page.locator('button.revoke').count()).to.equal(0);
     const denied = await access();
@@ -195,11 +197,11 @@ describe('e2e: the Patient page in headless Chromium (hospital + insurer gateway
   it("shows the access log with both of the insurer's attempts: PERMIT and DENY", async () => {
     await page.getByRole('button', { name: 'Refresh' }).click();
     await page.locator('#access-log tr.log-entry.DENY').waitFor({ timeout: 30_000 });
+    await page.locator('#status', { hasText: '2 access-log entries' }).waitFor({ timeout: 30_000 });
     const entries = await page.locator('#access-log tbody tr').allTextContents();
     expect(entries).to.have.length(2);
     expect(entries[0]).to.include('DENY').and.include('revoked').and.include(INSURER).and.include('adm-2026-0001');
     expect(entries[1]).to.include('PERMIT').and.include(INSURER).and.include('claims');
-    expect(await status()).to.include('2 access-log entries');
     await page.screenshot({ path: path.join(ARTIFACTS, 'patient-access-log.png'), fullPage: true });
   });
 

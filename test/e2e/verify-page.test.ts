@@ -156,6 +156,8 @@ describe('e2e: the Verify page in headless Chromium (real gateway, real chaincod
       t.items.add(new File(['a scanned letter nobody anchored'], 'letter.pdf', { type: 'application/pdf' }));
       document.querySelector('#drop-zone').dispatchEvent(new DragEvent('drop', { dataTransfer: t, bubbles: true, cancelable: true }));
     })()`);
+    // The previous test left an UNKNOWN verdict on the page: wait for the one about letter.pdf.
+    await page.locator('#live', { hasText: 'letter.pdf' }).waitFor({ timeout: 30_000 });
     await page.locator('#verdict.UNKNOWN').waitFor({ timeout: 30_000 });
     expect(await page.locator('#live').textContent()).to.include('letter.pdf').and.to.include(sha('a scanned letter nobody anchored'));
     expect(await page.locator('#document-chosen').textContent()).to.include('letter.pdf');
