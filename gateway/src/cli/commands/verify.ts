@@ -4,19 +4,10 @@ import { GatewayClient } from '../client';
 import { EXIT } from '../errors';
 import { expandInputs, hashFile, mapPool } from '../files';
 import { fields } from '../output';
+import type { VerificationResult } from '../../records/service';
 
-/** The gateway's answer to POST /v1/verifications. */
-export interface Verification {
-  verdict: 'ORIGINAL' | 'SUPERSEDED' | 'RETRACTED' | 'UNKNOWN';
-  docHash: string;
-  issuer?: string;
-  recordId?: string;
-  version?: number;
-  anchoredAt?: string;
-  txId?: string;
-  supersededBy?: string;
-  retraction?: { reason: string; at: string; txId: string };
-}
+/** The gateway's answer to POST /v1/verifications: the records service's own type. */
+export type Verification = VerificationResult;
 
 /** `medprov verify <file|dir>...`: hash locally, ask the gateway what the ledger says. */
 export const verifyCommand: Command = {
