@@ -187,14 +187,8 @@ type AcceptRecord = {
 type OutcomeRecord = { type: 'outcome'; id: string } & RecordedOutcome;
 type JournalRecord = AcceptRecord | OutcomeRecord;
 
-interface Entry {
-  id: string;
-  kind: RequestKind;
-  transaction: string;
-  args: string[];
-  acceptedAt: string;
-  idempotencyKey?: string;
-  user?: string;
+/** An accepted request in memory: its accept record, plus what replay and the writers track. */
+interface Entry extends Omit<AcceptRecord, 'type'> {
   outcome?: RecordedOutcome;
   /** Internal: the request's fingerprint for idempotency. */
   fingerprint: string;

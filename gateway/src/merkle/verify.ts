@@ -105,21 +105,7 @@ export function inclusionProofSize(index: number, treeSize: number): number {
   if (index >= treeSize) {
     throw new MerkleProofError('INDEX_OUT_OF_RANGE', `index ${index} is not below tree size ${treeSize}`);
   }
-  let fn = index;
-  let sn = treeSize - 1;
-  let n = 0;
-  while (sn !== 0) {
-    if (!isOdd(fn) && fn === sn) {
-      while (!isOdd(fn) && fn !== 0) {
-        fn /= 2;
-        sn = half(sn);
-      }
-    }
-    fn = half(fn);
-    sn = half(sn);
-    n++;
-  }
-  return n;
+  return countProofLevels(index, treeSize - 1, 0);
 }
 
 /**
@@ -142,7 +128,14 @@ export function consistencyProofSize(size1: number, size2: number): number {
     fn = half(fn);
     sn = half(sn);
   }
-  let n = isPowerOfTwo(size1) ? 0 : 1;
+  return countProofLevels(fn, sn, isPowerOfTwo(size1) ? 0 : 1);
+}
+
+/**
+ * The RFC 9162 proof walk shared by inclusion and consistency proofs, counting one hash per
+ * level from node `fn` up to the root of the tree whose last node is `sn`, starting at `n`.
+ */
+function countProofLevels(fn: number, sn: number, n: number): number {
   while (sn !== 0) {
     if (!isOdd(fn) && fn === sn) {
       while (!isOdd(fn) && fn !== 0) {

@@ -17,7 +17,7 @@ import {
 } from '../../../chaincode/src/lib/eip712';
 import { KEY_TYPES } from '../../../chaincode/src/lib/keys';
 import { FakeLedger } from './fake-ledger';
-import { CONSORTIUM, HOSPITAL, HOSPITAL2, INSURER, SPONSOR } from './fixtures';
+import { CONSORTIUM, HOSPITAL, HOSPITAL2, INSURER, SPONSOR, expectCode } from './fixtures';
 
 const CHANNEL = 'medprov';
 const DAY = 86_400;
@@ -35,16 +35,6 @@ const SEED = Mnemonic.fromPhrase('test test test test test test test test test t
 const orgKey = (index: number): HDNodeWallet => HDNodeWallet.fromMnemonic(SEED, `m/44'/60'/0'/0/${index}`);
 const stranger = new Wallet(id('stranger key'));
 
-async function expectCode(promise: Promise<unknown>, code: string, fragment?: string): Promise<Error> {
-  try {
-    await promise;
-  } catch (err) {
-    expect((err as Error).message).to.match(new RegExp(`^${code}: `));
-    if (fragment) expect((err as Error).message).to.include(fragment);
-    return err as Error;
-  }
-  throw new Error(`expected ${code}, but the call succeeded`);
-}
 
 interface Signed<M> {
   message: M;

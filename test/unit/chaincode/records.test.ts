@@ -4,7 +4,7 @@ import { KeyEndorsementPolicy } from 'fabric-shim';
 import { IdentityContract, RecordsContract } from '../../../chaincode/src';
 import { MAX_BATCH, RECORDS_EVENT, type RecordAnchor } from '../../../chaincode/src/contracts/records';
 import { FakeLedger } from './fake-ledger';
-import { CONSORTIUM, HOSPITAL, HOSPITAL2, INSURER, SPONSOR } from './fixtures';
+import { CONSORTIUM, HOSPITAL, HOSPITAL2, INSURER, SPONSOR, expectCode } from './fixtures';
 
 
 const sha = (s: string): string => createHash('sha256').update(s).digest('hex');
@@ -15,16 +15,6 @@ const record = (recordId: string, doc = `document ${recordId}`) => ({
   category: 'loinc:11506-3',
 });
 
-async function expectCode(promise: Promise<unknown>, code: string, fragment?: string): Promise<Error> {
-  try {
-    await promise;
-  } catch (err) {
-    expect((err as Error).message).to.match(new RegExp(`^${code}: `));
-    if (fragment) expect((err as Error).message).to.include(fragment);
-    return err as Error;
-  }
-  throw new Error(`expected ${code}, but the call succeeded`);
-}
 
 describe('chaincode: records', () => {
   let ledger: FakeLedger;
