@@ -33,11 +33,46 @@ export interface Ledger {
   submit(name: string, ...args: string[]): Promise<Committed>;
 }
 
+/** A chaincode event of a valid committed transaction (Fabric keeps at most one per transaction). */
+export interface LedgerEvent {
+  readonly blockNumber: bigint;
+  readonly transactionId: string;
+  /** e.g. `medprov.ConsentChanged`. */
+  readonly eventName: string;
+  readonly payload: Uint8Array;
+}
+
+/**
+ * The last event a reader has fully handled: reading resumes in that block, after that
+ * transaction. Fabric's own checkpoint has the same two fields.
+ */
+export interface EventCheckpoint {
+  readonly blockNumber: bigint;
+  readonly transactionId: string;
+}
+
+/** Options of {@link LedgerEvents.events}. */
+export interface LedgerEventsOptions {
+  /** Resume after this event; without it, read from the channel's first block. */
+  readonly after?: EventCheckpoint;
+  /** Ends the subscription: the iterable then finishes without an error. */
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * The chaincode's events, in commit order, live: after catching up, the iterable waits for
+ * new blocks until its signal aborts. A broken connection ends it with a {@link LedgerError};
+ * the reader resumes from its last checkpoint.
+ */
+export interface LedgerEvents {
+  events(options?: LedgerEventsOptions): AsyncIterable<LedgerEvent>;
+}
+
 /**
  * The one seam between medprov and Fabric: the gateway, the CLI and the integration tests
  * all reach the ledger through this, as one organisation's identity.
  */
-export class LedgerClient implements Ledger {
+export class LedgerClient implements Ledger, LedgerEvents {
   private constructor(
     private readonly grpcClient: grpc.Client,
     private readonly gateway: Gateway,
@@ -88,6 +123,34 @@ export class LedgerClient implements Ledger {
       return { result: submitted.getResult(), transactionId: status.transactionId, blockNumber: status.blockNumber };
     } catch (err) {
       throw toLedgerError(err);
+    }
+  }
+
+  /** Chaincode events from the org's peer, resuming after `after` (Fabric skips through its transaction). */
+  async *events(options: LedgerEventsOptions = {}): AsyncGenerator<LedgerEvent> {
+    const { after, signal } = options;
+    if (signal?.aborted) return;
+    const network = this.gateway.getNetwork(this.connection.channel);
+    let stream: Awaited<ReturnType<typeof network.getChaincodeEvents>>;
+    try {
+      stream = await network.getChaincodeEvents(this.connection.chaincode, {
+        startBlock: 0n,
+        checkpoint: after && { getBlockNumber: () => after.blockNumber, getTransactionId: () => after.transactionId },
+      });
+    } catch (err) {
+      throw toLedgerError(err);
+    }
+    const close = (): void => stream.close();
+    signal?.addEventListener('abort', close, { once: true });
+    try {
+      for await (const { blockNumber, transactionId, eventName, payload } of stream) {
+        yield { blockNumber, transactionId, eventName, payload };
+      }
+    } catch (err) {
+      if (!signal?.aborted) throw toLedgerError(err);
+    } finally {
+      signal?.removeEventListener('abort', close);
+      stream.close();
     }
   }
 

@@ -84,7 +84,19 @@ export class FakeLedger {
     }
     for (const [key, ep] of stub.validationParameters) this.validationParameters.set(key, ep);
     this.committed.push({ txId, fcn, mspId, writes: stub.writes, validationParameters: stub.validationParameters, event: stub.event });
+    for (const wake of this.commitWaiters.splice(0)) wake();
     return result;
+  }
+
+  private readonly commitWaiters: Array<() => void> = [];
+
+  /** Resolves at the next commit (or at once when `signal` aborts). */
+  nextCommit(signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      if (signal?.aborted) return resolve();
+      this.commitWaiters.push(resolve);
+      signal?.addEventListener('abort', () => resolve(), { once: true });
+    });
   }
 
   /** Number of keys written by all committed transactions. */

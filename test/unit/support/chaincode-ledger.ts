@@ -1,6 +1,6 @@
 import type { Contract } from 'fabric-contract-api';
 import { contracts } from '../../../chaincode/src';
-import type { Committed, Ledger } from '../../../gateway/src/fabric/client';
+import type { Committed, Ledger, LedgerEvent, LedgerEvents, LedgerEventsOptions } from '../../../gateway/src/fabric/client';
 import { toLedgerError } from '../../../gateway/src/fabric/errors';
 import { FakeLedger } from '../chaincode/fake-ledger';
 
@@ -8,9 +8,11 @@ import { FakeLedger } from '../chaincode/fake-ledger';
  * For unit tests only: the real chaincode contracts running on the in-memory stub, behind the
  * gateway's `Ledger` interface, as one organisation. It lets the gateway's flows be tested
  * at unit level; the real network's integration tests are what prove them against Fabric.
- * Every committed transaction gets the next block number; a query commits nothing.
+ * Every committed transaction gets the next block number (block n holds committed[n - 1]); a
+ * query commits nothing. Events follow Fabric's resume rule: from the checkpoint's block,
+ * after its transaction.
  */
-export class ChaincodeLedger implements Ledger {
+export class ChaincodeLedger implements Ledger, LedgerEvents {
   private static readonly instances = new Map<string, Contract>(
     contracts.map((C) => {
       const instance = new C() as Contract;
@@ -31,6 +33,27 @@ export class ChaincodeLedger implements Ledger {
     const result = await this.run(true, name, args);
     const tx = this.state.committed[this.state.committed.length - 1];
     return { result, transactionId: tx.txId, blockNumber: BigInt(this.state.committed.length) };
+  }
+
+  async *events(options: LedgerEventsOptions = {}): AsyncGenerator<LedgerEvent> {
+    const { after, signal } = options;
+    let index = after ? Math.max(0, Number(after.blockNumber) - 1) : 0;
+    let skipping = after !== undefined;
+    while (!signal?.aborted) {
+      if (index >= this.state.committed.length) {
+        await this.state.nextCommit(signal);
+        continue;
+      }
+      const tx = this.state.committed[index];
+      const blockNumber = BigInt(index + 1);
+      index += 1;
+      if (skipping) {
+        if (blockNumber === after?.blockNumber && tx.txId !== after.transactionId) continue;
+        skipping = false;
+        if (blockNumber === after?.blockNumber) continue;
+      }
+      if (tx.event) yield { blockNumber, transactionId: tx.txId, eventName: tx.event.name, payload: tx.event.payload };
+    }
   }
 
   private async run(commit: boolean, name: string, args: string[]): Promise<Uint8Array> {
