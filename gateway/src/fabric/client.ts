@@ -53,8 +53,10 @@ export interface EventCheckpoint {
 
 /** Options of {@link LedgerEvents.events}. */
 export interface LedgerEventsOptions {
-  /** Resume after this event; without it, read from the channel's first block. */
+  /** Resume after this event; without it, read from `fromBlock`. */
   readonly after?: EventCheckpoint;
+  /** Where to start when there is no `after`: this block, all of it (default: the channel's first block). */
+  readonly fromBlock?: bigint;
   /** Ends the subscription: the iterable then finishes without an error. */
   readonly signal?: AbortSignal;
 }
@@ -128,13 +130,13 @@ export class LedgerClient implements Ledger, LedgerEvents {
 
   /** Chaincode events from the org's peer, resuming after `after` (Fabric skips through its transaction). */
   async *events(options: LedgerEventsOptions = {}): AsyncGenerator<LedgerEvent> {
-    const { after, signal } = options;
+    const { after, fromBlock, signal } = options;
     if (signal?.aborted) return;
     const network = this.gateway.getNetwork(this.connection.channel);
     let stream: Awaited<ReturnType<typeof network.getChaincodeEvents>>;
     try {
       stream = await network.getChaincodeEvents(this.connection.chaincode, {
-        startBlock: 0n,
+        startBlock: fromBlock ?? 0n,
         checkpoint: after && { getBlockNumber: () => after.blockNumber, getTransactionId: () => after.transactionId },
       });
     } catch (err) {

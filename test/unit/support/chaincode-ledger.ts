@@ -36,8 +36,9 @@ export class ChaincodeLedger implements Ledger, LedgerEvents {
   }
 
   async *events(options: LedgerEventsOptions = {}): AsyncGenerator<LedgerEvent> {
-    const { after, signal } = options;
-    let index = after ? Math.max(0, Number(after.blockNumber) - 1) : 0;
+    const { after, fromBlock, signal } = options;
+    const start = after?.blockNumber ?? fromBlock ?? 0n;
+    let index = Math.max(0, Number(start) - 1);
     let skipping = after !== undefined;
     while (!signal?.aborted) {
       if (index >= this.state.committed.length) {
