@@ -57,8 +57,7 @@ describe('e2e: the Verify page in headless Chromium (real gateway, real chaincod
 
     // Its receipt, built with the anchoring module's builder: the anchor's leaf in a small log
     // (other anchors around it), proved against a checkpoint of that log.
-    // (The in-memory stub's transaction ids are `tx000001`; a leaf wants Fabric's 64-hex form.)
-    const leaf = leafFromAnchor({ ...anchored.anchor, txId: sha(anchored.anchor.txId) }, BigInt(anchored.blockNumber));
+    const leaf = leafFromAnchor(anchored.anchor, BigInt(anchored.blockNumber));
     const others = Array.from({ length: 6 }, () => new Uint8Array(randomBytes(32)));
     const tree = MerkleTree.fromLeafHashes([...others.slice(0, 4), leafHash(leaf), ...others.slice(4)]);
     const receipt = buildReceipt({

@@ -66,7 +66,7 @@ describe('acceptance submitter (real chaincode on the in-memory stub)', function
     if (status?.state !== 'committed') throw new Error('unreachable');
     expect(status.result).to.deep.include({ created: true });
     expect((status.result as { anchor: { docHash: string } }).anchor.docHash).to.equal(docHash(1));
-    expect(status.transactionId).to.match(/^tx/);
+    expect(status.transactionId).to.match(/^[0-9a-f]{64}$/);
     expect(indexWrites(ledger, docHash(1))).to.equal(1);
     expect(s.counts()).to.include({ committed: 1, attempts: 1, retries: 0, accepted: 0, submitting: 0 });
     expect(journal.get(id)?.outcome?.status).to.equal('committed');

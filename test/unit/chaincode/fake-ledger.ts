@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Context } from 'fabric-contract-api';
 import type { Contract } from 'fabric-contract-api';
 
@@ -58,7 +59,8 @@ export class FakeLedger {
   private async execute<T extends Contract>(commit: boolean, mspId: string, contract: T, method: string, args: string[]): Promise<string> {
     this.txCounter += 1;
     this.seconds += 1;
-    const txId = `tx${String(this.txCounter).padStart(6, '0')}`;
+    // Fabric's transaction ids are 64 hex characters (a SHA-256 over nonce and creator).
+    const txId = createHash('sha256').update(`tx${this.txCounter}`).digest('hex');
     const fcn = `${contract.getName()}:${method}`;
     const stub = new FakeStub(this, txId, this.seconds, fcn, args, this.channel);
     const ctx = new Context();
