@@ -31,6 +31,8 @@ export const ANCHORING_ERROR_CODES = [
   'LOG_CLOSED',
   /** An anchor arrived out of ledger order (not a replay, not the next position). */
   'LOG_OUT_OF_ORDER',
+  /** The ledger's events and its state disagree (an announced anchor is missing or differs). */
+  'SOURCE_INCONSISTENT',
   /** The registry artifact (ABI) is missing: the contracts were not compiled. */
   'REGISTRY_ARTIFACT_MISSING',
   /** Registry configuration (RPC URL, key, address) is missing or malformed. */

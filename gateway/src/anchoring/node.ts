@@ -6,6 +6,7 @@
  * @module
  */
 export * from './index';
+export { LedgerAnchorSource } from './ledger-source';
 export { ANCHOR_LOG_FILES, AnchorLog, type AnchorLogOptions, type AppendResult, type LogRecovery } from './log';
 export {
   Checkpointer,

@@ -1,13 +1,10 @@
 /**
  * Where the checkpointer reads record anchors from: the ledger, in commit order.
  *
- * Only the interface lives here. The Fabric implementation comes with the gateway's Fabric
- * wiring (it needs a running network): it will read the channel's blocks, or the chaincode's
- * `medprov.RecordsChanged` events, through `@hyperledger/fabric-gateway` (the `LedgerClient`
- * seam in `gateway/src/fabric/client.ts`), starting at `position.blockNumber`, skipping the
- * entries at or before `position`, keeping only valid transactions, and yielding one item per
- * `anchored` or `amended` change with the anchor read from the transaction's write set or by
- * key. Retractions are not yielded: they change an anchor's status, not the set of anchors.
+ * Only the interface lives here. The ledger's implementation is {@link LedgerAnchorSource} in
+ * `ledger-source.ts` (Node only): the chaincode's `medprov.RecordsChanged` events through the
+ * gateway's `LedgerEvents` seam, each anchored or amended record read back by key. Retractions
+ * are not yielded: they change an anchor's status, not the set of anchors.
  *
  * @module
  */

@@ -1,0 +1,106 @@
+/**
+ * The checkpointer's {@link AnchorSource} on the real ledger: the chaincode's
+ * `medprov.RecordsChanged` events, in commit order, through the gateway's {@link LedgerEvents}
+ * seam, each anchored or amended record read back in full from the ledger.
+ *
+ * Positions. Fabric's chaincode events carry a block number and a transaction id, not the
+ * transaction's index in its block; so `txIndex` here is the ordinal of the event among this
+ * chaincode's events in that block (0, 1, …). That order is fixed by the block, so it is the same
+ * on every read and every peer, and it orders anchors exactly as the transactions do. A log
+ * written by this source must keep being fed by it (or by one that numbers the same way).
+ * `anchorIndex` is the change's index among the anchored/amended changes of its transaction.
+ *
+ * Resuming after a position re-reads its whole block (events carry no index to start from) and
+ * skips what is at or before it. Retractions are not yielded (see {@link AnchorSource}).
+ *
+ * The source is live: after catching up it waits for new blocks until its signal aborts, so it
+ * suits {@link Checkpointer.start}, not `runOnce`.
+ *
+ * @module
+ */
+import { RECORDS_EVENT, type RecordAnchor } from '../../../chaincode/src/contracts/records';
+import type { Ledger, LedgerEvents } from '../fabric/client';
+import { AnchoringError } from './errors';
+import { comparePositions, type AnchorsAfterOptions, type AnchorSource, type LedgerPosition, type SourcedAnchor } from './source';
+
+/** What this source reads of a change in the chaincode's record-change event. */
+interface RecordChange {
+  kind: 'anchored' | 'amended' | 'retracted';
+  docHash: string;
+  issuer: string;
+  recordId: string;
+  version: number;
+}
+
+const decoder = new TextDecoder();
+
+/** Record anchors from the ledger's events, each read back in full by key. */
+export class LedgerAnchorSource implements AnchorSource {
+  constructor(
+    private readonly events: LedgerEvents,
+    private readonly ledger: Pick<Ledger, 'evaluate'>,
+  ) {}
+
+  async *anchorsAfter(after: LedgerPosition | undefined, options: AnchorsAfterOptions = {}): AsyncGenerator<SourcedAnchor> {
+    const { signal } = options;
+    let block = -1n;
+    let ordinal = 0;
+    for await (const event of this.events.events({ fromBlock: after?.blockNumber ?? 0n, signal })) {
+      if (event.blockNumber !== block) {
+        block = event.blockNumber;
+        ordinal = 0;
+      } else {
+        ordinal += 1;
+      }
+      if (event.eventName !== RECORDS_EVENT) continue;
+      const changes = parseChanges(event.payload, event.transactionId);
+      let anchorIndex = 0;
+      for (const change of changes) {
+        if (change.kind === 'retracted') continue;
+        const position: LedgerPosition = { blockNumber: event.blockNumber, txIndex: ordinal, anchorIndex };
+        anchorIndex += 1;
+        if (after && comparePositions(position, after) <= 0) continue;
+        const anchor = await this.readAnchor(change);
+        if (anchor.txId !== event.transactionId) {
+          throw new AnchoringError(
+            'SOURCE_INCONSISTENT',
+            `record ${change.issuer}/${change.recordId} v${change.version} was announced by transaction ${event.transactionId} but the ledger says ${anchor.txId} anchored it.`,
+          );
+        }
+        yield { position, anchor, blockNumber: event.blockNumber };
+      }
+    }
+  }
+
+  private async readAnchor(change: RecordChange): Promise<RecordAnchor> {
+    let anchor: RecordAnchor | null = null;
+    try {
+      const bytes = await this.ledger.evaluate('Records:readRecord', change.issuer, change.recordId, String(change.version));
+      anchor = JSON.parse(decoder.decode(bytes)) as RecordAnchor | null;
+    } catch (err) {
+      // Anything else (peer unavailable, …) is the caller's to retry.
+      if ((err as { code?: string }).code !== 'RECORD_NOT_FOUND') throw err;
+    }
+    if (!anchor || anchor.docHash !== change.docHash) {
+      throw new AnchoringError(
+        'SOURCE_INCONSISTENT',
+        `the ledger has no anchor ${change.issuer}/${change.recordId} v${change.version} with document hash ${change.docHash}, though an event announced it.`,
+      );
+    }
+    return anchor;
+  }
+}
+
+function parseChanges(payload: Uint8Array, transactionId: string): RecordChange[] {
+  let body: unknown;
+  try {
+    body = JSON.parse(decoder.decode(payload));
+  } catch {
+    body = undefined;
+  }
+  const changes = (body as { changes?: unknown } | undefined)?.changes;
+  if (!Array.isArray(changes)) {
+    throw new AnchoringError('SOURCE_INCONSISTENT', `the ${RECORDS_EVENT} event of transaction ${transactionId} has no list of changes.`);
+  }
+  return changes as RecordChange[];
+}
