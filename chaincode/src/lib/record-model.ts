@@ -7,6 +7,9 @@ export type RecordStatus = 'active' | 'superseded' | 'retracted';
 export const RETRACTION_REASONS = ['entered-in-error', 'wrong-patient', 'duplicate', 'withdrawn-by-issuer', 'legal-order'] as const;
 export type RetractionReason = (typeof RETRACTION_REASONS)[number];
 
+/** The one event name of record changes; the gateway's index and checkpointer follow it. */
+export const RECORDS_EVENT = 'medprov.RecordsChanged';
+
 /** Largest number of records one anchorRecords transaction takes. */
 export const MAX_BATCH = 1000;
 

@@ -18,7 +18,7 @@
  *
  * @module
  */
-import { RECORDS_EVENT, type RecordAnchor } from '../../../chaincode/src/contracts/records';
+import { RECORDS_EVENT, type RecordAnchor } from '../../../chaincode/src/lib/record-model';
 import type { Ledger, LedgerEvents } from '../fabric/client';
 import { AnchoringError } from './errors';
 import { comparePositions, type AnchorsAfterOptions, type AnchorSource, type LedgerPosition, type SourcedAnchor } from './source';

@@ -7,6 +7,7 @@
  */
 export * from './index';
 export { LedgerAnchorSource } from './ledger-source';
+export { AnchoringService, type AnchoringServiceOptions, type AnchoringStatus } from './service';
 export { ANCHOR_LOG_FILES, AnchorLog, type AnchorLogOptions, type AppendResult, type LogRecovery } from './log';
 export {
   Checkpointer,
