@@ -2,34 +2,16 @@
  * A real Hardhat EVM node as a child process, for the anchoring integration tests. The node runs
  * in its own process group so that stopping it leaves no process behind.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
-import * as path from 'node:path';
+import { chainIdAt, compileContracts, devAccount, ROOT, signalGroup, spawnHardhatNode, waitForNode } from '../../../scripts/evm/hardhat-node';
 
-export const ROOT = path.resolve(__dirname, '../../..');
+export { compileContracts, ROOT };
 
-/**
- * Hardhat's well-known development accounts (printed by every `hardhat node`; they hold test
- * ether on local nodes only).
- */
-export const DEV_KEYS = [
-  '0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80',
-  '0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d',
-  '0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a',
-  '0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6',
-] as const;
-
-export const DEV_ADDRESSES = [
-  '0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266',
-  '0x70997970C51812dc3A010C7d01b50e0d17dc79C8',
-  '0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC',
-  '0x90F79bf6EB2c4f870365E785982E1f101E93b906',
-] as const;
-
-/** Compiles the contracts so `artifacts/` (git-ignored) holds the AnchorRegistry artifact. */
-export function compileContracts(): void {
-  execFileSync('npx', ['hardhat', 'compile', '--quiet'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
-}
+/** Hardhat's well-known development accounts 0–3 (they hold test ether on local nodes only). */
+const DEV = [0, 1, 2, 3].map(devAccount);
+export const DEV_KEYS = DEV.map((a) => a.privateKey) as [string, string, string, string];
+export const DEV_ADDRESSES = DEV.map((a) => a.address) as [string, string, string, string];
 
 /** A TCP port that was free a moment ago. */
 export function freePort(): Promise<number> {
@@ -41,21 +23,6 @@ export function freePort(): Promise<number> {
       server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
     });
   });
-}
-
-async function chainIdAt(url: string): Promise<string | undefined> {
-  try {
-    const response = await fetch(url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'eth_chainId', params: [] }),
-      signal: AbortSignal.timeout(1000),
-    });
-    const body = (await response.json()) as { result?: string };
-    return body.result;
-  } catch {
-    return undefined;
-  }
 }
 
 /** A running `hardhat node`. */
@@ -72,11 +39,7 @@ export interface EvmNode {
 export async function startEvmNode(): Promise<EvmNode> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const child: ChildProcess = spawn(
-    process.execPath,
-    [path.join(ROOT, 'node_modules/hardhat/internal/cli/bootstrap.js'), 'node', '--port', String(port), '--hostname', '127.0.0.1'],
-    { cwd: ROOT, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, HARDHAT_DISABLE_TELEMETRY_PROMPT: 'true' } },
-  );
+  const child: ChildProcess = spawnHardhatNode(port, 'pipe');
   // The node logs every RPC call: keep reading (a full pipe would stall it) but keep only the tail.
   let tail = '';
   const keep = (chunk: Buffer): void => {
@@ -87,29 +50,18 @@ export async function startEvmNode(): Promise<EvmNode> {
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const stop = async (): Promise<void> => {
     if (child.exitCode !== null || child.signalCode !== null) return;
-    try {
-      process.kill(-child.pid!, 'SIGTERM');
-    } catch {
-      return;
-    }
-    const timer = setTimeout(() => {
-      try {
-        process.kill(-child.pid!, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }, 5000);
+    if (!signalGroup(child.pid!, 'SIGTERM')) return;
+    const timer = setTimeout(() => signalGroup(child.pid!, 'SIGKILL'), 5000);
     await exited;
     clearTimeout(timer);
   };
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`hardhat node exited early:\n${tail}`);
-    if ((await chainIdAt(url)) !== undefined) return { url, port, output: () => tail, stop };
-    await new Promise((r) => setTimeout(r, 200));
+  try {
+    await waitForNode(url, () => child.exitCode !== null, () => `:\n${tail}`);
+  } catch (err) {
+    await stop();
+    throw err;
   }
-  await stop();
-  throw new Error(`hardhat node did not answer eth_chainId within 60 s:\n${tail}`);
+  return { url, port, output: () => tail, stop };
 }
 
 /** Whether anything still answers JSON-RPC at `url`. */
