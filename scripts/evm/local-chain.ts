@@ -19,21 +19,12 @@
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { deployAnchorRegistry } from '../../gateway/src/anchoring/node';
+import { LOCAL_CHAIN_FILE, readLocalChain as readChainFile, type LocalChain } from '../../gateway/src/anchoring/setup';
 import { writeFileAtomic } from '../../gateway/src/storage/durable-file';
 import { chainIdAt, compileContracts, devAccount, ROOT, signalGroup, spawnHardhatNode, waitForNode } from './hardhat-node';
 
 /** Port offset of the local EVM node from the consortium's base port. */
 export const EVM_PORT_OFFSET = 545;
-
-/** What `up` writes to `<state>/evm/chain.json` for the gateways. */
-export interface LocalChain {
-  rpcUrl: string;
-  chainId: number;
-  registry: { address: string; fromBlock: number; channel: string };
-  /** The organisation whose gateway writes checkpoints (the first one); the others only read them. */
-  checkpointWriter: string;
-  anchorers: Record<string, { address: string; privateKey: string }>;
-}
 
 interface Consortium {
   channel: string;
@@ -42,8 +33,10 @@ interface Consortium {
 }
 
 function paths(env: NodeJS.ProcessEnv) {
-  const dir = path.join(path.resolve(ROOT, env.MEDPROV_STATE_DIR ?? 'state'), 'evm');
-  return { dir, pid: path.join(dir, 'node.pid'), log: path.join(dir, 'node.log'), chain: path.join(dir, 'chain.json') };
+  const state = path.resolve(ROOT, env.MEDPROV_STATE_DIR ?? 'state');
+  const chain = path.join(state, LOCAL_CHAIN_FILE);
+  const dir = path.dirname(chain);
+  return { state, dir, pid: path.join(dir, 'node.pid'), log: path.join(dir, 'node.log'), chain };
 }
 
 function consortium(): Consortium {
@@ -52,8 +45,7 @@ function consortium(): Consortium {
 
 /** The chain description `up` wrote, when there is one. */
 export function readLocalChain(env: NodeJS.ProcessEnv = process.env): LocalChain | undefined {
-  const file = paths(env).chain;
-  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as LocalChain) : undefined;
+  return readChainFile(paths(env).state);
 }
 
 function runningPid(pidFile: string): number | undefined {

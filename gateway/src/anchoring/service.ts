@@ -37,6 +37,8 @@ export interface AnchoringServiceOptions {
   /** Wait between reads of the ledger after a failure (default 2 s). */
   readonly pollDelayMs?: number;
   readonly logger?: AnchoringLogger;
+  /** Called once the service has stopped (e.g. to close the registry client). */
+  readonly onStop?: () => void;
 }
 
 /** What `/healthz` and the CLI's `status` show of anchoring. */
@@ -53,6 +55,7 @@ export class AnchoringService {
     private readonly issuer: ReceiptIssuer,
     private readonly writes: boolean,
     private readonly follower: { stop(): Promise<void> },
+    private readonly onStop: (() => void) | undefined,
   ) {}
 
   /** Opens the log and starts following the ledger (and checkpointing, when `writes`). */
@@ -77,7 +80,7 @@ export class AnchoringService {
       follower = followOnly(checkpointer, log, options.pollDelayMs ?? 2000, logger);
     }
     logger.info('anchoring: following the ledger', { logSize: log.size, writesCheckpoints: options.writes });
-    return new AnchoringService(log, checkpointer, new ReceiptIssuer(log, options.registry), options.writes, follower);
+    return new AnchoringService(log, checkpointer, new ReceiptIssuer(log, options.registry), options.writes, follower, options.onStop);
   }
 
   /**
@@ -104,6 +107,7 @@ export class AnchoringService {
   async stop(): Promise<void> {
     await this.follower.stop();
     await this.log.close();
+    this.onStop?.();
   }
 }
 
