@@ -16,34 +16,27 @@
  * no list of organisations to find the key again. The only thing kept in sessionStorage is the
  * (non-secret) registration: hospital, patientRef and the domain's channel salt.
  */
-import { HDNodeWallet, Mnemonic, encodeBase64, getAddress, hexlify, id, randomBytes, toUtf8Bytes, type TypedDataDomain, type TypedDataField } from 'ethers';
+import { HDNodeWallet, Mnemonic, getAddress, id, randomBytes, type TypedDataDomain } from 'ethers';
+import { CONSENT_DOMAIN_NAME, CONSENT_DOMAIN_VERSION, CONSENT_GRANT_TYPES, CONSENT_REVOKE_TYPES, REGISTER_PATIENT_TYPES, type RegisterPatientMessage } from '../../chaincode/src/lib/eip712';
 import {
-  CONSENT_CHAIN_ID,
-  CONSENT_DOMAIN_NAME,
-  CONSENT_DOMAIN_VERSION,
-  CONSENT_GRANT_TYPES,
-  CONSENT_REVOKE_TYPES,
-  REGISTER_PATIENT_TYPES,
-  type ConsentGrantMessage,
-  type ConsentRevokeMessage,
-  type RegisterPatientMessage,
-} from '../../chaincode/src/lib/eip712';
-import { PATIENT_CHALLENGE_TYPES, type PatientChallengeMessage } from '../src/consent/typed-data';
+  BYTES32,
+  DAY_SECONDS as DAY,
+  challengeToSign,
+  consentDomainOf,
+  describeScope,
+  grantMessage,
+  patientAuthorization as authorizationHeader,
+  registrationDomain as domainOf,
+  revokeMessage,
+  sameTypes,
+  type ChallengeToSign as ChallengeAnswer,
+  type PatientRegistration as Registration,
+} from '../src/consent/patient-client';
+import { PATIENT_CHALLENGE_TYPES } from '../src/consent/typed-data';
 
 const REGISTRATION_STORAGE = 'medprov.patient.registration';
-const DAY = 86_400;
-/** validFrom is set this far in the past, so that a browser clock a little ahead of the ledger's does not make a new grant "not yet valid". */
-const CLOCK_SKEW_SECONDS = 300;
-const BYTES32 = /^0x[0-9a-fA-F]{64}$/;
 const CODE = /^[A-Za-z0-9._:-]+$/;
 const TRIAL = /^[A-Za-z0-9._-]{1,64}$/;
-
-interface Registration {
-  hospital: string;
-  patientRef: string;
-  /** keccak256(channel), from the hospital's request or a challenge; absent until known. */
-  salt?: string;
-}
 
 interface GrantView {
   grantId: string;
@@ -250,25 +243,9 @@ async function api<T>(method: 'GET' | 'POST', path: string, body?: unknown, auth
 
 /** The consent domain of this channel; refuses a domain that is not medprov-consent v1 (so the page never signs for something else). */
 function checkedDomain(domain: unknown): TypedDataDomain & { salt: string } {
-  const d = domain as Record<string, unknown> | null;
-  if (!d || d.name !== CONSENT_DOMAIN_NAME || d.version !== CONSENT_DOMAIN_VERSION || Number(d.chainId) !== CONSENT_CHAIN_ID || typeof d.salt !== 'string' || !BYTES32.test(d.salt)) {
-    throw new UserError(`This is not a medprov consent request: its EIP-712 domain is not ${CONSENT_DOMAIN_NAME} version ${CONSENT_DOMAIN_VERSION}.`);
-  }
-  return { name: CONSENT_DOMAIN_NAME, version: CONSENT_DOMAIN_VERSION, chainId: CONSENT_CHAIN_ID, salt: d.salt.toLowerCase() };
-}
-
-const sameTypes = (a: unknown, b: Record<string, TypedDataField[]>): boolean => JSON.stringify(a) === JSON.stringify(b);
-
-function domainOf(reg: Registration): TypedDataDomain {
-  if (!reg.salt) throw new Error('The channel of your registration is not known yet.');
-  return { name: CONSENT_DOMAIN_NAME, version: CONSENT_DOMAIN_VERSION, chainId: CONSENT_CHAIN_ID, salt: reg.salt };
-}
-
-interface ChallengeAnswer {
-  domain: unknown;
-  types: unknown;
-  primaryType: string;
-  message: { gateway: string; nonce: string; expiresAt: number };
+  const checked = consentDomainOf(domain);
+  if (!checked) throw new UserError(`This is not a medprov consent request: its EIP-712 domain is not ${CONSENT_DOMAIN_NAME} version ${CONSENT_DOMAIN_VERSION}.`);
+  return checked;
 }
 
 /** Answers a fresh single-use challenge: the `Authorization: Patient …` header value. Learns the channel salt if it was not known. */
@@ -276,25 +253,15 @@ async function patientAuthorization(): Promise<string> {
   const reg = requireRegistration();
   const wallet = walletFor(reg.hospital);
   const challenge = await api<ChallengeAnswer>('POST', '/v1/patients/challenges', { address: wallet.address });
-  if (challenge.primaryType !== 'PatientChallenge' || !sameTypes(challenge.types, PATIENT_CHALLENGE_TYPES) || (gatewayMsp && challenge.message.gateway !== gatewayMsp)) {
+  const toSign = challengeToSign(challenge, reg, gatewayMsp || undefined);
+  if ('problem' in toSign) {
+    if (toSign.problem === 'bad-domain') checkedDomain(challenge.domain);
+    if (toSign.problem === 'other-channel') throw new Error('The gateway is on another channel than your registration; nothing was signed.');
     throw new Error('The gateway sent a challenge this page does not recognise; nothing was signed.');
   }
-  const domain = checkedDomain(challenge.domain);
-  if (reg.salt && reg.salt !== domain.salt) throw new Error('The gateway is on another channel than your registration; nothing was signed.');
-  if (!reg.salt) saveRegistration({ ...reg, salt: domain.salt });
-  const message: PatientChallengeMessage = {
-    gateway: challenge.message.gateway,
-    hospital: reg.hospital,
-    patientRef: reg.patientRef,
-    nonce: challenge.message.nonce,
-    expiresAt: challenge.message.expiresAt,
-  };
-  const signature = await wallet.signTypedData(domain, PATIENT_CHALLENGE_TYPES, message);
-  return `Patient ${base64url(JSON.stringify({ message, signature }))}`;
-}
-
-function base64url(text: string): string {
-  return encodeBase64(toUtf8Bytes(text)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  if (!reg.salt) saveRegistration({ ...reg, salt: toSign.domain.salt });
+  const signature = await wallet.signTypedData(toSign.domain, PATIENT_CHALLENGE_TYPES, toSign.message);
+  return authorizationHeader(toSign.message, signature);
 }
 
 // ───────────────────────────── 1. the key ─────────────────────────────
@@ -452,17 +419,7 @@ grantForm.addEventListener('submit', (event) => {
     if (!Number.isInteger(days) || days < 1 || days > 3650) throw new UserError('Enter how many days the access lasts: a whole number from 1 to 3650.', 'days');
     if (!reg.salt) await patientAuthorization(); // learns the channel of the registration (a spare challenge)
     const now = Math.floor(Date.now() / 1000);
-    const message: ConsentGrantMessage = {
-      hospital: reg.hospital,
-      patientRef: reg.patientRef,
-      grantee,
-      purpose,
-      categories,
-      recordIds,
-      validFrom: now - CLOCK_SKEW_SECONDS,
-      validUntil: now + days * DAY,
-      nonce: hexlify(randomBytes(32)),
-    };
+    const message = grantMessage(reg, { grantee, purpose, categories, recordIds, validUntil: now + days * DAY }, now);
     const signature = await wallet.signTypedData(domainOf(registration!), CONSENT_GRANT_TYPES, message);
     const out = await api<{ grant: GrantView; created: boolean }>('POST', '/v1/consents', { message, signature });
     say(`Access given: ${grantee} may use ${describeScope(out.grant)} for ${purpose} until ${formatDate(out.grant.validUntil)}.`);
@@ -474,7 +431,7 @@ async function revoke(grant: GrantView, button: HTMLButtonElement): Promise<void
   await act(button, async () => {
     const reg = requireRegistration();
     const wallet = walletFor(reg.hospital);
-    const message: ConsentRevokeMessage = { hospital: reg.hospital, patientRef: reg.patientRef, grantId: grant.grantId, nonce: hexlify(randomBytes(32)) };
+    const message = revokeMessage(reg, grant.grantId);
     const signature = await wallet.signTypedData(domainOf(reg), CONSENT_REVOKE_TYPES, message);
     await api('POST', '/v1/consents/revocations', { message, signature });
     say(`Access revoked: ${grant.grantee} may no longer use your records for ${grant.purpose}.`);
@@ -547,11 +504,6 @@ function wrapTable(t: HTMLTableElement): HTMLDivElement {
   div.className = 'table-wrap';
   div.append(t);
   return div;
-}
-
-function describeScope(g: { categories: string[]; recordIds: string[] }): string {
-  const parts = [...g.categories.map((c) => `category ${c}`), ...g.recordIds.map((r) => `record ${r}`)];
-  return parts.join(', ');
 }
 
 const formatDate = (seconds: number): string => new Date(seconds * 1000).toISOString().slice(0, 10);

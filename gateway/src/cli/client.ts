@@ -28,6 +28,11 @@ export class GatewayClient {
     return this.request<T>('GET', path, undefined, { auth: false });
   }
 
+  /** POST a JSON body without an API key (the patient's routes: the body is signed). */
+  async postOpen<T>(path: string, body: unknown): Promise<GatewayResponse<T>> {
+    return this.request<T>('POST', path, body, { auth: false });
+  }
+
   async get<T>(path: string): Promise<GatewayResponse<T>> {
     return this.request<T>('GET', path);
   }

@@ -43,8 +43,11 @@ export interface Command {
   readonly description: string;
   readonly examples: readonly string[];
   readonly options: OptionSpecs;
-  /** Whether the command talks to a gateway (and so takes --gateway/--api-key/--timeout). */
-  readonly usesGateway: boolean;
+  /**
+   * Whether the command talks to a gateway (and so takes --gateway/--api-key/--timeout);
+   * 'as-patient': it does, without an API key (the patient's signatures authenticate).
+   */
+  readonly usesGateway: boolean | 'as-patient';
   /** Positional arguments: at least `min`, at most `max`. */
   readonly positionals: { min: number; max: number };
   run(ctx: Context): Promise<number>;
@@ -67,7 +70,8 @@ export const GATEWAY_OPTIONS: OptionSpecs = {
 
 /** All options of a command. */
 export function optionsOf(command: Command): OptionSpecs {
-  return { ...command.options, ...(command.usesGateway ? GATEWAY_OPTIONS : {}), ...COMMON_OPTIONS };
+  const gateway = command.usesGateway ? Object.fromEntries(Object.entries(GATEWAY_OPTIONS).filter(([name]) => name !== 'api-key' || command.usesGateway === true)) : {};
+  return { ...command.options, ...gateway, ...COMMON_OPTIONS };
 }
 
 /** Parses a command's arguments; throws UsageError for unknown flags, bad values, wrong positional counts. */

@@ -11,7 +11,7 @@ export const EXIT = {
   OK: 0,
   /** A verification failed: a verdict other than ORIGINAL, or a receipt that does not verify. */
   FAILED: 1,
-  /** Usage error: unknown command or flag, missing argument, unreadable input file, no gateway/API key configured. */
+  /** Usage error: unknown command or flag, missing argument, unreadable input file, no gateway/API key configured, a key file missing or not opened by its password. */
   USAGE: 2,
   /** The gateway (or the EVM node of `--rpc`) cannot be reached: connection refused, DNS, timeout. */
   UNREACHABLE: 3,

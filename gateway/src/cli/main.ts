@@ -10,6 +10,12 @@
  *   status                            the gateway's health and who your key is
  *   hash <file|dir>...                SHA-256 of local files, nothing sent
  *   verify-receipt <receipt> [<file>] check a receipt offline (and on chain with --rpc)
+ *   patient register                  bind a patient's key file to the patient (records officers)
+ *   key create <file>                 a patient's new encrypted key file
+ *   consent grant|revoke|list         the patient's consent, signed with their key file
+ *   access-log                        who accessed the patient's records, and the decision
+ *
+ * Commands of two words ('consent grant') are listed by their first word: `medprov consent --help`.
  *
  * Gateway and key: --gateway/--api-key, else MEDPROV_GATEWAY_URL/MEDPROV_API_KEY, else
  * ~/.config/medprov/config.json `{ "gateway": "…", "apiKey": "…" }`.
@@ -33,26 +39,68 @@ import { historyCommand } from './commands/history';
 import { statusCommand } from './commands/status';
 import { verifyCommand } from './commands/verify';
 import { verifyReceiptCommand } from './commands/verify-receipt';
+import { accessLogCommand } from './commands/access-log';
+import { consentGrantCommand, consentListCommand, consentRevokeCommand } from './commands/consent';
+import { keyCreateCommand } from './commands/key';
+import { patientRegisterCommand } from './commands/patient';
 
-export const COMMANDS: readonly Command[] = [verifyCommand, anchorCommand, historyCommand, statusCommand, hashCommand, verifyReceiptCommand];
+export const COMMANDS: readonly Command[] = [
+  verifyCommand,
+  anchorCommand,
+  historyCommand,
+  statusCommand,
+  hashCommand,
+  verifyReceiptCommand,
+  patientRegisterCommand,
+  keyCreateCommand,
+  consentGrantCommand,
+  consentRevokeCommand,
+  consentListCommand,
+  accessLogCommand,
+];
 
 const VERSION = '0.1.0';
 
+/** `  name  summary` lines of some commands. */
+function commandList(commands: readonly Command[]): string[] {
+  const width = Math.max(...commands.map((c) => c.name.length));
+  return commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`);
+}
+
+/** The commands of a two-word group ('consent' → consent grant, revoke, list). */
+const groupOf = (word: string | undefined): Command[] => COMMANDS.filter((c) => word !== undefined && c.name.startsWith(`${word} `));
+
+function groupHelp(group: string, commands: readonly Command[]): string {
+  return [`Usage: medprov ${group} <command> [arguments] [options]`, '', 'Commands:', ...commandList(commands), '', `Run 'medprov ${group} <command> --help' for a command's options and examples.`, ''].join('\n');
+}
+
+/** The command named by the first one or two words of argv, and the arguments after it. */
+function findCommand(argv: readonly string[]): { command: Command; rest: string[] } | undefined {
+  const [first, second, ...more] = argv;
+  const two = COMMANDS.find((c) => c.name === `${first} ${second}`);
+  if (two) return { command: two, rest: more };
+  const one = COMMANDS.find((c) => c.name === first);
+  return one ? { command: one, rest: argv.slice(1) } : undefined;
+}
+
 function mainHelp(): string {
-  const width = Math.max(...COMMANDS.map((c) => c.name.length));
   return [
     'Usage: medprov <command> [arguments] [options]',
     '',
-    'The command line of a medprov gateway: anchor and verify medical-record documents by hash.',
+    'The command line of a medprov gateway: anchor and verify medical-record documents by hash;',
+    "for patients, their consent grants and access log, signed with the patient's key file.",
     '',
     'Commands:',
-    ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    ...commandList(COMMANDS),
     '',
     'Gateway and API key: --gateway <url> and --api-key <key>, or MEDPROV_GATEWAY_URL and',
     'MEDPROV_API_KEY, or ~/.config/medprov/config.json {"gateway": "...", "apiKey": "..."}',
     '(flags win over the environment, which wins over the file).',
     '',
     'Every command takes --json (one JSON document on stdout), --progress, --debug and --help.',
+    '',
+    "Patients' commands sign with a key file (--key or MEDPROV_KEY_FILE; its password from",
+    'MEDPROV_KEY_PASSWORD or a prompt) and need no API key.',
     '',
     'Exit status: 0 ok, 1 verification failed, 2 usage error, 3 gateway unreachable,',
     '4 request refused by the gateway, 5 gateway failure.',
@@ -71,22 +119,31 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     return EXIT.USAGE;
   }
   if (name === '--help' || name === '-h' || name === 'help') {
-    const target = name === 'help' ? COMMANDS.find((c) => c.name === rest[0]) : undefined;
-    process.stdout.write(target ? helpText(target) : mainHelp());
+    const target = name === 'help' ? findCommand(rest)?.command : undefined;
+    const group = name === 'help' && !target ? groupOf(rest[0]) : [];
+    process.stdout.write(target ? helpText(target) : group.length > 0 ? groupHelp(rest[0]!, group) : mainHelp());
     return EXIT.OK;
   }
   if (name === '--version' || name === '-V') {
     process.stdout.write(`medprov ${VERSION}\n`);
     return EXIT.OK;
   }
-  const command = COMMANDS.find((c) => c.name === name);
-  if (!command) {
-    const hint = name.startsWith('-') ? 'the command comes first, options after it' : `commands: ${COMMANDS.map((c) => c.name).join(', ')}`;
+  const found = findCommand(argv);
+  const group = groupOf(name);
+  if (!found && group.length > 0) {
+    const asked = rest[0] === '--help' || rest[0] === '-h';
+    if (!asked) process.stderr.write(`medprov ${name}: ${rest[0] === undefined ? 'which one?' : `unknown command '${rest[0]}'.`}\n`);
+    (asked ? process.stdout : process.stderr).write(groupHelp(name, group));
+    return asked ? EXIT.OK : EXIT.USAGE;
+  }
+  if (!found) {
+    const hint = name.startsWith('-') ? 'the command comes first, options after it' : `commands: ${[...new Set(COMMANDS.map((c) => c.name.split(' ')[0]))].join(', ')}`;
     process.stderr.write(`medprov: unknown command '${name}' (${hint}).\nUsage: medprov <command> [arguments] [options]\nRun 'medprov --help' for the list of commands.\n`);
     return EXIT.USAGE;
   }
+  const { command } = found;
   try {
-    const args = parseCommandArgs(command, rest);
+    const args = parseCommandArgs(command, found.rest);
     if (args.values.help) {
       process.stdout.write(helpText(command));
       return EXIT.OK;

@@ -42,3 +42,10 @@ export function fields(pairs: readonly (readonly [string, string | number | unde
   const width = Math.max(0, ...shown.map(([k]) => k.length));
   return shown.map(([k, v]) => `${indent}${k.padEnd(width)}  ${v}`);
 }
+
+/** A table: a header row and aligned columns (the last one unpadded). */
+export function table(header: readonly string[], rows: readonly (readonly string[])[], indent = '  '): string[] {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: readonly string[]): string => indent + cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ');
+  return [line(header), ...rows.map(line)];
+}

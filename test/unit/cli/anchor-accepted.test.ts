@@ -1,5 +1,4 @@
 import { expect } from 'chai';
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,32 +8,17 @@ import { parseCsv } from '../../../gateway/src/cli/manifest';
 import { Progress } from '../../../gateway/src/cli/progress';
 import { FakeLedger } from '../chaincode/fake-ledger';
 import { CONSORTIUM, HOSPITAL, HOSPITAL2 } from '../chaincode/fixtures';
+import { runCli, type CliRun } from '../support/cli-process';
 import { ROLE_KEYS, startOrgGateway, type OrgGateway } from '../support/org-gateways';
 
 /**
  * `medprov anchor` against gateways that accept writes durably (journal, 202 + Location,
  * Prefer: wait): manifests, and a batch the chaincode refuses part-way through a folder.
  */
-const ROOT = path.resolve(__dirname, '../../..');
-const MAIN = path.join(ROOT, 'gateway/src/cli/main.ts');
 const KEY = ROLE_KEYS['records-officer'];
 const sha = (s: string): string => createHash('sha256').update(s).digest('hex');
 
-function cli(args: string[], home: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--require', 'tsx/cjs', MAIN, ...args], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH ?? '', HOME: home, MEDPROV_API_KEY: KEY },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const cli = (args: string[], home: string): Promise<CliRun> => runCli(args, { home, env: { MEDPROV_API_KEY: KEY } });
 
 describe('medprov anchor against gateways with durable acceptance (child process)', function () {
   this.timeout(30_000);

@@ -1,9 +1,7 @@
 import { expect } from 'chai';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import * as net from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { IdentityContract } from '../../../chaincode/src';
@@ -13,14 +11,13 @@ import { bytesToHex } from '../../../gateway/src/merkle';
 import { documentOf, makeSourced } from '../anchoring/fixtures';
 import { FakeLedger } from '../chaincode/fake-ledger';
 import { CONSORTIUM, HOSPITAL, INSURER } from '../chaincode/fixtures';
+import { ROOT, closedPort, runCli, type CliRun as Run } from '../support/cli-process';
 import { ROLE_KEYS, startOrgGateway, type OrgGateway } from '../support/org-gateways';
 
 /**
  * The `medprov` CLI as a real child process against real gateways (real chaincode on the
  * in-memory stub, as in records-flow.test.ts) listening on 127.0.0.1.
  */
-const ROOT = path.resolve(__dirname, '../../..');
-const MAIN = path.join(ROOT, 'gateway/src/cli/main.ts');
 const OFFICER_KEY = ROLE_KEYS['records-officer'];
 const CLAIMS_KEY = ROLE_KEYS['claims-officer'];
 const users = [
@@ -29,38 +26,9 @@ const users = [
 ];
 const sha = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 let home: string;
 
-/** Runs the CLI as a child process (asynchronously: the gateways live in this process). */
-function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--require', 'tsx/cjs', MAIN, ...args], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH ?? '', HOME: home, CORE_CHAINCODE_LOGGING_LEVEL: 'WARNING', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as AddressInfo).port;
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}
+const cli = (args: string[], env: Record<string, string> = {}): Promise<Run> => runCli(args, { home, env });
 
 describe('medprov CLI (child process against real gateways on the in-memory chaincode stub)', function () {
   this.timeout(60_000);

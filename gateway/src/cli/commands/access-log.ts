@@ -1,0 +1,35 @@
+import type { AccessLogEntry } from '../../../../chaincode/src/lib/consent-model';
+import type { Command } from '../command';
+import { PATIENT_OPTIONS, printListing } from '../patient';
+
+/** `medprov access-log`: who asked for the patient's records, and what the ledger decided. */
+export const accessLogCommand: Command = {
+  name: 'access-log',
+  summary: 'who accessed (or tried to access) your records, and the decision (patients)',
+  usage: 'access-log --key <file> [options]',
+  description: `
+Lists the access-log entries about you, oldest first: when, which organisation (and role),
+which record (issuer, record id, version), for what purpose, and the decision: PERMIT, DENY
+(with the reason: revoked, expired, out of scope, …) or NO_CONSENT. Every consent-checked
+access is logged on the ledger whatever the decision. Like 'consent list', the CLI signs a
+single-use challenge with your key (GET /v1/patients/me/access-log).`,
+  examples: ['medprov access-log --key ~/medprov/hospital.key.json', 'medprov access-log --json | jq \'.entries[] | select(.decision != "PERMIT")\''],
+  options: { ...PATIENT_OPTIONS },
+  usesGateway: 'as-patient',
+  positionals: { min: 0, max: 0 },
+  run: (ctx) =>
+    printListing<AccessLogEntry>(
+      ctx,
+      '/v1/patients/me/access-log',
+      'entries',
+      (entries) => `${entries.length} access-log entr${entries.length === 1 ? 'y' : 'ies'}`,
+      ['WHEN', 'WHO', 'RECORD', 'PURPOSE', 'DECISION'],
+      (e) => [
+        e.at.replace('T', ' ').replace(/(\.\d+)?Z$/, ' UTC'),
+        e.role ? `${e.accessor} (${e.role})` : e.accessor,
+        `${e.issuer} ${e.recordId} v${e.version}`,
+        e.purpose,
+        e.reason ? `${e.decision} (${e.reason.toLowerCase().replace(/_/g, ' ')})` : e.decision,
+      ],
+    ),
+};

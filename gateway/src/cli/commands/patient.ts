@@ -1,0 +1,75 @@
+import { getAddress } from 'ethers';
+import { REGISTER_PATIENT_TYPES, type RegisterPatientMessage } from '../../../../chaincode/src/lib/eip712';
+import type { PatientBinding } from '../../../../chaincode/src/lib/consent-model';
+import { consentDomainOf, sameTypes } from '../../consent/patient-client';
+import type { RegistrationRequest } from '../../consent/service';
+import { str, type Command } from '../command';
+import { gatewaySettings } from '../config';
+import { GatewayClient } from '../client';
+import { CliError, EXIT, UsageError } from '../errors';
+import { fields } from '../output';
+import { KEY_OPTION, keyFilePath, readKeyFile, saveRegistration, unlockKey } from '../patient';
+
+/**
+ * `medprov patient register`: the hospital binds a patient's key to the patient's patientRef,
+ * at the desk: the records officer's API key asks for the registration request, the patient's
+ * key file signs it (the patient types the password), the officer's key submits it.
+ */
+export const patientRegisterCommand: Command = {
+  name: 'patient register',
+  summary: "bind a patient's key file to the patient at this hospital (records officers, with the patient)",
+  usage: 'patient register --patient-id <id> --key <file> [--gateway <url>] [--api-key <key>] [--json]',
+  description: `
+Registers the patient's key at this hospital, the three steps of the API in one go:
+  1. the records officer asks for a registration request for the hospital's patient id
+     (POST /v1/patients/registration-requests; the id never leaves the gateway, the ledger
+     gets the patient's patientRef);
+  2. the patient's key file signs it (EIP-712 RegisterPatient; the patient gives the password);
+  3. the records officer submits the signed registration (POST /v1/patients).
+The registration (hospital, patientRef) is then kept in the key file, so the patient's
+'consent' and 'access-log' commands need nothing else. Registering the same key again is
+harmless. A key is registered at one hospital only: use one key file per hospital.`,
+  examples: [
+    'medprov patient register --patient-id MRN-1001 --key /media/usb/hospital.key.json',
+    'MEDPROV_API_KEY=… medprov patient register --patient-id MRN-1001 --key patient.key.json --json',
+  ],
+  options: {
+    'patient-id': { type: 'string', value: 'id', description: "the hospital's patient id (never leaves the gateway)" },
+    ...KEY_OPTION,
+  },
+  usesGateway: true,
+  positionals: { min: 0, max: 0 },
+  async run(ctx) {
+    const { args, out, env } = ctx;
+    const patientId = str(args, 'patient-id');
+    if (!patientId) throw new UsageError("--patient-id is required: the hospital's id of the patient.");
+    const client = new GatewayClient(gatewaySettings(args, env));
+    if (!client.settings.apiKey) throw new UsageError('no API key: registering is the records officer\'s act (pass --api-key, set MEDPROV_API_KEY, or put "apiKey" in the config file).');
+    const key = await readKeyFile(keyFilePath(ctx));
+    const wallet = await unlockKey(key, env);
+
+    const request = (await client.post<RegistrationRequest>('/v1/patients/registration-requests', { patientId })).body;
+    const domain = consentDomainOf(request.domain);
+    const m = request.message as Partial<RegisterPatientMessage> | undefined;
+    if (!domain || request.primaryType !== 'RegisterPatient' || !sameTypes(request.types, REGISTER_PATIENT_TYPES) || typeof m?.hospital !== 'string' || typeof m.patientRef !== 'string' || typeof m.nonce !== 'string') {
+      throw new CliError(EXIT.GATEWAY_ERROR, 'the gateway sent a registration request that is not medprov RegisterPatient typed data; nothing was signed.');
+    }
+    const message: RegisterPatientMessage = { hospital: m.hospital, patientRef: m.patientRef, nonce: m.nonce };
+    const held = key.registration;
+    if (held && (held.hospital !== message.hospital || held.patientRef !== message.patientRef)) {
+      throw new UsageError(`the key file ${key.file} is already registered (at ${held.hospital}, for another patientRef); use one new key file per hospital ('medprov key create').`);
+    }
+    const signature = await wallet.signTypedData(domain, REGISTER_PATIENT_TYPES, message);
+    const { body } = await client.post<{ binding: PatientBinding; created: boolean; blockNumber: string }>('/v1/patients', { message, patient: getAddress(wallet.address), signature });
+    await saveRegistration(key, { hospital: message.hospital, patientRef: message.patientRef, salt: domain.salt });
+    out.document({ ...body, keyFile: key.file });
+    out.line(body.created ? `registered ${body.binding.patient} at ${body.binding.hospital}` : `${body.binding.patient} was already registered at ${body.binding.hospital}; nothing changed`);
+    for (const l of fields([
+      ['patientRef', body.binding.patientRef],
+      ['registered', body.binding.registeredAt],
+      ['txId', body.binding.txId],
+      ['key file', `${key.file} (now holds this registration)`],
+    ])) out.line(l);
+    return EXIT.OK;
+  },
+};
