@@ -2,11 +2,13 @@ import * as http from 'node:http';
 import * as path from 'node:path';
 import pino from 'pino';
 import { loadGatewayConfig, loadUsers } from './config';
+import { ConsentFeed } from './consent/feed';
 import { ConsentService } from './consent/service';
 import { LedgerClient } from './fabric/client';
 import { AcceptanceJournal, AcceptanceService, fromPino, Submitter } from './acceptance';
 import { createGatewayApp } from './http/app';
 import { masterKeysFromEnv, PatientKeyStore } from './privacy';
+import { AnchorIndex } from './records/anchor-index';
 import { RecordsService } from './records/service';
 
 /**
@@ -20,6 +22,15 @@ async function main(): Promise<void> {
   const keys = await PatientKeyStore.open({ stateDir: config.keyStoreDir, masterKey, previousMasterKeys, ifMissing: process.env.MEDPROV_CREATE_KEY_STORE === '1' ? 'create' : 'fail' });
   if (keys.status().entriesAwaitingRotation > 0) await keys.resumeRotation();
   const ledger = await LedgerClient.connect(config.fabric);
+  // Verifications are answered from a local index of anchors fed by the ledger's events (resumed
+  // from its snapshot's checkpoint); it sees this gateway's own commits through `tracked`.
+  const anchorIndex = await AnchorIndex.open({
+    file: path.join(config.stateDir, 'gateways', config.org.name.toLowerCase(), 'anchor-index', 'anchor-index.bin'),
+    events: ledger,
+    logger: fromPino(logger.child({ component: 'anchor-index' })),
+  });
+  anchorIndex.start();
+  const tracked = anchorIndex.observe(ledger);
   // The consent domain's salt is the channel name: it must be the channel the ledger client uses.
   const consent = new ConsentService(ledger, {
     org: config.org,
@@ -29,12 +40,20 @@ async function main(): Promise<void> {
   // Writes are journalled before they are acknowledged, then submitted with retries.
   const acceptanceLog = fromPino(logger.child({ component: 'acceptance' }));
   const journal = await AcceptanceJournal.open({ dir: path.join(config.stateDir, 'gateways', config.org.name.toLowerCase(), 'acceptance'), logger: acceptanceLog });
-  const submitter = new Submitter({ journal, ledger, logger: acceptanceLog });
+  const submitter = new Submitter({ journal, ledger: tracked, logger: acceptanceLog });
   submitter.start();
   const compactor = setInterval(() => void journal.compact().catch((err: unknown) => logger.error({ err }, 'journal compaction failed')), 3_600_000);
   compactor.unref();
   const acceptance = new AcceptanceService(journal, submitter, keys);
-  const { app } = createGatewayApp({ org: config.org, users: loadUsers(config.usersFile), records: new RecordsService(ledger, keys), consent, acceptance, logger });
+  // The grants and revocations that concern this org, followed from the ledger into a local file for GET /v1/consents/events.
+  const feed = await ConsentFeed.open({
+    file: path.join(config.stateDir, 'gateways', config.org.name.toLowerCase(), 'consent-feed', 'consent-feed.ndjson'),
+    ledger,
+    org: config.org,
+    logger: logger.child({ component: 'consent-feed' }),
+  });
+  feed.start();
+  const { app } = createGatewayApp({ org: config.org, users: loadUsers(config.usersFile), records: new RecordsService(tracked, keys, anchorIndex), anchorIndex, consent, consentEvents: { feed }, acceptance, logger });
   const server = http.createServer(app);
   server.requestTimeout = 120_000;
   await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
@@ -46,11 +65,17 @@ async function main(): Promise<void> {
       clearInterval(compactor);
       await submitter.stop();
       await journal.close();
+      await anchorIndex.stop();
       ledger.close();
       await keys.close();
       process.exit(0);
     });
     server.closeIdleConnections();
+    // Event streams never go idle by themselves: closing the feed ends them.
+    void feed.close().then(
+      () => server.closeIdleConnections(),
+      (err: unknown) => logger.error({ err }, 'closing the consent feed failed'),
+    );
   };
   process.once('SIGINT', () => stop('SIGINT'));
   process.once('SIGTERM', () => stop('SIGTERM'));

@@ -25,10 +25,10 @@ import {
   MAX_SCOPE_ITEMS,
   decideConsent,
   effectiveStatus,
+  type ConsentChange,
   type ConsentDecision,
   type ConsentGrant,
   type ConsentQuery,
-  type GrantStatus,
   type PatientBinding,
 } from '../lib/consent-model';
 import { MedprovContract } from '../lib/policy';
@@ -53,6 +53,7 @@ export {
   MAX_SCOPE_ITEMS,
   decideConsent,
   effectiveStatus,
+  type ConsentChange,
   type ConsentDecision,
   type ConsentGrant,
   type ConsentQuery,
@@ -163,17 +164,6 @@ function parseRevoke(raw: string): { message: ConsentRevokeMessage; signature: s
     },
     signature: requireSignatureHex('revoke.signature', body.signature),
   };
-}
-
-/** What the consent event announces; sponsors follow `revoked` for their grants. */
-interface ConsentChange {
-  kind: 'registered' | 'granted' | 'revoked';
-  hospital: string;
-  patientRef: string;
-  grantId?: string;
-  grantee?: string;
-  purpose?: string;
-  status?: GrantStatus;
 }
 
 /**

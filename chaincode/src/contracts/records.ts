@@ -15,7 +15,7 @@ import {
   requireSha256Hex,
 } from '../lib/validate';
 
-import { MAX_BATCH, RETRACTION_REASONS, type RecordAnchor, type RecordStatus } from '../lib/record-model';
+import { MAX_BATCH, RECORDS_EVENT, RETRACTION_REASONS, type RecordAnchor, type RecordStatus } from '../lib/record-model';
 
 export { MAX_BATCH, RETRACTION_REASONS, type RecordAnchor, type RecordStatus, type RetractionReason } from '../lib/record-model';
 
@@ -38,18 +38,28 @@ interface RecordHead {
   version: number;
 }
 
-/** The change an event announces; the gateway's index and checkpointer follow these. */
-interface RecordChange {
+/**
+ * The change an event announces; the gateway's index and checkpointer follow these. It carries
+ * what a verification shows (anchoring time and transaction, the superseded version's hash, the
+ * retraction), all taken from the stored anchor, so a follower needs no read of its own.
+ */
+export interface RecordChange {
   kind: 'anchored' | 'amended' | 'retracted';
   docHash: string;
   issuer: string;
   recordId: string;
   version: number;
   status: RecordStatus;
+  anchoredAt: string;
+  txId: string;
+  /** amended: the previous version's docHash, now superseded by this one. */
+  supersedes?: string;
+  /** retracted: the retraction as stored. */
+  retraction?: RecordAnchor['retraction'];
 }
 
 /** The one event name of record changes; the gateway's index and checkpointer follow it. */
-export const RECORDS_EVENT = 'medprov.RecordsChanged';
+export { RECORDS_EVENT };
 
 function parseNewRecord(field: string, value: unknown): NewRecord {
   const body = requireObject(field, value, ['recordId', 'docHash', 'patientRef', 'category']);
@@ -328,8 +338,19 @@ export async function readRecordVersions(ctx: Context, issuer: string, recordId:
 }
 
 function changeOf(kind: RecordChange['kind'], anchor: RecordAnchor): RecordChange {
-  const { docHash, issuer, recordId, version, status } = anchor;
-  return { kind, docHash, issuer, recordId, version, status };
+  const { docHash, issuer, recordId, version, status, anchoredAt, txId, supersedes, retraction } = anchor;
+  return {
+    kind,
+    docHash,
+    issuer,
+    recordId,
+    version,
+    status,
+    anchoredAt,
+    txId,
+    ...(kind === 'amended' && supersedes !== undefined ? { supersedes } : {}),
+    ...(kind === 'retracted' && retraction !== undefined ? { retraction } : {}),
+  };
 }
 
 function withBatchContext<T>(field: string, raw: unknown, fn: () => T): T {

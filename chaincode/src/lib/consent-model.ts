@@ -7,6 +7,7 @@
 /** Most categories, and most record ids, one grant may name. */
 export const MAX_SCOPE_ITEMS = 64;
 
+/** The chaincode event of every registration, grant and revocation; its payload is a {@link ConsentChange}. */
 export const CONSENT_EVENT = 'medprov.ConsentChanged';
 
 /**
@@ -49,6 +50,21 @@ export interface ConsentGrant {
   /** MSP whose gateway submitted it (any member may; the signature is what counts). */
   submittedBy: string;
   revocation?: { at: string; txId: string; nonce: string; signature: string; submittedBy: string };
+}
+
+/**
+ * What the consent event announces (canonical JSON, no PHI): `registered` carries the binding's
+ * hospital and patientRef only; `granted` and `revoked` name the grant, its grantee and purpose,
+ * and the status after the change. Sponsors follow `revoked` for their grants.
+ */
+export interface ConsentChange {
+  kind: 'registered' | 'granted' | 'revoked';
+  hospital: string;
+  patientRef: string;
+  grantId?: string;
+  grantee?: string;
+  purpose?: string;
+  status?: GrantStatus;
 }
 
 export type DenyReason = 'REVOKED' | 'EXPIRED' | 'NOT_YET_VALID' | 'OUT_OF_SCOPE' | 'WRONG_PURPOSE' | 'WRONG_GRANTEE';

@@ -334,6 +334,20 @@ export class ConsentService {
     return parse(await this.call(() => this.ledger.evaluate('Consent:listGrants', binding.hospital, binding.patientRef)));
   }
 
+  /**
+   * One grant, for staff of an organisation that is party to it: the patient's hospital or the
+   * grantee. Anyone else gets GRANT_NOT_FOUND, as for a grant that does not exist, so this
+   * gateway never tells an org about another org's consents.
+   */
+  async readGrant(hospital: string, patientRef: string, grantId: string): Promise<GrantWithStatus> {
+    const grants = parse<GrantWithStatus[]>(await this.call(() => this.ledger.evaluate('Consent:listGrants', hospital, patientRef)));
+    const grant = grants.find((g) => g.grantId === grantId);
+    if (!grant || (grant.hospital !== this.org.mspId && grant.grantee !== this.org.mspId)) {
+      throw new ApiError(404, 'GRANT_NOT_FOUND', `No grant ${grantId} for patientRef ${patientRef} of ${hospital} that ${this.org.mspId} is party to.`);
+    }
+    return grant;
+  }
+
   /** Every access-log entry about the patient's binding, permitted or not, oldest first. */
   async listAccessLog(binding: PatientBinding): Promise<AccessLogEntry[]> {
     return parse(await this.call(() => this.ledger.evaluate('Access:listAccessLog', binding.hospital, binding.patientRef)));
@@ -348,7 +362,8 @@ export class ConsentService {
     return this.patientRefs;
   }
 
-  private nowSeconds(): number {
+  /** Now, in Unix seconds, by this gateway's clock (the one its expiry checks use). */
+  nowSeconds(): number {
     return Math.floor(this.clock() / 1000);
   }
 

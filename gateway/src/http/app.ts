@@ -1,16 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ConsentCheckQuery, ConsentService, SignedChallenge, SignedGrant, SignedRegistration, SignedRevocation } from '../consent/service';
 import { hashMultipartUpload, type UploadLimits } from '../documents/upload';
 import { AcceptanceService, type Acknowledgement, type RequestContext } from '../acceptance/service';
 import type { RequestStatus } from '../acceptance/submitter';
 import { ApiError } from '../errors';
+import { FHIR_JSON, anchorToProvenanceBundle, grantToConsent, grantsToConsentBundle } from '../fhir';
 import { isPrivacyError } from '../privacy';
 import type { RecordsService, NewRecordRequest } from '../records/service';
+import type { AnchorIndexStatus } from '../records/anchor-index';
 import type { RetractionReason } from '../../../chaincode/src/lib/record-model';
 import { ApiKeyAuthenticator, type User, type UserConfig } from './auth';
+import { streamConsentEvents, type ConsentEventsOptions } from './consent-events';
 import { openApiDocument } from './openapi';
 import { mountPages } from './pages';
 import { RateLimiter } from './rate-limit';
@@ -23,11 +26,15 @@ export interface GatewayOptions {
   records: RecordsService;
   /** Patient consent and consent-checked access; without it those routes are not offered. */
   consent?: ConsentService;
+  /** The consent feed: with it, GET /v1/consents/events streams the grants and revocations that concern this org. */
+  consentEvents?: ConsentEventsOptions;
   /**
    * Durable acceptance of writes: with it, the write routes answer 202 once the request is on
    * disk and GET /v1/requests/{id} tells how it stands; without it they submit synchronously.
    */
   acceptance?: AcceptanceService;
+  /** The local anchor index verifications use: its state is shown at /healthz and /metrics. */
+  anchorIndex?: { status(): AnchorIndexStatus };
   logger: Logger;
   /**
    * perSecond/burst: per API-key user. patientPerSecond/patientBurst: per client IP on the
@@ -54,7 +61,7 @@ export function createGatewayApp(options: GatewayOptions): { app: express.Expres
   const limiter = new RateLimiter(options.limits?.perSecond ?? 200, options.limits?.burst ?? 400);
   // Patients have no API key: their flood is counted per client IP, apart from staff traffic.
   const patientLimiter = new RateLimiter(options.limits?.patientPerSecond ?? 5, options.limits?.patientBurst ?? 30);
-  const spec = openApiDocument(org, { consent: consent !== undefined });
+  const spec = openApiDocument(org, { consent: consent !== undefined, consentEvents: options.consentEvents !== undefined });
 
   const metrics = new Registry();
   collectDefaultMetrics({ register: metrics });
@@ -66,6 +73,7 @@ export function createGatewayApp(options: GatewayOptions): { app: express.Expres
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [metrics],
   });
+  if (options.anchorIndex) registerAnchorIndexMetrics(metrics, options.anchorIndex);
 
   const app = express();
   app.disable('x-powered-by');
@@ -93,7 +101,7 @@ export function createGatewayApp(options: GatewayOptions): { app: express.Expres
   });
 
   app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok', org: org.mspId });
+    res.json({ status: 'ok', org: org.mspId, ...(options.anchorIndex ? { anchorIndex: options.anchorIndex.status() } : {}) });
   });
   app.get('/metrics', async (_req, res) => {
     res.type(metrics.contentType).send(await metrics.metrics());
@@ -238,6 +246,15 @@ export function createGatewayApp(options: GatewayOptions): { app: express.Expres
     res.json({ versions: await records.recordHistory(issuer, recordId) });
   }));
 
+  app.get('/v1/records/:issuer/:recordId/versions/:version/provenance', ...route('exportProvenance', async (req, res) => {
+    const { issuer, recordId, version } = validateBody<{ issuer: string; recordId: string; version: string }>('RecordVersionPath', {
+      issuer: req.params.issuer,
+      recordId: req.params.recordId,
+      version: req.params.version,
+    });
+    sendFhir(res, anchorToProvenanceBundle(await records.readRecordVersion(issuer, recordId, Number(version))));
+  }));
+
   app.post('/v1/records/:issuer/:recordId/versions', ...route('amendRecord', async (req, res, user) => {
     const { issuer, recordId } = recordPath(req);
     if (issuer !== org.mspId) throw new ApiError(403, 'FORBIDDEN_NOT_ISSUER', `${org.mspId} cannot change a record issued by ${issuer}.`);
@@ -287,6 +304,13 @@ export function createGatewayApp(options: GatewayOptions): { app: express.Expres
 
   if (consent) mountConsentRoutes(consent);
 
+  if (options.consentEvents) {
+    const consentEvents = options.consentEvents;
+    app.get('/v1/consents/events', ...route('watchConsentEvents', async (req, res) => {
+      streamConsentEvents(req, res, consentEvents);
+    }));
+  }
+
   /** Consent: registration at the hospital, the patient's grants and revocations, checks, access, the patient's listings. */
   function mountConsentRoutes(consent: ConsentService): void {
     app.post('/v1/patients/registration-requests', ...route('requestRegistration', async (req, res) => {
@@ -314,6 +338,21 @@ export function createGatewayApp(options: GatewayOptions): { app: express.Expres
       res.json(await consent.checkConsent(validateBody<ConsentCheckQuery>('ConsentCheckQuery', { ...(req.query as Record<string, unknown>) })));
     }));
 
+    app.get('/v1/consents/:hospital/:patientRef/:grantId', ...route('exportConsent', async (req, res, user) => {
+      const { hospital, patientRef, grantId } = validateBody<{ hospital: string; patientRef: string; grantId: string }>('GrantPath', {
+        hospital: req.params.hospital,
+        patientRef: req.params.patientRef,
+        grantId: req.params.grantId,
+      });
+      const grant = await consent.readGrant(hospital, patientRef, grantId);
+      // Claims and research officers see the grants of their own purpose only, as in /v1/access.
+      const purposes = ACCESS_PURPOSES[user.role];
+      if (purposes && !purposes.test(grant.purpose)) {
+        throw new ApiError(403, 'FORBIDDEN_PURPOSE', `Your role (${user.role}) may not read grants for the purpose ${grant.purpose}.`);
+      }
+      sendFhir(res, grantToConsent(grant, consent.nowSeconds()));
+    }));
+
     app.post('/v1/access', ...route('accessRecord', async (req, res, user) => {
       const body = validateBody<{ issuer: string; recordId: string; purpose: string }>('AccessRequest', requireJson(req));
       if (!ACCESS_PURPOSES[user.role]?.test(body.purpose)) {
@@ -336,6 +375,11 @@ export function createGatewayApp(options: GatewayOptions): { app: express.Expres
     app.get('/v1/patients/me/access-log', ...patientRoute('listMyAccessLog', async (req, res) => {
       const binding = await consent.authenticatePatient(patientCredential(req.headers.authorization));
       res.json({ hospital: binding.hospital, patientRef: binding.patientRef, patient: binding.patient, entries: await consent.listAccessLog(binding) });
+    }));
+
+    app.get('/v1/patients/me/consents', ...patientRoute('exportMyConsents', async (req, res) => {
+      const binding = await consent.authenticatePatient(patientCredential(req.headers.authorization));
+      sendFhir(res, grantsToConsentBundle(await consent.listGrants(binding), consent.nowSeconds()));
     }));
   }
 
@@ -363,6 +407,11 @@ const OPAQUE_REQUEST_ID = /^(?:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9
 function preferredWaitSeconds(prefer: string | undefined): number {
   const match = /(?:^|[,;\s])wait\s*=\s*(\d{1,4})/i.exec(prefer ?? '');
   return match ? Math.min(30, Number(match[1])) : 0;
+}
+
+/** A FHIR R4 resource, as application/fhir+json (errors stay in the JSON envelope). */
+function sendFhir(res: Response, resource: object): void {
+  res.status(200).type(FHIR_JSON).send(JSON.stringify(resource));
 }
 
 function requireJson(req: Request): unknown {
@@ -406,11 +455,14 @@ function describe(operation: Operation): string {
     amendRecord: 'amend records',
     retractRecord: 'retract records',
     readRecord: 'read records',
+    exportProvenance: 'read records',
     verifyDocument: 'verify documents',
     requestRegistration: 'register patients',
     registerPatient: 'register patients',
     checkConsent: 'check consent',
     accessRecord: 'access records under consent',
+    exportConsent: 'read consent grants',
+    watchConsentEvents: 'follow consent changes',
   };
   return words[operation];
 }
@@ -433,4 +485,31 @@ function toEnvelope(err: unknown): ApiError {
     return new ApiError(415, 'UNSUPPORTED_MEDIA_TYPE', 'Send the request body as UTF-8 JSON.');
   }
   return new ApiError(500, 'INTERNAL', 'Something went wrong in the gateway; the request was not completed. Try again, and report the request id if it persists.');
+}
+
+/** Gauges read from the anchor index when /metrics is scraped: how far it has read, how far behind it is, who answered. */
+function registerAnchorIndexMetrics(metrics: Registry, index: { status(): AnchorIndexStatus }): void {
+  const gauge = (name: string, help: string, read: (status: AnchorIndexStatus, set: (value: number, labels?: Record<string, string>) => void) => void, labelNames: string[] = []) =>
+    new Gauge({
+      name,
+      help,
+      labelNames,
+      registers: [metrics],
+      collect() {
+        read(index.status(), (value, labels) => (labels ? this.set(labels, value) : this.set(value)));
+      },
+    });
+  gauge('medprov_anchor_index_block', 'Block of the last ledger event the anchor index holds', (s, set) => set(Number(s.checkpoint?.blockNumber ?? 0)));
+  gauge('medprov_anchor_index_lag_blocks', 'Blocks this gateway knows were committed beyond what the anchor index holds', (s, set) => set(s.lagBlocks));
+  gauge('medprov_anchor_index_entries', 'Document hashes in the anchor index', (s, set) => set(s.entries));
+  gauge('medprov_anchor_index_ready', '1 when the anchor index is caught up and may answer ORIGINAL', (s, set) => set(s.ready ? 1 : 0));
+  gauge(
+    'medprov_verifications_answered',
+    'Verifications answered by the anchor index or left to the peer, since start',
+    (s, set) => {
+      set(s.answered.index, { source: 'index' });
+      set(s.answered.peer, { source: 'peer' });
+    },
+    ['source'],
+  );
 }

@@ -100,6 +100,25 @@ export const schemas = {
     required: ['issuer', 'recordId'],
     properties: { issuer: mspId, recordId },
   },
+  RecordVersionPath: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['issuer', 'recordId', 'version'],
+    properties: { issuer: mspId, recordId, version: { type: 'string', pattern: '^[1-9][0-9]{0,9}$', description: 'a version number: 1, 2, …' } },
+  },
+  GrantPath: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['hospital', 'patientRef', 'grantId'],
+    properties: { hospital: mspId, patientRef: sha256Hex, grantId: { ...bytes32, description: 'the grant id: the EIP-712 digest of the signed grant' } },
+  },
+  FhirResource: {
+    type: 'object',
+    description:
+      'An HL7 FHIR R4 (4.0.1) resource in JSON, as application/fhir+json: valid against the R4 JSON schema (http://hl7.org/fhir/json-schema/4.0). Identifiers are URNs: urn:medprov:msp (organisations by MSP ID), urn:medprov:patient-ref:<hospital> (the pseudonymous patientRef, never a name or number), urn:medprov:consent-grant, urn:medprov:document-sha256 (a record version), urn:medprov:record:<issuer>.',
+    required: ['resourceType'],
+    properties: { resourceType: { type: 'string', enum: ['Consent', 'Provenance', 'Bundle'] } },
+  },
   Anchor: {
     type: 'object',
     properties: {
@@ -194,6 +213,34 @@ export const schemas = {
     additionalProperties: false,
     required: ['issuer', 'recordId', 'purpose'],
     properties: { issuer: mspId, recordId, purpose },
+  },
+  ConsentEventsQuery: {
+    type: 'object',
+    additionalProperties: false,
+    properties: { after: { type: 'string', pattern: '^(?:0|[1-9][0-9]{0,14})$', description: 'an event id of this stream: replay the events after it (0: from the first)' } },
+  },
+  ConsentEvent: {
+    type: 'object',
+    description: 'The data of one consent.granted / consent.revoked event: its id, where the ledger committed it, and the change',
+    required: ['seq', 'blockNumber', 'transactionId', 'change'],
+    properties: {
+      seq: { type: 'integer', minimum: 1, description: 'The event id, 1, 2, 3, … without gaps' },
+      blockNumber: { type: 'string', pattern: '^[0-9]+$' },
+      transactionId: { type: 'string' },
+      change: {
+        type: 'object',
+        required: ['kind', 'hospital', 'patientRef', 'grantId', 'grantee'],
+        properties: {
+          kind: { type: 'string', enum: ['granted', 'revoked'] },
+          hospital: mspId,
+          patientRef: sha256Hex,
+          grantId: bytes32,
+          grantee: mspId,
+          purpose,
+          status: { type: 'string', enum: ['active', 'revoked'] },
+        },
+      },
+    },
   },
   ChallengeRequest: {
     type: 'object',
@@ -382,7 +429,7 @@ const writeHeaders = [
 ];
 const accepted = { description: 'Accepted durably; poll the Location header (/v1/requests/{id})' };
 
-export function openApiDocument(org: { mspId: string; name: string }, features: { consent?: boolean } = {}): Record<string, unknown> {
+export function openApiDocument(org: { mspId: string; name: string }, features: { consent?: boolean; consentEvents?: boolean } = {}): Record<string, unknown> {
   return {
     openapi: '3.1.0',
     info: {
@@ -438,6 +485,14 @@ export function openApiDocument(org: { mspId: string; name: string }, features: 
       '/v1/records/{issuer}/{recordId}/history': {
         get: { summary: 'Every version, oldest first', responses: { '200': { description: 'Versions' }, ...errorResponses } },
       },
+      '/v1/records/{issuer}/{recordId}/versions/{version}/provenance': {
+        get: {
+          summary: 'The provenance of one record version as FHIR R4: a Bundle (collection) of Provenance, oldest first',
+          description:
+            'Its anchoring (v3-DataOperation CREATE for version 1, UPDATE for an amendment, naming the superseded version as entity revision) and, when the version is retracted, the retraction (NULLIFY, with the reason). Target: the version as a DocumentReference by its SHA-256; agent: the issuing hospital; the ledger transaction id in an extension. 404 RECORD_NOT_FOUND when the record has no such version.',
+          responses: { '200': fhirJson, ...errorResponses },
+        },
+      },
       '/v1/records/{issuer}/{recordId}/versions': {
         post: { summary: 'Amend: anchor the next version', requestBody: json('AmendRequest'), responses: { '201': json('Anchor'), ...errorResponses } },
       },
@@ -452,9 +507,12 @@ export function openApiDocument(org: { mspId: string; name: string }, features: 
         },
       },
       ...(features.consent === false ? {} : consentPaths),
+      ...(features.consentEvents ? consentEventPaths : {}),
     },
   };
 }
+
+const fhirJson = { description: 'FHIR R4 JSON', content: { 'application/fhir+json': { schema: { $ref: '#/components/schemas/FhirResource' } } } } as const;
 
 const consentPaths = {
   '/v1/patients/registration-requests': {
@@ -507,6 +565,14 @@ const consentPaths = {
       responses: { '200': json('ConsentDecision'), ...errorResponses },
     },
   },
+  '/v1/consents/{hospital}/{patientRef}/{grantId}': {
+    get: {
+      summary: 'One grant as a FHIR R4 Consent, as it stands now (staff of the patient\'s hospital or of the grantee)',
+      description:
+        "status active, or inactive once revoked or expired; scope patient-privacy (research for research:<trialId>, the trial in the consent-ResearchStudyContext extension); provision permit with the validity period, the grantee as information recipient, the purpose as v3-ActReason TREAT / HPAYMT / HRESCH, the categories as codes and the record ids as data. 404 GRANT_NOT_FOUND for a grant this organisation is not party to; claims and research officers only see grants of their purpose (403 FORBIDDEN_PURPOSE).",
+      responses: { '200': fhirJson, ...errorResponses, '404': { description: 'No such grant that this organisation is party to', content: errorResponses['400'].content } },
+    },
+  },
   '/v1/access': {
     post: {
       summary: "Consent-checked access to a record's provenance (claims officer: purpose claims; research officer: research:<trialId>)",
@@ -533,12 +599,41 @@ const consentPaths = {
       responses: { '200': json('PatientGrants'), ...patientErrors },
     },
   },
+  '/v1/patients/me/consents': {
+    get: {
+      security: [{ patientChallenge: [] }],
+      summary: "The patient's grants at this binding as FHIR R4 Consent resources, in a Bundle (collection), as they stand now",
+      description: 'The same grants as /v1/patients/me/grants, revoked (inactive) and expired (inactive) included; same authentication and refusals.',
+      responses: { '200': fhirJson, ...patientErrors },
+    },
+  },
   '/v1/patients/me/access-log': {
     get: {
       security: [{ patientChallenge: [] }],
       summary: 'Every consent-checked access to records of this binding, permitted or not, oldest first',
       description: 'Same authentication and refusals as /v1/patients/me/grants.',
       responses: { '200': json('PatientAccessLog'), ...patientErrors },
+    },
+  },
+} as const;
+
+const consentEventPaths = {
+  '/v1/consents/events': {
+    get: {
+      summary: 'Server-Sent Events: the grants and revocations that concern this organisation (research officer, claims officer, admin)',
+      description:
+        "A stream, not a page: the grants and revocations whose grantee is this organisation (at a hospital, also those about its patients), followed from the ledger's medprov.ConsentChanged events and kept in the gateway's feed file, so the stream resumes across reconnects and gateway restarts. Each event has `id` (its seq), `event` consent.granted or consent.revoked, and `data` a ConsentEvent as JSON; a `: heartbeat` comment comes every 15 s. The events after the Last-Event-ID header (what EventSource sends on reconnecting; it wins over after) or the after parameter are replayed first, from the first event when neither is sent; each event is sent once per connection, in order. 400 INVALID_EVENT_ID for an id that is malformed or beyond the last event.",
+      parameters: [
+        { name: 'Last-Event-ID', in: 'header', required: false, schema: { $ref: '#/components/schemas/ConsentEventsQuery/properties/after' } },
+        { name: 'after', in: 'query', required: false, schema: { $ref: '#/components/schemas/ConsentEventsQuery/properties/after' } },
+      ],
+      responses: {
+        '200': {
+          description: 'The event stream; the data of each event is a ConsentEvent (#/components/schemas/ConsentEvent)',
+          content: { 'text/event-stream': { schema: { type: 'string', description: 'Events of three lines (id: <seq>, event: consent.granted or consent.revoked, data: <ConsentEvent JSON>) and a blank line; : heartbeat comments between them' } } },
+        },
+        ...errorResponses,
+      },
     },
   },
 } as const;

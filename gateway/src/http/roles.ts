@@ -12,6 +12,8 @@ export const OPERATION_ROLES = {
   retractRecord: ['records-officer'],
   requestStatus: ['records-officer', 'admin'],
   readRecord: ['records-officer', 'claims-officer', 'research-officer', 'admin'],
+  // The same anchors as readRecord, as FHIR R4 Provenance.
+  exportProvenance: ['records-officer', 'claims-officer', 'research-officer', 'admin'],
   verifyDocument: ROLES,
   // The hospital's desk: it vouches that this patientRef is the person holding the key.
   requestRegistration: ['records-officer'],
@@ -20,6 +22,11 @@ export const OPERATION_ROLES = {
   checkConsent: ['records-officer', 'claims-officer', 'research-officer', 'dpo', 'admin'],
   // A logged, consent-checked access; the purpose must fit the role (see ACCESS_PURPOSES).
   accessRecord: ['claims-officer', 'research-officer'],
+  // One grant as FHIR R4 Consent, only at an org party to it (hospital or grantee); claims and
+  // research officers only for their own purpose (ACCESS_PURPOSES).
+  exportConsent: ['records-officer', 'claims-officer', 'research-officer', 'dpo', 'admin'],
+  // The stream of grants and revocations that concern this org (a sponsor's research office, an insurer's claims desk).
+  watchConsentEvents: ['research-officer', 'claims-officer', 'admin'],
 } as const satisfies Record<string, readonly Role[]>;
 export type Operation = keyof typeof OPERATION_ROLES;
 
@@ -31,7 +38,7 @@ export const HOSPITAL_ONLY: readonly Operation[] = ['anchorRecord', 'anchorBatch
  * or answering a challenge) is the authentication, and the chaincode checks it again. They
  * have their own per-IP rate limit.
  */
-export const PATIENT_OPERATIONS = ['grantConsent', 'revokeConsent', 'requestChallenge', 'listMyGrants', 'listMyAccessLog'] as const;
+export const PATIENT_OPERATIONS = ['grantConsent', 'revokeConsent', 'requestChallenge', 'listMyGrants', 'listMyAccessLog', 'exportMyConsents'] as const;
 export type PatientOperation = (typeof PATIENT_OPERATIONS)[number];
 
 /**

@@ -4,6 +4,7 @@ import { ApiError } from '../errors';
 import type { Committed, Ledger } from '../fabric/client';
 import { LedgerError } from '../fabric/errors';
 import { prepareAmendRecord, prepareAnchorBatch, prepareAnchorRecord, prepareRetractRecord, type LedgerRequest } from '../acceptance/requests';
+import type { IndexedAnchor } from './anchor-table';
 
 export type Verdict = 'ORIGINAL' | 'SUPERSEDED' | 'RETRACTED' | 'UNKNOWN';
 
@@ -26,6 +27,11 @@ export interface NewRecordRequest {
   category: string;
 }
 
+/** A local answer to verifications (the gateway's anchor index); undefined means "ask the peer". */
+export interface VerdictSource {
+  verdictOf(docHash: string): VerificationResult | undefined;
+}
+
 /** Turns the hospital's own patient identifier into the ledger's commitment. */
 export interface PatientRefs {
   ensurePatientRef(patientId: string): Promise<string>;
@@ -42,6 +48,8 @@ export class RecordsService {
   constructor(
     private readonly ledger: Ledger,
     private readonly patientRefs: PatientRefs,
+    /** Answers verifications it can without the peer; the peer answers the rest. */
+    private readonly index?: VerdictSource,
   ) {}
 
   async anchorRecord(request: NewRecordRequest): Promise<{ anchor: RecordAnchor; created: boolean; blockNumber: string }> {
@@ -66,12 +74,19 @@ export class RecordsService {
     return parse(await this.call(() => this.ledger.evaluate('Records:readRecord', issuer, recordId, '')));
   }
 
+  /** One version of a record (RECORD_NOT_FOUND when the record has no such version). */
+  async readRecordVersion(issuer: string, recordId: string, version: number): Promise<RecordAnchor> {
+    return parse(await this.call(() => this.ledger.evaluate('Records:readRecord', issuer, recordId, String(version))));
+  }
+
   async recordHistory(issuer: string, recordId: string): Promise<RecordAnchor[]> {
     return parse(await this.call(() => this.ledger.evaluate('Records:recordHistory', issuer, recordId)));
   }
 
   /** Is this exact document the one a hospital issued, and is it still in force? */
   async verifyDocument(docHash: string): Promise<VerificationResult> {
+    const local = this.index?.verdictOf(docHash);
+    if (local) return local;
     const anchor = parse<RecordAnchor | null>(await this.call(() => this.ledger.evaluate('Records:lookupByHash', docHash)));
     return verdictOf(docHash, anchor);
   }
@@ -91,7 +106,7 @@ export class RecordsService {
 }
 
 /** The verdict a verifier is shown for an anchor (or for none). */
-export function verdictOf(docHash: string, anchor: RecordAnchor | null): VerificationResult {
+export function verdictOf(docHash: string, anchor: IndexedAnchor | null): VerificationResult {
   if (!anchor) return { verdict: 'UNKNOWN', docHash };
   const verdict: Verdict = anchor.status === 'active' ? 'ORIGINAL' : anchor.status === 'superseded' ? 'SUPERSEDED' : 'RETRACTED';
   return {

@@ -31,6 +31,16 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array, m
   await syncDirectory(dir);
 }
 
+/** The bytes of `file`, or undefined when there is no such file (any other error is thrown). */
+export async function readFileIfExists(file: string): Promise<Buffer | undefined> {
+  try {
+    return await fs.readFile(file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
 /** fsyncs a folder so that creations and renames in it are durable. */
 export async function syncDirectory(dir: string): Promise<void> {
   const handle = await fs.open(dir, 'r');

@@ -38,12 +38,14 @@ describe('chaincode: records', () => {
       expect(a.txId).to.equal(ledger.committed[ledger.committed.length - 1].txId);
     });
 
-    it('emits one event naming the change', async () => {
-      await anchor(HOSPITAL, record('r-1'));
+    it('emits one event naming the change, with the anchoring time and transaction of the anchor', async () => {
+      const a: RecordAnchor = JSON.parse(await anchor(HOSPITAL, record('r-1'))).anchor;
       const event = ledger.lastEvent();
       expect(event?.name).to.equal(RECORDS_EVENT);
       expect(event?.payload).to.deep.equal({
-        changes: [{ kind: 'anchored', docHash: sha('document r-1'), issuer: HOSPITAL, recordId: 'r-1', version: 1, status: 'active' }],
+        changes: [
+          { kind: 'anchored', docHash: sha('document r-1'), issuer: HOSPITAL, recordId: 'r-1', version: 1, status: 'active', anchoredAt: a.anchoredAt, txId: a.txId },
+        ],
       });
     });
 
@@ -220,6 +222,34 @@ describe('chaincode: records', () => {
       expect(v1.status).to.equal('superseded');
       const latest = JSON.parse(await ledger.invoke(INSURER, records, 'readRecord', HOSPITAL, 'r-1', ''));
       expect(latest.version).to.equal(2);
+    });
+
+    it('announces an amendment with the hash it supersedes, and a retraction with its reason, time and transaction', async () => {
+      const v1: RecordAnchor = (await lookup('v1')) as RecordAnchor;
+      const v2: RecordAnchor = JSON.parse(await amend(HOSPITAL, { issuer: HOSPITAL, recordId: 'r-1', docHash: sha('v2') })).anchor;
+      expect(ledger.lastEvent()?.payload).to.deep.equal({
+        changes: [
+          { kind: 'amended', docHash: sha('v2'), issuer: HOSPITAL, recordId: 'r-1', version: 2, status: 'active', anchoredAt: v2.anchoredAt, txId: v2.txId, supersedes: sha('v1') },
+        ],
+      });
+      expect(v2.txId).to.not.equal(v1.txId);
+      const retracted: RecordAnchor = JSON.parse(await ledger.invoke(HOSPITAL, records, 'retractRecord', HOSPITAL, 'r-1', 'duplicate')).anchor;
+      expect(retracted.retraction?.txId).to.equal(ledger.committed[ledger.committed.length - 1].txId);
+      expect(ledger.lastEvent()?.payload).to.deep.equal({
+        changes: [
+          {
+            kind: 'retracted',
+            docHash: sha('v2'),
+            issuer: HOSPITAL,
+            recordId: 'r-1',
+            version: 2,
+            status: 'retracted',
+            anchoredAt: v2.anchoredAt,
+            txId: v2.txId,
+            retraction: retracted.retraction,
+          },
+        ],
+      });
     });
 
     it('re-sending the same amendment returns the latest version and writes nothing', async () => {

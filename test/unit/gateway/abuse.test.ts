@@ -125,6 +125,7 @@ const ROUTES: Route[] = [
   { method: 'POST', path: '/v1/records/batch', auth: 'key', body: 'batch' },
   { method: 'GET', path: '/v1/records/{issuer}/{recordId}', auth: 'key' },
   { method: 'GET', path: '/v1/records/{issuer}/{recordId}/history', auth: 'key' },
+  { method: 'GET', path: '/v1/records/{issuer}/{recordId}/versions/{version}/provenance', auth: 'key' },
   { method: 'POST', path: '/v1/records/{issuer}/{recordId}/versions', auth: 'key', body: 'amend' },
   { method: 'PUT', path: '/v1/records/{issuer}/{recordId}/retraction', auth: 'key', body: 'retract' },
   { method: 'POST', path: '/v1/verifications', auth: 'key', body: 'verify', multipart: true },
@@ -137,6 +138,9 @@ const ROUTES: Route[] = [
   { method: 'POST', path: '/v1/patients/challenges', auth: 'patient-body', body: 'challenge' },
   { method: 'GET', path: '/v1/patients/me/grants', auth: 'patient-header' },
   { method: 'GET', path: '/v1/patients/me/access-log', auth: 'patient-header' },
+  { method: 'GET', path: '/v1/patients/me/consents', auth: 'patient-header' },
+  { method: 'GET', path: '/v1/consents/{hospital}/{patientRef}/{grantId}', auth: 'key' },
+  { method: 'GET', path: '/v1/consents/events', auth: 'key' },
 ];
 const OPEN_PATHS = ['/healthz', '/metrics', '/v1/openapi.json'];
 
@@ -353,7 +357,15 @@ const BAD_PARAMS: (() => string)[] = [
   () => '%',
   () => 'a%2Fb%00',
 ];
-const PARAM_VALID: Record<string, string> = { issuer: HOSPITAL, recordId: 'rec-abuse-1', id: 'req-abuse-1' };
+const PARAM_VALID: Record<string, string> = {
+  issuer: HOSPITAL,
+  recordId: 'rec-abuse-1',
+  id: 'req-abuse-1',
+  version: '1',
+  hospital: HOSPITAL,
+  patientRef: hex64('ref'),
+  grantId: bytes32('grant'),
+};
 
 function fillPath(p: string, rng: Rng, breakOne: boolean): { path: string; what: string } {
   const params = [...p.matchAll(/\{(\w+)\}/g)].map((m) => m[1]);
@@ -658,9 +670,10 @@ describe('gateway abuse: generated malformed requests against every route (issue
     process.on('unhandledRejection', onUnhandled);
     dir = mkdtempSync(path.join(tmpdir(), 'medprov-abuse-'));
     await ledger.invoke(HOSPITAL, new IdentityContract(), 'initConsortium', CONSORTIUM);
-    gws.hospital = await startOrgGateway({ ledger, mspId: HOSPITAL, type: 'hospital', dir, acceptance: true, limits: high });
-    gws.insurer = await startOrgGateway({ ledger, mspId: INSURER, type: 'insurer', dir, limits: { ...high, jsonBytes: '4mb' } });
-    gws.sponsor = await startOrgGateway({ ledger, mspId: SPONSOR, type: 'sponsor', dir, limits: high });
+    const consentFeed = (org: Org) => ({ dir: path.join(dir, `${org}-feed`) });
+    gws.hospital = await startOrgGateway({ ledger, mspId: HOSPITAL, type: 'hospital', dir, acceptance: true, limits: high, consentFeed: consentFeed('hospital') });
+    gws.insurer = await startOrgGateway({ ledger, mspId: INSURER, type: 'insurer', dir, limits: { ...high, jsonBytes: '4mb' }, consentFeed: consentFeed('insurer') });
+    gws.sponsor = await startOrgGateway({ ledger, mspId: SPONSOR, type: 'sponsor', dir, limits: high, consentFeed: consentFeed('sponsor') });
   });
   after(async () => {
     agent.destroy();

@@ -38,6 +38,7 @@ const MATRIX: { endpoint: string; roles: Role[]; orgs: OrgType[] }[] = [
   { endpoint: 'GET /v1/requests/{id}',                       roles: [RO, AD],              orgs: ALL_ORGS },
   { endpoint: 'GET /v1/records/{issuer}/{recordId}',         roles: [RO, CO, RS, AD],      orgs: ALL_ORGS },
   { endpoint: 'GET /v1/records/{issuer}/{recordId}/history', roles: [RO, CO, RS, AD],      orgs: ALL_ORGS },
+  { endpoint: 'GET /v1/records/{issuer}/{recordId}/versions/{version}/provenance', roles: [RO, CO, RS, AD], orgs: ALL_ORGS },
   { endpoint: 'POST /v1/records/{issuer}/{recordId}/versions', roles: [RO],                orgs: HOSPITALS },
   { endpoint: 'PUT /v1/records/{issuer}/{recordId}/retraction', roles: [RO],               orgs: HOSPITALS },
   { endpoint: 'POST /v1/verifications',                      roles: [RO, CO, RS, DPO, AD], orgs: ALL_ORGS },
@@ -46,6 +47,8 @@ const MATRIX: { endpoint: string; roles: Role[]; orgs: OrgType[] }[] = [
   { endpoint: 'POST /v1/patients',                           roles: [RO],                  orgs: HOSPITALS },
   { endpoint: 'GET /v1/consents/check',                      roles: [RO, CO, RS, DPO, AD], orgs: ALL_ORGS },
   { endpoint: 'POST /v1/access',                             roles: [CO, RS],              orgs: ALL_ORGS },
+  { endpoint: 'GET /v1/consents/{hospital}/{patientRef}/{grantId}', roles: [RO, CO, RS, DPO, AD], orgs: ALL_ORGS },
+  { endpoint: 'GET /v1/consents/events',                     roles: [CO, RS, AD],          orgs: ALL_ORGS },
 ];
 
 let unique = 0;
@@ -61,7 +64,14 @@ function validRequest(endpoint: string, caller: Caller, gw: OrgGateway): { metho
     return { headers: { 'content-type': `multipart/form-data; boundary=${b}` }, body };
   };
   // the caller's own org in write paths, so that only the role and org type decide
-  const p = rawPath.replace('{issuer}', gw.mspId).replace('{recordId}', 'matrix-rec-1').replace('{id}', `unknown-request-${n}`);
+  const p = rawPath
+    .replace('{issuer}', gw.mspId)
+    .replace('{recordId}', 'matrix-rec-1')
+    .replace('{id}', `unknown-request-${n}`)
+    .replace('{version}', '1')
+    .replace('{hospital}', HOSPITAL)
+    .replace('{patientRef}', sha('ref'))
+    .replace('{grantId}', `0x${sha(`grant ${n}`)}`);
   const purpose = caller === 'research-officer' ? 'research:trial-1' : 'claims';
   let rest: { headers: Record<string, string>; body?: string } = { headers: {} };
   switch (endpoint) {
@@ -113,9 +123,10 @@ describe('gateway authorisation matrix: role × org type × endpoint (issue 7)',
     dir = mkdtempSync(path.join(tmpdir(), 'medprov-authz-'));
     await ledger.invoke(HOSPITAL, new IdentityContract(), 'initConsortium', CONSORTIUM);
     const limits = { perSecond: 1e6, burst: 1e6 };
-    gws.hospital = await startOrgGateway({ ledger, mspId: HOSPITAL, type: 'hospital', dir, acceptance: true, limits });
-    gws.insurer = await startOrgGateway({ ledger, mspId: INSURER, type: 'insurer', dir, acceptance: true, limits });
-    gws.sponsor = await startOrgGateway({ ledger, mspId: SPONSOR, type: 'sponsor', dir, acceptance: true, limits });
+    const consentFeed = (org: string) => ({ dir: path.join(dir, `${org}-feed`) });
+    gws.hospital = await startOrgGateway({ ledger, mspId: HOSPITAL, type: 'hospital', dir, acceptance: true, limits, consentFeed: consentFeed('hospital') });
+    gws.insurer = await startOrgGateway({ ledger, mspId: INSURER, type: 'insurer', dir, acceptance: true, limits, consentFeed: consentFeed('insurer') });
+    gws.sponsor = await startOrgGateway({ ledger, mspId: SPONSOR, type: 'sponsor', dir, acceptance: true, limits, consentFeed: consentFeed('sponsor') });
     gws.hospital2 = await startOrgGateway({ ledger, mspId: HOSPITAL2, type: 'hospital', dir, limits });
     // a record of the hospital, for reads, access and the cross-hospital checks
     const res = await fetch(`${gws.hospital.url}/v1/records`, {
@@ -140,7 +151,10 @@ describe('gateway authorisation matrix: role × org type × endpoint (issue 7)',
           const expected = caller !== 'no key' && caller !== 'bad key' && row.roles.includes(caller) && row.orgs.includes(org) ? 'allowed' : 'denied';
           const req = validRequest(row.endpoint, caller, gws[org]);
           const res = await fetch(gws[org].url + req.path, { method: req.method, headers: req.headers, ...(req.body !== undefined ? { body: req.body } : {}) });
-          const text = await res.text();
+          // An allowed event stream never ends: its 200 is the answer.
+          const stream = res.status === 200 && (res.headers.get('content-type') ?? '').startsWith('text/event-stream');
+          if (stream) await res.body?.cancel();
+          const text = stream ? '' : await res.text();
           cells += 1;
           const denied = res.status === 401 || res.status === 403;
           const got = denied ? 'denied' : 'allowed';

@@ -3,12 +3,14 @@ import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import pino from 'pino';
 import { AcceptanceJournal, AcceptanceService, Submitter, fromPino } from '../../../gateway/src/acceptance';
+import { ConsentFeed } from '../../../gateway/src/consent/feed';
 import { ConsentService } from '../../../gateway/src/consent/service';
-import type { Ledger } from '../../../gateway/src/fabric/client';
+import type { Ledger, LedgerEvents } from '../../../gateway/src/fabric/client';
 import { createGatewayApp, type GatewayOptions } from '../../../gateway/src/http/app';
 import { hashApiKey } from '../../../gateway/src/http/auth';
 import type { Role } from '../../../gateway/src/http/roles';
 import { MasterKey, PatientKeyStore } from '../../../gateway/src/privacy';
+import { AnchorIndex } from '../../../gateway/src/records/anchor-index';
 import { RecordsService } from '../../../gateway/src/records/service';
 import type { FakeLedger } from '../chaincode/fake-ledger';
 import { ChaincodeLedger } from './chaincode-ledger';
@@ -32,6 +34,10 @@ export interface OrgGateway {
   port: number;
   /** The acceptance journal, when the gateway has one: what it accepted is in `journal.list()`. */
   journal?: AcceptanceJournal;
+  /** The consent feed, when the gateway was started with `consentFeed`. */
+  feed?: ConsentFeed;
+  /** The anchor index verifications use, when the gateway was started with `anchorIndex`. */
+  anchorIndex?: AnchorIndex;
   stop: () => Promise<void>;
 }
 
@@ -53,11 +59,32 @@ export async function startOrgGateway(options: {
   wrapLedger?: (ledger: Ledger) => Ledger;
   /** Where it logs (the journal and submitter too); silent unless given. */
   logger?: pino.Logger;
+  /**
+   * Follows the ledger's consent events into a feed file in `dir` and offers GET /v1/consents/events.
+   * Give the same `dir` to a restarted gateway to resume the feed (the keys and journal live under
+   * the other `dir`, which a restart with a new master key cannot reuse).
+   */
+  consentFeed?: { dir: string; heartbeatMs?: number };
+  /**
+   * Keeps a local anchor index (snapshot in `dir`) that answers verifications it can without a
+   * peer look-up. The same `dir` for a restarted gateway resumes it from its checkpoint.
+   */
+  anchorIndex?: { dir: string; settleMs?: number; wrapEvents?: (events: LedgerEvents) => LedgerEvents };
 }): Promise<OrgGateway> {
   const { ledger, mspId, type, dir } = options;
   const keys = await PatientKeyStore.open({ stateDir: path.join(dir, mspId, 'keys'), masterKey: MasterKey.generate(), ifMissing: 'create' });
   const chaincode = new ChaincodeLedger(ledger, mspId);
-  const chain = options.wrapLedger ? options.wrapLedger(chaincode) : chaincode;
+  const wrapped = options.wrapLedger ? options.wrapLedger(chaincode) : chaincode;
+  const anchorIndex = options.anchorIndex
+    ? await AnchorIndex.open({
+        file: path.join(options.anchorIndex.dir, 'anchor-index.bin'),
+        events: options.anchorIndex.wrapEvents ? options.anchorIndex.wrapEvents(chaincode) : chaincode,
+        settleMs: options.anchorIndex.settleMs ?? 20,
+      })
+    : undefined;
+  anchorIndex?.start();
+  // The index learns of this gateway's own commits, so it never answers ORIGINAL for what it just amended or retracted.
+  const chain = anchorIndex ? anchorIndex.observe(wrapped) : wrapped;
   const consent = new ConsentService(chain, {
     org: { mspId, type },
     channel: options.channel ?? ledger.channel,
@@ -74,11 +101,23 @@ export async function startOrgGateway(options: {
     submitter.start();
     acceptance = new AcceptanceService(journal, submitter, keys);
   }
+  let feed: ConsentFeed | undefined;
+  if (options.consentFeed) {
+    feed = await ConsentFeed.open({
+      file: path.join(options.consentFeed.dir, 'consent-feed.ndjson'),
+      ledger: chaincode,
+      org: { mspId, type },
+      ...(options.logger ? { logger: options.logger.child({ org: mspId, component: 'consent-feed' }) } : {}),
+    });
+    feed.start();
+  }
   const { app } = createGatewayApp({
     org: { mspId, name: mspId, type },
     users: options.users ?? ROLE_USERS,
-    records: new RecordsService(chain, keys),
+    records: new RecordsService(chain, keys, anchorIndex),
+    ...(anchorIndex ? { anchorIndex } : {}),
     consent,
+    ...(feed ? { consentEvents: { feed, ...(options.consentFeed?.heartbeatMs ? { heartbeatMs: options.consentFeed.heartbeatMs } : {}) } } : {}),
     ...(acceptance ? { acceptance } : {}),
     logger: options.logger?.child({ org: mspId }) ?? pino({ level: 'silent' }),
     ...(options.limits ? { limits: options.limits } : {}),
@@ -92,6 +131,8 @@ export async function startOrgGateway(options: {
     url: `http://127.0.0.1:${port}`,
     port,
     ...(journal ? { journal } : {}),
+    ...(feed ? { feed } : {}),
+    ...(anchorIndex ? { anchorIndex } : {}),
     stop: async () => {
       await new Promise<void>((r) => {
         server.close(() => r());
@@ -99,6 +140,8 @@ export async function startOrgGateway(options: {
       });
       if (submitter) await submitter.stop();
       if (journal) await journal.close();
+      if (feed) await feed.close();
+      if (anchorIndex) await anchorIndex.stop();
       await keys.close();
     },
   };

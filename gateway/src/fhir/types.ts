@@ -1,0 +1,98 @@
+/**
+ * The few HL7 FHIR R4 (4.0.1) data types and resources medprov exports, as plain JSON shapes.
+ * Only the elements medprov fills are declared; every name and cardinality is R4's own, so
+ * the objects built with them serialise to R4 JSON as they are (see test/unit/fhir, which
+ * validates them against the official R4 JSON schema).
+ */
+
+export interface Coding {
+  system: string;
+  code: string;
+  display?: string;
+}
+
+export interface CodeableConcept {
+  coding?: Coding[];
+  text?: string;
+}
+
+export interface Identifier {
+  use?: 'usual' | 'official' | 'temp' | 'secondary' | 'old';
+  system: string;
+  value: string;
+}
+
+/** A logical reference: by identifier, because no FHIR server holds the target. */
+export interface Reference {
+  type?: string;
+  identifier?: Identifier;
+  display?: string;
+}
+
+/** R4 Period: `end` includes every instant that matches it at its precision. */
+export interface Period {
+  start?: string;
+  end?: string;
+}
+
+export interface Extension {
+  url: string;
+  valueReference?: Reference;
+  valueIdentifier?: Identifier;
+}
+
+export interface Meta {
+  lastUpdated?: string;
+}
+
+export interface ConsentProvision {
+  type?: 'deny' | 'permit';
+  period?: Period;
+  actor?: { role: CodeableConcept; reference: Reference }[];
+  action?: CodeableConcept[];
+  purpose?: Coding[];
+  class?: Coding[];
+  code?: CodeableConcept[];
+  data?: { meaning: 'instance' | 'related' | 'dependents' | 'authoredby'; reference: Reference }[];
+  extension?: Extension[];
+}
+
+export type ConsentStatus = 'draft' | 'proposed' | 'active' | 'rejected' | 'inactive' | 'entered-in-error';
+
+export interface Consent {
+  resourceType: 'Consent';
+  id?: string;
+  meta?: Meta;
+  identifier?: Identifier[];
+  status: ConsentStatus;
+  scope: CodeableConcept;
+  category: CodeableConcept[];
+  patient?: Reference;
+  dateTime?: string;
+  performer?: Reference[];
+  organization?: Reference[];
+  policy?: { authority?: string; uri?: string }[];
+  policyRule?: CodeableConcept;
+  provision?: ConsentProvision;
+}
+
+export interface Provenance {
+  resourceType: 'Provenance';
+  id?: string;
+  extension?: Extension[];
+  target: Reference[];
+  recorded: string;
+  reason?: CodeableConcept[];
+  activity?: CodeableConcept;
+  agent: { type?: CodeableConcept; who: Reference }[];
+  entity?: { role: 'derivation' | 'revision' | 'quotation' | 'source' | 'removal'; what: Reference }[];
+}
+
+export type Resource = Consent | Provenance;
+
+export interface Bundle<R extends Resource = Resource> {
+  resourceType: 'Bundle';
+  type: 'collection';
+  timestamp?: string;
+  entry?: { resource: R }[];
+}

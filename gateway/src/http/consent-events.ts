@@ -1,0 +1,72 @@
+/**
+ * `GET /v1/consents/events`: the organisation's consent feed as Server-Sent Events. The entries
+ * after the client's `Last-Event-ID` header (what a browser's EventSource sends when it
+ * reconnects) or `?after=` are replayed from the feed file, then new ones follow as they become
+ * durable. Without either, the stream starts at the first entry. No Express routing here: the
+ * route in app.ts authenticates and authorises, this writes the stream.
+ *
+ * @module
+ */
+import type { Request, Response } from 'express';
+import { parseEventId, type ConsentFeed, type ConsentFeedEntry } from '../consent/feed';
+import { validateBody } from './validation';
+
+export interface ConsentEventsOptions {
+  readonly feed: ConsentFeed;
+  /** A comment line this often keeps proxies from closing an idle stream; 15 s unless given. */
+  readonly heartbeatMs?: number;
+  /**
+   * A client that reads slower than this many bytes pile up is disconnected; it reconnects
+   * with its Last-Event-ID and loses nothing. 1 MiB unless given.
+   */
+  readonly maxBufferedBytes?: number;
+}
+
+/** The stream's `event` field: consent.granted or consent.revoked. */
+export function eventType(entry: ConsentFeedEntry): string {
+  return `consent.${entry.change.kind}`;
+}
+
+/**
+ * Answers with the event stream. Refuses a malformed or unknown event id with a
+ * {@link ConsentFeedError} (400 INVALID_EVENT_ID) before anything is sent, so the client gets
+ * the usual JSON error envelope; ends the stream when the feed closes, and lets go of the feed
+ * when the client disconnects.
+ */
+export function streamConsentEvents(req: Request, res: Response, options: ConsentEventsOptions): void {
+  const { feed } = options;
+  // A plain copy: the query parser's object has no prototype.
+  const query = validateBody<{ after?: string }>('ConsentEventsQuery', { ...(req.query as Record<string, unknown>) });
+  // The header wins: an EventSource reconnecting keeps the URL it started with and sends the id it got last.
+  const header = req.get('last-event-id');
+  const after =
+    header !== undefined ? parseEventId(header.trim(), 'The Last-Event-ID header') : query.after !== undefined ? parseEventId(query.after, 'The after parameter') : 0;
+  const backlog = feed.entriesAfter(after);
+
+  res.status(200);
+  res.setHeader('content-type', 'text/event-stream; charset=utf-8');
+  res.setHeader('cache-control', 'no-cache, no-transform');
+  // nginx and similar proxies would otherwise buffer the stream.
+  res.setHeader('x-accel-buffering', 'no');
+  res.flushHeaders();
+  res.write('retry: 5000\n\n');
+
+  const maxBuffered = options.maxBufferedBytes ?? 2 ** 20;
+  let last = after;
+  const send = (entry: ConsentFeedEntry): void => {
+    if (entry.seq <= last || res.writableEnded) return;
+    last = entry.seq;
+    res.write(`id: ${entry.seq}\nevent: ${eventType(entry)}\ndata: ${JSON.stringify(entry)}\n\n`);
+    if (res.writableLength > maxBuffered) res.end();
+  };
+  // Replay and subscription in one turn of the event loop: no entry can fall between them.
+  for (const entry of backlog) send(entry);
+  const unsubscribe = feed.subscribe({ entry: send, closed: () => res.end() });
+  const heartbeat = setInterval(() => {
+    if (!res.writableEnded) res.write(': heartbeat\n\n');
+  }, options.heartbeatMs ?? 15_000);
+  res.on('close', () => {
+    clearInterval(heartbeat);
+    unsubscribe();
+  });
+}

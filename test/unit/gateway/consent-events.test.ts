@@ -1,0 +1,319 @@
+import { expect } from 'chai';
+import { mkdtempSync, rmSync } from 'node:fs';
+import * as http from 'node:http';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { Wallet, id } from 'ethers';
+import { IdentityContract } from '../../../chaincode/src';
+import { CONSENT_GRANT_TYPES, CONSENT_REVOKE_TYPES, consentDomain, type ConsentGrantMessage } from '../../../chaincode/src/lib/eip712';
+import type { ConsentFeedEntry } from '../../../gateway/src/consent/feed';
+import type { Role } from '../../../gateway/src/http/roles';
+import { FakeLedger } from '../chaincode/fake-ledger';
+import { CONSORTIUM, HOSPITAL, INSURER, SPONSOR } from '../chaincode/fixtures';
+import { ROLE_KEYS, startOrgGateway, type OrgGateway } from '../support/org-gateways';
+
+/**
+ * Issue 4, "Revocation reaches sponsors": the sponsor's gateway streams the consent changes
+ * that concern it as Server-Sent Events, and a client that reconnects with its Last-Event-ID
+ * gets what it missed, also when the gateway was down when the patient revoked. Real gateways
+ * over HTTP, the real chaincode on the in-memory ledger, a real secp256k1 patient key.
+ */
+const DAY = 86_400;
+const LAB = 'loinc:11502-2';
+
+interface SseEvent {
+  id?: string;
+  event?: string;
+  data: string;
+}
+
+/** A small SSE reader: events and comments as they arrive, per the HTML spec's line format. */
+class SseClient {
+  readonly events: SseEvent[] = [];
+  readonly comments: string[] = [];
+  private buffer = '';
+  private readonly wakers = new Set<() => void>();
+  ended = false;
+
+  private constructor(
+    readonly status: number,
+    readonly contentType: string,
+    private readonly req: http.ClientRequest,
+    res: http.IncomingMessage,
+  ) {
+    res.setEncoding('utf8');
+    res.on('data', (chunk: string) => this.feed(chunk));
+    res.on('close', () => {
+      this.ended = true;
+      this.wake();
+    });
+  }
+
+  static connect(url: string, headers: Record<string, string>): Promise<SseClient> {
+    return new Promise((resolve, reject) => {
+      const req = http.get(url, { headers: { accept: 'text/event-stream', ...headers } });
+      req.on('response', (res) => resolve(new SseClient(res.statusCode ?? 0, String(res.headers['content-type'] ?? ''), req, res)));
+      req.on('error', reject);
+    });
+  }
+
+  /** The whole body of a refused (non-stream) answer, parsed. */
+  async json(): Promise<any> {
+    await this.until(() => this.ended);
+    return JSON.parse(this.buffer);
+  }
+
+  /** Waits for the n-th event (0-based) of this connection. */
+  async event(n: number): Promise<SseEvent> {
+    await this.until(() => this.events.length > n || this.ended);
+    if (this.events.length <= n) throw new Error(`the stream ended after ${this.events.length} events`);
+    return this.events[n];
+  }
+
+  async until(condition: () => boolean): Promise<void> {
+    while (!condition()) await new Promise<void>((resolve) => this.wakers.add(resolve));
+  }
+
+  close(): void {
+    this.req.destroy();
+  }
+
+  private feed(chunk: string): void {
+    this.buffer += chunk;
+    if (!this.contentType.startsWith('text/event-stream')) return;
+    this.buffer = this.buffer.replace(/\r\n?/g, '\n');
+    let end: number;
+    while ((end = this.buffer.indexOf('\n\n')) >= 0) {
+      const block = this.buffer.slice(0, end);
+      this.buffer = this.buffer.slice(end + 2);
+      const event: SseEvent = { data: '' };
+      const data: string[] = [];
+      for (const line of block.split('\n')) {
+        if (line.startsWith(':')) {
+          this.comments.push(line.slice(1).trim());
+          continue;
+        }
+        const colon = line.indexOf(':');
+        const field = colon < 0 ? line : line.slice(0, colon);
+        const value = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
+        if (field === 'id') event.id = value;
+        else if (field === 'event') event.event = value;
+        else if (field === 'data') data.push(value);
+      }
+      if (data.length > 0) this.events.push({ ...event, data: data.join('\n') });
+    }
+    this.wake();
+  }
+
+  private wake(): void {
+    for (const w of [...this.wakers]) w();
+    this.wakers.clear();
+  }
+}
+
+const entryOf = (e: SseEvent): ConsentFeedEntry => JSON.parse(e.data) as ConsentFeedEntry;
+
+async function send(gw: OrgGateway, method: string, p: string, opts: { role?: Role; json?: unknown } = {}): Promise<{ status: number; body: any }> {
+  const headers: Record<string, string> = {};
+  if (opts.role) headers.authorization = `Bearer ${ROLE_KEYS[opts.role]}`;
+  if (opts.json !== undefined) headers['content-type'] = 'application/json';
+  const res = await fetch(gw.url + p, { method, headers, ...(opts.json !== undefined ? { body: JSON.stringify(opts.json) } : {}) });
+  return { status: res.status, body: await res.json() };
+}
+
+describe('consent events: revocation reaches the sponsor, across its gateway restarting (issue 4)', function () {
+  this.timeout(30_000);
+  const ledger = new FakeLedger();
+  const patient = new Wallet(id('consent events patient key'));
+  let root: string;
+  let sponsorFeedDir: string;
+  let hospital: OrgGateway;
+  let insurer: OrgGateway;
+  let sponsor: OrgGateway;
+  let patientRef: string;
+  let researchGrant: string;
+  let nonce = 0;
+  const clients: SseClient[] = [];
+
+  const sponsorEvents = async (headers: Record<string, string> = {}, query = '', role: Role = 'research-officer'): Promise<SseClient> => {
+    const client = await SseClient.connect(`${sponsor.url}/v1/consents/events${query}`, { authorization: `Bearer ${ROLE_KEYS[role]}`, ...headers });
+    clients.push(client);
+    return client;
+  };
+
+  const startSponsor = async (run: string, heartbeatMs?: number): Promise<OrgGateway> =>
+    startOrgGateway({
+      ledger,
+      mspId: SPONSOR,
+      type: 'sponsor',
+      // keys and journal are per run (a new master key each time); the feed's folder is the same
+      dir: path.join(root, run),
+      consentFeed: { dir: sponsorFeedDir, ...(heartbeatMs ? { heartbeatMs } : {}) },
+    });
+
+  /** The patient signs a grant and sends it through the hospital's gateway, without an API key. */
+  async function grant(grantee: string, purpose: string): Promise<string> {
+    const message: ConsentGrantMessage = {
+      hospital: HOSPITAL,
+      patientRef,
+      grantee,
+      purpose,
+      categories: [LAB],
+      recordIds: [],
+      validFrom: ledger.now,
+      validUntil: ledger.now + 30 * DAY,
+      nonce: id(`events grant nonce ${++nonce}`),
+    };
+    const signature = await patient.signTypedData(consentDomain(ledger.channel), CONSENT_GRANT_TYPES, message);
+    const res = await send(hospital, 'POST', '/v1/consents', { json: { message, signature } });
+    expect(res.status, JSON.stringify(res.body)).to.equal(201);
+    return res.body.grant.grantId as string;
+  }
+
+  async function revoke(grantId: string): Promise<void> {
+    const message = { hospital: HOSPITAL, patientRef, grantId, nonce: id(`events revoke nonce ${++nonce}`) };
+    const signature = await patient.signTypedData(consentDomain(ledger.channel), CONSENT_REVOKE_TYPES, message);
+    const res = await send(hospital, 'POST', '/v1/consents/revocations', { json: { message, signature } });
+    expect(res.status, JSON.stringify(res.body)).to.equal(201);
+  }
+
+  before(async () => {
+    root = mkdtempSync(path.join(tmpdir(), 'medprov-consent-events-'));
+    sponsorFeedDir = path.join(root, 'sponsor-feed');
+    await ledger.invoke(HOSPITAL, new IdentityContract(), 'initConsortium', CONSORTIUM);
+    hospital = await startOrgGateway({ ledger, mspId: HOSPITAL, type: 'hospital', dir: root, limits: { patientPerSecond: 1000, patientBurst: 1000 } });
+    insurer = await startOrgGateway({ ledger, mspId: INSURER, type: 'insurer', dir: root, consentFeed: { dir: path.join(root, 'insurer-feed') } });
+    sponsor = await startSponsor('run-1');
+
+    const request = await send(hospital, 'POST', '/v1/patients/registration-requests', { role: 'records-officer', json: { patientId: 'MRN-4004' } });
+    expect(request.status, JSON.stringify(request.body)).to.equal(201);
+    patientRef = request.body.message.patientRef;
+    const signature = await patient.signTypedData(request.body.domain, request.body.types, request.body.message);
+    const registered = await send(hospital, 'POST', '/v1/patients', { role: 'records-officer', json: { message: request.body.message, patient: patient.address, signature } });
+    expect(registered.status, JSON.stringify(registered.body)).to.equal(201);
+  });
+  after(async () => {
+    for (const c of clients) c.close();
+    await Promise.all([hospital.stop(), insurer.stop(), sponsor.stop()]);
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  it("the sponsor's research officer subscribes; the patient grants the insurer, then the sponsor: only the sponsor's grant arrives, as consent.granted with id 1", async () => {
+    const live = await sponsorEvents();
+    expect(live.status).to.equal(200);
+    expect(live.contentType).to.match(/^text\/event-stream/);
+
+    const insurerGrant = await grant(INSURER, 'claims');
+    researchGrant = await grant(SPONSOR, 'research:TRIAL-4');
+
+    const first = await live.event(0);
+    expect(first.id).to.equal('1');
+    expect(first.event).to.equal('consent.granted');
+    const entry = entryOf(first);
+    expect(entry.seq).to.equal(1);
+    expect(entry.change).to.deep.include({ kind: 'granted', grantId: researchGrant, grantee: SPONSOR, hospital: HOSPITAL, patientRef, purpose: 'research:TRIAL-4', status: 'active' });
+    expect(entry.blockNumber).to.match(/^\d+$/);
+    expect(entry.transactionId).to.be.a('string').and.not.equal('');
+    expect(JSON.stringify(live.events)).to.not.include(insurerGrant);
+
+    // The insurer's own stream has its grant and not the sponsor's.
+    const insurerStream = await SseClient.connect(`${insurer.url}/v1/consents/events`, { authorization: `Bearer ${ROLE_KEYS['claims-officer']}` });
+    clients.push(insurerStream);
+    expect(entryOf(await insurerStream.event(0)).change).to.include({ grantId: insurerGrant, grantee: INSURER });
+    expect(JSON.stringify(insurerStream.events)).to.not.include(researchGrant);
+  });
+
+  it("the sponsor's gateway stops; the patient revokes (and changes the insurer's consent) while it is down", async () => {
+    await sponsor.stop();
+    // the live stream ends with the gateway, having had the grant only
+    await clients[0].until(() => clients[0].ended);
+    expect(clients[0].events).to.have.length(1);
+    await revoke(researchGrant);
+    await revoke(await grant(INSURER, 'claims'));
+  });
+
+  it('restarted on the same state, a client reconnecting with Last-Event-ID: 1 receives the revocation exactly once, then what comes next', async () => {
+    sponsor = await startSponsor('run-2', 50);
+    const resumed = await sponsorEvents({ 'last-event-id': '1' });
+    expect(resumed.status).to.equal(200);
+
+    const revoked = await resumed.event(0);
+    expect(revoked.id).to.equal('2');
+    expect(revoked.event).to.equal('consent.revoked');
+    expect(entryOf(revoked).change).to.deep.include({ kind: 'revoked', grantId: researchGrant, grantee: SPONSOR, status: 'revoked' });
+
+    // a sentinel: once it arrives, everything committed before it has been through the feed
+    const next = await grant(SPONSOR, 'research:TRIAL-5');
+    const sentinel = await resumed.event(1);
+    expect(sentinel).to.include({ id: '3', event: 'consent.granted' });
+    expect(entryOf(sentinel).change.grantId).to.equal(next);
+    expect(resumed.events.map((e) => e.id)).to.deep.equal(['2', '3']);
+    expect(resumed.events.filter((e) => entryOf(e).change.grantId === researchGrant)).to.have.length(1);
+    expect(resumed.events.every((e) => entryOf(e).change.grantee === SPONSOR)).to.equal(true);
+
+    // heartbeats are comments, not events
+    await resumed.until(() => resumed.comments.includes('heartbeat'));
+    expect(resumed.events).to.have.length(2);
+  });
+
+  it('a fresh client replays the whole stream in order; Last-Event-ID wins over ?after=; ?after=2 starts after 2', async () => {
+    const all = await sponsorEvents();
+    await all.event(2);
+    expect(all.events.map((e) => [e.id, e.event])).to.deep.equal([
+      ['1', 'consent.granted'],
+      ['2', 'consent.revoked'],
+      ['3', 'consent.granted'],
+    ]);
+    const both = await sponsorEvents({ 'last-event-id': '2' }, '?after=0');
+    expect((await both.event(0)).id).to.equal('3');
+    const after = await sponsorEvents({}, '?after=2', 'admin');
+    expect((await after.event(0)).id).to.equal('3');
+    const claims = await sponsorEvents({ 'last-event-id': '3' }, '', 'claims-officer');
+    expect(claims.status).to.equal(200);
+  });
+
+  it('closing a client lets go of its subscription', async () => {
+    const feed = sponsor.feed!;
+    expect(feed.subscribers).to.be.greaterThan(0);
+    for (const c of clients) c.close();
+    while (feed.subscribers > 0) await new Promise((r) => setTimeout(r, 5));
+    expect(feed.subscribers).to.equal(0);
+  });
+
+  it('a bad Last-Event-ID or after is refused with 400 and the error envelope; other roles and no key are refused', async () => {
+    for (const [headers, query, code] of [
+      [{ 'last-event-id': 'abc' }, '', 'INVALID_EVENT_ID'],
+      [{ 'last-event-id': '-1' }, '', 'INVALID_EVENT_ID'],
+      [{ 'last-event-id': '99' }, '', 'INVALID_EVENT_ID'],
+      [{}, '?after=1.5', 'INVALID_REQUEST'],
+      [{}, '?after=1&after=2', 'INVALID_REQUEST'],
+      [{}, '?from=1', 'UNKNOWN_FIELD'],
+    ] as const) {
+      const res = await sponsorEvents(headers, query);
+      expect(res.status, `${JSON.stringify(headers)} ${query}`).to.equal(400);
+      expect(res.contentType).to.match(/^application\/json/);
+      const body = await res.json();
+      expect(body.error.code).to.equal(code);
+      expect(body.error.message).to.match(/[.!]$/);
+      expect(body.error.requestId).to.be.a('string');
+    }
+    for (const role of ['dpo', 'records-officer'] as const) {
+      const res = await sponsorEvents({}, '', role);
+      expect(res.status).to.equal(403);
+      expect((await res.json()).error.code).to.equal('FORBIDDEN_ROLE');
+    }
+    const anonymous = await SseClient.connect(`${sponsor.url}/v1/consents/events`, {});
+    expect(anonymous.status).to.equal(401);
+    expect((await anonymous.json()).error.code).to.equal('AUTH_REQUIRED');
+  });
+
+  it('the OpenAPI document describes the stream as text/event-stream where the gateway offers it', async () => {
+    const spec = (await send(sponsor, 'GET', '/v1/openapi.json')).body;
+    const op = spec.paths['/v1/consents/events'].get;
+    expect(Object.keys(op.responses['200'].content)).to.deep.equal(['text/event-stream']);
+    expect(op.parameters.map((p: { name: string; in: string }) => `${p.in}:${p.name}`)).to.deep.equal(['header:Last-Event-ID', 'query:after']);
+    expect(spec.components.schemas.ConsentEvent.required).to.deep.equal(['seq', 'blockNumber', 'transactionId', 'change']);
+    expect((await send(hospital, 'GET', '/v1/openapi.json')).body.paths).to.not.have.property('/v1/consents/events');
+    expect((await send(hospital, 'GET', '/v1/consents/events', { role: 'admin' })).status).to.equal(404);
+  });
+});
