@@ -6,6 +6,7 @@ import { ConsentFeed } from './consent/feed';
 import { ConsentService } from './consent/service';
 import { LedgerClient } from './fabric/client';
 import { AcceptanceJournal, AcceptanceService, fromPino, Submitter } from './acceptance';
+import { startAnchoring } from './anchoring/setup';
 import { createGatewayApp } from './http/app';
 import { masterKeysFromEnv, PatientKeyStore } from './privacy';
 import { AnchorIndex } from './records/anchor-index';
@@ -53,7 +54,27 @@ async function main(): Promise<void> {
     logger: logger.child({ component: 'consent-feed' }),
   });
   feed.start();
-  const { app } = createGatewayApp({ org: config.org, users: loadUsers(config.usersFile), records: new RecordsService(tracked, keys, anchorIndex), anchorIndex, consent, consentEvents: { feed }, acceptance, logger });
+  // Public anchoring: an anchor log that follows the ledger, checkpointed on the EVM chain by the
+  // configured writer, for receipts anyone can check. Off (and said so) when no chain is set up.
+  const anchoring = await startAnchoring({
+    env: process.env,
+    stateDir: config.stateDir,
+    logDir: path.join(config.stateDir, 'gateways', config.org.name.toLowerCase(), 'anchor-log'),
+    mspId: config.org.mspId,
+    ledger,
+    logger: fromPino(logger.child({ component: 'anchoring' })),
+  });
+  const { app } = createGatewayApp({
+    org: config.org,
+    users: loadUsers(config.usersFile),
+    records: new RecordsService(tracked, keys, anchorIndex),
+    anchorIndex,
+    anchoring: anchoring.service ? { service: anchoring.service } : { off: anchoring.off },
+    consent,
+    consentEvents: { feed },
+    acceptance,
+    logger,
+  });
   const server = http.createServer(app);
   server.requestTimeout = 120_000;
   await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
@@ -66,6 +87,7 @@ async function main(): Promise<void> {
       await submitter.stop();
       await journal.close();
       await anchorIndex.stop();
+      await anchoring.service?.stop();
       ledger.close();
       await keys.close();
       process.exit(0);

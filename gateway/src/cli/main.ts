@@ -9,6 +9,7 @@
  *   history <issuer> <recordId>       every version of a record
  *   status                            the gateway's health and who your key is
  *   hash <file|dir>...                SHA-256 of local files, nothing sent
+ *   receipt <file>                    fetch an anchored document's receipt (checked, then saved)
  *   verify-receipt <receipt> [<file>] check a receipt offline (and on chain with --rpc)
  *   patient register                  bind a patient's key file to the patient (records officers)
  *   key create <file>                 a patient's new encrypted key file
@@ -39,6 +40,7 @@ import { historyCommand } from './commands/history';
 import { statusCommand } from './commands/status';
 import { verifyCommand } from './commands/verify';
 import { verifyReceiptCommand } from './commands/verify-receipt';
+import { receiptCommand } from './commands/receipt';
 import { accessLogCommand } from './commands/access-log';
 import { consentGrantCommand, consentListCommand, consentRevokeCommand } from './commands/consent';
 import { keyCreateCommand } from './commands/key';
@@ -50,6 +52,7 @@ export const COMMANDS: readonly Command[] = [
   historyCommand,
   statusCommand,
   hashCommand,
+  receiptCommand,
   verifyReceiptCommand,
   patientRegisterCommand,
   keyCreateCommand,

@@ -11,6 +11,9 @@ import { FHIR_JSON, anchorToProvenanceBundle, grantToConsent, grantsToConsentBun
 import { isPrivacyError } from '../privacy';
 import type { RecordsService, NewRecordRequest } from '../records/service';
 import type { AnchorIndexStatus } from '../records/anchor-index';
+import type { AnchoringStatus } from '../anchoring/service';
+import type { Receipt } from '../anchoring/receipt';
+import { isAnchoringError } from '../anchoring/errors';
 import type { RetractionReason } from '../../../chaincode/src/lib/record-model';
 import { ApiKeyAuthenticator, type User, type UserConfig } from './auth';
 import { streamConsentEvents, type ConsentEventsOptions } from './consent-events';
@@ -33,6 +36,11 @@ export interface GatewayOptions {
    * disk and GET /v1/requests/{id} tells how it stands; without it they submit synchronously.
    */
   acceptance?: AcceptanceService;
+  /**
+   * Public anchoring: with `service`, GET /v1/receipts/{docHash} issues receipts that verify
+   * offline and against the EVM chain; with `off`, that route says why there are none.
+   */
+  anchoring?: { service: { receipt(docHash: string): Promise<Receipt>; status(): AnchoringStatus } } | { off: string };
   /** The local anchor index verifications use: its state is shown at /healthz and /metrics. */
   anchorIndex?: { status(): AnchorIndexStatus };
   logger: Logger;
@@ -101,7 +109,12 @@ export function createGatewayApp(options: GatewayOptions): { app: express.Expres
   });
 
   app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok', org: org.mspId, ...(options.anchorIndex ? { anchorIndex: options.anchorIndex.status() } : {}) });
+    res.json({
+      status: 'ok',
+      org: org.mspId,
+      ...(options.anchorIndex ? { anchorIndex: options.anchorIndex.status() } : {}),
+      ...(options.anchoring ? { anchoring: 'off' in options.anchoring ? { off: options.anchoring.off } : options.anchoring.service.status() } : {}),
+    });
   });
   app.get('/metrics', async (_req, res) => {
     res.type(metrics.contentType).send(await metrics.metrics());
@@ -295,6 +308,19 @@ export function createGatewayApp(options: GatewayOptions): { app: express.Expres
     }));
   }
 
+  app.get('/v1/receipts/:docHash', ...route('issueReceipt', async (req, res) => {
+    const { docHash } = validateBody<{ docHash: string }>('DocHashPath', { docHash: req.params.docHash });
+    const anchoring = options.anchoring;
+    if (!anchoring || 'off' in anchoring) {
+      throw new ApiError(503, 'ANCHORING_OFF', `This gateway issues no receipts: ${anchoring?.off ?? 'public anchoring is not configured.'}`);
+    }
+    try {
+      res.json(await anchoring.service.receipt(docHash));
+    } catch (err) {
+      throw receiptError(err);
+    }
+  }));
+
   app.post('/v1/verifications', ...route('verifyDocument', async (req, res) => {
     const docHash = req.is('multipart/form-data')
       ? (await hashMultipartUpload(req.headers, req, uploadLimits)).docHash
@@ -463,6 +489,7 @@ function describe(operation: Operation): string {
     accessRecord: 'access records under consent',
     exportConsent: 'read consent grants',
     watchConsentEvents: 'follow consent changes',
+    issueReceipt: 'get receipts',
   };
   return words[operation];
 }
@@ -470,6 +497,26 @@ function describe(operation: Operation): string {
 const CLIENT_PRIVACY_CODES = new Set<string>(['INVALID_IDENTIFIER', 'DIRECT_IDENTIFIER', 'PATIENT_KEY_ERASED']);
 
 /** Any error becomes the envelope; anything unexpected is a 500 that says only that. */
+/** The anchoring layer's refusals in the API's terms; anything else stays a 500. */
+function receiptError(err: unknown): unknown {
+  if (!isAnchoringError(err)) return err;
+  switch (err.code) {
+    case 'LEAF_NOT_FOUND':
+      return new ApiError(404, 'NOT_IN_ANCHOR_LOG', 'No anchor of this document hash is in the anchor log: it is not anchored, or it was anchored moments ago and the log has not caught up yet.');
+    case 'RECEIPT_PENDING':
+      return new ApiError(409, 'RECEIPT_PENDING', 'The anchor is in the log but no checkpoint on the EVM chain covers it yet; ask again after the next checkpoint.', {
+        retryAfterSeconds: 30,
+      });
+    case 'REGISTRY_UNAVAILABLE':
+      return new ApiError(503, 'REGISTRY_UNAVAILABLE', 'The EVM chain holding the checkpoints cannot be reached right now; try again later.');
+    case 'CHECKPOINT_FORK':
+    case 'CHECKPOINTER_HALTED':
+      return new ApiError(503, err.code, 'The checkpoints on the EVM chain disagree with this gateway\'s anchor log; receipts are withheld until an operator has looked.');
+    default:
+      return err;
+  }
+}
+
 function toEnvelope(err: unknown): ApiError {
   if (err instanceof ApiError) return err;
   const e = err as { type?: string; status?: number };

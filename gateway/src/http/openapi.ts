@@ -94,6 +94,12 @@ export const schemas = {
     required: ['docHash'],
     properties: { docHash: sha256Hex },
   },
+  DocHashPath: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['docHash'],
+    properties: { docHash: sha256Hex },
+  },
   RecordPath: {
     type: 'object',
     additionalProperties: false,
@@ -498,6 +504,21 @@ export function openApiDocument(org: { mspId: string; name: string }, features: 
       },
       '/v1/records/{issuer}/{recordId}/retraction': {
         put: { summary: 'Retract a record with a reason code', requestBody: json('RetractRequest'), responses: { '200': json('Anchor'), ...errorResponses } },
+      },
+      '/v1/receipts/{docHash}': {
+        get: {
+          summary: 'The receipt of an anchored document: checkable offline, and against the EVM chain, without the consortium',
+          description:
+            'A self-contained JSON receipt: the anchor\'s leaf (document hash, issuer, record id, version, time, Fabric transaction and block), its RFC 9162 inclusion proof, and the first AnchorRegistry checkpoint covering it (tree size, root, chain id, contract, EVM transaction). Check it with `medprov verify-receipt` or the Verify page. 404 NOT_IN_ANCHOR_LOG when the hash is not (yet) in the log; 409 RECEIPT_PENDING until a checkpoint covers it (Retry-After); 503 ANCHORING_OFF when this gateway has no EVM chain configured.',
+          parameters: [{ name: 'docHash', in: 'path', required: true, schema: sha256Hex }],
+          responses: {
+            '200': { description: 'Receipt (see gateway/src/anchoring/receipt.ts for the format)', content: { 'application/json': { schema: { type: 'object' } } } },
+            '404': { description: 'Not (yet) in the anchor log (NOT_IN_ANCHOR_LOG)', content: errorResponses['400'].content },
+            '409': { description: 'Anchored, not yet checkpointed (RECEIPT_PENDING)', content: errorResponses['400'].content },
+            '503': { description: 'No EVM chain configured or reachable (ANCHORING_OFF, REGISTRY_UNAVAILABLE), or receipts withheld after a fork', content: errorResponses['400'].content },
+            ...errorResponses,
+          },
+        },
       },
       '/v1/verifications': {
         post: {

@@ -27,6 +27,8 @@ export const OPERATION_ROLES = {
   exportConsent: ['records-officer', 'claims-officer', 'research-officer', 'dpo', 'admin'],
   // The stream of grants and revocations that concern this org (a sponsor's research office, an insurer's claims desk).
   watchConsentEvents: ['research-officer', 'claims-officer', 'admin'],
+  // A receipt holds hashes, the issuer's MSP, record id, version and times: nothing about the patient.
+  issueReceipt: ROLES,
 } as const satisfies Record<string, readonly Role[]>;
 export type Operation = keyof typeof OPERATION_ROLES;
 

@@ -26,6 +26,9 @@ import type { MerkleHasher } from './hasher';
 // some CommonJS transpilers (tsx/esbuild) turn into getter calls.
 const HASH_SIZE = 32;
 const LEAF_PREFIX = 0x00;
+
+/** SHA-256 by `node:crypto`, in the shape the receipt verifiers' `sha256` option takes. */
+export const nativeSha256 = (message: Uint8Array): Uint8Array => new Uint8Array(createHash('sha256').update(message).digest());
 const NODE_PREFIX = 0x01;
 
 const hasOneShot = typeof cryptoHash === 'function';

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { IdentityContract } from '../../../chaincode/src';
 import { FakeLedger } from '../chaincode/fake-ledger';
 import { CONSORTIUM, HOSPITAL, HOSPITAL2, INSURER, SPONSOR } from '../chaincode/fixtures';
-import { ROLE_KEYS, startOrgGateway, type OrgGateway } from '../support/org-gateways';
+import { NOTHING_ANCHORED, ROLE_KEYS, startOrgGateway, type OrgGateway } from '../support/org-gateways';
 
 /**
  * Issue 7, abuse: at least 10,000 generated malformed requests against every route of the
@@ -141,6 +141,7 @@ const ROUTES: Route[] = [
   { method: 'GET', path: '/v1/patients/me/consents', auth: 'patient-header' },
   { method: 'GET', path: '/v1/consents/{hospital}/{patientRef}/{grantId}', auth: 'key' },
   { method: 'GET', path: '/v1/consents/events', auth: 'key' },
+  { method: 'GET', path: '/v1/receipts/{docHash}', auth: 'key' },
 ];
 const OPEN_PATHS = ['/healthz', '/metrics', '/v1/openapi.json'];
 
@@ -365,6 +366,7 @@ const PARAM_VALID: Record<string, string> = {
   hospital: HOSPITAL,
   patientRef: hex64('ref'),
   grantId: bytes32('grant'),
+  docHash: hex64('receipt'),
 };
 
 function fillPath(p: string, rng: Rng, breakOne: boolean): { path: string; what: string } {
@@ -671,9 +673,9 @@ describe('gateway abuse: generated malformed requests against every route (issue
     dir = mkdtempSync(path.join(tmpdir(), 'medprov-abuse-'));
     await ledger.invoke(HOSPITAL, new IdentityContract(), 'initConsortium', CONSORTIUM);
     const consentFeed = (org: Org) => ({ dir: path.join(dir, `${org}-feed`) });
-    gws.hospital = await startOrgGateway({ ledger, mspId: HOSPITAL, type: 'hospital', dir, acceptance: true, limits: high, consentFeed: consentFeed('hospital') });
-    gws.insurer = await startOrgGateway({ ledger, mspId: INSURER, type: 'insurer', dir, limits: { ...high, jsonBytes: '4mb' }, consentFeed: consentFeed('insurer') });
-    gws.sponsor = await startOrgGateway({ ledger, mspId: SPONSOR, type: 'sponsor', dir, limits: high, consentFeed: consentFeed('sponsor') });
+    gws.hospital = await startOrgGateway({ ledger, mspId: HOSPITAL, type: 'hospital', dir, acceptance: true, limits: high, consentFeed: consentFeed('hospital'), anchoring: NOTHING_ANCHORED });
+    gws.insurer = await startOrgGateway({ ledger, mspId: INSURER, type: 'insurer', dir, limits: { ...high, jsonBytes: '4mb' }, consentFeed: consentFeed('insurer'), anchoring: NOTHING_ANCHORED });
+    gws.sponsor = await startOrgGateway({ ledger, mspId: SPONSOR, type: 'sponsor', dir, limits: high, consentFeed: consentFeed('sponsor'), anchoring: NOTHING_ANCHORED });
   });
   after(async () => {
     agent.destroy();

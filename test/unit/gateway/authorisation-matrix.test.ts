@@ -7,7 +7,7 @@ import { IdentityContract, RecordsContract } from '../../../chaincode/src';
 import type { Role } from '../../../gateway/src/http/roles';
 import { FakeLedger } from '../chaincode/fake-ledger';
 import { CONSORTIUM, HOSPITAL, HOSPITAL2, INSURER, SPONSOR } from '../chaincode/fixtures';
-import { ROLE_KEYS, startOrgGateway, type OrgGateway, type OrgType } from '../support/org-gateways';
+import { NOTHING_ANCHORED, ROLE_KEYS, startOrgGateway, type OrgGateway, type OrgType } from '../support/org-gateways';
 
 /**
  * Issue 7, authorisation: every caller × organisation type × API-key endpoint, each with a
@@ -49,6 +49,7 @@ const MATRIX: { endpoint: string; roles: Role[]; orgs: OrgType[] }[] = [
   { endpoint: 'POST /v1/access',                             roles: [CO, RS],              orgs: ALL_ORGS },
   { endpoint: 'GET /v1/consents/{hospital}/{patientRef}/{grantId}', roles: [RO, CO, RS, DPO, AD], orgs: ALL_ORGS },
   { endpoint: 'GET /v1/consents/events',                     roles: [CO, RS, AD],          orgs: ALL_ORGS },
+  { endpoint: 'GET /v1/receipts/{docHash}',                  roles: [RO, CO, RS, DPO, AD], orgs: ALL_ORGS },
 ];
 
 let unique = 0;
@@ -71,7 +72,8 @@ function validRequest(endpoint: string, caller: Caller, gw: OrgGateway): { metho
     .replace('{version}', '1')
     .replace('{hospital}', HOSPITAL)
     .replace('{patientRef}', sha('ref'))
-    .replace('{grantId}', `0x${sha(`grant ${n}`)}`);
+    .replace('{grantId}', `0x${sha(`grant ${n}`)}`)
+    .replace('{docHash}', sha(`receipt ${n}`));
   const purpose = caller === 'research-officer' ? 'research:trial-1' : 'claims';
   let rest: { headers: Record<string, string>; body?: string } = { headers: {} };
   switch (endpoint) {
@@ -124,9 +126,9 @@ describe('gateway authorisation matrix: role × org type × endpoint (issue 7)',
     await ledger.invoke(HOSPITAL, new IdentityContract(), 'initConsortium', CONSORTIUM);
     const limits = { perSecond: 1e6, burst: 1e6 };
     const consentFeed = (org: string) => ({ dir: path.join(dir, `${org}-feed`) });
-    gws.hospital = await startOrgGateway({ ledger, mspId: HOSPITAL, type: 'hospital', dir, acceptance: true, limits, consentFeed: consentFeed('hospital') });
-    gws.insurer = await startOrgGateway({ ledger, mspId: INSURER, type: 'insurer', dir, acceptance: true, limits, consentFeed: consentFeed('insurer') });
-    gws.sponsor = await startOrgGateway({ ledger, mspId: SPONSOR, type: 'sponsor', dir, acceptance: true, limits, consentFeed: consentFeed('sponsor') });
+    gws.hospital = await startOrgGateway({ ledger, mspId: HOSPITAL, type: 'hospital', dir, acceptance: true, limits, consentFeed: consentFeed('hospital'), anchoring: NOTHING_ANCHORED });
+    gws.insurer = await startOrgGateway({ ledger, mspId: INSURER, type: 'insurer', dir, acceptance: true, limits, consentFeed: consentFeed('insurer'), anchoring: NOTHING_ANCHORED });
+    gws.sponsor = await startOrgGateway({ ledger, mspId: SPONSOR, type: 'sponsor', dir, acceptance: true, limits, consentFeed: consentFeed('sponsor'), anchoring: NOTHING_ANCHORED });
     gws.hospital2 = await startOrgGateway({ ledger, mspId: HOSPITAL2, type: 'hospital', dir, limits });
     // a record of the hospital, for reads, access and the cross-hospital checks
     const res = await fetch(`${gws.hospital.url}/v1/records`, {

@@ -2,6 +2,8 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import pino from 'pino';
+import { AnchoringError } from '../../../gateway/src/anchoring/errors';
+import { AnchoringService } from '../../../gateway/src/anchoring/service';
 import { AcceptanceJournal, AcceptanceService, Submitter, fromPino } from '../../../gateway/src/acceptance';
 import { ConsentFeed } from '../../../gateway/src/consent/feed';
 import { ConsentService } from '../../../gateway/src/consent/service';
@@ -26,6 +28,19 @@ export const ROLE_KEYS: Record<Role, string> = {
 export const ROLE_USERS = (Object.keys(ROLE_KEYS) as Role[]).map((role) => ({ id: `${role}-1`, role, apiKeySha256: hashApiKey(ROLE_KEYS[role]) }));
 
 export type OrgType = 'hospital' | 'insurer' | 'sponsor';
+
+/**
+ * Public anchoring that has anchored nothing yet: every receipt is NOT_IN_ANCHOR_LOG (404). For
+ * tests of the routes' authorisation and input handling, which need no EVM chain.
+ */
+export const NOTHING_ANCHORED = async (): Promise<NonNullable<GatewayOptions['anchoring']>> => ({
+  service: {
+    receipt: async () => {
+      throw new AnchoringError('LEAF_NOT_FOUND', 'No anchor of this document hash is in the log (yet).');
+    },
+    status: () => ({ writesCheckpoints: false, checkpointer: { state: 'idle', logSize: 0, committedSize: 0, anchorsSinceCheckpoint: 0 } as never }),
+  },
+});
 
 export interface OrgGateway {
   mspId: string;
@@ -70,6 +85,8 @@ export async function startOrgGateway(options: {
    * peer look-up. The same `dir` for a restarted gateway resumes it from its checkpoint.
    */
   anchorIndex?: { dir: string; settleMs?: number; wrapEvents?: (events: LedgerEvents) => LedgerEvents };
+  /** Public anchoring, started on this gateway's view of the ledger (e.g. an AnchoringService on a real EVM node). */
+  anchoring?: (ledger: ChaincodeLedger) => Promise<NonNullable<GatewayOptions['anchoring']>>;
 }): Promise<OrgGateway> {
   const { ledger, mspId, type, dir } = options;
   const keys = await PatientKeyStore.open({ stateDir: path.join(dir, mspId, 'keys'), masterKey: MasterKey.generate(), ifMissing: 'create' });
@@ -111,8 +128,10 @@ export async function startOrgGateway(options: {
     });
     feed.start();
   }
+  const anchoring = options.anchoring ? await options.anchoring(chaincode) : undefined;
   const { app } = createGatewayApp({
     org: { mspId, name: mspId, type },
+    ...(anchoring ? { anchoring } : {}),
     users: options.users ?? ROLE_USERS,
     records: new RecordsService(chain, keys, anchorIndex),
     ...(anchorIndex ? { anchorIndex } : {}),
@@ -142,6 +161,7 @@ export async function startOrgGateway(options: {
       if (journal) await journal.close();
       if (feed) await feed.close();
       if (anchorIndex) await anchorIndex.stop();
+      if (anchoring && 'service' in anchoring && anchoring.service instanceof AnchoringService) await anchoring.service.stop();
       await keys.close();
     },
   };

@@ -1,12 +1,11 @@
-import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { JsonRpcProvider } from 'ethers';
 import { str, type Command } from '../command';
 import { CliError, EXIT, UsageError } from '../errors';
 import { fields, type Output } from '../output';
 import { isAnchoringError, parseReceipt, verifyReceipt, verifyReceiptOnChain, type OnChainVerificationResult, type Receipt, type VerificationResult } from '../../anchoring';
+import { nativeSha256 } from '../../merkle/node-hasher';
 
-const nativeSha256 = (m: Uint8Array): Uint8Array => new Uint8Array(createHash('sha256').update(m).digest());
 
 /** `medprov verify-receipt <receipt.json> [<file>]`: offline (and optionally on-chain) receipt check. */
 export const verifyReceiptCommand: Command = {
