@@ -1,12 +1,13 @@
 /**
- * Issue 5's first promise, end to end through the product code: a document anchored through a
+ * Issue 5's first promise, through the product code (unit level on the ledger side, a real EVM): a document anchored through a
  * hospital's gateway gets a receipt (GET /v1/receipts/{docHash}, `medprov receipt`) that verifies
  * offline against the document and against the EVM chain, and a changed byte of the document,
  * the proof or the checkpoint makes it fail.
  *
  * Real: the gateways over HTTP, the chaincode, the anchor log, the checkpointer, a `hardhat node`
- * with the AnchorRegistry, the CLI as a child process. The Fabric network cannot run here, so
- * the ledger is the real chaincode on the in-memory stub, whose events feed the anchor log.
+ * with the AnchorRegistry, the CLI as a child process. Not real: the ledger is the chaincode on
+ * the in-memory stub (whose events feed the anchor log), which is why this is a unit test; the
+ * same flow against Fabric belongs in test/integration once the network can run.
  */
 import { expect } from 'chai';
 import { createHash } from 'node:crypto';
@@ -17,12 +18,12 @@ import { JsonRpcProvider, Network } from 'ethers';
 import { IdentityContract } from '../../../chaincode/src';
 import { verifyReceipt, verifyReceiptOnChain, type Receipt } from '../../../gateway/src/anchoring';
 import { AnchoringService, AnchorRegistryClient, deployAnchorRegistry } from '../../../gateway/src/anchoring/node';
-import { FakeLedger } from '../../unit/chaincode/fake-ledger';
-import { CONSORTIUM, HOSPITAL, HOSPITAL2, INSURER, SPONSOR } from '../../unit/chaincode/fixtures';
-import { runCli } from '../../unit/support/cli-process';
-import { ROLE_KEYS, startOrgGateway, type OrgGateway } from '../../unit/support/org-gateways';
-import type { ChaincodeLedger } from '../../unit/support/chaincode-ledger';
-import { compileContracts, DEV_ADDRESSES, DEV_KEYS, startEvmNode, type EvmNode } from './evm';
+import { FakeLedger } from '../chaincode/fake-ledger';
+import { CONSORTIUM, HOSPITAL, HOSPITAL2, INSURER, SPONSOR } from '../chaincode/fixtures';
+import { runCli } from '../support/cli-process';
+import { ROLE_KEYS, startOrgGateway, type OrgGateway } from '../support/org-gateways';
+import type { ChaincodeLedger } from '../support/chaincode-ledger';
+import { compileContracts, DEV_ADDRESSES, DEV_KEYS, startEvmNode, type EvmNode } from '../../integration/anchoring/evm';
 
 const sha = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
 const OFFICER = ROLE_KEYS['records-officer'];
