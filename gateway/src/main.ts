@@ -8,9 +8,11 @@ import { LedgerClient } from './fabric/client';
 import { AcceptanceJournal, AcceptanceService, fromPino, Submitter } from './acceptance';
 import { startAnchoring } from './anchoring/setup';
 import { createGatewayApp } from './http/app';
-import { masterKeysFromEnv, PatientKeyStore } from './privacy';
+import { masterKeysFromEnv, MasterKeyRotation, NEXT_MASTER_KEY_FILE_ENV, nextMasterKeyFromFile, PatientKeyStore } from './privacy';
+import { ErasureService } from './erasure/service';
 import { AnchorIndex } from './records/anchor-index';
 import { RecordsService } from './records/service';
+import { releaseOptionsFromEnv } from './research/release';
 
 /**
  * Starts one organisation's gateway: its Fabric identity, its patient-key store and its HTTP
@@ -73,6 +75,12 @@ async function main(): Promise<void> {
     consent,
     consentEvents: { feed },
     acceptance,
+    // The DPO's erasures: the ledger record goes through the journal, so it is retried until it commits.
+    erasure: new ErasureService(keys, tracked, { acceptance, logger: fromPino(logger.child({ component: 'erasure' })) }),
+    // The admin's rotation reads the new key from the file named in the environment, re-read on each request.
+    rotation: new MasterKeyRotation(keys, nextMasterKeyFromFile(process.env[NEXT_MASTER_KEY_FILE_ENV])),
+    // Research releases: minimum k, suppression limit and release profiles (MEDPROV_RELEASE_*).
+    research: releaseOptionsFromEnv(process.env),
     logger,
   });
   const server = http.createServer(app);

@@ -3,14 +3,15 @@
  * /verify/app.js). The document is hashed here, in the browser, with incremental SHA-256 read in
  * chunks, so it never leaves the machine; only `{ docHash }` goes to POST /v1/verifications. A
  * receipt is checked with the same verifier as the command line (`verifyReceipt` of the
- * browser-safe anchoring module).
+ * browser-safe anchoring module). A receipt of a salted record carries its salt: the page sends it
+ * with the hash, so that any gateway can find the record's commitment.
  */
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
 // The CLI's verifier, exported by `../src/anchoring` (index.ts); imported from its own modules so
 // that the bundle leaves out the on-chain half (ethers), which this page does not use.
 import { isAnchoringError } from '../src/anchoring/errors';
-import { parseReceipt, verifyReceipt, type Receipt } from '../src/anchoring/receipt';
+import { documentMismatch, parseReceipt, verifyReceipt, type Receipt } from '../src/anchoring/receipt';
 
 const CHUNK_BYTES = 4 * 2 ** 20;
 const KEY_STORAGE = 'medprov.verify.apiKey';
@@ -26,10 +27,14 @@ interface GatewayVerdict {
   txId?: string;
   supersededBy?: string;
   retraction?: { reason: string; at: string; txId: string };
+  commitment?: 'plain' | 'salted';
+  anchoredHash?: string;
+  note?: string;
 }
 
 type GatewayOutcome = { ok: true; result: GatewayVerdict } | { ok: false; message: string; detail?: string };
-type ReceiptOutcome = { valid: true; receipt: Receipt } | { valid: false; reasons: string[] };
+/** A receipt's check; `salt` (of a salted record's receipt that could be read) goes to the gateway either way. */
+type ReceiptOutcome = { valid: true; receipt: Receipt; salt?: string } | { valid: false; reasons: string[]; salt?: string };
 
 const $ = <T extends HTMLElement>(id: string): T => {
   const node = document.getElementById(id);
@@ -174,7 +179,10 @@ async function run(): Promise<void> {
       return;
     }
     if (current !== generation) return;
-    const [gateway, receipt] = await Promise.all([askGateway(docHash), receiptFile ? checkReceipt(receiptFile, docHash) : undefined]);
+    // The receipt first (it is local): a salted record's salt goes with the hash to the gateway.
+    const receipt = receiptFile ? await checkReceipt(receiptFile, docHash) : undefined;
+    if (current !== generation) return;
+    const gateway = await askGateway(docHash, receipt?.salt);
     if (current !== generation) return;
     show(renderResult(doc, docHash, gateway, receipt));
   } finally {
@@ -208,7 +216,7 @@ function setProgress(done: number, total: number): void {
   progress.setAttribute('aria-valuetext', `${percent} percent, ${formatBytes(done)} of ${formatBytes(total)}`);
 }
 
-async function askGateway(docHash: string): Promise<GatewayOutcome> {
+async function askGateway(docHash: string, salt: string | undefined): Promise<GatewayOutcome> {
   const key = keyInput.value.trim();
   if (!key) return { ok: false, message: 'Enter your API key (step 1) to ask the ledger about this document.' };
   let res: Response;
@@ -216,7 +224,7 @@ async function askGateway(docHash: string): Promise<GatewayOutcome> {
     res = await fetch('/v1/verifications', {
       method: 'POST',
       headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', accept: 'application/json' },
-      body: JSON.stringify({ docHash }),
+      body: JSON.stringify(salt !== undefined ? { docHash, salt } : { docHash }),
       credentials: 'omit',
       cache: 'no-store',
     });
@@ -249,8 +257,10 @@ async function checkReceipt(file: File, docHash: string): Promise<ReceiptOutcome
     const receipt = parseReceipt(text);
     const { reasons } = verifyReceipt(receipt);
     const all = [...reasons];
-    if (receipt.leaf.docHash !== docHash) all.unshift('The document does not match the receipt: its SHA-256 differs from the receipt’s document hash.');
-    return all.length === 0 ? { valid: true, receipt } : { valid: false, reasons: all };
+    const mismatch = documentMismatch(receipt, docHash);
+    if (mismatch) all.unshift(mismatch);
+    const salt = receipt.salt !== undefined ? { salt: receipt.salt } : {};
+    return all.length === 0 ? { valid: true, receipt, ...salt } : { valid: false, reasons: all, ...salt };
   } catch (err) {
     if (isAnchoringError(err)) return { valid: false, reasons: [`The receipt is not well-formed: ${err.message}`] };
     return { valid: false, reasons: [`The receipt could not be read: ${(err as Error).message}`] };
@@ -283,7 +293,9 @@ function renderResult(doc: File, docHash: string, gateway: GatewayOutcome, recei
     if (r.supersededBy) facts.push(['Replaced by (SHA-256)', el('span', { class: 'mono' }, r.supersededBy)]);
     if (r.retraction) facts.push(['Retracted', el('span', {}, `${r.retraction.reason}, `, timeNode(r.retraction.at))]);
     facts.push(['Document SHA-256', el('span', { class: 'mono' }, docHash)]);
+    if (r.commitment === 'salted' && r.anchoredHash) facts.push(['Anchored as', el('span', { id: 'commitment' }, 'salted commitment: ', el('span', { class: 'mono' }, r.anchoredHash))]);
     out.append(factList(facts));
+    if (r.verdict === 'UNKNOWN' && r.note) out.append(el('p', { class: 'hint', id: 'salt-note' }, r.note));
   } else {
     out.append(
       errorBox(gateway.message, gateway.detail),
@@ -309,9 +321,14 @@ function renderReceipt(outcome: ReceiptOutcome): HTMLElement {
       {},
       `The document is anchor ${receipt.leafIndex + 1} of ${receipt.treeSize} in the consortium's Merkle log (issuer ${receipt.leaf.issuer}, record ${receipt.leaf.recordId}, version ${receipt.leaf.version}); ` +
         `the inclusion proof leads to the checkpointed root on EVM chain ${cp.chainId}, registry ${cp.contract}` +
-        (cp.evmBlockNumber !== undefined ? `, block ${cp.evmBlockNumber}.` : '.'),
+        (cp.evmBlockNumber !== undefined ? `, block ${cp.evmBlockNumber}.` : '.') +
+        (receipt.salt !== undefined ? ' The record is a salted commitment: the ledger holds a keyed hash of the document’s SHA-256 under the receipt’s salt, which matches this document.' : ''),
     ),
-    factList([['Checkpoint root', el('span', { class: 'mono' }, cp.root)], ...(cp.evmTxHash ? ([['EVM transaction', el('span', { class: 'mono' }, cp.evmTxHash)]] as [string, Node][]) : [])]),
+    factList([
+      ['Checkpoint root', el('span', { class: 'mono' }, cp.root)],
+      ...(cp.evmTxHash ? ([['EVM transaction', el('span', { class: 'mono' }, cp.evmTxHash)]] as [string, Node][]) : []),
+      ...(receipt.salt !== undefined ? ([['Salted commitment', el('span', { class: 'mono' }, receipt.leaf.docHash)]] as [string, Node][]) : []),
+    ]),
   );
 }
 

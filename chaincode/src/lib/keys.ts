@@ -16,6 +16,8 @@ export const KEY_TYPES = {
   consentNonce: 'medprov.consentNonce',
   /** hospital, patientRef, time, txId → one access-log entry. */
   accessLog: 'medprov.access',
+  /** erasureId → the record that a hospital destroyed one patient's key (nothing about the patient). */
+  erasure: 'medprov.erasure',
 } as const;
 
 /** Versions are zero-padded so that a partial-key scan returns them in numeric order. */
@@ -54,6 +56,10 @@ export function consentNonceKey(ctx: Context, address: string, nonce: string): s
 /** The ISO time segment makes a partial-key scan return a patient's log oldest first. */
 export function accessLogKey(ctx: Context, hospital: string, patientRef: string, atIso: string, txId: string): string {
   return ctx.stub.createCompositeKey(KEY_TYPES.accessLog, [hospital, patientRef, atIso, txId]);
+}
+
+export function erasureKey(ctx: Context, erasureId: string): string {
+  return ctx.stub.createCompositeKey(KEY_TYPES.erasure, [erasureId]);
 }
 
 /**

@@ -33,6 +33,9 @@ export const TRANSACTION_RULES: Readonly<Record<string, Rule>> = {
   // The caller's MSP is the grantee the consent is checked for; hospitals for treatment.
   'Access:accessRecord': { orgTypes: ['insurer', 'sponsor', 'hospital'] },
   'Access:listAccessLog': { anyMember: true },
+  // A hospital records that it erased one of its patients (nothing about whom); anyone may read it.
+  'Privacy:recordErasure': { orgTypes: ['hospital'] },
+  'Privacy:readErasure': { anyMember: true },
 };
 
 export async function authorize(ctx: Context, transaction: string): Promise<void> {

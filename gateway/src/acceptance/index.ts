@@ -34,6 +34,7 @@ export {
   prepareAmendRecord,
   prepareAnchorBatch,
   prepareAnchorRecord,
+  prepareRecordErasure,
   prepareRetractRecord,
   type LedgerRequest,
   type RequestKind,

@@ -6,16 +6,22 @@
  * {@link RecordsService} submits through these same builders, so a request accepted for later
  * behaves on the ledger exactly as the synchronous route does.
  *
+ * A salted record's commitment (documents/commitment.ts) is computed here, so the journal stores
+ * the commitment as the ledger will hold it, never the document's hash; the salt is
+ * deterministic, so a retry of the same request prepares the same bytes and keeps its
+ * idempotency fingerprint.
+ *
  * @module
  */
 import { createHash } from 'node:crypto';
 import type { RetractionReason } from '../../../chaincode/src/lib/record-model';
 import { ApiError } from '../errors';
 import { assertNoDirectIdentifier } from '../privacy';
-import type { NewRecordRequest, PatientRefs } from '../records/service';
+import type { AmendmentRequest, NewRecordRequest, OrgKeys } from '../records/service';
+import { commitTo, type CommitmentKind, type DocumentSalts, type LedgerCommitment } from '../documents/commitment';
 
 /** The kinds of request the gateway accepts for asynchronous submission. */
-export const REQUEST_KINDS = ['anchorRecord', 'anchorBatch', 'amendRecord', 'retractRecord'] as const;
+export const REQUEST_KINDS = ['anchorRecord', 'anchorBatch', 'amendRecord', 'retractRecord', 'recordErasure'] as const;
 /** One of {@link REQUEST_KINDS}. */
 export type RequestKind = (typeof REQUEST_KINDS)[number];
 
@@ -25,6 +31,7 @@ export const TRANSACTION_OF_KIND: Readonly<Record<RequestKind, string>> = Object
   anchorBatch: 'Records:anchorRecords',
   amendRecord: 'Records:amendRecord',
   retractRecord: 'Records:retractRecord',
+  recordErasure: 'Privacy:recordErasure',
 });
 
 /** A ledger transaction ready to submit: what the journal stores and the submitter sends. */
@@ -42,25 +49,30 @@ export function isRequestKind(value: unknown): value is RequestKind {
 }
 
 /** The anchor of one new record, as `Records:anchorRecord` takes it. */
-export async function prepareAnchorRecord(request: NewRecordRequest, patientRefs: PatientRefs): Promise<LedgerRequest> {
+export async function prepareAnchorRecord(request: NewRecordRequest, patientRefs: OrgKeys): Promise<LedgerRequest> {
   const record = await toLedgerRecord(request, patientRefs, 'record');
   return { kind: 'anchorRecord', transaction: TRANSACTION_OF_KIND.anchorRecord, args: [JSON.stringify(record)] };
 }
 
 /** The anchors of many new records in one transaction, as `Records:anchorRecords` takes them. */
-export async function prepareAnchorBatch(requests: readonly NewRecordRequest[], patientRefs: PatientRefs): Promise<LedgerRequest> {
+export async function prepareAnchorBatch(requests: readonly NewRecordRequest[], patientRefs: OrgKeys): Promise<LedgerRequest> {
   const records: LedgerRecord[] = [];
   for (const [i, r] of requests.entries()) records.push(await toLedgerRecord(r, patientRefs, `records[${i}]`));
   return { kind: 'anchorBatch', transaction: TRANSACTION_OF_KIND.anchorBatch, args: [JSON.stringify(records)] };
 }
 
-/** A new version of the caller's record, as `Records:amendRecord` takes it. */
-export function prepareAmendRecord(issuer: string, recordId: string, change: { docHash: string; category?: string }): LedgerRequest {
+/**
+ * A new version of the caller's record, as `Records:amendRecord` takes it.
+ *
+ * @param salts - the org's document salts; needed only when `change.commitment` is salted
+ */
+export function prepareAmendRecord(issuer: string, recordId: string, change: AmendmentRequest, salts: Partial<DocumentSalts> = {}): LedgerRequest {
   refuseDirectIdentifier('recordId', recordId);
   if (change.category !== undefined) refuseDirectIdentifier('category', change.category);
+  const docHash = ledgerCommitment(change.docHash, change.commitment, salts).ledgerHash;
   // Fields in a fixed order, whatever order the body had: the idempotency fingerprint is
   // computed on these bytes, and two equal requests must give equal bytes.
-  const body = { issuer, recordId, docHash: change.docHash, ...(change.category !== undefined ? { category: change.category } : {}) };
+  const body = { issuer, recordId, docHash, ...(change.category !== undefined ? { category: change.category } : {}) };
   return { kind: 'amendRecord', transaction: TRANSACTION_OF_KIND.amendRecord, args: [JSON.stringify(body)] };
 }
 
@@ -68,6 +80,15 @@ export function prepareAmendRecord(issuer: string, recordId: string, change: { d
 export function prepareRetractRecord(issuer: string, recordId: string, reason: RetractionReason): LedgerRequest {
   refuseDirectIdentifier('recordId', recordId);
   return { kind: 'retractRecord', transaction: TRANSACTION_OF_KIND.retractRecord, args: [issuer, recordId, reason] };
+}
+
+/**
+ * The ledger's record of an erasure, as `Privacy:recordErasure` takes it: the random erasure id
+ * only (the patient's key is already destroyed when this is accepted; nothing of the patient
+ * goes to the journal or the ledger).
+ */
+export function prepareRecordErasure(erasureId: string): LedgerRequest {
+  return { kind: 'recordErasure', transaction: TRANSACTION_OF_KIND.recordErasure, args: [erasureId] };
 }
 
 /**
@@ -111,11 +132,30 @@ export function orderingKeysOf(request: LedgerRequest): string[] {
       case 'retractRecord':
         if (typeof request.args[1] === 'string') keys.add(`record:${request.args[1]}`);
         break;
+      case 'recordErasure':
+        if (typeof request.args[0] === 'string') keys.add(`erasure:${request.args[0]}`);
+        break;
     }
   } catch {
     // Not JSON: no keys; the chaincode will refuse the request with INVALID_JSON.
   }
   return [...keys];
+}
+
+/**
+ * The ledger value of a document hash in the requested form (plain unless `kind` is salted).
+ *
+ * @throws ApiError 503 COMMITMENT_KEY_UNAVAILABLE when salting is asked of a gateway without `K_org`
+ */
+export function ledgerCommitment(docHash: string, kind: CommitmentKind | undefined, keys: Partial<DocumentSalts>): LedgerCommitment {
+  if (kind !== 'salted') return { ledgerHash: docHash, commitment: 'plain' };
+  if (!hasSalts(keys)) throw new ApiError(503, 'COMMITMENT_KEY_UNAVAILABLE', 'This gateway holds no record-commitment key, so it cannot anchor salted commitments; anchor with "commitment": "plain".');
+  return commitTo(docHash, 'salted', keys);
+}
+
+/** True when the org's keys can salt (they hold `K_org`). */
+export function hasSalts(keys: Partial<DocumentSalts>): keys is DocumentSalts {
+  return typeof keys.documentSalt === 'function';
 }
 
 /** What the chaincode receives for a new record: the patient only as a commitment. */
@@ -126,12 +166,13 @@ interface LedgerRecord {
   category: string;
 }
 
-async function toLedgerRecord(request: NewRecordRequest, patientRefs: PatientRefs, field: string): Promise<LedgerRecord> {
+async function toLedgerRecord(request: NewRecordRequest, patientRefs: OrgKeys, field: string): Promise<LedgerRecord> {
   // A record id and a category are copied to every peer (and into the journal): refuse one that looks personal.
   refuseDirectIdentifier(`${field}.recordId`, request.recordId);
   refuseDirectIdentifier(`${field}.category`, request.category);
+  const docHash = ledgerCommitment(request.docHash, request.commitment, patientRefs).ledgerHash;
   const patientRef = await patientRefs.ensurePatientRef(request.patientId);
-  return { recordId: request.recordId, docHash: request.docHash, patientRef, category: request.category };
+  return { recordId: request.recordId, docHash, patientRef, category: request.category };
 }
 
 /**

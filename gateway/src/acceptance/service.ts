@@ -9,10 +9,10 @@
 import type { RetractionReason } from '../../../chaincode/src/lib/record-model';
 import { ApiError } from '../errors';
 import { LedgerError } from '../fabric/errors';
-import { toApiError, type NewRecordRequest, type PatientRefs } from '../records/service';
+import { toApiError, type AmendmentRequest, type NewRecordRequest, type OrgKeys } from '../records/service';
 import { AcceptanceError } from './errors';
 import type { AcceptanceJournal, AcceptOptions } from './journal';
-import { prepareAmendRecord, prepareAnchorBatch, prepareAnchorRecord, prepareRetractRecord, type LedgerRequest } from './requests';
+import { prepareAmendRecord, prepareAnchorBatch, prepareAnchorRecord, prepareRecordErasure, prepareRetractRecord, type LedgerRequest } from './requests';
 import type { RequestStatus, Submitter, SubmitterCounts } from './submitter';
 
 /** The answer to an accepted request: what a route turns into `202` + `Location`. */
@@ -35,7 +35,7 @@ export class AcceptanceService {
   constructor(
     private readonly journal: AcceptanceJournal,
     private readonly submitter: Submitter,
-    private readonly patientRefs: PatientRefs,
+    private readonly patientRefs: OrgKeys,
   ) {}
 
   /** Accepts the anchor of one new record. */
@@ -49,13 +49,18 @@ export class AcceptanceService {
   }
 
   /** Accepts a new version of the caller's record. */
-  async amendRecord(issuer: string, recordId: string, change: { docHash: string; category?: string }, context: RequestContext = {}): Promise<Acknowledgement> {
-    return this.accept(prepareAmendRecord(issuer, recordId, change), context);
+  async amendRecord(issuer: string, recordId: string, change: AmendmentRequest, context: RequestContext = {}): Promise<Acknowledgement> {
+    return this.accept(prepareAmendRecord(issuer, recordId, change, this.patientRefs), context);
   }
 
   /** Accepts the retraction of the caller's record. */
   async retractRecord(issuer: string, recordId: string, reason: RetractionReason, context: RequestContext = {}): Promise<Acknowledgement> {
     return this.accept(prepareRetractRecord(issuer, recordId, reason), context);
+  }
+
+  /** Accepts the ledger record of an erasure the key store has already carried out (its random id only). */
+  async recordErasure(erasureId: string, context: RequestContext = {}): Promise<Acknowledgement> {
+    return this.accept(prepareRecordErasure(erasureId), context);
   }
 
   /**

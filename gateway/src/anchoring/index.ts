@@ -18,6 +18,8 @@
 export { ANCHORING_ERROR_CODES, AnchoringError, isAnchoringError, type AnchoringErrorCode } from './errors';
 export { canonicalLeafJson, encodeLeaf, LEAF_FIELDS, leafFromAnchor, leafHash, parseLeaf, validateLeaf, type AnchorLeaf } from './leaf';
 export {
+  documentMismatch,
+  expectedLeafDocHash,
   parseReceipt,
   RECEIPT_VERSION,
   verifyReceipt,

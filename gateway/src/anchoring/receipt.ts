@@ -14,8 +14,14 @@
  *   "leafIndex": 41, "treeSize": 1000,
  *   "inclusionProof": ["64 hex", …],
  *   "checkpoint": { "treeSize": 1000, "root": "64 hex", "fabricBlockHeight": 12, "chainId": 31337,
- *                   "contract": "0x…", "evmTxHash": "0x…", "evmBlockNumber": 5 } }
+ *                   "contract": "0x…", "evmTxHash": "0x…", "evmBlockNumber": 5 },
+ *   "salt": "64 hex" }
  * ```
+ *
+ * `salt` is present for a record anchored as a salted commitment (documents/commitment.ts): the
+ * leaf's `docHash` is then `commitment(salt, SHA-256(document))`, not the document's SHA-256, and
+ * the receipt is what carries the salt to whoever checks the document. The leaf and the proof do
+ * not change; the salt is outside them.
  *
  * The inclusion proof is for the checkpoint's own tree size (`treeSize === checkpoint.treeSize`):
  * receipts are issued once a checkpoint covers the leaf (before that the gateway answers
@@ -39,6 +45,7 @@ import {
   type Sha256Fn,
 } from '../merkle';
 import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
+import { documentCommitment } from '../documents/commitment';
 import { AnchoringError } from './errors';
 import { encodeLeaf, validateLeaf, type AnchorLeaf } from './leaf';
 
@@ -72,6 +79,8 @@ export interface Receipt {
   /** Sibling hashes, leaf side first (RFC 9162 order), 64 lowercase hex each. */
   readonly inclusionProof: readonly string[];
   readonly checkpoint: ReceiptCheckpoint;
+  /** The salt of a salted record (64 lowercase hex): `leaf.docHash` is the commitment under it. */
+  readonly salt?: string;
 }
 
 /** What a verification found: `valid` only when every check passed; `reasons` says which failed. */
@@ -92,7 +101,8 @@ export interface VerifyOptions {
 const HASH_HEX = /^[0-9a-f]{64}$/;
 const ADDRESS_HEX = /^0x[0-9a-f]{40}$/;
 const TX_HASH_HEX = /^0x[0-9a-f]{64}$/;
-const RECEIPT_KEYS = ['version', 'leaf', 'leafIndex', 'treeSize', 'inclusionProof', 'checkpoint'] as const;
+const RECEIPT_KEYS = ['version', 'leaf', 'leafIndex', 'treeSize', 'inclusionProof', 'checkpoint', 'salt'] as const;
+const RECEIPT_REQUIRED = ['version', 'leaf', 'leafIndex', 'treeSize', 'inclusionProof', 'checkpoint'] as const;
 const CHECKPOINT_KEYS = ['treeSize', 'root', 'fabricBlockHeight', 'chainId', 'contract', 'evmTxHash', 'evmBlockNumber'] as const;
 const CHECKPOINT_REQUIRED = ['treeSize', 'root', 'fabricBlockHeight', 'chainId', 'contract'] as const;
 /** No RFC 9162 inclusion proof of a tree below 2^64 leaves is longer. */
@@ -159,7 +169,7 @@ export function requireProof(field: string, value: unknown): string[] {
  * @throws AnchoringError RECEIPT_MALFORMED (with `details.field`), RECEIPT_UNSUPPORTED_VERSION
  */
 export function parseReceipt(input: unknown): Receipt {
-  const obj = requireShape('receipt', receiptValue(input, 'receipt'), RECEIPT_KEYS);
+  const obj = requireShape('receipt', receiptValue(input, 'receipt'), RECEIPT_KEYS, RECEIPT_REQUIRED);
   if (obj.version !== RECEIPT_VERSION) {
     throw new AnchoringError('RECEIPT_UNSUPPORTED_VERSION', `This verifier reads receipt version ${RECEIPT_VERSION}, not ${JSON.stringify(obj.version)}.`, {
       details: { version: obj.version },
@@ -191,6 +201,7 @@ export function parseReceipt(input: unknown): Receipt {
     treeSize: requireCount('receipt.treeSize', obj.treeSize),
     inclusionProof: requireProof('receipt.inclusionProof', obj.inclusionProof),
     checkpoint,
+    ...(obj.salt !== undefined ? { salt: requireHashHex('receipt.salt', obj.salt) } : {}),
   };
 }
 
@@ -219,6 +230,23 @@ export function documentHashHex(document: Uint8Array, options: VerifyOptions | u
 }
 
 /**
+ * What `leaf.docHash` must be for a document with SHA-256 `docHash` (64 lowercase hex): the hash
+ * itself, or its commitment under the receipt's salt. The Verify page uses this with the hash it
+ * computed incrementally; {@link verifyReceipt} with the document's bytes.
+ */
+export function expectedLeafDocHash(receipt: Pick<Receipt, 'salt'>, docHash: string): string {
+  return receipt.salt === undefined ? docHash : documentCommitment(receipt.salt, docHash);
+}
+
+/** The reason a document with SHA-256 `docHash` does not match the receipt, or undefined when it does. */
+export function documentMismatch(receipt: Receipt, docHash: string): string | undefined {
+  if (expectedLeafDocHash(receipt, docHash) === receipt.leaf.docHash) return undefined;
+  return receipt.salt === undefined
+    ? 'The document does not match the receipt: its SHA-256 differs from leaf.docHash.'
+    : "The document does not match the receipt: the salted commitment of its SHA-256 differs from leaf.docHash (the document was changed, or the receipt's salt is not this record's).";
+}
+
+/**
  * Checks an inclusion proof given as hex and returns the reasons it fails (empty when it holds).
  * Proof-shape problems that depend on index and size (wrong number of hashes, index past the end)
  * are reasons, not errors: they are what a tampered index or size looks like.
@@ -242,7 +270,8 @@ export function inclusionReasons(
 }
 
 /**
- * Verifies a receipt offline: the document (when given) hashes to `leaf.docHash`, the leaf's
+ * Verifies a receipt offline: the document (when given) hashes to `leaf.docHash` (for a salted
+ * record: its SHA-256's commitment under the receipt's `salt` is `leaf.docHash`), the leaf's
  * canonical bytes hash to a leaf that the inclusion proof places at `leafIndex` of a tree of
  * `treeSize` leaves whose root is the checkpoint's root, and the proof is for the checkpoint's
  * size. It does not contact the chain: {@link verifyReceiptOnChain} checks that the checkpoint
@@ -262,9 +291,8 @@ export function verifyReceipt(receipt: unknown, document?: Uint8Array, options?:
   const r = parseReceipt(receipt);
   const hasher = hasherFor(options);
   const reasons: string[] = [];
-  if (document !== undefined && documentHashHex(document, options) !== r.leaf.docHash) {
-    reasons.push('The document does not match the receipt: its SHA-256 differs from leaf.docHash.');
-  }
+  const mismatch = document === undefined ? undefined : documentMismatch(r, documentHashHex(document, options));
+  if (mismatch) reasons.push(mismatch);
   if (r.treeSize !== r.checkpoint.treeSize) {
     reasons.push(`The proof is for a tree of ${r.treeSize} leaves but the checkpoint is for ${r.checkpoint.treeSize}.`);
   }

@@ -9,7 +9,8 @@ import type { RequestStatus } from '../acceptance/submitter';
 import { ApiError } from '../errors';
 import { FHIR_JSON, anchorToProvenanceBundle, grantToConsent, grantsToConsentBundle } from '../fhir';
 import { isPrivacyError } from '../privacy';
-import type { RecordsService, NewRecordRequest } from '../records/service';
+import type { AmendmentRequest, RecordsService, NewRecordRequest } from '../records/service';
+import type { CommitmentKind } from '../documents/commitment';
 import type { AnchorIndexStatus } from '../records/anchor-index';
 import type { AnchoringStatus } from '../anchoring/service';
 import type { Receipt } from '../anchoring/receipt';
@@ -22,6 +23,11 @@ import { mountPages } from './pages';
 import { RateLimiter } from './rate-limit';
 import { ACCESS_PURPOSES, HOSPITAL_ONLY, OPERATION_ROLES, type Operation, type PatientOperation } from './roles';
 import { validateBody } from './validation';
+import { mountErasureRoutes, mountRotationRoutes } from './privacy-routes';
+import type { ErasureService } from '../erasure/service';
+import type { MasterKeyRotation } from '../privacy';
+import { ResearchReleases, type ReleaseOptions } from '../research/release';
+import { mountResearchRoutes } from './research-routes';
 
 export interface GatewayOptions {
   org: { mspId: string; name: string; type: 'hospital' | 'insurer' | 'sponsor' };
@@ -43,19 +49,34 @@ export interface GatewayOptions {
   anchoring?: { service: { receipt(docHash: string): Promise<Receipt>; status(): AnchoringStatus } } | { off: string };
   /** The local anchor index verifications use: its state is shown at /healthz and /metrics. */
   anchorIndex?: { status(): AnchorIndexStatus };
+  /** Erasure for the DPO (POST /v1/erasures, …); without it those routes are not offered. */
+  erasure?: ErasureService;
+  /** Master key rotation for the admin (/v1/admin/master-key/rotation); without it not offered. */
+  rotation?: MasterKeyRotation;
+  /**
+   * The research release policy (minimum k, suppression limit, release profiles); the release
+   * routes come with `consent`, at the defaults unless given (k = 5, 10% suppression).
+   */
+  research?: ReleaseOptions;
   logger: Logger;
   /**
    * perSecond/burst: per API-key user. patientPerSecond/patientBurst: per client IP on the
    * routes patients use without an API key (behind a reverse proxy, set Express's
    * "trust proxy" so that the IP is the client's, not the proxy's).
    */
-  limits?: Partial<{ jsonBytes: string; upload: UploadLimits; perSecond: number; burst: number; patientPerSecond: number; patientBurst: number }>;
+  limits?: Partial<{ jsonBytes: string; upload: UploadLimits; perSecond: number; burst: number; patientPerSecond: number; patientBurst: number; saltedUploadMaxBytes: number }>;
 }
 
 type Handler = (req: Request, res: Response, user: User) => Promise<void>;
 type PatientHandler = (req: Request, res: Response) => Promise<void>;
 
 const DEFAULT_UPLOAD: UploadLimits = { maxBytes: 64 * 2 ** 20, fieldName: 'document', maxFields: 8, maxFieldBytes: 1024 };
+/**
+ * Uploads up to this size are anchored as salted commitments unless the request says otherwise
+ * (`limits.saltedUploadMaxBytes`): short structured documents are the ones whose bare hash can be
+ * confirmed by guessing.
+ */
+export const DEFAULT_SALTED_UPLOAD_MAX_BYTES = 64 * 1024;
 
 /**
  * One organisation's HTTP gateway. Routes are thin: authenticate, authorise, validate against
@@ -65,11 +86,17 @@ const DEFAULT_UPLOAD: UploadLimits = { maxBytes: 64 * 2 ** 20, fieldName: 'docum
 export function createGatewayApp(options: GatewayOptions): { app: express.Express; metrics: Registry } {
   const { org, records, consent, logger } = options;
   const uploadLimits = options.limits?.upload ?? DEFAULT_UPLOAD;
+  const saltedUploadMaxBytes = options.limits?.saltedUploadMaxBytes ?? DEFAULT_SALTED_UPLOAD_MAX_BYTES;
   const auth = new ApiKeyAuthenticator(options.users);
   const limiter = new RateLimiter(options.limits?.perSecond ?? 200, options.limits?.burst ?? 400);
   // Patients have no API key: their flood is counted per client IP, apart from staff traffic.
   const patientLimiter = new RateLimiter(options.limits?.patientPerSecond ?? 5, options.limits?.patientBurst ?? 30);
-  const spec = openApiDocument(org, { consent: consent !== undefined, consentEvents: options.consentEvents !== undefined });
+  const spec = openApiDocument(org, {
+    consent: consent !== undefined,
+    consentEvents: options.consentEvents !== undefined,
+    erasure: options.erasure !== undefined,
+    rotation: options.rotation !== undefined,
+  });
 
   const metrics = new Registry();
   collectDefaultMetrics({ register: metrics });
@@ -172,6 +199,7 @@ export function createGatewayApp(options: GatewayOptions): { app: express.Expres
   /**
    * A write: through the acceptance journal when there is one (202 + Location, or the final
    * answer when the client sends `Prefer: wait=N` and it comes in time), otherwise synchronous.
+   * `extra` goes into every answer (how the document was committed to, and its salt).
    */
   const write = async (
     req: Request,
@@ -180,11 +208,12 @@ export function createGatewayApp(options: GatewayOptions): { app: express.Expres
     accept: (acceptance: AcceptanceService, context: RequestContext) => Promise<Acknowledgement>,
     synchronous: () => Promise<{ status: number; body: unknown }>,
     committed: (result: unknown, blockNumber: string) => { status: number; body: unknown },
+    extra: object = {},
   ): Promise<void> => {
     const acceptance = options.acceptance;
     if (!acceptance) {
       const out = await synchronous();
-      res.status(out.status).json(out.body);
+      res.status(out.status).json({ ...(out.body as object), ...extra });
       return;
     }
     const idempotencyKey = req.get('idempotency-key');
@@ -196,11 +225,17 @@ export function createGatewayApp(options: GatewayOptions): { app: express.Expres
     if (settled?.state === 'rejected') throw AcceptanceService.rejectionError(settled);
     if (settled?.state === 'committed') {
       const out = committed(settled.result, settled.blockNumber);
-      res.status(out.status).json(out.body);
+      res.status(out.status).json({ ...(out.body as object), ...extra });
       return;
     }
     res.status(202).setHeader('retry-after', '1');
-    res.json(settled ?? ack.status);
+    res.json({ ...(settled ?? ack.status), ...extra });
+  };
+
+  /** What an anchor's answer says of its commitment: the form, and the salt of a salted one. */
+  const commitmentFields = (docHash: string, kind: CommitmentKind | undefined): { commitment: CommitmentKind; salt?: string } => {
+    const { commitment, salt } = records.commitmentOf(docHash, kind);
+    return { commitment, ...(salt !== undefined ? { salt } : {}) };
   };
 
   app.get('/v1/whoami', ...route('whoami', async (_req, res, user) => {
@@ -218,9 +253,12 @@ export function createGatewayApp(options: GatewayOptions): { app: express.Expres
     if (req.is('multipart/form-data')) {
       const upload = await hashMultipartUpload(req.headers, req, uploadLimits);
       body = validateBody<NewRecordRequest>('AnchorRequest', { ...upload.fields, docHash: upload.docHash });
+      // A small document is salted unless the request says otherwise: its bare hash could be guessed.
+      if (body.commitment === undefined && upload.bytes <= saltedUploadMaxBytes) body = { ...body, commitment: 'salted' };
     } else {
       body = validateBody<NewRecordRequest>('AnchorRequest', requireJson(req));
     }
+    const extra = commitmentFields(body.docHash, body.commitment);
     await write(
       req,
       res,
@@ -231,11 +269,18 @@ export function createGatewayApp(options: GatewayOptions): { app: express.Expres
         return { status: out.created ? 201 : 200, body: out };
       },
       (result, blockNumber) => ({ status: (result as { created: boolean }).created ? 201 : 200, body: { ...(result as object), blockNumber } }),
+      extra,
     );
   }));
 
   app.post('/v1/records/batch', ...route('anchorBatch', async (req, res, user) => {
     const body = validateBody<{ records: NewRecordRequest[] }>('AnchorBatchRequest', requireJson(req));
+    // The salts of the salted records, by record id (there are none unless a record asks).
+    const salts: Record<string, string> = {};
+    for (const r of body.records) {
+      const { salt } = commitmentFields(r.docHash, r.commitment);
+      if (salt !== undefined) salts[r.recordId] = salt;
+    }
     await write(
       req,
       res,
@@ -246,6 +291,7 @@ export function createGatewayApp(options: GatewayOptions): { app: express.Expres
         return { status: out.anchored > 0 ? 201 : 200, body: out };
       },
       (result, blockNumber) => ({ status: (result as { anchored: number }).anchored > 0 ? 201 : 200, body: { ...(result as object), blockNumber } }),
+      Object.keys(salts).length > 0 ? { salts } : {},
     );
   }));
 
@@ -271,7 +317,7 @@ export function createGatewayApp(options: GatewayOptions): { app: express.Expres
   app.post('/v1/records/:issuer/:recordId/versions', ...route('amendRecord', async (req, res, user) => {
     const { issuer, recordId } = recordPath(req);
     if (issuer !== org.mspId) throw new ApiError(403, 'FORBIDDEN_NOT_ISSUER', `${org.mspId} cannot change a record issued by ${issuer}.`);
-    const body = validateBody<{ docHash: string; category?: string }>('AmendRequest', requireJson(req));
+    const body = validateBody<AmendmentRequest>('AmendRequest', requireJson(req));
     await write(
       req,
       res,
@@ -282,6 +328,7 @@ export function createGatewayApp(options: GatewayOptions): { app: express.Expres
         return { status: out.created ? 201 : 200, body: out };
       },
       (result) => ({ status: (result as { created: boolean }).created ? 201 : 200, body: result }),
+      commitmentFields(body.docHash, body.commitment),
     );
   }));
 
@@ -317,18 +364,37 @@ export function createGatewayApp(options: GatewayOptions): { app: express.Expres
     try {
       res.json(await anchoring.service.receipt(docHash));
     } catch (err) {
-      throw receiptError(err);
+      // At the issuing hospital, a document it anchored salted: its leaf holds the commitment,
+      // and the receipt carries the salt so that the document can be checked against it.
+      if (!(org.type === 'hospital' && isAnchoringError(err) && err.code === 'LEAF_NOT_FOUND')) throw receiptError(err);
+      const { ledgerHash, salt } = records.commitmentOf(docHash, 'salted');
+      try {
+        res.json({ ...(await anchoring.service.receipt(ledgerHash)), salt });
+      } catch (saltedErr) {
+        throw receiptError(saltedErr);
+      }
     }
   }));
 
   app.post('/v1/verifications', ...route('verifyDocument', async (req, res) => {
-    const docHash = req.is('multipart/form-data')
-      ? (await hashMultipartUpload(req.headers, req, uploadLimits)).docHash
-      : validateBody<{ docHash: string }>('VerifyRequest', requireJson(req)).docHash;
-    res.json(await records.verifyDocument(docHash));
+    let body: { docHash: string; salt?: string };
+    if (req.is('multipart/form-data')) {
+      const upload = await hashMultipartUpload(req.headers, req, uploadLimits);
+      body = validateBody('VerifyRequest', { ...upload.fields, docHash: upload.docHash });
+    } else {
+      body = validateBody('VerifyRequest', requireJson(req));
+    }
+    // Without a salt, a hospital also tries its own: it finds its own salted records (no one else can).
+    res.json(await records.verifyDocument(body.docHash, body.salt !== undefined ? { salt: body.salt } : { ownSalt: org.type === 'hospital' }));
   }));
 
   if (consent) mountConsentRoutes(consent);
+  // Built here even at a sponsor or insurer (the routes answer FORBIDDEN_ORG_TYPE there), so a bad policy fails at start.
+  if (consent) mountResearchRoutes(app, new ResearchReleases({ org, records, consent }, options.research), { route, requireJson });
+
+  const privacyKit = { route, requireJson, preferredWaitSeconds };
+  if (options.erasure) mountErasureRoutes(app, options.erasure, privacyKit);
+  if (options.rotation) mountRotationRoutes(app, options.rotation, privacyKit);
 
   if (options.consentEvents) {
     const consentEvents = options.consentEvents;
@@ -490,6 +556,13 @@ function describe(operation: Operation): string {
     exportConsent: 'read consent grants',
     watchConsentEvents: 'follow consent changes',
     issueReceipt: 'get receipts',
+    erasePatient: 'erase patients',
+    recordErasure: 'record erasures',
+    readErasure: 'read erasure records',
+    rotateMasterKey: 'rotate the master key',
+    rotationStatus: 'see the master key rotation',
+    previewResearchRelease: 'preview research releases',
+    prepareResearchRelease: 'prepare research releases',
   };
   return words[operation];
 }

@@ -1,6 +1,7 @@
 import { MAX_SCOPE_ITEMS } from '../../../chaincode/src/lib/consent-model';
 import { MAX_BATCH, RETRACTION_REASONS } from '../../../chaincode/src/lib/record-model';
 import { MAX_UNIX_SECONDS } from '../../../chaincode/src/lib/validate';
+import { MAX_RELEASE_RECORDS } from '../research/release';
 
 /**
  * The gateway's OpenAPI 3.1 description: served at /v1/openapi.json and, through its
@@ -22,6 +23,18 @@ const patientId = {
   maxLength: 128,
   description: "The hospital's own patient identifier. It never leaves the gateway: the ledger gets an HMAC commitment under a per-patient key.",
 } as const;
+const commitment = {
+  type: 'string',
+  enum: ['salted', 'plain'],
+  description:
+    "How the ledger commits to the document: plain (its SHA-256) or salted (HMAC-SHA256 of the SHA-256 under a salt only this hospital can derive; the salt is returned and must go with the document to whoever verifies it). Default: salted for uploads up to the gateway's small-document size (64 KiB unless configured), plain otherwise.",
+} as const;
+const erasureId = {
+  type: 'string',
+  pattern: '^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$',
+  description: 'The random id of an erasure: a version-4 UUID in lower case',
+} as const;
+const salt = { ...sha256Hex, description: "A salted record's salt, 64 lowercase hex characters (from the issuing hospital or the document's receipt)" } as const;
 
 // Consent values, with the chaincode's own formats (chaincode/src/lib/validate.ts).
 const address = {
@@ -40,6 +53,7 @@ const purpose = {
   pattern: '^(treatment|claims|research:[A-Za-z0-9._-]{1,64})$',
   description: 'treatment, claims or research:<trialId> (trialId: 1 to 64 letters, digits, . _ -)',
 } as const;
+const releaseName = { type: 'string', pattern: '^[a-z][A-Za-z0-9]{0,39}$', description: 'an attribute or column name: a lower-case letter, then letters and digits (at most 40)' } as const;
 const unixSeconds = { type: 'integer', minimum: 0, maximum: MAX_UNIX_SECONDS, description: 'Unix seconds' } as const;
 const decision = { type: 'string', enum: ['PERMIT', 'DENY', 'NO_CONSENT'] } as const;
 const denyReason = { type: 'string', enum: ['REVOKED', 'EXPIRED', 'NOT_YET_VALID', 'OUT_OF_SCOPE', 'WRONG_PURPOSE', 'WRONG_GRANTEE'] } as const;
@@ -66,7 +80,7 @@ export const schemas = {
     type: 'object',
     additionalProperties: false,
     required: ['recordId', 'docHash', 'patientId', 'category'],
-    properties: { recordId, docHash: sha256Hex, patientId, category },
+    properties: { recordId, docHash: sha256Hex, patientId, category, commitment },
   },
   AnchorBatchRequest: {
     type: 'object',
@@ -80,7 +94,7 @@ export const schemas = {
     type: 'object',
     additionalProperties: false,
     required: ['docHash'],
-    properties: { docHash: sha256Hex, category },
+    properties: { docHash: sha256Hex, category, commitment: { ...commitment, description: 'As for an anchor; plain unless given' } },
   },
   RetractRequest: {
     type: 'object',
@@ -92,7 +106,7 @@ export const schemas = {
     type: 'object',
     additionalProperties: false,
     required: ['docHash'],
-    properties: { docHash: sha256Hex },
+    properties: { docHash: sha256Hex, salt },
   },
   DocHashPath: {
     type: 'object',
@@ -154,7 +168,22 @@ export const schemas = {
       txId: { type: 'string' },
       supersededBy: sha256Hex,
       retraction: { type: 'object' },
+      commitment: { type: 'string', enum: ['plain', 'salted'], description: 'Which form of the document matched: its SHA-256, or its salted commitment' },
+      anchoredHash: { ...sha256Hex, description: "For a salted match: the commitment the ledger holds (docHash stays the document's SHA-256)" },
+      note: { type: 'string', description: 'With UNKNOWN and no salt: a salted record is found only with its salt' },
     },
+  },
+  ErasureRequestBody: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['patientId'],
+    properties: { patientId: { ...patientId, description: "The hospital's own identifier of the patient to erase; never logged, stored or recorded" } },
+  },
+  ErasurePath: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['erasureId'],
+    properties: { erasureId },
   },
   RegistrationRequestBody: {
     type: 'object',
@@ -219,6 +248,94 @@ export const schemas = {
     additionalProperties: false,
     required: ['issuer', 'recordId', 'purpose'],
     properties: { issuer: mspId, recordId, purpose },
+  },
+  ReleaseColumnRule: {
+    type: 'object',
+    additionalProperties: false,
+    description:
+      'How one released column is derived from one attribute: keep; ageBand (an age, or a birth date at asOf or the release date; width, topCode); birthYear, year, month (of a YYYY-MM-DD date); truncate (keep characters, the rest masked with mask, or cut when mask is empty)',
+    required: ['from', 'as'],
+    properties: {
+      from: releaseName,
+      as: { type: 'string', enum: ['keep', 'ageBand', 'birthYear', 'year', 'month', 'truncate'] },
+      width: { type: 'integer', minimum: 1, maximum: 100 },
+      topCode: { type: 'integer', minimum: 1, maximum: 150 },
+      asOf: releaseName,
+      keep: { type: 'integer', minimum: 0, maximum: 16 },
+      mask: { type: 'string', pattern: '^[*#xX]?$', description: 'one of * # x X, or empty to cut' },
+    },
+  },
+  ReleaseRequest: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['grantee', 'purpose', 'records'],
+    properties: {
+      grantee: { ...mspId, description: "The sponsor's MSP ID: every record needs a grant to it for purpose" },
+      purpose: { type: 'string', pattern: '^research:[A-Za-z0-9._-]{1,64}$', description: 'research:<trialId>' },
+      profile: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,64}$', description: "A release profile of this gateway's configuration; default: default" },
+      kMin: { type: 'integer', minimum: 2, maximum: 1000, description: "Raises the gateway's minimum k for this release (never lowers it)" },
+      records: {
+        type: 'array',
+        minItems: 1,
+        maxItems: MAX_RELEASE_RECORDS,
+        items: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['issuer', 'recordId', 'attributes'],
+          properties: {
+            issuer: { ...mspId, description: 'This hospital: a hospital releases only the records it issued' },
+            recordId,
+            attributes: {
+              type: 'object',
+              description:
+                'The quasi-identifiers the profile reads (default: sex, birthDate, regionCode, admissionDate, diagnosisCode), as codes, dates YYYY-MM-DD or whole numbers; null or absent for unknown. Never names, numbers, contacts or free text.',
+              maxProperties: 16,
+              propertyNames: releaseName,
+              additionalProperties: {
+                oneOf: [
+                  { type: 'string', minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9][A-Za-z0-9._:+-]*$' },
+                  { type: 'integer', minimum: 0, maximum: 100000 },
+                  { type: 'null' },
+                ],
+              },
+            },
+          },
+        },
+      },
+      generalisation: {
+        type: 'object',
+        description: "Column → rule: adds or redefines a column of the profile (such a column always counts as a quasi-identifier), or null to leave it out",
+        maxProperties: 16,
+        propertyNames: releaseName,
+        additionalProperties: { oneOf: [{ $ref: '#/components/schemas/ReleaseColumnRule' }, { type: 'null' }] },
+      },
+      suppressSmallClasses: { type: 'boolean', description: "Leave out the rows of classes below k instead of refusing, up to the gateway's limit" },
+      withoutConsent: { type: 'string', enum: ['refuse', 'omit'], description: 'refuse (default) the release if any record lacks consent, or omit those records' },
+      includeRecordIds: { type: 'boolean', description: "Give each row its recordId (default false: record ids lead to the ledger's metadata of the record, which k does not cover)" },
+    },
+  },
+  ReleaseReport: {
+    type: 'object',
+    description:
+      'Counts and column names only, never the values of a class: k (distinct patients in the smallest class of the released rows), the classes below kMin before suppression by size, the records without consent, suppressed and released, and l-diversity of the sensitive columns',
+    required: ['kMin', 'k', 'unit', 'quasiIdentifiers', 'records', 'belowK', 'releasable'],
+    properties: {
+      profile: { type: 'string' },
+      grantee: mspId,
+      purpose,
+      quasiIdentifiers: { type: 'array', items: { type: 'string' } },
+      sensitive: { type: 'array', items: { type: 'string' } },
+      kMin: { type: 'integer' },
+      k: { type: ['integer', 'null'] },
+      unit: { type: 'string', enum: ['patients'] },
+      records: { type: 'object' },
+      classes: { type: 'integer' },
+      belowK: { type: 'object' },
+      suppression: { type: 'object' },
+      lDiversity: { type: 'object' },
+      includesRecordIds: { type: 'boolean' },
+      releasable: { type: 'boolean' },
+    },
   },
   ConsentEventsQuery: {
     type: 'object',
@@ -428,6 +545,17 @@ const upload = {
   },
 };
 
+/** An upload with extra form fields beside the document. */
+const uploadWith = (fields: Record<string, unknown>, required: readonly string[] = []) => ({
+  content: {
+    'multipart/form-data': {
+      schema: { ...upload.content['multipart/form-data'].schema, required: ['document', ...required], properties: { ...upload.content['multipart/form-data'].schema.properties, ...fields } },
+    },
+  },
+});
+const anchorUpload = uploadWith({ recordId, patientId, category, commitment }, ['recordId', 'patientId', 'category']);
+const verifyUpload = uploadWith({ salt });
+
 /** The document; `consent: false` leaves out the consent routes of a gateway that has no consent service. */
 const writeHeaders = [
   { name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string', pattern: '^[\\x21-\\x7e]{1,255}$' } },
@@ -435,7 +563,10 @@ const writeHeaders = [
 ];
 const accepted = { description: 'Accepted durably; poll the Location header (/v1/requests/{id})' };
 
-export function openApiDocument(org: { mspId: string; name: string }, features: { consent?: boolean; consentEvents?: boolean } = {}): Record<string, unknown> {
+export function openApiDocument(
+  org: { mspId: string; name: string },
+  features: { consent?: boolean; consentEvents?: boolean; erasure?: boolean; rotation?: boolean } = {},
+): Record<string, unknown> {
   return {
     openapi: '3.1.0',
     info: {
@@ -470,9 +601,10 @@ export function openApiDocument(org: { mspId: string; name: string }, features: 
         post: {
           summary: 'Anchor a record version 1 by its hash (records officer)',
           description:
-            'Like every write: accepted durably and answered 202 with a Location (/v1/requests/{id}) to poll; send `Prefer: wait=N` (N ≤ 30 s) to get the final answer when it comes in time, and an `Idempotency-Key` header to make retries safe (the same key with another body is refused 409 IDEMPOTENCY_KEY_REUSED).',
+            'Like every write: accepted durably and answered 202 with a Location (/v1/requests/{id}) to poll; send `Prefer: wait=N` (N ≤ 30 s) to get the final answer when it comes in time, and an `Idempotency-Key` header to make retries safe (the same key with another body is refused 409 IDEMPOTENCY_KEY_REUSED). ' +
+            'Every answer (201, 200, 202) says `commitment` (salted or plain); a salted one also carries the `salt` (the ledger holds HMAC-SHA256 of the document hash under it, see gateway/src/documents/commitment.ts): hand it on with the document, or it can be verified only here. Batch answers carry `salts` by record id; amendments take `commitment` as well.',
           parameters: writeHeaders,
-          requestBody: json('AnchorRequest'),
+          requestBody: { content: { ...json('AnchorRequest').content, ...anchorUpload.content } },
           responses: { '201': json('Anchor'), '202': accepted, ...errorResponses },
         },
       },
@@ -523,12 +655,17 @@ export function openApiDocument(org: { mspId: string; name: string }, features: 
       '/v1/verifications': {
         post: {
           summary: 'Verify a document: send its hash (JSON) or the document itself (multipart)',
-          requestBody: { content: { ...json('VerifyRequest').content, ...upload.content } },
+          description:
+            "With `salt`, the salted commitment of the document under it is looked up (a wrong salt gives UNKNOWN). Without one, the bare hash; at the issuing hospital's own gateway also its own salted commitment. `commitment` says which matched; an UNKNOWN without a salt carries a `note` that a salted record needs its salt.",
+          requestBody: { content: { ...json('VerifyRequest').content, ...verifyUpload.content } },
           responses: { '200': json('Verdict'), ...errorResponses },
         },
       },
       ...(features.consent === false ? {} : consentPaths),
+      ...(features.consent === false ? {} : researchPaths),
       ...(features.consentEvents ? consentEventPaths : {}),
+      ...(features.erasure ? erasurePaths : {}),
+      ...(features.rotation ? rotationPaths : {}),
     },
   };
 }
@@ -638,6 +775,40 @@ const consentPaths = {
   },
 } as const;
 
+const release = {
+  requestBody: json('ReleaseRequest'),
+  responses: {
+    '404': { description: 'A record of the release is not on the ledger (RECORD_NOT_FOUND)', content: errorResponses['400'].content },
+    '422': {
+      description:
+        'Refused: RELEASE_NO_CONSENT (details.records: recordId, decision, reason), RELEASE_RECORD_RETRACTED, RELEASE_BELOW_K, RELEASE_SUPPRESSION_TOO_LARGE, RELEASE_EMPTY; details.report is the ReleaseReport',
+      content: errorResponses['400'].content,
+    },
+    ...errorResponses,
+  },
+} as const;
+
+const researchPaths = {
+  '/v1/research/releases': {
+    post: {
+      summary: 'Prepare a research release for a sponsor (hospital research officer): generalised rows and their k-anonymity report',
+      description:
+        "The attributes are generalised by the release profile (and the request's changes), every record's consent for grantee and purpose is checked on the ledger now (queries: nothing is logged or stored), and k is measured in distinct patients over exactly the quasi-identifier columns the sponsor receives. Refused 422 below the gateway's k (RELEASE_BELOW_K) unless suppressSmallClasses, within the gateway's limit; direct identifiers in attributes are refused 400 DIRECT_IDENTIFIER. The answer is the payload to hand to the sponsor: { issuer, grantee, purpose, columns, rows, report }.",
+      ...release,
+      responses: { '200': { description: 'The release payload and its report' }, ...release.responses },
+    },
+  },
+  '/v1/research/releases/preview': {
+    post: {
+      summary: 'What a research release would do (research officer, DPO): the report only, no rows',
+      description:
+        "The same checks as POST /v1/research/releases; a release that would be refused for consent or k is answered 200 with report.releasable false and the refusal (code, message, details), and heldBack lists the records without consent by recordId. Malformed requests are refused as for a release.",
+      ...release,
+      responses: { '200': { description: '{ report, heldBack, refusal? }', content: { 'application/json': { schema: { type: 'object', properties: { report: { $ref: '#/components/schemas/ReleaseReport' } } } } } }, ...release.responses },
+    },
+  },
+} as const;
+
 const consentEventPaths = {
   '/v1/consents/events': {
     get: {
@@ -655,6 +826,52 @@ const consentEventPaths = {
         },
         ...errorResponses,
       },
+    },
+  },
+} as const;
+
+const erasureIdParameter = { name: 'erasureId', in: 'path', required: true, schema: erasureId } as const;
+
+const erasurePaths = {
+  '/v1/erasures': {
+    post: {
+      summary: "Erase a patient (the hospital's data-protection officer): destroy the patient's key, then record the erasure on the ledger without naming the patient",
+      description:
+        "Crypto-shredding: the patient's key is destroyed in this gateway's key store, so no one can derive the patient's patientRef again and every ledger entry about them becomes unlinkable; documents and receipts keep verifying. 201 with `erasure` (erasureId, erasedAt, keysDestroyed: nothing derived from the patient) and `ledger`: the recording of the erasure id on the ledger (committed, or accepted / submitting in the acceptance journal: follow `location`; `Prefer: wait=N` waits for the commit). If it could not be queued, `ledger.state` is not-recorded with code ERASURE_NOT_RECORDED: the key stays destroyed; record it with POST /v1/erasures/{erasureId}/ledger-record. Refusals (nothing destroyed): 404 PATIENT_NOT_REGISTERED, 409 PATIENT_KEY_ERASED (already erased), 400 INVALID_IDENTIFIER.",
+      parameters: [writeHeaders[1]],
+      requestBody: json('ErasureRequestBody'),
+      responses: { '201': { description: 'Erased: { erasure, ledger }' }, ...errorResponses },
+    },
+  },
+  '/v1/erasures/{erasureId}': {
+    get: {
+      summary: "The ledger's record of an erasure (DPO, admin): { erasureId, hospital, recordedAt, txId } — nothing about the patient",
+      description: '404 ERASURE_NOT_FOUND when no erasure with this id is recorded (yet).',
+      parameters: [erasureIdParameter],
+      responses: { '200': { description: 'The erasure record' }, ...errorResponses },
+    },
+  },
+  '/v1/erasures/{erasureId}/ledger-record': {
+    post: {
+      summary: 'Record (again) an erasure on the ledger, now (DPO): the retry after ERASURE_NOT_RECORDED; idempotent',
+      description: '201 when recorded now, 200 when it was recorded already. The ledger keeps one record per id, by the hospital that recorded it first.',
+      parameters: [erasureIdParameter],
+      responses: { '201': { description: 'Recorded' }, '200': { description: 'Already recorded' }, ...errorResponses },
+    },
+  },
+} as const;
+
+const rotationPaths = {
+  '/v1/admin/master-key/rotation': {
+    post: {
+      summary: "Rotate the org's master key (admin), without downtime: the new key is read from the file named by MEDPROV_MASTER_KEY_NEXT_FILE, never sent",
+      description:
+        'Starts re-encrypting every patient key under the new master key, in batches, while reads and writes go on; resumes an unfinished rotation instead when there is one. 202 with the progress (follow it with GET). Refusals (409): MASTER_KEY_MISSING (no file configured, or no file), MASTER_KEY_FILE_UNSAFE (readable by other users), MASTER_KEY_MALFORMED, MASTER_KEY_WEAK, MASTER_KEY_REUSED (the current or a retired key), ROTATION_IN_PROGRESS.',
+      responses: { '202': { description: 'Rotation running: progress' }, ...errorResponses },
+    },
+    get: {
+      summary: 'Progress of the last rotation (admin): state, report, error, the store\'s generations and counts, and the next step',
+      responses: { '200': { description: 'Progress' }, ...errorResponses },
     },
   },
 } as const;

@@ -10,7 +10,8 @@ export const OPERATION_ROLES = {
   anchorBatch: ['records-officer'],
   amendRecord: ['records-officer'],
   retractRecord: ['records-officer'],
-  requestStatus: ['records-officer', 'admin'],
+  // The DPO follows the ledger record of an erasure (a journalled write) too.
+  requestStatus: ['records-officer', 'dpo', 'admin'],
   readRecord: ['records-officer', 'claims-officer', 'research-officer', 'admin'],
   // The same anchors as readRecord, as FHIR R4 Provenance.
   exportProvenance: ['records-officer', 'claims-officer', 'research-officer', 'admin'],
@@ -29,11 +30,23 @@ export const OPERATION_ROLES = {
   watchConsentEvents: ['research-officer', 'claims-officer', 'admin'],
   // A receipt holds hashes, the issuer's MSP, record id, version and times: nothing about the patient.
   issueReceipt: ROLES,
+  // Erasure: the data-protection officer destroys a patient's key (and records that, without
+  // naming the patient, on the ledger); the record is read by the DPO and the org's admin.
+  erasePatient: ['dpo'],
+  recordErasure: ['dpo'],
+  readErasure: ['dpo', 'admin'],
+  // Master key rotation: the new key is read from the gateway's configuration, never sent.
+  rotateMasterKey: ['admin'],
+  rotationStatus: ['admin'],
+  // Research releases at the patient's hospital: the research office prepares them (the payload
+  // goes to the sponsor); the DPO may preview what a release would do, and hands nothing out.
+  previewResearchRelease: ['research-officer', 'dpo'],
+  prepareResearchRelease: ['research-officer'],
 } as const satisfies Record<string, readonly Role[]>;
 export type Operation = keyof typeof OPERATION_ROLES;
 
 /** Operations only a hospital's gateway offers: the ledger would refuse them from anyone else. */
-export const HOSPITAL_ONLY: readonly Operation[] = ['anchorRecord', 'anchorBatch', 'amendRecord', 'retractRecord', 'requestRegistration', 'registerPatient'];
+export const HOSPITAL_ONLY: readonly Operation[] = ['anchorRecord', 'anchorBatch', 'amendRecord', 'retractRecord', 'requestRegistration', 'registerPatient', 'erasePatient', 'recordErasure', 'previewResearchRelease', 'prepareResearchRelease'];
 
 /**
  * Operations a patient uses without an API key: the patient's EIP-712 signature (in the body,

@@ -15,6 +15,8 @@ export const PRIVACY_ERROR_CODES = [
   'MASTER_KEY_WEAK',
   /** The master key does not open this store (wrong key, retired key, or keys swapped). */
   'MASTER_KEY_INVALID',
+  /** The file holding the next master key may be read by other users of the host. */
+  'MASTER_KEY_FILE_UNSAFE',
   /** A rotation target that this store has used before (or uses now). */
   'MASTER_KEY_REUSED',
   /** Entries are still encrypted under a key generation whose key was not supplied. */

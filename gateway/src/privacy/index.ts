@@ -37,6 +37,14 @@ export {
   type RotationReport,
 } from './patient-keys';
 export {
+  MasterKeyRotation,
+  NEXT_MASTER_KEY_FILE_ENV,
+  ROTATION_REFUSALS,
+  nextMasterKeyFromFile,
+  type NextMasterKeySource,
+  type RotationProgress,
+} from './rotation';
+export {
   ageBand,
   ageBandFromBirthDate,
   assertReleasable,

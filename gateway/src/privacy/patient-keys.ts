@@ -32,6 +32,7 @@ import { PATIENT_KEY_BYTES, canonicalPatientId, derivePatientRef } from './pseud
 import {
   STORE_FORMAT,
   type Keyring,
+  deriveCommitmentKey,
   deriveIndexKey,
   deriveKeyring,
   destroyKeyring,
@@ -42,6 +43,7 @@ import {
   unseal,
 } from './sealing';
 import { acquireLock, writeFileAtomic, type FileLock } from '../storage/durable-file';
+import { documentSalt, type DocumentSalts } from '../documents/commitment';
 import {
   STORE_ID_BYTES,
   type EntryRecord,
@@ -172,9 +174,17 @@ interface State {
   erased: Set<string>;
 }
 
-/** The per-org patient key store. Create with {@link PatientKeyStore.open}. */
-export class PatientKeyStore {
+/**
+ * The per-org patient key store. Create with {@link PatientKeyStore.open}.
+ *
+ * It also holds the org's record-commitment key `K_org` ({@link documentSalt}): derived from the
+ * store's sealed index seed, so it is encrypted under the master key, re-wrapped by every
+ * rotation, and never touched by a patient's erasure.
+ */
+export class PatientKeyStore implements DocumentSalts {
   private state: State;
+  /** `K_org` of documents/commitment.ts; wiped on close. */
+  private readonly commitmentKey: Buffer;
   private readonly erasing = new Map<string, number>();
   private queue: QueuedOp[] = [];
   /** Set and cleared synchronously with the queue check, so no queued call is ever stranded. */
@@ -198,6 +208,7 @@ export class PatientKeyStore {
   ) {
     this.state = state;
     this.storeIdText = toB64u(storeId);
+    this.commitmentKey = deriveCommitmentKey(indexSeed, storeId);
   }
 
   /**
@@ -359,6 +370,19 @@ export class PatientKeyStore {
       );
     }
     return this.refFromEntry(entry, index, id);
+  }
+
+  /**
+   * The salt of a record commitment under this org's `K_org` (documents/commitment.ts):
+   * deterministic, so the same document always gets the same salt, across restarts, master
+   * key rotations and erasures.
+   *
+   * @param docHash - the document's SHA-256, 64 lowercase hex
+   * @throws PrivacyError STORE_CLOSED; TypeError for a malformed docHash
+   */
+  documentSalt(docHash: string): string {
+    this.assertOpen();
+    return documentSalt(this.commitmentKey, docHash);
   }
 
   /** Whether this org holds a key for the identifier, destroyed one, or never had one. */
@@ -556,6 +580,7 @@ export class PatientKeyStore {
     for (const entry of this.state.entries.values()) entry.key.fill(0);
     this.indexSeed.fill(0);
     this.indexKey.fill(0);
+    this.commitmentKey.fill(0);
     await this.lock.release();
   }
 

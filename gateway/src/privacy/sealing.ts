@@ -9,6 +9,7 @@
  *            ──HKDF(no salt,        info = …/key-check)► check_g   recognises the right key
  *   indexSeed (random, wrapped under every live DEK_g)
  *            ──HKDF(salt = storeId, info = …/index)────► orgIndexKey  HMAC(orgIndexKey, id) indexes entries
+ *            ──HKDF(salt = storeId, info = …/record-commitment)► K_org  salts of record commitments
  *
  * The storeId salt makes every store's keys distinct even if two orgs were (wrongly) given
  * the same master key. The key check alone is unsalted, so that a damaged storeId shows up
@@ -60,6 +61,15 @@ export function keyCheckOf(master: Uint8Array): Buffer {
 /** The org index key: HMAC key for the entry index, derived from the store's index seed. */
 export function deriveIndexKey(indexSeed: Uint8Array, storeId: Uint8Array): Buffer {
   return hkdf(indexSeed, storeId, 'index');
+}
+
+/**
+ * The org's record-commitment key `K_org` (documents/commitment.ts), from the same sealed seed
+ * as the index key but under its own label: it lives and rotates with the store without a
+ * format change, and no patient's erasure touches it.
+ */
+export function deriveCommitmentKey(indexSeed: Uint8Array, storeId: Uint8Array): Buffer {
+  return hkdf(indexSeed, storeId, 'record-commitment');
 }
 
 /** Overwrites a keyring's keys (best effort: Node may hold copies inside OpenSSL). */

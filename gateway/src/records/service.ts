@@ -3,7 +3,8 @@ import type { RecordAnchor, RetractionReason } from '../../../chaincode/src/lib/
 import { ApiError } from '../errors';
 import type { Committed, Ledger } from '../fabric/client';
 import { LedgerError } from '../fabric/errors';
-import { prepareAmendRecord, prepareAnchorBatch, prepareAnchorRecord, prepareRetractRecord, type LedgerRequest } from '../acceptance/requests';
+import { hasSalts, ledgerCommitment, prepareAmendRecord, prepareAnchorBatch, prepareAnchorRecord, prepareRetractRecord, type LedgerRequest } from '../acceptance/requests';
+import { documentCommitment, type CommitmentKind, type DocumentSalts, type LedgerCommitment } from '../documents/commitment';
 import type { IndexedAnchor } from './anchor-table';
 
 export type Verdict = 'ORIGINAL' | 'SUPERSEDED' | 'RETRACTED' | 'UNKNOWN';
@@ -18,6 +19,12 @@ export interface VerificationResult {
   txId?: string;
   supersededBy?: string;
   retraction?: RecordAnchor['retraction'];
+  /** Which form of the document matched the ledger: its bare SHA-256, or a salted commitment. */
+  commitment?: CommitmentKind;
+  /** The ledger's value for a salted match: the commitment (`docHash` stays the document's SHA-256). */
+  anchoredHash?: string;
+  /** With UNKNOWN and no salt: that a salted record is found only with its salt. */
+  note?: string;
 }
 
 export interface NewRecordRequest {
@@ -25,7 +32,29 @@ export interface NewRecordRequest {
   docHash: string;
   patientId: string;
   category: string;
+  /** How the ledger commits to the document; plain (its SHA-256) unless given. */
+  commitment?: CommitmentKind;
 }
+
+/** A new version of a record: its document's hash, and optionally a new category and the commitment form. */
+export interface AmendmentRequest {
+  docHash: string;
+  category?: string;
+  /** Plain unless given (the previous version's form is not known from the ledger). */
+  commitment?: CommitmentKind;
+}
+
+/** How a verification may match a salted record. */
+export interface VerifyOptions {
+  /** The record's salt (from the issuer or a receipt): only the commitment under it is looked up. */
+  salt?: string;
+  /** Without a salt, also try this org's own salt (at a hospital: finds its own salted records). */
+  ownSalt?: boolean;
+}
+
+/** The sentence of an UNKNOWN verdict reached without a salt. */
+export const SALT_NOTE =
+  'A record anchored as a salted commitment is found only with its salt: ask the issuing hospital for it, or send the salt from the document\'s receipt as "salt".';
 
 /** A local answer to verifications (the gateway's anchor index); undefined means "ask the peer". */
 export interface VerdictSource {
@@ -37,6 +66,13 @@ export interface PatientRefs {
   ensurePatientRef(patientId: string): Promise<string>;
 }
 
+/**
+ * The org's keys as the write path uses them: patient refs and, for salted commitments, the
+ * org's document salts (the gateway's {@link PatientKeyStore} is both).
+ */
+export type OrgKeys = PatientRefs & Partial<DocumentSalts>;
+
+
 const decoder = new TextDecoder();
 const parse = <T>(bytes: Uint8Array): T => JSON.parse(decoder.decode(bytes)) as T;
 
@@ -47,7 +83,7 @@ const parse = <T>(bytes: Uint8Array): T => JSON.parse(decoder.decode(bytes)) as 
 export class RecordsService {
   constructor(
     private readonly ledger: Ledger,
-    private readonly patientRefs: PatientRefs,
+    private readonly patientRefs: OrgKeys,
     /** Answers verifications it can without the peer; the peer answers the rest. */
     private readonly index?: VerdictSource,
   ) {}
@@ -62,8 +98,13 @@ export class RecordsService {
     return { ...parse<{ anchored: number; existing: number; anchors: RecordAnchor[] }>(committed.result), blockNumber: committed.blockNumber.toString() };
   }
 
-  async amendRecord(issuer: string, recordId: string, change: { docHash: string; category?: string }): Promise<{ anchor: RecordAnchor; created: boolean }> {
-    return parse((await this.submit(prepareAmendRecord(issuer, recordId, change))).result);
+  async amendRecord(issuer: string, recordId: string, change: AmendmentRequest): Promise<{ anchor: RecordAnchor; created: boolean }> {
+    return parse((await this.submit(prepareAmendRecord(issuer, recordId, change, this.patientRefs))).result);
+  }
+
+  /** How a document hash goes to the ledger in form `kind`: what the routes report (commitment, salt). */
+  commitmentOf(docHash: string, kind: CommitmentKind | undefined): LedgerCommitment {
+    return ledgerCommitment(docHash, kind, this.patientRefs);
   }
 
   async retractRecord(issuer: string, recordId: string, reason: RetractionReason): Promise<{ anchor: RecordAnchor; created: boolean }> {
@@ -83,12 +124,29 @@ export class RecordsService {
     return parse(await this.call(() => this.ledger.evaluate('Records:recordHistory', issuer, recordId)));
   }
 
-  /** Is this exact document the one a hospital issued, and is it still in force? */
-  async verifyDocument(docHash: string): Promise<VerificationResult> {
-    const local = this.index?.verdictOf(docHash);
+  /**
+   * Is this exact document the one a hospital issued, and is it still in force? With a salt,
+   * the commitment under it is looked up (and nothing else); without one, the bare hash, then,
+   * with `ownSalt`, the commitment under this org's own salt. An UNKNOWN without a salt says
+   * that a salted record needs its salt.
+   */
+  async verifyDocument(docHash: string, options: VerifyOptions = {}): Promise<VerificationResult> {
+    if (options.salt !== undefined) return asSalted(docHash, await this.lookup(documentCommitment(options.salt, docHash)));
+    const plain = await this.lookup(docHash);
+    if (plain.verdict !== 'UNKNOWN') return { ...plain, commitment: 'plain' };
+    if (options.ownSalt && hasSalts(this.patientRefs)) {
+      const salted = asSalted(docHash, await this.lookup(documentCommitment(this.patientRefs.documentSalt(docHash), docHash)));
+      if (salted.verdict !== 'UNKNOWN') return salted;
+    }
+    return { verdict: 'UNKNOWN', docHash, note: SALT_NOTE };
+  }
+
+  /** The verdict for one ledger value (a hash or a commitment): the local index, else the peer. */
+  private async lookup(ledgerHash: string): Promise<VerificationResult> {
+    const local = this.index?.verdictOf(ledgerHash);
     if (local) return local;
-    const anchor = parse<RecordAnchor | null>(await this.call(() => this.ledger.evaluate('Records:lookupByHash', docHash)));
-    return verdictOf(docHash, anchor);
+    const anchor = parse<RecordAnchor | null>(await this.call(() => this.ledger.evaluate('Records:lookupByHash', ledgerHash)));
+    return verdictOf(ledgerHash, anchor);
   }
 
   /** The same transactions the acceptance journal stores, built by the same functions. */
@@ -103,6 +161,12 @@ export class RecordsService {
       throw toApiError(err);
     }
   }
+}
+
+/** A verdict found under a commitment, in the document's terms: `docHash` is the document's SHA-256 again. */
+function asSalted(docHash: string, found: VerificationResult): VerificationResult {
+  if (found.verdict === 'UNKNOWN') return { verdict: 'UNKNOWN', docHash };
+  return { ...found, docHash, commitment: 'salted', anchoredHash: found.docHash };
 }
 
 /** The verdict a verifier is shown for an anchor (or for none). */

@@ -13,6 +13,7 @@ import { FakeLedger } from '../chaincode/fake-ledger';
 import { CONSORTIUM, HOSPITAL, INSURER } from '../chaincode/fixtures';
 import { ROOT, closedPort, runCli, type CliRun as Run } from '../support/cli-process';
 import { ROLE_KEYS, startOrgGateway, type OrgGateway } from '../support/org-gateways';
+import { SALT_NOTE } from '../../../gateway/src/records/service';
 
 /**
  * The `medprov` CLI as a real child process against real gateways (real chaincode on the
@@ -98,7 +99,7 @@ describe('medprov CLI (child process against real gateways on the in-memory chai
     writeFileSync(changed, bytes);
     const bad = await cli(['verify', changed, '--json', ...asClaims]);
     expect(bad.code).to.equal(1);
-    expect(JSON.parse(bad.stdout)).to.deep.equal({ file: changed, verdict: 'UNKNOWN', docHash: sha(bytes) });
+    expect(JSON.parse(bad.stdout)).to.deep.equal({ file: changed, verdict: 'UNKNOWN', docHash: sha(bytes), note: SALT_NOTE });
   });
 
   it('anchor a single file, amend it over HTTP, and history shows both versions; the old one verifies SUPERSEDED (exit 1)', async () => {

@@ -87,6 +87,7 @@ const TEMPLATES: Record<string, () => Record<string, unknown>> = {
   retract: () => ({ reason: 'duplicate' }),
   verify: () => ({ docHash: hex64('doc') }),
   registrationRequest: () => ({ patientId: 'MRN-1' }),
+  erasure: () => ({ patientId: 'MRN-abuse-erasure' }),
   register: () => ({ message: { hospital: HOSPITAL, patientRef: hex64('ref'), nonce: bytes32('n') }, patient: ADDR, signature: SIG }),
   grant: () => ({
     message: {
@@ -104,6 +105,11 @@ const TEMPLATES: Record<string, () => Record<string, unknown>> = {
   }),
   revoke: () => ({ message: { hospital: HOSPITAL, patientRef: hex64('ref'), grantId: bytes32('grant'), nonce: bytes32('r') }, signature: SIG }),
   access: () => ({ issuer: HOSPITAL, recordId: 'rec-1', purpose: 'claims' }),
+  release: () => ({
+    grantee: SPONSOR,
+    purpose: 'research:trial-1',
+    records: [{ issuer: HOSPITAL, recordId: 'rec-abuse-1', attributes: { sex: 'F', birthDate: '1961-03-02', regionCode: '11680', admissionDate: '2025-10-01', diagnosisCode: 'E11.9' } }],
+  }),
   challenge: () => ({ address: ADDR }),
   check: () => ({ hospital: HOSPITAL, patientRef: hex64('ref'), purpose: 'claims' }),
 };
@@ -142,6 +148,13 @@ const ROUTES: Route[] = [
   { method: 'GET', path: '/v1/consents/{hospital}/{patientRef}/{grantId}', auth: 'key' },
   { method: 'GET', path: '/v1/consents/events', auth: 'key' },
   { method: 'GET', path: '/v1/receipts/{docHash}', auth: 'key' },
+  { method: 'POST', path: '/v1/erasures', auth: 'key', body: 'erasure' },
+  { method: 'GET', path: '/v1/erasures/{erasureId}', auth: 'key' },
+  { method: 'POST', path: '/v1/erasures/{erasureId}/ledger-record', auth: 'key' },
+  { method: 'POST', path: '/v1/admin/master-key/rotation', auth: 'key' },
+  { method: 'GET', path: '/v1/admin/master-key/rotation', auth: 'key' },
+  { method: 'POST', path: '/v1/research/releases/preview', auth: 'key', body: 'release' },
+  { method: 'POST', path: '/v1/research/releases', auth: 'key', body: 'release' },
 ];
 const OPEN_PATHS = ['/healthz', '/metrics', '/v1/openapi.json'];
 
@@ -367,6 +380,7 @@ const PARAM_VALID: Record<string, string> = {
   patientRef: hex64('ref'),
   grantId: bytes32('grant'),
   docHash: hex64('receipt'),
+  erasureId: '3b0e5a4c-1f2d-4e6a-9b7c-8d9e0f1a2b3c',
 };
 
 function fillPath(p: string, rng: Rng, breakOne: boolean): { path: string; what: string } {

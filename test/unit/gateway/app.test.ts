@@ -178,6 +178,7 @@ describe('gateway: HTTP layer', function () {
       form.append('recordId', 'r-3');
       form.append('patientId', 'MRN-000123');
       form.append('category', 'loinc:11506-3');
+      form.append('commitment', 'plain'); // a small upload is otherwise salted (salted-commitment-flow.test.ts)
       form.append('document', new Blob(['discharge summary']), 'd.txt');
       await call(hospital.url, 'POST', '/v1/records', { role: 'records-officer', form });
       const record = JSON.parse(hospital.ledger.calls[hospital.ledger.calls.length - 1].args[0]);

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -35,7 +35,7 @@ const MATRIX: { endpoint: string; roles: Role[]; orgs: OrgType[] }[] = [
   { endpoint: 'POST /v1/records',                            roles: [RO],                  orgs: HOSPITALS },
   { endpoint: 'POST /v1/records (multipart)',                roles: [RO],                  orgs: HOSPITALS },
   { endpoint: 'POST /v1/records/batch',                      roles: [RO],                  orgs: HOSPITALS },
-  { endpoint: 'GET /v1/requests/{id}',                       roles: [RO, AD],              orgs: ALL_ORGS },
+  { endpoint: 'GET /v1/requests/{id}',                       roles: [RO, DPO, AD],         orgs: ALL_ORGS },
   { endpoint: 'GET /v1/records/{issuer}/{recordId}',         roles: [RO, CO, RS, AD],      orgs: ALL_ORGS },
   { endpoint: 'GET /v1/records/{issuer}/{recordId}/history', roles: [RO, CO, RS, AD],      orgs: ALL_ORGS },
   { endpoint: 'GET /v1/records/{issuer}/{recordId}/versions/{version}/provenance', roles: [RO, CO, RS, AD], orgs: ALL_ORGS },
@@ -50,6 +50,13 @@ const MATRIX: { endpoint: string; roles: Role[]; orgs: OrgType[] }[] = [
   { endpoint: 'GET /v1/consents/{hospital}/{patientRef}/{grantId}', roles: [RO, CO, RS, DPO, AD], orgs: ALL_ORGS },
   { endpoint: 'GET /v1/consents/events',                     roles: [CO, RS, AD],          orgs: ALL_ORGS },
   { endpoint: 'GET /v1/receipts/{docHash}',                  roles: [RO, CO, RS, DPO, AD], orgs: ALL_ORGS },
+  { endpoint: 'POST /v1/erasures',                           roles: [DPO],                 orgs: HOSPITALS },
+  { endpoint: 'GET /v1/erasures/{erasureId}',                roles: [DPO, AD],             orgs: ALL_ORGS },
+  { endpoint: 'POST /v1/erasures/{erasureId}/ledger-record', roles: [DPO],                 orgs: HOSPITALS },
+  { endpoint: 'POST /v1/admin/master-key/rotation',          roles: [AD],                  orgs: ALL_ORGS },
+  { endpoint: 'GET /v1/admin/master-key/rotation',           roles: [AD],                  orgs: ALL_ORGS },
+  { endpoint: 'POST /v1/research/releases/preview',          roles: [RS, DPO],             orgs: HOSPITALS },
+  { endpoint: 'POST /v1/research/releases',                  roles: [RS],                  orgs: HOSPITALS },
 ];
 
 let unique = 0;
@@ -73,7 +80,8 @@ function validRequest(endpoint: string, caller: Caller, gw: OrgGateway): { metho
     .replace('{hospital}', HOSPITAL)
     .replace('{patientRef}', sha('ref'))
     .replace('{grantId}', `0x${sha(`grant ${n}`)}`)
-    .replace('{docHash}', sha(`receipt ${n}`));
+    .replace('{docHash}', sha(`receipt ${n}`))
+    .replace('{erasureId}', randomUUID());
   const purpose = caller === 'research-officer' ? 'research:trial-1' : 'claims';
   let rest: { headers: Record<string, string>; body?: string } = { headers: {} };
   switch (endpoint) {
@@ -100,6 +108,7 @@ function validRequest(endpoint: string, caller: Caller, gw: OrgGateway): { metho
       rest = json({ docHash: sha(`verify ${n}`) });
       break;
     case 'POST /v1/patients/registration-requests':
+    case 'POST /v1/erasures':
       rest = json({ patientId: `MRN-${n}` });
       break;
     case 'POST /v1/patients':
@@ -107,6 +116,15 @@ function validRequest(endpoint: string, caller: Caller, gw: OrgGateway): { metho
       break;
     case 'POST /v1/access':
       rest = json({ issuer: HOSPITAL, recordId: 'matrix-rec-1', purpose });
+      break;
+    case 'POST /v1/research/releases/preview':
+    case 'POST /v1/research/releases':
+      // the caller's own org as issuer; allowed cells end in 422 (no consent) or a 200 preview
+      rest = json({
+        grantee: SPONSOR,
+        purpose: 'research:trial-1',
+        records: [{ issuer: gw.mspId, recordId: 'matrix-rec-1', attributes: { sex: 'F', birthDate: '1961-03-02', regionCode: '11680', admissionDate: '2025-10-01', diagnosisCode: 'E11.9' } }],
+      });
       break;
   }
   const path = endpoint === 'GET /v1/consents/check' ? `${p}?${new URLSearchParams({ hospital: HOSPITAL, patientRef: sha('ref'), purpose })}` : p.replace(' (multipart)', '');

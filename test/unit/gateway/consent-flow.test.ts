@@ -17,7 +17,6 @@ import {
   type ConsentRevokeMessage,
 } from '../../../chaincode/src/lib/eip712';
 import { PATIENT_CHALLENGE_TYPES } from '../../../gateway/src/consent/typed-data';
-import type { Committed, Ledger } from '../../../gateway/src/fabric/client';
 import { createGatewayApp } from '../../../gateway/src/http/app';
 import type { Role } from '../../../gateway/src/http/roles';
 import { MasterKey, PatientKeyStore } from '../../../gateway/src/privacy';
@@ -25,6 +24,7 @@ import { RecordsService } from '../../../gateway/src/records/service';
 import { FakeLedger } from '../chaincode/fake-ledger';
 import { CONSORTIUM, HOSPITAL, HOSPITAL2, INSURER, SPONSOR } from '../chaincode/fixtures';
 import { ChaincodeLedger } from '../support/chaincode-ledger';
+import { CountingLedger, type LedgerCalls } from '../support/counting-ledger';
 import { ROLE_KEYS, ROLE_USERS, startOrgGateway } from '../support/org-gateways';
 
 /**
@@ -53,18 +53,7 @@ let nonceCounter = 0;
 const freshNonce = (): string => id(`flow nonce ${++nonceCounter}`);
 
 /** Counts what the gateways ask of the ledger, to prove a refusal never reached it. */
-const calls = { evaluate: 0, submit: 0 };
-class CountingLedger implements Ledger {
-  constructor(private readonly inner: Ledger) {}
-  async evaluate(name: string, ...args: string[]): Promise<Uint8Array> {
-    calls.evaluate += 1;
-    return this.inner.evaluate(name, ...args);
-  }
-  async submit(name: string, ...args: string[]): Promise<Committed> {
-    calls.submit += 1;
-    return this.inner.submit(name, ...args);
-  }
-}
+const calls: LedgerCalls = { evaluate: 0, submit: 0 };
 
 interface Gateway {
   mspId: string;
@@ -85,7 +74,7 @@ function gateway(
   dir: string,
   limits: { patientPerSecond: number; patientBurst: number } = { patientPerSecond: 1000, patientBurst: 1000 },
 ): Promise<Gateway> {
-  return startOrgGateway({ ledger, mspId, type, dir, limits, wrapLedger: (chaincode) => new CountingLedger(chaincode) });
+  return startOrgGateway({ ledger, mspId, type, dir, limits, wrapLedger: (chaincode) => new CountingLedger(chaincode, calls) });
 }
 
 async function send(gw: Gateway, method: string, p: string, opts: { role?: Role; json?: unknown; headers?: Record<string, string> } = {}): Promise<Res> {

@@ -130,6 +130,30 @@ describe('receipts through the gateway: anchor → log → checkpoint on a real 
     }
   });
 
+  it("a salted record (issue 8): the hospital's receipt carries the salt and verifies against the document; other gateways do not find it by the document hash", async () => {
+    const labResult = Buffer.from('{"code":"HbA1c","unit":"%","value":"5.4"}');
+    const form = new FormData();
+    for (const [k, v] of Object.entries({ recordId: 'lab-2026-1', patientId: 'MRN-7', category: 'loinc:4548-4' })) form.append(k, v);
+    form.append('document', new Blob([labResult]), 'result.json');
+    const res = await fetch(`${hospital.url}/v1/records`, { method: 'POST', headers: { authorization: `Bearer ${OFFICER}` }, body: form });
+    const anchored = (await res.json()) as { commitment: string; salt: string; anchor: { docHash: string } };
+    expect(anchored.commitment).to.equal('salted');
+    const receipt = await receiptOf(hospital, sha(labResult), OFFICER);
+    expect(receipt.salt).to.equal(anchored.salt);
+    expect(receipt.leaf.docHash).to.equal(anchored.anchor.docHash);
+    expect(verifyReceipt(receipt, labResult)).to.deep.equal({ valid: true, reasons: [] });
+    expect((await verifyReceiptOnChain(receipt, provider)).valid).to.equal(true);
+    const changed = Buffer.from(labResult);
+    changed[changed.length - 2] ^= 0x01;
+    expect(verifyReceipt(receipt, changed).valid).to.equal(false);
+    expect(verifyReceipt({ ...receipt, salt: sha('another salt') }, labResult).valid).to.equal(false);
+    // The insurer's log holds only the commitment: by the document hash it has nothing; by the commitment, the same leaf (no salt).
+    expect((await get(insurer, `/v1/receipts/${sha(labResult)}`, CLAIMS)).body.error.code).to.equal('NOT_IN_ANCHOR_LOG');
+    const atInsurer = await receiptOf(insurer, anchored.anchor.docHash, CLAIMS);
+    expect(atInsurer.leaf).to.deep.equal(receipt.leaf);
+    expect(atInsurer).to.not.have.property('salt');
+  });
+
   it('one changed byte of the document, the proof or the checkpoint makes the receipt fail', async () => {
     const doc = docs[2]!;
     const receipt = await receiptOf(hospital, sha(doc), OFFICER);

@@ -6,7 +6,9 @@ import * as path from 'node:path';
 import { IdentityContract } from '../../../chaincode/src';
 import { FakeLedger } from '../chaincode/fake-ledger';
 import { CONSORTIUM, HOSPITAL, HOSPITAL2, INSURER } from '../chaincode/fixtures';
+import { sendTo } from '../support/http';
 import { ROLE_KEYS, startOrgGateway, type OrgGateway } from '../support/org-gateways';
+import { SALT_NOTE } from '../../../gateway/src/records/service';
 
 /**
  * The record-provenance flow through three organisations' gateways, at unit level: real
@@ -16,16 +18,7 @@ const OFFICER_KEY = ROLE_KEYS['records-officer'];
 const CLAIMS_KEY = ROLE_KEYS['claims-officer'];
 const sha = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
 
-async function send(gw: OrgGateway, method: string, p: string, key: string, body?: unknown | FormData) {
-  const init: RequestInit = { method, headers: { authorization: `Bearer ${key}` } };
-  if (body instanceof FormData) init.body = body;
-  else if (body !== undefined) {
-    init.body = JSON.stringify(body);
-    (init.headers as Record<string, string>)['content-type'] = 'application/json';
-  }
-  const res = await fetch(gw.url + p, init);
-  return { status: res.status, body: (await res.json()) as any };
-}
+const send = sendTo;
 
 function upload(doc: Buffer): FormData {
   const form = new FormData();
@@ -61,6 +54,8 @@ describe('gateway flow: anchor → verify → amend → retract (unit level, rea
     form.append('recordId', 'adm-2026-0001');
     form.append('patientId', '900101-1234567');
     form.append('category', 'loinc:18842-5');
+    // Plain on purpose (a small upload is salted by default): this flow is about the bare hash.
+    form.append('commitment', 'plain');
     const res = await send(hospital, 'POST', '/v1/records', OFFICER_KEY, form);
     expect(res.status).to.equal(201);
     expect(res.body.anchor).to.include({ docHash: sha(v1), recordId: 'adm-2026-0001', version: 1, issuer: HOSPITAL, status: 'active' });
@@ -76,7 +71,7 @@ describe('gateway flow: anchor → verify → amend → retract (unit level, rea
     const changed = Buffer.from(v1);
     changed[changed.length - 1] ^= 0x01;
     const unknown = await send(insurer, 'POST', '/v1/verifications', CLAIMS_KEY, upload(changed));
-    expect(unknown.body).to.deep.equal({ verdict: 'UNKNOWN', docHash: sha(changed) });
+    expect(unknown.body).to.deep.equal({ verdict: 'UNKNOWN', docHash: sha(changed), note: SALT_NOTE });
   });
 
   it('the insurer may not anchor, and another hospital may not amend; nothing is written', async () => {

@@ -9,6 +9,7 @@ import { FakeLedger } from '../chaincode/fake-ledger';
 import { CONSORTIUM, HOSPITAL, INSURER } from '../chaincode/fixtures';
 import { ROLE_KEYS, startOrgGateway, type OrgGateway } from '../support/org-gateways';
 import { RecordingEvents } from '../support/recording-events';
+import { SALT_NOTE } from '../../../gateway/src/records/service';
 
 /**
  * Verification through real gateways answered from the local anchor index: which answers come
@@ -127,7 +128,7 @@ describe('gateway flow: verifications answered by the local anchor index (unit l
     expect((await anchor('r-2', 'r-2 v1')).status).to.equal(201);
     const before = insurerPeer.lookups;
     expect(await verify(insurer, sha('r-2 v1'))).to.deep.equal(await verify(reference, sha('r-2 v1'))).and.include({ verdict: 'ORIGINAL' });
-    expect(await verify(insurer, sha('nobody anchored this'))).to.deep.equal({ verdict: 'UNKNOWN', docHash: sha('nobody anchored this') });
+    expect(await verify(insurer, sha('nobody anchored this'))).to.deep.equal({ verdict: 'UNKNOWN', docHash: sha('nobody anchored this'), note: SALT_NOTE });
     expect(insurerPeer.lookups).to.equal(before + 2);
     // While behind, what the index holds as SUPERSEDED is still final and answered locally.
     await verifyFromIndex(sha('v1'));

@@ -263,6 +263,8 @@ describe('privacy canary: identifiers planted in every input path reach no ledge
     form.append('recordId', RECORD);
     form.append('patientId', ALL_IN_ONE);
     form.append('category', DISCHARGE);
+    // Plain: later steps verify and amend by the bare hash (salted anchors: salted-commitment-flow.test.ts).
+    form.append('commitment', 'plain');
     const up = await send(hospital, 'POST', '/v1/records', { role: 'records-officer', form, headers: { prefer: 'wait=10', 'idempotency-key': `upload:${CANARIES.RRN}` } });
     expect(up.status, JSON.stringify(up.body)).to.equal(201);
     expect(up.body.anchor).to.include({ docHash: sha(v1), recordId: RECORD, version: 1 });

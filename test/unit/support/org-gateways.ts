@@ -11,7 +11,8 @@ import type { Ledger, LedgerEvents } from '../../../gateway/src/fabric/client';
 import { createGatewayApp, type GatewayOptions } from '../../../gateway/src/http/app';
 import { hashApiKey } from '../../../gateway/src/http/auth';
 import type { Role } from '../../../gateway/src/http/roles';
-import { MasterKey, PatientKeyStore } from '../../../gateway/src/privacy';
+import { MasterKey, MasterKeyRotation, PatientKeyStore, nextMasterKeyFromFile } from '../../../gateway/src/privacy';
+import { ErasureService } from '../../../gateway/src/erasure/service';
 import { AnchorIndex } from '../../../gateway/src/records/anchor-index';
 import { RecordsService } from '../../../gateway/src/records/service';
 import type { FakeLedger } from '../chaincode/fake-ledger';
@@ -53,6 +54,10 @@ export interface OrgGateway {
   feed?: ConsentFeed;
   /** The anchor index verifications use, when the gateway was started with `anchorIndex`. */
   anchorIndex?: AnchorIndex;
+  /** The org's patient key store. */
+  keys: PatientKeyStore;
+  /** Where POST /v1/admin/master-key/rotation reads the next master key (absent until a test writes it). */
+  nextMasterKeyFile: string;
   stop: () => Promise<void>;
 }
 
@@ -87,9 +92,19 @@ export async function startOrgGateway(options: {
   anchorIndex?: { dir: string; settleMs?: number; wrapEvents?: (events: LedgerEvents) => LedgerEvents };
   /** Public anchoring, started on this gateway's view of the ledger (e.g. an AnchoringService on a real EVM node). */
   anchoring?: (ledger: ChaincodeLedger) => Promise<NonNullable<GatewayOptions['anchoring']>>;
+  /** The research release policy (minimum k, suppression limit, profiles); the gateway's defaults unless given. */
+  research?: GatewayOptions['research'];
+  /** Entries re-encrypted per write while rotating the master key (the store's default unless given). */
+  rotationBatchSize?: number;
 }): Promise<OrgGateway> {
   const { ledger, mspId, type, dir } = options;
-  const keys = await PatientKeyStore.open({ stateDir: path.join(dir, mspId, 'keys'), masterKey: MasterKey.generate(), ifMissing: 'create' });
+  const keys = await PatientKeyStore.open({
+    stateDir: path.join(dir, mspId, 'keys'),
+    masterKey: MasterKey.generate(),
+    ifMissing: 'create',
+    ...(options.rotationBatchSize ? { rotationBatchSize: options.rotationBatchSize } : {}),
+  });
+  const nextMasterKeyFile = path.join(dir, mspId, 'next-master-key');
   const chaincode = new ChaincodeLedger(ledger, mspId);
   const wrapped = options.wrapLedger ? options.wrapLedger(chaincode) : chaincode;
   const anchorIndex = options.anchorIndex
@@ -138,8 +153,14 @@ export async function startOrgGateway(options: {
     consent,
     ...(feed ? { consentEvents: { feed, ...(options.consentFeed?.heartbeatMs ? { heartbeatMs: options.consentFeed.heartbeatMs } : {}) } } : {}),
     ...(acceptance ? { acceptance } : {}),
+    erasure: new ErasureService(keys, chain, {
+      ...(acceptance ? { acceptance } : {}),
+      ...(options.logger ? { logger: fromPino(options.logger.child({ org: mspId, component: 'erasure' })) } : {}),
+    }),
+    rotation: new MasterKeyRotation(keys, nextMasterKeyFromFile(nextMasterKeyFile)),
     logger: options.logger?.child({ org: mspId }) ?? pino({ level: 'silent' }),
     ...(options.limits ? { limits: options.limits } : {}),
+    ...(options.research ? { research: options.research } : {}),
   });
   const server = http.createServer(app);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -152,6 +173,8 @@ export async function startOrgGateway(options: {
     ...(journal ? { journal } : {}),
     ...(feed ? { feed } : {}),
     ...(anchorIndex ? { anchorIndex } : {}),
+    keys,
+    nextMasterKeyFile,
     stop: async () => {
       await new Promise<void>((r) => {
         server.close(() => r());

@@ -14,7 +14,8 @@ export const verifyReceiptCommand: Command = {
   usage: 'verify-receipt <receipt.json> [<file>] [--rpc <url>] [--json]',
   description: `
 Checks a receipt without asking any gateway: the document (when given) hashes to the receipt's
-docHash, and the receipt's inclusion proof places its leaf in the Merkle tree whose root is the
+docHash (for a salted record: the commitment of its SHA-256 under the receipt's salt is that
+docHash), and the receipt's inclusion proof places its leaf in the Merkle tree whose root is the
 checkpoint's root. With --rpc it also asks the EVM chain that the checkpoint is recorded in the
 AnchorRegistry the receipt names, with that root (and, when named, by that transaction).
 Exit status 0 when it verifies, 1 when it does not (or the receipt is malformed), 3 when the
@@ -112,7 +113,8 @@ function report(
   if (parsed) {
     const { leaf, checkpoint: cp } = parsed;
     for (const l of fields([
-      ['docHash', leaf.docHash],
+      [parsed.salt !== undefined ? 'commitment' : 'docHash', leaf.docHash],
+      ['salt', parsed.salt !== undefined ? `${parsed.salt} (a salted record: the ledger holds the commitment of the document's SHA-256 under this salt)` : undefined],
       ['issuer', leaf.issuer],
       ['record', `${leaf.recordId} version ${leaf.version}`],
       ['anchored', `${leaf.anchoredAt}, tx ${leaf.txId}, block ${leaf.blockNumber}`],
