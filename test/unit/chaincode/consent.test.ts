@@ -17,11 +17,9 @@ import {
 } from '../../../chaincode/src/lib/eip712';
 import { KEY_TYPES } from '../../../chaincode/src/lib/keys';
 import { FakeLedger } from './fake-ledger';
-import { CONSORTIUM, HOSPITAL, HOSPITAL2, INSURER, SPONSOR, expectCode } from './fixtures';
+import { CONSORTIUM, HOSPITAL, HOSPITAL2, INSURER, SPONSOR, expectCode, DAY, DISCHARGE, claimsGrantMessage } from './fixtures';
 
 const CHANNEL = 'medprov';
-const DAY = 86_400;
-const DISCHARGE = 'loinc:18842-5';
 const LAB = 'loinc:11502-2';
 
 const sha = (s: string): string => createHash('sha256').update(s).digest('hex');
@@ -66,18 +64,7 @@ describe('chaincode: consent and consent-checked access', () => {
     json(invoke(msp, 'registerPatient', JSON.stringify(await registration(wallet, overrides))));
 
   function grantMessage(overrides: Partial<ConsentGrantMessage> = {}): ConsentGrantMessage {
-    return {
-      hospital: HOSPITAL,
-      patientRef: PATIENT_REF,
-      grantee: INSURER,
-      purpose: 'claims',
-      categories: [DISCHARGE],
-      recordIds: [],
-      validFrom: ledger.now,
-      validUntil: ledger.now + 30 * DAY,
-      nonce: freshNonce(),
-      ...overrides,
-    };
+    return claimsGrantMessage({ patientRef: PATIENT_REF, now: ledger.now, nonce: freshNonce() }, overrides);
   }
   const signGrant = (wallet: Wallet | HDNodeWallet, message: ConsentGrantMessage, channel = CHANNEL) => sign(wallet, CONSENT_GRANT_TYPES, message, channel);
   const submitGrant = (signed: object, msp = INSURER) => invoke(msp, 'grantConsent', JSON.stringify(signed));

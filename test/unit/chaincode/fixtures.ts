@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import type { ConsentGrantMessage } from '../../../chaincode/src/lib/eip712';
 
 /** The consortium the chaincode unit tests run in: two hospitals, an insurer, a sponsor. */
 export const HOSPITAL = 'HospitalMSP';
@@ -25,4 +26,30 @@ export async function expectCode(promise: Promise<unknown>, code: string, fragme
     return err as Error;
   }
   throw new Error(`expected ${code}, but the call succeeded`);
+}
+
+export const DAY = 86_400;
+/** LOINC 18842-5, discharge summary: the category the consent tests grant. */
+export const DISCHARGE = 'loinc:18842-5';
+
+/**
+ * The grant the consent tests start from — claims access for the insurer to the patient's
+ * discharge summaries for 30 days from `now` — with `overrides` applied.
+ */
+export function claimsGrantMessage(
+  base: { patientRef: string; now: number; nonce: string },
+  overrides: Partial<ConsentGrantMessage> = {},
+): ConsentGrantMessage {
+  return {
+    hospital: HOSPITAL,
+    patientRef: base.patientRef,
+    grantee: INSURER,
+    purpose: 'claims',
+    categories: [DISCHARGE],
+    recordIds: [],
+    validFrom: base.now,
+    validUntil: base.now + 30 * DAY,
+    nonce: base.nonce,
+    ...overrides,
+  };
 }

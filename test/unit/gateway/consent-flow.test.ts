@@ -22,7 +22,7 @@ import type { Role } from '../../../gateway/src/http/roles';
 import { MasterKey, PatientKeyStore } from '../../../gateway/src/privacy';
 import { RecordsService } from '../../../gateway/src/records/service';
 import { FakeLedger } from '../chaincode/fake-ledger';
-import { CONSORTIUM, HOSPITAL, HOSPITAL2, INSURER, SPONSOR } from '../chaincode/fixtures';
+import { CONSORTIUM, HOSPITAL, HOSPITAL2, INSURER, SPONSOR, DAY, DISCHARGE, claimsGrantMessage } from '../chaincode/fixtures';
 import { ChaincodeLedger } from '../support/chaincode-ledger';
 import { CountingLedger, type LedgerCalls } from '../support/counting-ledger';
 import { ROLE_KEYS, ROLE_USERS, startOrgGateway } from '../support/org-gateways';
@@ -33,8 +33,6 @@ import { ROLE_KEYS, ROLE_USERS, startOrgGateway } from '../support/org-gateways'
  * has no API key: their EIP-712 signatures are their authentication.
  */
 const CHANNEL = 'medprov';
-const DAY = 86_400;
-const DISCHARGE = 'loinc:18842-5';
 const LAB = 'loinc:11502-2';
 
 const KEYS = ROLE_KEYS;
@@ -121,18 +119,8 @@ describe('gateway flow: patient consent through hospital, insurer and sponsor ga
   let otherRef: string;
   let claimsGrant: { grantId: string; nonce: string };
 
-  const grantMessage = (overrides: Partial<ConsentGrantMessage> = {}): ConsentGrantMessage => ({
-    hospital: HOSPITAL,
-    patientRef,
-    grantee: INSURER,
-    purpose: 'claims',
-    categories: [DISCHARGE],
-    recordIds: [],
-    validFrom: ledger.now,
-    validUntil: ledger.now + 30 * DAY,
-    nonce: freshNonce(),
-    ...overrides,
-  });
+  const grantMessage = (overrides: Partial<ConsentGrantMessage> = {}): ConsentGrantMessage =>
+    claimsGrantMessage({ patientRef, now: ledger.now, nonce: freshNonce() }, overrides);
   const checkQuery = (q: Record<string, string>) => `/v1/consents/check?${new URLSearchParams({ hospital: HOSPITAL, patientRef, ...q })}`;
 
   /**

@@ -8,7 +8,7 @@ import { IdentityContract } from '../../../chaincode/src';
 import { CONSENT_GRANT_TYPES, CONSENT_REVOKE_TYPES, consentDomain, type ConsentGrantMessage } from '../../../chaincode/src/lib/eip712';
 import type { Role } from '../../../gateway/src/http/roles';
 import { FakeLedger } from '../chaincode/fake-ledger';
-import { CONSORTIUM, HOSPITAL, INSURER, SPONSOR } from '../chaincode/fixtures';
+import { CONSORTIUM, HOSPITAL, INSURER, SPONSOR, DAY, DISCHARGE, claimsGrantMessage } from '../chaincode/fixtures';
 import { directIdentifiersIn, r4Errors } from '../fhir/r4';
 import { ROLE_KEYS, startOrgGateway, type OrgGateway } from '../support/org-gateways';
 
@@ -19,8 +19,6 @@ import { ROLE_KEYS, startOrgGateway, type OrgGateway } from '../support/org-gate
  * validated against the R4 JSON schema and invariants.
  */
 const CHANNEL = 'medprov';
-const DAY = 86_400;
-const DISCHARGE = 'loinc:18842-5';
 const MRN = 'MRN-48151623';
 const sha = (s: string): string => createHash('sha256').update(s).digest('hex');
 const patient = HDNodeWallet.fromMnemonic(Mnemonic.fromEntropy(id('fhir export patient seed')), "m/44'/60'/0'/0/0");
@@ -67,18 +65,7 @@ describe('gateway flow: FHIR R4 exports of grants and anchors (issue 4, unit lev
   const consentPath = (grantId: string) => `/v1/consents/${HOSPITAL}/${patientRef}/${grantId}`;
 
   async function grant(overrides: Partial<ConsentGrantMessage>): Promise<string> {
-    const message: ConsentGrantMessage = {
-      hospital: HOSPITAL,
-      patientRef,
-      grantee: INSURER,
-      purpose: 'claims',
-      categories: [DISCHARGE],
-      recordIds: [],
-      validFrom: ledger.now,
-      validUntil: ledger.now + 30 * DAY,
-      nonce: nonce(),
-      ...overrides,
-    };
+    const message = claimsGrantMessage({ patientRef, now: ledger.now, nonce: nonce() }, overrides);
     const signature = await patient.signTypedData(consentDomain(CHANNEL), CONSENT_GRANT_TYPES, message);
     const res = await send(hospital, 'POST', '/v1/consents', { json: { message, signature } });
     expect(res.status, JSON.stringify(res.body)).to.equal(201);
