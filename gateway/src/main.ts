@@ -69,7 +69,7 @@ async function main(): Promise<void> {
   const { app } = createGatewayApp({
     org: config.org,
     users: loadUsers(config.usersFile),
-    records: new RecordsService(tracked, keys, anchorIndex),
+    records: new RecordsService(tracked, keys, anchorIndex, fromPino(logger.child({ component: 'records' }))),
     anchorIndex,
     anchoring: anchoring.service ? { service: anchoring.service } : { off: anchoring.off },
     consent,

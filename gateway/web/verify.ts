@@ -25,6 +25,7 @@ interface GatewayVerdict {
   version?: number;
   anchoredAt?: string;
   txId?: string;
+  blockNumber?: string;
   supersededBy?: string;
   retraction?: { reason: string; at: string; txId: string };
   commitment?: 'plain' | 'salted';
@@ -290,6 +291,7 @@ function renderResult(doc: File, docHash: string, gateway: GatewayOutcome, recei
     if (r.version !== undefined) facts.push(['Version', String(r.version)]);
     if (r.anchoredAt) facts.push(['Anchored at', timeNode(r.anchoredAt)]);
     if (r.txId) facts.push(['Ledger transaction', el('span', { class: 'mono' }, r.txId)]);
+    if (r.blockNumber) facts.push(['Ledger block', el('span', { class: 'mono', id: 'block-number' }, r.blockNumber)]);
     if (r.supersededBy) facts.push(['Replaced by (SHA-256)', el('span', { class: 'mono' }, r.supersededBy)]);
     if (r.retraction) facts.push(['Retracted', el('span', {}, `${r.retraction.reason}, `, timeNode(r.retraction.at))]);
     facts.push(['Document SHA-256', el('span', { class: 'mono' }, docHash)]);

@@ -96,7 +96,8 @@ async function scaleRows(): Promise<void> {
       anchoredAt: new Date(base + i * 37).toISOString(),
       txId: random.toString('hex', 64 * i + 32, 64 * i + 64),
     };
-    table.apply(change);
+    // As from events of 1,000-record batches, one transaction per block.
+    table.apply(change, { blockNumber: BigInt(2 + Math.floor(i / 1000)), transactionId: change.txId });
   }
   const buildMs = ms(start);
   await settle();

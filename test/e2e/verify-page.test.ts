@@ -38,6 +38,8 @@ describe('e2e: the Verify page in headless Chromium (real gateway, real chaincod
   const changed = Buffer.from(original);
   changed[changed.length >> 1]! ^= 0x01;
   const files = { original: '', changed: '', receipt: '' };
+  /** The block that anchored the original, as the hospital's gateway answered. */
+  let anchoredBlock = '';
 
   before(async function () {
     skipWithoutBrowser(this, 'the Verify page e2e test');
@@ -54,6 +56,7 @@ describe('e2e: the Verify page in headless Chromium (real gateway, real chaincod
     });
     expect(res.status).to.equal(201);
     const anchored = (await res.json()) as { anchor: RecordAnchor; blockNumber: string };
+    anchoredBlock = anchored.blockNumber;
 
     // Its receipt, built with the anchoring module's builder: the anchor's leaf in a small log
     // (other anchors around it), proved against a checkpoint of that log.
@@ -122,6 +125,11 @@ describe('e2e: the Verify page in headless Chromium (real gateway, real chaincod
     const text = (await page.locator('#live').textContent()) ?? '';
     expect(text).to.include(HOSPITAL).and.to.include('adm-2026-0042').and.to.include(sha(original));
     expect(await page.locator('#receipt-result h3').textContent()).to.equal('Receipt valid');
+    // The block of the anchoring transaction, as a term of the facts list right after the transaction id.
+    expect(await page.locator('#block-number').textContent()).to.equal(anchoredBlock);
+    const terms = await page.locator('#live dl.facts > dt').allTextContents();
+    expect(terms.slice(terms.indexOf('Ledger transaction'), terms.indexOf('Ledger transaction') + 2)).to.deep.equal(['Ledger transaction', 'Ledger block']);
+    expect(await page.locator('#live dl.facts > dt:has(+ dd #block-number)').textContent()).to.equal('Ledger block');
     expect(await page.locator('#hash-progress').evaluate((e: { value: number }) => e.value)).to.equal(100);
     // The key is in this tab's session storage, nowhere else.
     expect(await page.evaluate<string | null>(`sessionStorage.getItem('medprov.verify.apiKey')`)).to.equal(CLAIMS_KEY);

@@ -1,9 +1,10 @@
 import * as grpc from '@grpc/grpc-js';
 import { connect, hash, signers, type Contract, type Gateway } from '@hyperledger/fabric-gateway';
+import { common } from '@hyperledger/fabric-protos';
 import { createPrivateKey } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { toLedgerError } from './errors';
+import { errorTexts, toLedgerError } from './errors';
 
 /** Where one organisation's Fabric identity and its peer's gateway service are. */
 export interface OrgConnection {
@@ -31,6 +32,11 @@ export interface Committed {
 export interface Ledger {
   evaluate(name: string, ...args: string[]): Promise<Uint8Array>;
   submit(name: string, ...args: string[]): Promise<Committed>;
+  /**
+   * The number of the block that holds this transaction, or undefined when the channel has no
+   * such transaction. Optional: a ledger that cannot tell leaves block numbers out of answers.
+   */
+  blockOfTransaction?(transactionId: string): Promise<bigint | undefined>;
 }
 
 /** A chaincode event of a valid committed transaction (Fabric keeps at most one per transaction). */
@@ -128,6 +134,29 @@ export class LedgerClient implements Ledger, LedgerEvents {
     }
   }
 
+  /**
+   * Asks the peer's query system chaincode (qscc `GetBlockByTxID`) for the block holding the
+   * transaction and reads its number from the block's header; undefined when the peer's
+   * block index has no such transaction.
+   */
+  async blockOfTransaction(transactionId: string): Promise<bigint | undefined> {
+    let bytes: Uint8Array;
+    try {
+      const network = this.gateway.getNetwork(this.connection.channel);
+      bytes = await network.getContract('qscc').evaluateTransaction('GetBlockByTxID', this.connection.channel, transactionId);
+    } catch (err) {
+      if (errorTexts(err).some((text) => NOT_IN_BLOCK_INDEX.test(text))) return undefined;
+      throw toLedgerError(err);
+    }
+    try {
+      const header = common.Block.deserializeBinary(bytes).getHeader();
+      if (!header) throw new Error('the block has no header');
+      return BigInt(header.getNumber());
+    } catch (err) {
+      throw toLedgerError(new Error(`qscc GetBlockByTxID returned no readable block for ${transactionId}: ${(err as Error).message}`));
+    }
+  }
+
   /** Chaincode events from the org's peer, resuming after `after` (Fabric skips through its transaction). */
   async *events(options: LedgerEventsOptions = {}): AsyncGenerator<LedgerEvent> {
     const { after, fromBlock, signal } = options;
@@ -173,6 +202,9 @@ async function readKey(keyPath: string): Promise<Buffer> {
   if (files.length !== 1) throw new Error(`expected exactly one private key in ${keyPath}, found ${files.length}`);
   return fs.readFile(path.join(keyPath, files[0]));
 }
+
+/** What the peer's block store says of a transaction id it never indexed (blkstorage ErrNotFoundInIndex). */
+const NOT_IN_BLOCK_INDEX = /no such transaction ID/i;
 
 // Fabric's TxValidationCode names, for the few a caller can act on.
 function codeName(code: number): string {

@@ -33,8 +33,8 @@ const GRPC_DEADLINE_EXCEEDED = 4;
  */
 export function toLedgerError(err: unknown): LedgerError {
   if (err instanceof LedgerError) return err;
-  const e = err as { message?: string; code?: number; details?: { message?: string }[]; transactionId?: string };
-  const texts = [e?.message ?? String(err), ...(e?.details ?? []).map((d) => d.message ?? '')];
+  const e = err as { code?: number; transactionId?: string };
+  const texts = errorTexts(err);
   for (const text of texts) {
     const parsed = parseChaincodeError(text);
     if (parsed) return new LedgerError(parsed.code, parsed.message, e?.transactionId, err);
@@ -53,4 +53,10 @@ export function toLedgerError(err: unknown): LedgerError {
     return new LedgerError('LEDGER_TIMEOUT', 'The consortium did not answer in time; the outcome is not known yet.', e?.transactionId, err);
   }
   return new LedgerError('LEDGER_ERROR', `The ledger call failed: ${all.slice(0, 500)}`, e?.transactionId, err);
+}
+
+/** The message of a Fabric client error, then those of its per-peer details. */
+export function errorTexts(err: unknown): string[] {
+  const e = err as { message?: string; details?: { message?: string }[] };
+  return [e?.message ?? String(err), ...(e?.details ?? []).map((d) => d.message ?? '')];
 }

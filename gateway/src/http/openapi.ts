@@ -166,6 +166,7 @@ export const schemas = {
       version: { type: 'integer' },
       anchoredAt: { type: 'string', format: 'date-time' },
       txId: { type: 'string' },
+      blockNumber: { type: 'string', pattern: '^[0-9]+$', description: 'The block holding the anchoring transaction (txId); absent when the ledger could not tell' },
       supersededBy: sha256Hex,
       retraction: { type: 'object' },
       commitment: { type: 'string', enum: ['plain', 'salted'], description: 'Which form of the document matched: its SHA-256, or its salted commitment' },

@@ -13,7 +13,13 @@
  * checkpoint; what happened after the last snapshot is simply read again (applying a change
  * twice is harmless). The ledger stays the source of truth, so a snapshot that fails its
  * checksum is moved aside and the index rebuilds from the first block (or, with
- * `onCorrupt: 'fail'`, refuses to open).
+ * `onCorrupt: 'fail'`, refuses to open). A sound snapshot of an older format (format 1 has no
+ * block numbers) is never read: the index says so in the log and rebuilds from the first block
+ * whatever `onCorrupt` says; its first snapshot then replaces the old file.
+ *
+ * Each entry keeps the block of its anchoring transaction (the event's block when the change is
+ * that transaction's own anchor), so that a verdict from the index carries the same block number
+ * as one from the peer.
  *
  * When may the index answer instead of the peer ({@link AnchorIndex.verdictOf})?
  * - A hash it does not hold: never (it may not have read that block yet): the peer answers.
@@ -35,7 +41,7 @@ import { RECORDS_EVENT } from '../../../chaincode/src/lib/record-model';
 import { silentLogger, type AcceptanceLogger } from '../acceptance/logger';
 import type { Committed, EventCheckpoint, Ledger, LedgerEvent, LedgerEvents } from '../fabric/client';
 import { acquireLock, writeFileAtomic, type FileLock } from '../storage/durable-file';
-import { AnchorTable, SnapshotError } from './anchor-table';
+import { AnchorTable, SnapshotError, SnapshotFormatError } from './anchor-table';
 import { verdictOf, type VerdictSource, type VerificationResult } from './service';
 
 export interface AnchorIndexOptions {
@@ -49,7 +55,7 @@ export interface AnchorIndexOptions {
   snapshotEveryMs?: number;
   /** Back-off between re-subscriptions after the event stream breaks (default 500 ms → 30 s). */
   retryMs?: { first: number; max: number };
-  /** A snapshot that fails its checks: rebuild from block 0 (default) or refuse to open. */
+  /** A snapshot that fails its checks: rebuild from block 0 (default) or refuse to open. An older format always rebuilds. */
   onCorrupt?: 'rebuild' | 'fail';
 }
 
@@ -135,10 +141,10 @@ export class AnchorIndex implements VerdictSource {
     const lock = await acquireLock(`${options.file}.lock`, (pid) => new AnchorIndexError('INDEX_LOCKED', `${options.file} is in use by process ${pid ?? 'unknown'}.`));
     try {
       const { table, checkpoint, rebuilt } = await loadSnapshot(options);
-      const index = new AnchorIndex(options, table, lock, rebuilt);
+      const index = new AnchorIndex(options, table, lock, rebuilt?.reason);
       index.checkpoint = checkpoint;
       index.headBlock = checkpoint?.blockNumber ?? 0n;
-      if (rebuilt) index.logger.warn('anchor index snapshot unreadable; rebuilding from block 0', { file: options.file, reason: rebuilt });
+      if (rebuilt) index.logger.warn(rebuilt.log, { file: options.file, reason: rebuilt.reason });
       return index;
     } catch (err) {
       await lock.release();
@@ -185,6 +191,7 @@ export class AnchorIndex implements VerdictSource {
    * before which the index does not answer ORIGINAL.
    */
   observe(ledger: Ledger): Ledger {
+    const blockOfTransaction = ledger.blockOfTransaction?.bind(ledger);
     return {
       evaluate: (name, ...args) => ledger.evaluate(name, ...args),
       submit: async (name, ...args) => {
@@ -192,6 +199,7 @@ export class AnchorIndex implements VerdictSource {
         this.noteCommit(name, committed);
         return committed;
       },
+      ...(blockOfTransaction ? { blockOfTransaction } : {}),
     };
   }
 
@@ -295,7 +303,7 @@ export class AnchorIndex implements VerdictSource {
     if (event.eventName === RECORDS_EVENT) {
       const changes = parseChanges(event);
       try {
-        for (const change of changes) this.table.apply(change);
+        for (const change of changes) this.table.apply(change, event);
       } catch (err) {
         throw new AnchorIndexError('INDEX_BAD_EVENT', `transaction ${event.transactionId}: ${(err as Error).message}`);
       }
@@ -333,7 +341,13 @@ export class AnchorIndex implements VerdictSource {
   }
 }
 
-async function loadSnapshot(options: AnchorIndexOptions): Promise<{ table: AnchorTable; checkpoint?: EventCheckpoint; rebuilt?: string }> {
+/** Why the index starts empty although a snapshot file was there, and the log line that says so. */
+interface Rebuild {
+  reason: string;
+  log: string;
+}
+
+async function loadSnapshot(options: AnchorIndexOptions): Promise<{ table: AnchorTable; checkpoint?: EventCheckpoint; rebuilt?: Rebuild }> {
   let bytes: Buffer;
   try {
     bytes = await fs.readFile(options.file);
@@ -347,9 +361,13 @@ async function loadSnapshot(options: AnchorIndexOptions): Promise<{ table: Ancho
   } catch (err) {
     if (!(err instanceof SnapshotError)) throw err;
     const reason = `${options.file}: ${err.message}`;
+    if (err instanceof SnapshotFormatError && err.older) {
+      // Left in place: nothing is wrong with it, and the first snapshot of the new format replaces it.
+      return { table: new AnchorTable(), rebuilt: { reason, log: `anchor index snapshot is of format ${String(err.format)}, without the block numbers of anchors; rebuilding from block 0` } };
+    }
     if (options.onCorrupt === 'fail') throw new AnchorIndexError('INDEX_CORRUPT', `${reason} Remove it to rebuild the index from the ledger.`);
     await fs.rename(options.file, `${options.file}.corrupt-${Date.now()}`);
-    return { table: new AnchorTable(), rebuilt: reason };
+    return { table: new AnchorTable(), rebuilt: { reason, log: 'anchor index snapshot unreadable; rebuilding from block 0' } };
   }
 }
 

@@ -1,13 +1,16 @@
 /**
  * The anchor index's memory: docHash → what a verification shows, kept in flat typed arrays
  * (one column per field, one open-addressing table of slot numbers) instead of one JS object and
- * one 64-character string key per anchor. An anchor costs 87 bytes of columns, its record id's
- * bytes and 8–16 bytes of bucket table: measured 104 bytes per anchor with 16-byte record ids,
- * about 100 MiB per million (`scripts/bench/verify-index.ts`), where a Map of objects keyed by
- * hex strings takes several hundred. Anchors are never removed (the ledger removes none), so the
- * table only appends and updates in place.
+ * one 64-character string key per anchor. An anchor costs 91 bytes of columns (4 of them the
+ * number of the block that anchored it), its record id's bytes and 8–16 bytes of bucket table:
+ * measured 113 bytes per anchor with 16-byte record ids, about 108 MiB per million
+ * (`scripts/bench/verify-index.ts`), where a Map of objects keyed by hex strings takes several
+ * hundred. Anchors are never removed (the ledger removes none), so the table only appends and
+ * updates in place.
  *
- * The snapshot codec is here too, next to the columns it writes.
+ * The snapshot codec is here too, next to the columns it writes. Its format number changes with
+ * the columns: format 1 (before block numbers) is refused with {@link SnapshotFormatError}, so
+ * the index rebuilds from the ledger instead of reading it wrongly.
  *
  * @module
  */
@@ -17,7 +20,16 @@ import type { RecordChange } from '../../../chaincode/src/contracts/records';
 import type { RecordAnchor, RecordStatus } from '../../../chaincode/src/lib/record-model';
 
 /** The fields of an anchor a verification shows ({@link verdictOf} in ./service). */
-export type IndexedAnchor = Pick<RecordAnchor, 'docHash' | 'issuer' | 'recordId' | 'version' | 'status' | 'anchoredAt' | 'txId' | 'supersededBy' | 'retraction'>;
+export type IndexedAnchor = Pick<RecordAnchor, 'docHash' | 'issuer' | 'recordId' | 'version' | 'status' | 'anchoredAt' | 'txId' | 'supersededBy' | 'retraction'> & {
+  /** The block of the anchoring transaction (`txId`), in decimal, when known. */
+  blockNumber?: string;
+};
+
+/** Where a change was read: the block and transaction of its event. */
+export interface ChangeOrigin {
+  blockNumber: bigint;
+  transactionId: string;
+}
 
 type Retraction = NonNullable<RecordAnchor['retraction']>;
 
@@ -25,10 +37,25 @@ type Retraction = NonNullable<RecordAnchor['retraction']>;
 const STATUSES: readonly RecordStatus[] = ['active', 'superseded', 'retracted'];
 const HASH_BYTES = 32;
 const MAGIC = Buffer.from('MPVIDX\u0000\u0001', 'latin1');
-const FORMAT = 1;
+/** 2: with the anchoring block of each entry. */
+const FORMAT = 2;
+/** Blocks column: 0 for "not known" (block 0 is the channel's genesis block, which anchors nothing), else the number up to this. */
+const MAX_COLUMN_BLOCK = 0xffffffffn;
 
 /** Why a snapshot could not be read; the index rebuilds from the ledger or refuses to start. */
 export class SnapshotError extends Error {}
+
+/** A sound snapshot of a format this gateway does not read: older ones lack columns it needs. */
+export class SnapshotFormatError extends SnapshotError {
+  constructor(readonly format: unknown) {
+    super(`it has format ${String(format)}; this gateway reads format ${FORMAT}.`);
+  }
+
+  /** Written by an earlier gateway: rebuilding from the ledger upgrades it (nothing is wrong with it). */
+  get older(): boolean {
+    return typeof this.format === 'number' && this.format < FORMAT;
+  }
+}
 
 /** Header of a snapshot file: the sizes of its columns and what does not fit in them. */
 interface SnapshotHeader {
@@ -39,6 +66,8 @@ interface SnapshotHeader {
   issuers: string[];
   /** Transaction ids that are not 64 lowercase hex digits, by slot. */
   textTxIds: [number, string][];
+  /** Anchoring blocks above the blocks column's range, in decimal, by slot. */
+  wideBlocks: [number, string][];
   retractions: [number, Retraction][];
   /** The index's own fields (its checkpoint), opaque here. */
   meta: unknown;
@@ -51,6 +80,8 @@ export class AnchorTable {
   private txIds: Uint8Array;
   private times: Float64Array;
   private versions: Uint32Array;
+  /** Block of the anchoring transaction; 0 when not known, MAX_COLUMN_BLOCK when in `wideBlocks`. */
+  private blocks: Uint32Array;
   private issuerOf: Uint16Array;
   private statuses: Uint8Array;
   /** Slot of the version that superseded this one, or -1. */
@@ -64,6 +95,7 @@ export class AnchorTable {
   private readonly issuers: string[] = [];
   private readonly issuerIds = new Map<string, number>();
   private readonly textTxIds = new Map<number, string>();
+  private readonly wideBlocks = new Map<number, bigint>();
   private readonly retractions = new Map<number, Retraction>();
   /** Keyed bucket hash, so that chosen docHashes cannot pile up in one chain. */
   private readonly seed = randomBytes(4).readInt32LE(0);
@@ -77,6 +109,7 @@ export class AnchorTable {
     this.txIds = new Uint8Array(this.capacity * HASH_BYTES);
     this.times = new Float64Array(this.capacity);
     this.versions = new Uint32Array(this.capacity);
+    this.blocks = new Uint32Array(this.capacity);
     this.issuerOf = new Uint16Array(this.capacity);
     this.statuses = new Uint8Array(this.capacity);
     this.successors = new Int32Array(this.capacity);
@@ -91,7 +124,7 @@ export class AnchorTable {
 
   /** Bytes held by the columns and the bucket table (allocated, not only used). */
   get allocatedBytes(): number {
-    const columns = [this.hashes, this.txIds, this.times, this.versions, this.issuerOf, this.statuses, this.successors, this.recordEnds, this.recordBytes, this.buckets];
+    const columns = [this.hashes, this.txIds, this.times, this.versions, this.blocks, this.issuerOf, this.statuses, this.successors, this.recordEnds, this.recordBytes, this.buckets];
     return columns.reduce((sum, column) => sum + column.byteLength, 0);
   }
 
@@ -102,11 +135,14 @@ export class AnchorTable {
   }
 
   /**
-   * Applies one change of a `medprov.RecordsChanged` event. Statuses only move forward
-   * (active → superseded or retracted), so applying a change twice is harmless.
+   * Applies one change of a `medprov.RecordsChanged` event read at `origin`. Statuses only move
+   * forward (active → superseded or retracted), so applying a change twice is harmless. The
+   * entry's block is the event's when the change is its own transaction's anchor (a retraction
+   * names the anchoring transaction, not its own, and leaves the block as it was).
    */
-  apply(change: RecordChange): void {
+  apply(change: RecordChange, origin?: ChangeOrigin): void {
     const slot = this.upsert(change);
+    if (origin && origin.transactionId === change.txId && this.blockAt(slot) === undefined) this.setBlock(slot, origin.blockNumber);
     if (change.kind === 'amended' && change.supersedes !== undefined) {
       const previous = this.find(change.supersedes);
       if (previous >= 0) {
@@ -127,6 +163,7 @@ export class AnchorTable {
       recordBytes: this.recordUsed,
       issuers: this.issuers,
       textTxIds: [...this.textTxIds],
+      wideBlocks: [...this.wideBlocks].map(([slot, block]) => [slot, block.toString()]),
       retractions: [...this.retractions],
       meta,
     };
@@ -158,9 +195,16 @@ export class AnchorTable {
     } catch {
       throw new SnapshotError('its header is not JSON.');
     }
-    if (header.format !== FORMAT) throw new SnapshotError(`it has format ${String(header.format)}; this gateway reads format ${FORMAT}.`);
+    if (header.format !== FORMAT) throw new SnapshotFormatError(header.format);
     if (header.littleEndian !== (endianness() === 'LE')) throw new SnapshotError('it was written on a machine of the other byte order.');
-    if (!isCount(header.count) || !isCount(header.recordBytes) || !Array.isArray(header.issuers) || !Array.isArray(header.textTxIds) || !Array.isArray(header.retractions)) {
+    if (
+      !isCount(header.count) ||
+      !isCount(header.recordBytes) ||
+      !Array.isArray(header.issuers) ||
+      !Array.isArray(header.textTxIds) ||
+      !Array.isArray(header.wideBlocks) ||
+      !Array.isArray(header.retractions)
+    ) {
       throw new SnapshotError('its header lacks sizes or lists.');
     }
     const table = new AnchorTable(header.count);
@@ -177,6 +221,12 @@ export class AnchorTable {
     header.issuers.forEach((issuer, id) => table.issuerIds.set(issuer, id));
     table.issuers.push(...header.issuers);
     for (const [slot, txId] of header.textTxIds) table.textTxIds.set(slot, txId);
+    for (const [slot, block] of header.wideBlocks) {
+      if (!isCount(slot) || slot >= header.count || typeof block !== 'string' || !/^\d+$/.test(block) || BigInt(block) < MAX_COLUMN_BLOCK) {
+        throw new SnapshotError(`its block number of entry ${String(slot)} is malformed.`);
+      }
+      table.wideBlocks.set(slot, BigInt(block));
+    }
     for (const [slot, retraction] of header.retractions) table.retractions.set(slot, retraction);
     table.checkAndRehash();
     return { table, meta: header.meta };
@@ -190,6 +240,7 @@ export class AnchorTable {
       this.txIds.subarray(0, n * HASH_BYTES),
       bytesOf(this.times, n * 8),
       bytesOf(this.versions, n * 4),
+      bytesOf(this.blocks, n * 4),
       bytesOf(this.issuerOf, n * 2),
       this.statuses.subarray(0, n),
       bytesOf(this.successors, n * 4),
@@ -206,6 +257,7 @@ export class AnchorTable {
       const successor = this.successors[slot];
       if (
         this.statuses[slot] >= STATUSES.length ||
+        (this.blocks[slot] === Number(MAX_COLUMN_BLOCK)) !== this.wideBlocks.has(slot) ||
         this.issuerOf[slot] >= this.issuers.length ||
         successor < -1 ||
         successor >= this.count ||
@@ -223,6 +275,7 @@ export class AnchorTable {
     const status = STATUSES[this.statuses[slot]];
     const successor = this.successors[slot];
     const retraction = this.retractions.get(slot);
+    const block = this.blockAt(slot);
     return {
       docHash: hexAt(this.hashes, slot),
       issuer: this.issuers[this.issuerOf[slot]],
@@ -231,6 +284,7 @@ export class AnchorTable {
       status,
       anchoredAt: new Date(this.times[slot]).toISOString(),
       txId: this.textTxIds.get(slot) ?? hexAt(this.txIds, slot),
+      ...(block !== undefined ? { blockNumber: block.toString() } : {}),
       ...(successor >= 0 ? { supersededBy: hexAt(this.hashes, successor) } : {}),
       ...(retraction ? { retraction: { ...retraction } } : {}),
     };
@@ -261,6 +315,7 @@ export class AnchorTable {
     else this.textTxIds.set(slot, change.txId);
     this.times[slot] = time;
     this.versions[slot] = change.version;
+    this.blocks[slot] = 0;
     this.issuerOf[slot] = this.issuerId(change.issuer);
     this.statuses[slot] = statusCode;
     this.successors[slot] = -1;
@@ -271,6 +326,23 @@ export class AnchorTable {
     if (this.count * 2 > this.buckets.length) this.rehash(this.buckets.length * 2);
     else this.insertBucket(slot);
     return slot;
+  }
+
+  /** The anchoring block of a slot, or undefined when not known. */
+  private blockAt(slot: number): bigint | undefined {
+    const block = this.blocks[slot];
+    if (block === 0) return undefined;
+    return block === Number(MAX_COLUMN_BLOCK) ? this.wideBlocks.get(slot) : BigInt(block);
+  }
+
+  private setBlock(slot: number, block: bigint): void {
+    if (block <= 0n) return;
+    if (block < MAX_COLUMN_BLOCK) {
+      this.blocks[slot] = Number(block);
+    } else {
+      this.blocks[slot] = Number(MAX_COLUMN_BLOCK);
+      this.wideBlocks.set(slot, block);
+    }
   }
 
   private raiseStatus(slot: number, status: RecordStatus): void {
@@ -340,6 +412,7 @@ export class AnchorTable {
     this.txIds = resized(this.txIds, capacity * HASH_BYTES);
     this.times = resized(this.times, capacity);
     this.versions = resized(this.versions, capacity);
+    this.blocks = resized(this.blocks, capacity);
     this.issuerOf = resized(this.issuerOf, capacity);
     this.statuses = resized(this.statuses, capacity);
     this.successors = resized(this.successors, capacity);

@@ -1,5 +1,6 @@
 import type { ChaincodeErrorCode } from '../../../chaincode/src/lib/errors';
 import type { RecordAnchor, RetractionReason } from '../../../chaincode/src/lib/record-model';
+import { silentLogger, type AcceptanceLogger } from '../acceptance/logger';
 import { ApiError } from '../errors';
 import type { Committed, Ledger } from '../fabric/client';
 import { LedgerError } from '../fabric/errors';
@@ -17,6 +18,8 @@ export interface VerificationResult {
   version?: number;
   anchoredAt?: string;
   txId?: string;
+  /** The block holding the anchoring transaction `txId`, in decimal; absent when the ledger could not tell. */
+  blockNumber?: string;
   supersededBy?: string;
   retraction?: RecordAnchor['retraction'];
   /** Which form of the document matched the ledger: its bare SHA-256, or a salted commitment. */
@@ -86,6 +89,8 @@ export class RecordsService {
     private readonly patientRefs: OrgKeys,
     /** Answers verifications it can without the peer; the peer answers the rest. */
     private readonly index?: VerdictSource,
+    /** Where a block number that could not be found is reported. */
+    private readonly logger: AcceptanceLogger = silentLogger,
   ) {}
 
   async anchorRecord(request: NewRecordRequest): Promise<{ anchor: RecordAnchor; created: boolean; blockNumber: string }> {
@@ -141,12 +146,33 @@ export class RecordsService {
     return { verdict: 'UNKNOWN', docHash, note: SALT_NOTE };
   }
 
-  /** The verdict for one ledger value (a hash or a commitment): the local index, else the peer. */
+  /**
+   * The verdict for one ledger value (a hash or a commitment): the local index, else the peer.
+   * The peer's anchor does not know its block: that comes from the ledger by transaction id.
+   */
   private async lookup(ledgerHash: string): Promise<VerificationResult> {
     const local = this.index?.verdictOf(ledgerHash);
-    if (local) return local;
-    const anchor = parse<RecordAnchor | null>(await this.call(() => this.ledger.evaluate('Records:lookupByHash', ledgerHash)));
-    return verdictOf(ledgerHash, anchor);
+    if (local?.blockNumber !== undefined) return local;
+    const found = local ?? verdictOf(ledgerHash, parse<RecordAnchor | null>(await this.call(() => this.ledger.evaluate('Records:lookupByHash', ledgerHash))));
+    return this.withBlockNumber(found);
+  }
+
+  /**
+   * Adds the block of the anchoring transaction to a verdict, when the ledger can tell. A block
+   * that cannot be found is left out, and logged: the verdict itself stands without it.
+   */
+  private async withBlockNumber(found: VerificationResult): Promise<VerificationResult> {
+    const { txId } = found;
+    if (txId === undefined || found.blockNumber !== undefined || !this.ledger.blockOfTransaction) return found;
+    try {
+      const block = await this.ledger.blockOfTransaction(txId);
+      if (block !== undefined) return { ...found, blockNumber: block.toString() };
+      this.logger.warn('the block of an anchoring transaction was not found; the verdict leaves it out', { txId });
+    } catch (err) {
+      const code = err instanceof LedgerError ? err.code : undefined;
+      this.logger.warn('the block of an anchoring transaction could not be read; the verdict leaves it out', { txId, code, message: (err as Error).message });
+    }
+    return found;
   }
 
   /** The same transactions the acceptance journal stores, built by the same functions. */
@@ -181,6 +207,7 @@ export function verdictOf(docHash: string, anchor: IndexedAnchor | null): Verifi
     version: anchor.version,
     anchoredAt: anchor.anchoredAt,
     txId: anchor.txId,
+    ...(anchor.blockNumber !== undefined ? { blockNumber: anchor.blockNumber } : {}),
     ...(anchor.supersededBy ? { supersededBy: anchor.supersededBy } : {}),
     ...(anchor.retraction ? { retraction: anchor.retraction } : {}),
   };

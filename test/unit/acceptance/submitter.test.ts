@@ -9,7 +9,6 @@ import {
   prepareAnchorBatch,
   prepareAnchorRecord,
   prepareRetractRecord,
-  type AcceptanceLogger,
   type LedgerRequest,
   type SubmitterOptions,
 } from '../../../gateway/src/acceptance';
@@ -17,18 +16,12 @@ import { LedgerError } from '../../../gateway/src/fabric/errors';
 import type { FakeLedger } from '../chaincode/fake-ledger';
 import { HOSPITAL, HOSPITAL2, INSURER } from '../chaincode/fixtures';
 import { ChaincodeLedger } from '../support/chaincode-ledger';
+import { recorder } from '../support/recording-logger';
 import { FaultyLedger, consortium, docHash, indexWrites, patientRefs, recordingSleep, seeded, tempDir, until, versionsWithHash } from './support';
 
 const CATEGORY = 'loinc:18842-5';
 const anchor = (i: number | string, recordId = `rec-${i}`): Promise<LedgerRequest> =>
   prepareAnchorRecord({ recordId, docHash: docHash(i), patientId: `patient-${i}`, category: CATEGORY }, patientRefs);
-
-/** A logger that keeps what it is told, to check the submitter says why it retries. */
-function recorder(): AcceptanceLogger & { lines: { level: string; message: string; fields?: Record<string, unknown> }[] } {
-  const lines: { level: string; message: string; fields?: Record<string, unknown> }[] = [];
-  const at = (level: string) => (message: string, fields?: Readonly<Record<string, unknown>>) => void lines.push({ level, message, ...(fields ? { fields: { ...fields } } : {}) });
-  return { lines, info: at('info'), warn: at('warn'), error: at('error') };
-}
 
 describe('acceptance submitter (real chaincode on the in-memory stub)', function () {
   this.timeout(30_000);

@@ -39,6 +39,8 @@ describe('medprov CLI (child process against real gateways on the in-memory chai
   let insurer: OrgGateway;
   let asOfficer: string[];
   let asClaims: string[];
+  /** The block holding a transaction (block n holds committed[n - 1]), in decimal; '0' when none does. */
+  const blockOf = (txId: string): string => String(ledger.committed.findIndex((tx) => tx.txId === txId) + 1);
 
   before(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'medprov-cli-'));
@@ -76,6 +78,9 @@ describe('medprov CLI (child process against real gateways on the in-memory chai
     const verdicts = JSON.parse(verify.stdout);
     expect(verdicts).to.deep.include({ ok: true, files: 1000, verdicts: { ORIGINAL: 1000 } });
     expect(verdicts.results.every((r: { verdict: string; issuer: string }) => r.verdict === 'ORIGINAL' && r.issuer === HOSPITAL)).to.equal(true);
+    // Each carries the block of its batch's transaction.
+    expect(new Set(verdicts.results.map((r: { blockNumber: string }) => r.blockNumber)).size).to.equal(4);
+    expect(verdicts.results.every((r: { txId: string; blockNumber: string }) => r.blockNumber === blockOf(r.txId))).to.equal(true);
   });
 
   it('shows progress lines with a rate on stderr with --progress; a second run finds them all existing', async () => {
@@ -93,6 +98,8 @@ describe('medprov CLI (child process against real gateways on the in-memory chai
     expect(ok.code, ok.stderr).to.equal(0);
     expect(ok.stdout).to.match(/^ORIGINAL /);
     expect(ok.stdout).to.include(HOSPITAL).and.include('exp/part-1/doc-0001.txt');
+    const txId = /^\s+txId\s+([0-9a-f]{64})$/m.exec(ok.stdout)?.[1] ?? '';
+    expect(ok.stdout).to.match(new RegExp(`^\\s+block\\s+${blockOf(txId)}$`, 'm'));
     const changed = path.join(dir, 'changed.txt');
     const bytes = readFileSync(file);
     bytes[0]! ^= 0x01;
@@ -124,6 +131,8 @@ describe('medprov CLI (child process against real gateways on the in-memory chai
     const old = await cli(['verify', v1, ...asClaims]);
     expect(old.code).to.equal(1);
     expect(old.stdout).to.match(/^SUPERSEDED /);
+    // The block that anchored v1, not the amendment's.
+    expect(old.stdout).to.match(new RegExp(`^\\s+block\\s+${blockOf(JSON.parse(anchored.stdout).anchor.txId)}$`, 'm'));
   });
 
   it('status shows health and who the key is; flags win over the environment, which wins over the config file', async () => {

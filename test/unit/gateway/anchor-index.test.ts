@@ -7,12 +7,13 @@ import { IdentityContract } from '../../../chaincode/src';
 import type { RecordChange } from '../../../chaincode/src/contracts/records';
 import type { LedgerEvents } from '../../../gateway/src/fabric/client';
 import { AnchorIndex, AnchorIndexError, type AnchorIndexOptions } from '../../../gateway/src/records/anchor-index';
-import { AnchorTable } from '../../../gateway/src/records/anchor-table';
+import { AnchorTable, SnapshotFormatError } from '../../../gateway/src/records/anchor-table';
 import { verdictOf, type VerificationResult } from '../../../gateway/src/records/service';
 import { FakeLedger } from '../chaincode/fake-ledger';
 import { CONSORTIUM, HOSPITAL, HOSPITAL2 } from '../chaincode/fixtures';
 import { ChaincodeLedger } from '../support/chaincode-ledger';
 import { RecordingEvents } from '../support/recording-events';
+import { recorder } from '../support/recording-logger';
 
 const sha = (s: string): string => createHash('sha256').update(s).digest('hex');
 const record = (recordId: string, doc = `document ${recordId}`) => ({ recordId, docHash: sha(doc), patientRef: sha(`ref ${recordId}`), category: 'loinc:11506-3' });
@@ -35,9 +36,24 @@ describe('anchor index: the gateway-local docHash → verdict index fed by ledge
     await index.stop();
   };
   const submit = (name: string, ...args: string[]) => hospital.submit(name, ...args);
-  const peerVerdict = async (docHash: string): Promise<VerificationResult> =>
-    verdictOf(docHash, JSON.parse(Buffer.from(await hospital.evaluate('Records:lookupByHash', docHash)).toString('utf8')));
+  /** What the peer path answers: the anchor by hash, then the block of its transaction. */
+  const peerVerdict = async (docHash: string): Promise<VerificationResult> => {
+    const verdict = verdictOf(docHash, JSON.parse(Buffer.from(await hospital.evaluate('Records:lookupByHash', docHash)).toString('utf8')));
+    const block = verdict.txId === undefined ? undefined : await hospital.blockOfTransaction(verdict.txId);
+    return block === undefined ? verdict : { ...verdict, blockNumber: block.toString() };
+  };
   const height = () => BigInt(ledger.committed.length);
+  /** Anchors r-1 and amends it (then does `more`) under an index that indexes it all and stops: the snapshot's path. */
+  const snapshotOfAmendedRecord = async (more: () => Promise<unknown> = async () => undefined): Promise<string> => {
+    const first = await openIndex();
+    first.start();
+    await submit('Records:anchorRecord', JSON.stringify(record('r-1')));
+    await submit('Records:amendRecord', JSON.stringify({ issuer: HOSPITAL, recordId: 'r-1', docHash: sha('r-1 v2') }));
+    await more();
+    await first.whenIndexed(height());
+    await stop(first);
+    return path.join(dir, 'anchor-index.bin');
+  };
 
   beforeEach(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'medprov-index-'));
@@ -72,6 +88,8 @@ describe('anchor index: the gateway-local docHash → verdict index fed by ledge
     expect(index.verdictOf(sha('never anchored'))).to.equal(undefined);
     expect(index.status()).to.include({ state: 'live', ready: true, entries: 6, lagBlocks: 0 });
     expect(index.status().answered).to.deep.equal({ index: 11, peer: 1 });
+    // Each version carries the block of its own anchoring transaction (blocks 2…5 here), not that of a later change.
+    expect(['v1', 'document b-2', 'v2', 'v3'].map((doc) => index.verdictOf(sha(doc))?.blockNumber)).to.deep.equal(['2', '3', '4', '5']);
   });
 
   it('answers ORIGINAL only when ready: not before it has caught up, nor before an amendment this gateway committed is indexed', async () => {
@@ -130,13 +148,7 @@ describe('anchor index: the gateway-local docHash → verdict index fed by ledge
   });
 
   it('moves a corrupt or torn snapshot aside and rebuilds from block 0; with onCorrupt "fail" it refuses with a clear error', async () => {
-    const file = path.join(dir, 'anchor-index.bin');
-    const first = await openIndex();
-    first.start();
-    await submit('Records:anchorRecord', JSON.stringify(record('r-1')));
-    await submit('Records:amendRecord', JSON.stringify({ issuer: HOSPITAL, recordId: 'r-1', docHash: sha('r-1 v2') }));
-    await first.whenIndexed(height());
-    await stop(first);
+    const file = await snapshotOfAmendedRecord();
     const good = readFileSync(file);
 
     const flipped = Buffer.from(good);
@@ -163,6 +175,29 @@ describe('anchor index: the gateway-local docHash → verdict index fed by ledge
     }
     expect(readdirSync(dir).filter((f) => f.includes('.corrupt-'))).to.have.length(3);
     expect(existsSync(file)).to.equal(true);
+  });
+
+  it('never reads a snapshot of format 1 (no block numbers): says so and rebuilds from block 0, whatever onCorrupt says', async () => {
+    const file = await snapshotOfAmendedRecord(() => submit('Records:retractRecord', HOSPITAL, 'r-1', 'duplicate'));
+    const old = asFormat1(readFileSync(file));
+    writeFileSync(file, old);
+    expect(() => AnchorTable.decode(old)).to.throw(SnapshotFormatError, /format 1; this gateway reads format 2/);
+
+    const log = recorder();
+    const upgraded = await openIndex({ onCorrupt: 'fail', logger: log });
+    expect(log.lines).to.have.length(1);
+    expect(log.lines[0]).to.deep.include({ level: 'warn', message: 'anchor index snapshot is of format 1, without the block numbers of anchors; rebuilding from block 0' });
+    expect(upgraded.status().rebuilt).to.match(/format 1/);
+    expect(upgraded.status()).to.include({ entries: 0, checkpoint: null });
+    upgraded.start();
+    await upgraded.whenIndexed(height());
+    await upgraded.whenIndexed();
+    expect(events.subscriptions[events.subscriptions.length - 1]).to.equal(undefined);
+    for (const doc of ['document r-1', 'r-1 v2']) expect(upgraded.verdictOf(sha(doc))).to.deep.equal(await peerVerdict(sha(doc))).and.have.property('blockNumber');
+    await stop(upgraded);
+    // Not moved aside as corrupt: replaced by a snapshot of the current format.
+    expect(readdirSync(dir).filter((f) => f.includes('.corrupt-'))).to.deep.equal([]);
+    expect(AnchorTable.decode(readFileSync(file)).table.get(sha('r-1 v2'))).to.include({ status: 'retracted', blockNumber: '3' });
   });
 
   it('re-subscribes from its checkpoint when the event stream breaks, losing and repeating nothing', async () => {
@@ -243,6 +278,34 @@ describe('anchor table: compact columns and their snapshot', () => {
     expect(copy.get('not a hash')).to.equal(undefined);
   });
 
+  it("keeps the block of each entry's anchoring transaction, also beyond 32 bits, and only from that transaction's event", () => {
+    const table = new AnchorTable();
+    const at = (c: RecordChange, blockNumber: bigint, transactionId = c.txId) => table.apply(c, { blockNumber, transactionId });
+    const anchored = change(1);
+    at(anchored, 7n);
+    const wide = change(2);
+    at(wide, 2n ** 40n + 3n);
+    const edge = change(3);
+    at(edge, 0xffffffffn);
+    // A retraction's event is another transaction: it neither changes a known block nor invents one.
+    const retraction = { reason: 'duplicate' as const, at: anchored.anchoredAt, txId: 'r'.repeat(64) };
+    at({ ...anchored, kind: 'retracted', status: 'retracted', retraction }, 9n, retraction.txId);
+    const unseen = change(4, { kind: 'retracted', status: 'retracted', retraction });
+    at(unseen, 9n, retraction.txId);
+    table.apply(change(5));
+    const { table: copy } = AnchorTable.decode(table.encode(null));
+    for (const t of [table, copy]) {
+      expect(t.get(anchored.docHash)).to.include({ status: 'retracted', blockNumber: '7' });
+      expect(t.get(wide.docHash)).to.include({ blockNumber: (2n ** 40n + 3n).toString() });
+      expect(t.get(edge.docHash)).to.include({ blockNumber: '4294967295' });
+      expect(t.get(unseen.docHash)).to.not.have.property('blockNumber');
+      expect(t.get(sha('doc 5'))).to.not.have.property('blockNumber');
+    }
+    // Seen again from the anchoring transaction's own event (a replay), an unknown block is filled in.
+    at(change(5, { txId: table.get(sha('doc 5'))!.txId }), 11n);
+    expect(table.get(sha('doc 5'))).to.include({ blockNumber: '11' });
+  });
+
   it('never moves a status backwards when a change is applied again', () => {
     const table = new AnchorTable();
     table.apply(change(1));
@@ -251,3 +314,22 @@ describe('anchor table: compact columns and their snapshot', () => {
     expect(table.get(sha('doc 1'))).to.include({ status: 'superseded', supersededBy: sha('doc 2') });
   });
 });
+
+/**
+ * A snapshot as a gateway before block numbers wrote it: format 1, without the blocks column
+ * (after the hashes, transaction ids, times and versions), checksummed again. Both formats start
+ * with the same magic, a little-endian header length and a JSON header.
+ */
+function asFormat1(snapshot: Buffer): Buffer {
+  const magic = 8;
+  const headerLength = snapshot.readUInt32LE(magic);
+  const headerStart = magic + 4;
+  const { wideBlocks: _wide, ...header } = JSON.parse(snapshot.subarray(headerStart, headerStart + headerLength).toString('utf8')) as { count: number; wideBlocks: unknown };
+  const columns = snapshot.subarray(headerStart + headerLength, snapshot.length - 32);
+  const blocksAt = header.count * (32 + 32 + 8 + 4);
+  const headerBytes = Buffer.from(JSON.stringify({ ...header, format: 1 }), 'utf8');
+  const length = Buffer.alloc(4);
+  length.writeUInt32LE(headerBytes.length, 0);
+  const body = Buffer.concat([snapshot.subarray(0, magic), length, headerBytes, columns.subarray(0, blocksAt), columns.subarray(blocksAt + header.count * 4)]);
+  return Buffer.concat([body, createHash('sha256').update(body).digest()]);
+}

@@ -36,6 +36,9 @@ describe('gateway flow: anchor → verify → amend → retract (unit level, rea
 
   const v1 = Buffer.from('%PDF-1.7 discharge summary, version 1');
   const v2 = Buffer.from('%PDF-1.7 discharge summary, version 2 (corrected)');
+  /** The blocks that anchored v1 and v2, as the write answers and the ledger's height say. */
+  const anchoredIn: { v1?: string; v2?: string } = {};
+  const height = () => ledger.committed.length.toString();
 
   before(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'medprov-flow-'));
@@ -59,6 +62,8 @@ describe('gateway flow: anchor → verify → amend → retract (unit level, rea
     const res = await send(hospital, 'POST', '/v1/records', OFFICER_KEY, form);
     expect(res.status).to.equal(201);
     expect(res.body.anchor).to.include({ docHash: sha(v1), recordId: 'adm-2026-0001', version: 1, issuer: HOSPITAL, status: 'active' });
+    expect(res.body.blockNumber).to.equal(height());
+    anchoredIn.v1 = res.body.blockNumber;
     const everything = [...ledger.state.values()].map((v) => Buffer.from(v).toString('utf8')).join('\n');
     expect(everything).to.not.include('900101');
     expect(everything).to.not.include(sha('900101-1234567'));
@@ -66,7 +71,8 @@ describe('gateway flow: anchor → verify → amend → retract (unit level, rea
 
   it('the insurer verifies the uploaded document as ORIGINAL, and a one-byte change as UNKNOWN', async () => {
     const original = await send(insurer, 'POST', '/v1/verifications', CLAIMS_KEY, upload(v1));
-    expect(original.body).to.include({ verdict: 'ORIGINAL', issuer: HOSPITAL, version: 1 });
+    // No anchor index at this gateway: the peer answers, and the ledger finds the block of the anchor's transaction.
+    expect(original.body).to.include({ verdict: 'ORIGINAL', issuer: HOSPITAL, version: 1, blockNumber: anchoredIn.v1 });
     expect(original.body.txId).to.be.a('string');
     const changed = Buffer.from(v1);
     changed[changed.length - 1] ^= 0x01;
@@ -89,14 +95,17 @@ describe('gateway flow: anchor → verify → amend → retract (unit level, rea
     const amend = await send(hospital, 'POST', `/v1/records/${HOSPITAL}/adm-2026-0001/versions`, OFFICER_KEY, { docHash: sha(v2) });
     expect(amend.status).to.equal(201);
     expect(amend.body.anchor).to.include({ version: 2, supersedes: sha(v1) });
-    expect((await send(insurer, 'POST', '/v1/verifications', CLAIMS_KEY, { docHash: sha(v1) })).body).to.include({ verdict: 'SUPERSEDED', supersededBy: sha(v2) });
-    expect((await send(insurer, 'POST', '/v1/verifications', CLAIMS_KEY, upload(v2))).body).to.include({ verdict: 'ORIGINAL', version: 2 });
+    anchoredIn.v2 = height();
+    expect((await send(insurer, 'POST', '/v1/verifications', CLAIMS_KEY, { docHash: sha(v1) })).body).to.include({ verdict: 'SUPERSEDED', supersededBy: sha(v2), blockNumber: anchoredIn.v1 });
+    expect((await send(insurer, 'POST', '/v1/verifications', CLAIMS_KEY, upload(v2))).body).to.include({ verdict: 'ORIGINAL', version: 2, blockNumber: anchoredIn.v2 });
   });
 
   it('after a retraction the document verifies RETRACTED, and the history shows it all in order', async () => {
     const retract = await send(hospital, 'PUT', `/v1/records/${HOSPITAL}/adm-2026-0001/retraction`, OFFICER_KEY, { reason: 'entered-in-error' });
     expect(retract.status).to.equal(200);
-    expect((await send(insurer, 'POST', '/v1/verifications', CLAIMS_KEY, upload(v2))).body).to.include({ verdict: 'RETRACTED' });
+    // The anchoring block, not the retraction's.
+    expect((await send(insurer, 'POST', '/v1/verifications', CLAIMS_KEY, upload(v2))).body).to.include({ verdict: 'RETRACTED', blockNumber: anchoredIn.v2 });
+    expect(anchoredIn.v2).to.not.equal(height());
     const history = await send(hospital, 'GET', `/v1/records/${HOSPITAL}/adm-2026-0001/history`, CLAIMS_KEY);
     expect(history.body.versions.map((v: { version: number; status: string }) => `${v.version}:${v.status}`)).to.deep.equal(['1:superseded', '2:retracted']);
   });

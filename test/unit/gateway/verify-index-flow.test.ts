@@ -28,14 +28,18 @@ async function send(gw: OrgGateway, method: string, p: string, key: string, body
   return { status: res.status, body: (await res.json()) as any };
 }
 
-/** Counts the peer look-ups by hash a gateway makes. */
-function countLookups(counter: { lookups: number }) {
+/** Counts the peer look-ups by hash and the block look-ups by transaction id a gateway makes. */
+function countLookups(counter: { lookups: number; blocks: number }) {
   return (ledger: Ledger): Ledger => ({
     evaluate: (name, ...args) => {
       if (name === 'Records:lookupByHash') counter.lookups += 1;
       return ledger.evaluate(name, ...args);
     },
     submit: (name, ...args) => ledger.submit(name, ...args),
+    blockOfTransaction: async (transactionId) => {
+      counter.blocks += 1;
+      return ledger.blockOfTransaction?.(transactionId);
+    },
   });
 }
 
@@ -48,8 +52,10 @@ describe('gateway flow: verifications answered by the local anchor index (unit l
   let insurer: OrgGateway;
   /** A gateway without an index: what the peer path answers. */
   let reference: OrgGateway;
-  const hospitalPeer = { lookups: 0 };
-  const insurerPeer = { lookups: 0 };
+  const hospitalPeer = { lookups: 0, blocks: 0 };
+  const insurerPeer = { lookups: 0, blocks: 0 };
+  /** The block holding a transaction on the shared ledger (block n holds committed[n - 1]), in decimal. */
+  const blockOf = (txId: string): string => String(ledger.committed.findIndex((tx) => tx.txId === txId) + 1);
   let hospitalEvents: RecordingEvents;
   let insurerEvents: RecordingEvents;
 
@@ -68,11 +74,11 @@ describe('gateway flow: verifications answered by the local anchor index (unit l
     expect(res.status).to.equal(200);
     return res.body;
   };
-  /** The verdict from the index, checked against the peer path's answer. */
+  /** The verdict from the index (block number included: no look-up at all), checked against the peer path's answer. */
   const verifyFromIndex = async (docHash: string) => {
-    const before = insurerPeer.lookups;
+    const before = { ...insurerPeer };
     const body = await verify(insurer, docHash);
-    expect(insurerPeer.lookups, 'peer look-ups').to.equal(before);
+    expect(insurerPeer, 'peer look-ups').to.deep.equal(before);
     expect(body).to.deep.equal(await verify(reference, docHash));
     return body;
   };
@@ -105,21 +111,25 @@ describe('gateway flow: verifications answered by the local anchor index (unit l
     await insurer.anchorIndex!.whenIndexed(height());
     await insurer.anchorIndex!.whenIndexed();
     const body = await verifyFromIndex(sha('v1'));
-    expect(body).to.include({ verdict: 'ORIGINAL', issuer: HOSPITAL, recordId: 'r-1', version: 1 });
+    expect(body).to.include({ verdict: 'ORIGINAL', issuer: HOSPITAL, recordId: 'r-1', version: 1, blockNumber: height().toString() });
   });
 
   it('answers SUPERSEDED for the amended version and ORIGINAL for the new one from the index', async () => {
     expect((await send(hospital, 'POST', `/v1/records/${HOSPITAL}/r-1/versions`, OFFICER_KEY, { docHash: sha('v2') })).status).to.equal(201);
     await insurer.anchorIndex!.whenIndexed(height());
-    expect(await verifyFromIndex(sha('v1'))).to.include({ verdict: 'SUPERSEDED', supersededBy: sha('v2') });
-    expect(await verifyFromIndex(sha('v2'))).to.include({ verdict: 'ORIGINAL', version: 2 });
+    const superseded = await verifyFromIndex(sha('v1'));
+    expect(superseded).to.include({ verdict: 'SUPERSEDED', supersededBy: sha('v2'), blockNumber: blockOf(superseded.txId) });
+    expect(Number(superseded.blockNumber)).to.be.lessThan(Number(height()));
+    expect(await verifyFromIndex(sha('v2'))).to.include({ verdict: 'ORIGINAL', version: 2, blockNumber: height().toString() });
   });
 
   it('answers RETRACTED from the index after a retraction', async () => {
     expect((await send(hospital, 'PUT', `/v1/records/${HOSPITAL}/r-1/retraction`, OFFICER_KEY, { reason: 'entered-in-error' })).status).to.equal(200);
     await insurer.anchorIndex!.whenIndexed(height());
     const body = await verifyFromIndex(sha('v2'));
-    expect(body).to.include({ verdict: 'RETRACTED' });
+    // The block is the anchoring transaction's, not the retraction's (the last one).
+    expect(body).to.include({ verdict: 'RETRACTED', blockNumber: blockOf(body.txId) });
+    expect(body.blockNumber).to.equal((height() - 1n).toString());
     expect(body.retraction).to.include({ reason: 'entered-in-error' });
   });
 
@@ -127,7 +137,9 @@ describe('gateway flow: verifications answered by the local anchor index (unit l
     insurerEvents.pause();
     expect((await anchor('r-2', 'r-2 v1')).status).to.equal(201);
     const before = insurerPeer.lookups;
-    expect(await verify(insurer, sha('r-2 v1'))).to.deep.equal(await verify(reference, sha('r-2 v1'))).and.include({ verdict: 'ORIGINAL' });
+    expect(await verify(insurer, sha('r-2 v1')))
+      .to.deep.equal(await verify(reference, sha('r-2 v1')))
+      .and.include({ verdict: 'ORIGINAL', blockNumber: height().toString() });
     expect(await verify(insurer, sha('nobody anchored this'))).to.deep.equal({ verdict: 'UNKNOWN', docHash: sha('nobody anchored this'), note: SALT_NOTE });
     expect(insurerPeer.lookups).to.equal(before + 2);
     // While behind, what the index holds as SUPERSEDED is still final and answered locally.

@@ -35,6 +35,12 @@ export class ChaincodeLedger implements Ledger, LedgerEvents {
     return { result, transactionId: tx.txId, blockNumber: BigInt(this.state.committed.length) };
   }
 
+  /** Block n holds committed[n - 1]; a query or a transaction that never committed has no block. */
+  async blockOfTransaction(transactionId: string): Promise<bigint | undefined> {
+    const index = this.state.committed.findIndex((tx) => tx.txId === transactionId);
+    return index < 0 ? undefined : BigInt(index + 1);
+  }
+
   async *events(options: LedgerEventsOptions = {}): AsyncGenerator<LedgerEvent> {
     const { after, fromBlock, signal } = options;
     const start = after?.blockNumber ?? fromBlock ?? 0n;

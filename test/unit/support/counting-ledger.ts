@@ -22,4 +22,8 @@ export class CountingLedger implements Ledger {
     this.calls.submit += 1;
     return this.inner.submit(name, ...args);
   }
+
+  blockOfTransaction(transactionId: string): Promise<bigint | undefined> {
+    return this.inner.blockOfTransaction?.(transactionId) ?? Promise.resolve(undefined);
+  }
 }

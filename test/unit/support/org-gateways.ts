@@ -148,7 +148,7 @@ export async function startOrgGateway(options: {
     org: { mspId, name: mspId, type },
     ...(anchoring ? { anchoring } : {}),
     users: options.users ?? ROLE_USERS,
-    records: new RecordsService(chain, keys, anchorIndex),
+    records: new RecordsService(chain, keys, anchorIndex, options.logger ? fromPino(options.logger.child({ org: mspId, component: 'records' })) : undefined),
     ...(anchorIndex ? { anchorIndex } : {}),
     consent,
     ...(feed ? { consentEvents: { feed, ...(options.consentFeed?.heartbeatMs ? { heartbeatMs: options.consentFeed.heartbeatMs } : {}) } } : {}),

@@ -65,6 +65,7 @@ is walked recursively.`,
         ['version', r.version],
         ['anchored', r.anchoredAt],
         ['txId', r.txId],
+        ['block', r.blockNumber],
         ['superseded by', r.supersededBy],
         ['retracted', r.retraction ? `${r.retraction.at} (${r.retraction.reason}, tx ${r.retraction.txId})` : undefined],
       ])) out.line(l);
