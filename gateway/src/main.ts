@@ -30,6 +30,7 @@ async function main(): Promise<void> {
   const anchorIndex = await AnchorIndex.open({
     file: path.join(config.stateDir, 'gateways', config.org.name.toLowerCase(), 'anchor-index', 'anchor-index.bin'),
     events: ledger,
+    ledger,
     logger: fromPino(logger.child({ component: 'anchor-index' })),
   });
   anchorIndex.start();

@@ -14,12 +14,19 @@
  * skips what is at or before it. Retractions are not yielded (see {@link AnchorSource}).
  *
  * The source is live: after catching up it waits for new blocks until its signal aborts, so it
- * suits {@link Checkpointer.start}, not `runOnce`.
+ * suits {@link Checkpointer.start}. With `untilHeight` (and a ledger that tells its height) each
+ * call reads the channel's height first and ends once it has yielded the anchors of the blocks
+ * below it, so `runOnce` can catch up and checkpoint once (an operator's command, a test).
+ * Events only come for blocks holding an event of this chaincode, so the end is known for sure
+ * when an event of a block at or beyond the height arrives (it is not yielded: a later call reads
+ * it); when none does (the last blocks hold no event of this chaincode, or nothing was committed
+ * since), the call ends after `quietMs` without an event. That may end early during a pause in a
+ * long backlog; it only leaves anchors to the next call.
  *
  * @module
  */
 import { RECORDS_EVENT, type RecordAnchor } from '../../../chaincode/src/lib/record-model';
-import type { Ledger, LedgerEvents } from '../fabric/client';
+import type { Ledger, LedgerEvent, LedgerEvents } from '../fabric/client';
 import { AnchoringError } from './errors';
 import { comparePositions, type AnchorsAfterOptions, type AnchorSource, type LedgerPosition, type SourcedAnchor } from './source';
 
@@ -32,20 +39,62 @@ interface RecordChange {
   version: number;
 }
 
+/** Options of {@link LedgerAnchorSource}. */
+export interface LedgerAnchorSourceOptions {
+  /** End each call at the channel's height read when it starts (see the module's notes); the ledger must have `height`. */
+  readonly untilHeight?: boolean;
+  /** With `untilHeight`: end after this long without an event (default 2 s). */
+  readonly quietMs?: number;
+}
+
 const decoder = new TextDecoder();
 
 /** Record anchors from the ledger's events, each read back in full by key. */
 export class LedgerAnchorSource implements AnchorSource {
   constructor(
     private readonly events: LedgerEvents,
-    private readonly ledger: Pick<Ledger, 'evaluate'>,
+    private readonly ledger: Pick<Ledger, 'evaluate' | 'height'>,
+    private readonly options: LedgerAnchorSourceOptions = {},
   ) {}
 
   async *anchorsAfter(after: LedgerPosition | undefined, options: AnchorsAfterOptions = {}): AsyncGenerator<SourcedAnchor> {
     const { signal } = options;
+    const fromBlock = after?.blockNumber ?? 0n;
+    if (!this.options.untilHeight) {
+      yield* this.anchorsOf(this.events.events({ fromBlock, signal }), after);
+      return;
+    }
+    if (!this.ledger.height) throw new AnchoringError('INVALID_ARGUMENT', 'untilHeight needs a ledger that tells its height.');
+    const height = await this.ledger.height();
+    // Ends the subscription on the caller's abort, or when the stream stays quiet.
+    const ending = new AbortController();
+    const abortWithCaller = (): void => ending.abort();
+    signal?.addEventListener('abort', abortWithCaller, { once: true });
+    const quietMs = this.options.quietMs ?? 2_000;
+    let quiet: NodeJS.Timeout | undefined;
+    const belowHeight = async function* (events: AsyncIterable<LedgerEvent>): AsyncGenerator<LedgerEvent> {
+      quiet = setTimeout(abortWithCaller, quietMs);
+      for await (const event of events) {
+        clearTimeout(quiet);
+        if (event.blockNumber >= height) return;
+        yield event;
+        quiet = setTimeout(abortWithCaller, quietMs);
+      }
+    };
+    try {
+      if (!signal?.aborted) yield* this.anchorsOf(belowHeight(this.events.events({ fromBlock, signal: ending.signal })), after);
+    } finally {
+      clearTimeout(quiet);
+      signal?.removeEventListener('abort', abortWithCaller);
+      ending.abort();
+    }
+  }
+
+  /** The anchors announced by `events`, after `after`. */
+  private async *anchorsOf(events: AsyncIterable<LedgerEvent>, after: LedgerPosition | undefined): AsyncGenerator<SourcedAnchor> {
     let block = -1n;
     let ordinal = 0;
-    for await (const event of this.events.events({ fromBlock: after?.blockNumber ?? 0n, signal })) {
+    for await (const event of events) {
       if (event.blockNumber !== block) {
         block = event.blockNumber;
         ordinal = 0;

@@ -37,6 +37,14 @@ export interface Ledger {
    * such transaction. Optional: a ledger that cannot tell leaves block numbers out of answers.
    */
   blockOfTransaction?(transactionId: string): Promise<bigint | undefined>;
+  /**
+   * The channel's height: its number of blocks, i.e. the number the next block will get (block 0
+   * is the genesis block, so a channel with one transaction block has height 2). Optional: a
+   * reader that needs to know whether it has caught up falls back to a rule of thumb without it.
+   * Wrap a ledger with {@link DelegatingLedger} (`delegating-ledger.ts`) so that optional methods
+   * are not lost.
+   */
+  height?(): Promise<bigint>;
 }
 
 /** A chaincode event of a valid committed transaction (Fabric keeps at most one per transaction). */
@@ -155,6 +163,26 @@ export class LedgerClient implements Ledger, LedgerEvents {
     } catch (err) {
       throw toLedgerError(new Error(`qscc GetBlockByTxID returned no readable block for ${transactionId}: ${(err as Error).message}`));
     }
+  }
+
+  /** Asks the peer's query system chaincode (qscc `GetChainInfo`) for the channel's height. */
+  async height(): Promise<bigint> {
+    let bytes: Uint8Array;
+    try {
+      const network = this.gateway.getNetwork(this.connection.channel);
+      bytes = await network.getContract('qscc').evaluateTransaction('GetChainInfo', this.connection.channel);
+    } catch (err) {
+      throw toLedgerError(err);
+    }
+    let height: number;
+    try {
+      height = common.BlockchainInfo.deserializeBinary(bytes).getHeight();
+    } catch (err) {
+      throw toLedgerError(new Error(`qscc GetChainInfo returned no readable chain info: ${(err as Error).message}`));
+    }
+    // A channel always holds its genesis block; height 0 is what an empty or foreign answer decodes to.
+    if (!Number.isSafeInteger(height) || height < 1) throw toLedgerError(new Error(`qscc GetChainInfo returned no readable chain info: height ${height}`));
+    return BigInt(height);
   }
 
   /** Chaincode events from the org's peer, resuming after `after` (Fabric skips through its transaction). */

@@ -25,12 +25,26 @@
  * - A hash it does not hold: never (it may not have read that block yet): the peer answers.
  * - SUPERSEDED or RETRACTED: always. Those statuses are final (only the latest version is
  *   amended or retracted, and a retracted record is never amended), so they cannot be stale.
- * - ORIGINAL: only while the index is `ready`: subscribed and caught up (no event pending for
- *   `settleMs` since it subscribed), and past every amendment or retraction this gateway itself
- *   committed (it sees them through {@link AnchorIndex.observe}), so a user who just retracted
+ * - ORIGINAL: only while the index is `ready`: subscribed and caught up (see below), and past
+ *   every amendment or retraction this gateway itself committed (it sees them through {@link AnchorIndex.observe}), so a user who just retracted
  *   a record through this gateway never sees it ORIGINAL. What remains is another gateway's
  *   change in the moment between its commit and its event reaching this one; the peer would
  *   give the same answer a moment earlier (each peer also applies blocks after the orderer).
+ *
+ * Caught up. With a ledger that tells its height ({@link Ledger.height}), the index reads it
+ * when it (re)subscribes: the last block then on the channel is its target. Events arrive only
+ * for blocks holding an event of this chaincode, so the index knows it has read the blocks up to
+ * that of its last event (Fabric delivers a block's events together) and nothing about the
+ * blocks after it. It is caught up once its last event is in the target block or a later one.
+ * Blocks after the last event that hold no event of this chaincode (the genesis and config
+ * blocks, lifecycle transactions, a re-sent change that changed nothing) cannot be told from
+ * events still on their way; a tail of at most `quietTailBlocks` of them is accepted after the
+ * stream has been quiet for `settleMs`, a longer one only by a later event. So a backlog after
+ * a long outage is never taken for caught up because its delivery pauses: the peer answers
+ * ORIGINAL until the index has read it. If the height cannot be read, the index is not caught
+ * up and reads it again every `heightEveryMs` (the same reads keep `lagBlocks` true).
+ * Without `height`, the older rule of thumb applies: caught up when no event came for
+ * `settleMs` since subscribing, which a pause in a long backlog can fool.
  *
  * @module
  */
@@ -40,6 +54,7 @@ import type { RecordChange } from '../../../chaincode/src/contracts/records';
 import { RECORDS_EVENT } from '../../../chaincode/src/lib/record-model';
 import { silentLogger, type AcceptanceLogger } from '../acceptance/logger';
 import type { Committed, EventCheckpoint, Ledger, LedgerEvent, LedgerEvents } from '../fabric/client';
+import { delegatingLedger } from '../fabric/delegating-ledger';
 import { acquireLock, writeFileAtomic, type FileLock } from '../storage/durable-file';
 import { AnchorTable, SnapshotError, SnapshotFormatError } from './anchor-table';
 import { verdictOf, type VerdictSource, type VerificationResult } from './service';
@@ -48,9 +63,15 @@ export interface AnchorIndexOptions {
   /** The snapshot file (a lock file sits next to it). */
   file: string;
   events: LedgerEvents;
+  /** The ledger whose height tells when the index has caught up (see the module's notes); without `height`, the quiet period does. */
+  ledger?: Pick<Ledger, 'height'>;
   logger?: AcceptanceLogger;
   /** Quiet time after subscribing before the index trusts itself for ORIGINAL (default 1 s). */
   settleMs?: number;
+  /** With the ledger's height: blocks after the last event that a quiet period may take for blocks without events (default 16). */
+  quietTailBlocks?: number;
+  /** With the ledger's height: how often it is read again, for the lag and while it could not be read (default 5 s). */
+  heightEveryMs?: number;
   /** Shortest time between two snapshots while events come in (default 5 s). */
   snapshotEveryMs?: number;
   /** Back-off between re-subscriptions after the event stream breaks (default 500 ms → 30 s). */
@@ -69,9 +90,9 @@ export interface AnchorIndexStatus {
   entries: number;
   /** Block and transaction of the last event indexed; null before the first. */
   checkpoint: { blockNumber: string; transactionId: string } | null;
-  /** Highest block this gateway knows was committed (its own commits, and events). */
+  /** Highest block this gateway knows was committed (its own commits, events and the ledger's height). */
   headBlock: string;
-  /** headBlock − the checkpoint's block. Own commits without an event can hold it at 1 or 2 while idle. */
+  /** headBlock − the checkpoint's block. Blocks without an event of this chaincode after the last one hold it above 0 while idle. */
   lagBlocks: number;
   answered: { index: number; peer: number };
   snapshot: { bytes: number; ms: number; at: string } | null;
@@ -105,6 +126,13 @@ export class AnchorIndex implements VerdictSource {
   private state: AnchorIndexState = 'stopped';
   private checkpoint: EventCheckpoint | undefined;
   private headBlock = 0n;
+  /** The channel's height as last read (undefined before the first read, or without `height`). */
+  private height: bigint | undefined;
+  /** With `height`: the last block on the channel when the index subscribed, once read. */
+  private target: bigint | undefined;
+  private heightTimer: NodeJS.Timeout | undefined;
+  private readingHeight: Promise<void> | undefined;
+  private heightFailing = false;
   /** Block of this gateway's latest committed amendment or retraction. */
   private mustReach = 0n;
   private readonly answered = { index: 0, peer: 0 };
@@ -120,6 +148,7 @@ export class AnchorIndex implements VerdictSource {
   private readonly waiters = new Set<() => void>();
   private readonly logger: AcceptanceLogger;
   private readonly settleMs: number;
+  private readonly quietTailBlocks: bigint;
   private readonly snapshotEveryMs: number;
   private readonly retryMs: { first: number; max: number };
 
@@ -131,6 +160,7 @@ export class AnchorIndex implements VerdictSource {
   ) {
     this.logger = options.logger ?? silentLogger;
     this.settleMs = options.settleMs ?? 1_000;
+    this.quietTailBlocks = BigInt(options.quietTailBlocks ?? 16);
     this.snapshotEveryMs = options.snapshotEveryMs ?? 5_000;
     this.retryMs = options.retryMs ?? { first: 500, max: 30_000 };
   }
@@ -157,6 +187,10 @@ export class AnchorIndex implements VerdictSource {
     if (this.following) return;
     this.abort = new AbortController();
     this.following = this.follow(this.abort.signal);
+    if (this.options.ledger?.height) {
+      this.heightTimer = setInterval(() => void this.readHeight(), this.options.heightEveryMs ?? 5_000);
+      this.heightTimer.unref();
+    }
   }
 
   /** Stops following, writes a last snapshot and releases the file. */
@@ -164,6 +198,9 @@ export class AnchorIndex implements VerdictSource {
     this.abort?.abort();
     await this.following;
     this.following = undefined;
+    clearInterval(this.heightTimer);
+    this.heightTimer = undefined;
+    await this.readingHeight;
     clearTimeout(this.settleTimer);
     clearTimeout(this.snapshotTimer);
     if (this.state !== 'failed') this.state = 'stopped';
@@ -191,16 +228,13 @@ export class AnchorIndex implements VerdictSource {
    * before which the index does not answer ORIGINAL.
    */
   observe(ledger: Ledger): Ledger {
-    const blockOfTransaction = ledger.blockOfTransaction?.bind(ledger);
-    return {
-      evaluate: (name, ...args) => ledger.evaluate(name, ...args),
+    return delegatingLedger(ledger, {
       submit: async (name, ...args) => {
         const committed = await ledger.submit(name, ...args);
         this.noteCommit(name, committed);
         return committed;
       },
-      ...(blockOfTransaction ? { blockOfTransaction } : {}),
-    };
+    });
   }
 
   /** May the index answer ORIGINAL now? */
@@ -209,14 +243,16 @@ export class AnchorIndex implements VerdictSource {
   }
 
   status(): AnchorIndexStatus {
-    const indexed = this.checkpoint?.blockNumber ?? 0n;
+    const indexed = this.indexedBlock();
+    const lastOnChannel = this.height === undefined ? 0n : this.height - 1n;
+    const head = this.headBlock > lastOnChannel ? this.headBlock : lastOnChannel;
     return {
       state: this.state,
       ready: this.ready(),
       entries: this.table.size,
       checkpoint: this.checkpoint ? { blockNumber: this.checkpoint.blockNumber.toString(), transactionId: this.checkpoint.transactionId } : null,
-      headBlock: this.headBlock.toString(),
-      lagBlocks: Number(this.headBlock > indexed ? this.headBlock - indexed : 0n),
+      headBlock: head.toString(),
+      lagBlocks: Number(head > indexed ? head - indexed : 0n),
       answered: { ...this.answered },
       snapshot: this.lastSnapshot && { ...this.lastSnapshot },
       ...(this.rebuilt ? { rebuilt: this.rebuilt } : {}),
@@ -275,12 +311,17 @@ export class AnchorIndex implements VerdictSource {
     let retry = this.retryMs.first;
     while (!signal.aborted) {
       this.setState('catching-up');
+      // The target is read before subscribing, so the subscription delivers every block up to it.
+      this.target = undefined;
+      await this.readHeight();
+      if (signal.aborted) break;
       this.armSettle();
+      this.liveIfCaughtUp();
       try {
         for await (const event of this.options.events.events({ ...(this.checkpoint ? { after: this.checkpoint } : {}), signal })) {
           this.apply(event);
           retry = this.retryMs.first;
-          if (this.state === 'catching-up') this.armSettle();
+          if (this.state === 'catching-up' && !this.liveIfCaughtUp()) this.armSettle();
         }
         if (signal.aborted) break;
       } catch (err) {
@@ -322,10 +363,51 @@ export class AnchorIndex implements VerdictSource {
     }
   }
 
+  /** Block of the last event the index holds (0 before the first). */
+  private indexedBlock(): bigint {
+    return this.checkpoint?.blockNumber ?? 0n;
+  }
+
+  /**
+   * Reads the channel's height (one read at a time); the first read after subscribing sets the
+   * target. A failure is logged once per run of failures and leaves the target unset.
+   */
+  private readHeight(): Promise<void> {
+    const ledger = this.options.ledger;
+    if (!ledger?.height) return Promise.resolve();
+    this.readingHeight ??= (async () => {
+      try {
+        const height = await ledger.height!();
+        this.height = height;
+        this.heightFailing = false;
+        if (this.target === undefined && this.state === 'catching-up') {
+          this.target = height - 1n;
+          if (!this.liveIfCaughtUp()) this.armSettle();
+        }
+      } catch (err) {
+        if (!this.heightFailing) this.logger.warn('anchor index could not read the ledger height; ORIGINAL goes to the peer until it can', { message: (err as Error).message });
+        this.heightFailing = true;
+      } finally {
+        this.readingHeight = undefined;
+      }
+    })();
+    return this.readingHeight;
+  }
+
+  /** With `height`: goes live once the index holds an event of the target block or a later one. */
+  private liveIfCaughtUp(): boolean {
+    if (this.state !== 'catching-up' || this.target === undefined || this.indexedBlock() < this.target) return false;
+    clearTimeout(this.settleTimer);
+    this.setState('live');
+    return true;
+  }
+
   private armSettle(): void {
     clearTimeout(this.settleTimer);
     this.settleTimer = setTimeout(() => {
-      if (this.state === 'catching-up') this.setState('live');
+      if (this.state !== 'catching-up') return;
+      // With `height`, quiet only vouches for a short tail of blocks without events (see the module's notes).
+      if (!this.options.ledger?.height || (this.target !== undefined && this.target - this.indexedBlock() <= this.quietTailBlocks)) this.setState('live');
     }, this.settleMs);
   }
 

@@ -3,7 +3,7 @@
  * (one column per field, one open-addressing table of slot numbers) instead of one JS object and
  * one 64-character string key per anchor. An anchor costs 91 bytes of columns (4 of them the
  * number of the block that anchored it), its record id's bytes and 8–16 bytes of bucket table:
- * measured 113 bytes per anchor with 16-byte record ids, about 108 MiB per million
+ * measured 120 bytes per anchor with 16-byte record ids, about 115 MiB per million
  * (`scripts/bench/verify-index.ts`), where a Map of objects keyed by hex strings takes several
  * hundred. Anchors are never removed (the ledger removes none), so the table only appends and
  * updates in place.

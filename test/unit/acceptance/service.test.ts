@@ -10,6 +10,7 @@ import {
 } from '../../../gateway/src/acceptance';
 import { ApiError } from '../../../gateway/src/errors';
 import type { Committed, Ledger } from '../../../gateway/src/fabric/client';
+import { DelegatingLedger } from '../../../gateway/src/fabric/delegating-ledger';
 import { MasterKey, PatientKeyStore } from '../../../gateway/src/privacy';
 import { RecordsService } from '../../../gateway/src/records/service';
 import { HOSPITAL } from '../chaincode/fixtures';
@@ -19,13 +20,12 @@ import { consortium, docHash, indexWrites, recordingSleep, tempDir } from './sup
 const CATEGORY = 'loinc:18842-5';
 
 /** Passes calls through and remembers what was submitted. */
-class RecordingLedger implements Ledger {
+class RecordingLedger extends DelegatingLedger {
   readonly submitted: { name: string; args: string[] }[] = [];
-  constructor(readonly inner: Ledger) {}
-  evaluate(name: string, ...args: string[]): Promise<Uint8Array> {
-    return this.inner.evaluate(name, ...args);
+  constructor(override readonly inner: Ledger) {
+    super(inner);
   }
-  submit(name: string, ...args: string[]): Promise<Committed> {
+  override submit(name: string, ...args: string[]): Promise<Committed> {
     this.submitted.push({ name, args });
     return this.inner.submit(name, ...args);
   }

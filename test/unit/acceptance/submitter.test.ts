@@ -12,6 +12,7 @@ import {
   type LedgerRequest,
   type SubmitterOptions,
 } from '../../../gateway/src/acceptance';
+import { delegatingLedger } from '../../../gateway/src/fabric/delegating-ledger';
 import { LedgerError } from '../../../gateway/src/fabric/errors';
 import type { FakeLedger } from '../chaincode/fake-ledger';
 import { HOSPITAL, HOSPITAL2, INSURER } from '../chaincode/fixtures';
@@ -258,7 +259,7 @@ describe('acceptance submitter (real chaincode on the in-memory stub)', function
   it('after a clean stop, the next submitter resumes whatever was left, from the journal', async () => {
     const gate = { open: false };
     const slow = new FaultyLedger(new ChaincodeLedger(ledger, HOSPITAL));
-    const blocked = { evaluate: slow.evaluate.bind(slow), submit: async (name: string, ...args: string[]) => (await until(() => gate.open), slow.submit(name, ...args)) };
+    const blocked = delegatingLedger(slow, { submit: async (name, ...args) => (await until(() => gate.open), slow.submit(name, ...args)) });
     const first = new Submitter({ journal, ledger: blocked, concurrency: 2 });
     first.start();
     const ids = await Promise.all(Array.from({ length: 10 }, async (_, i) => (await journal.accept(await anchor(i))).id));

@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { IdentityContract } from '../../../chaincode/src';
 import { openNodeJournalFile, type JournalFile, type OpenJournalFile } from '../../../gateway/src/acceptance';
 import type { Committed, Ledger } from '../../../gateway/src/fabric/client';
+import { DelegatingLedger } from '../../../gateway/src/fabric/delegating-ledger';
 import { LedgerError } from '../../../gateway/src/fabric/errors';
 import type { PatientRefs } from '../../../gateway/src/records/service';
 import { FakeLedger } from '../chaincode/fake-ledger';
@@ -55,7 +56,7 @@ type Fault = 'before' | 'after' | 'unknown';
  * Planned faults are used first, then random ones with the given probabilities.
  * `freeze()` makes every later call hang for ever: the process "died".
  */
-export class FaultyLedger implements Ledger {
+export class FaultyLedger extends DelegatingLedger {
   readonly submits: { name: string; args: string[]; fault?: Fault }[] = [];
   private planned: Fault[] = [];
   private frozen = false;
@@ -63,9 +64,11 @@ export class FaultyLedger implements Ledger {
   maxInFlight = 0;
 
   constructor(
-    readonly inner: Ledger,
+    override readonly inner: Ledger,
     private readonly random: { before?: number; after?: number; rng?: () => number } = {},
-  ) {}
+  ) {
+    super(inner);
+  }
 
   /** The next `n` submits fail with `fault`. */
   plan(fault: Fault, n = 1): this {
@@ -77,12 +80,12 @@ export class FaultyLedger implements Ledger {
     this.frozen = true;
   }
 
-  async evaluate(name: string, ...args: string[]): Promise<Uint8Array> {
+  override async evaluate(name: string, ...args: string[]): Promise<Uint8Array> {
     if (this.frozen) return never();
     return this.inner.evaluate(name, ...args);
   }
 
-  async submit(name: string, ...args: string[]): Promise<Committed> {
+  override async submit(name: string, ...args: string[]): Promise<Committed> {
     if (this.frozen) return never();
     const fault = this.nextFault();
     this.submits.push({ name, args, ...(fault ? { fault } : {}) });

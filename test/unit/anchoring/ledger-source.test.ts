@@ -1,9 +1,12 @@
 import { expect } from 'chai';
 import { createHash } from 'node:crypto';
 import { IdentityContract, RecordsContract } from '../../../chaincode/src';
-import { AnchorLog, LedgerAnchorSource } from '../../../gateway/src/anchoring/node';
+import { AnchorLog, Checkpointer, LedgerAnchorSource } from '../../../gateway/src/anchoring/node';
+import type { OnChainCheckpoint } from '../../../gateway/src/anchoring/registry-abi';
+import type { RegistryWriter } from '../../../gateway/src/anchoring/registry';
 import { comparePositions, type LedgerPosition, type SourcedAnchor } from '../../../gateway/src/anchoring/source';
 import type { Ledger, LedgerEvent, LedgerEvents } from '../../../gateway/src/fabric/client';
+import { delegatingLedger } from '../../../gateway/src/fabric/delegating-ledger';
 import { FakeLedger } from '../chaincode/fake-ledger';
 import { CONSORTIUM, HOSPITAL, HOSPITAL2 } from '../chaincode/fixtures';
 import { ChaincodeLedger } from '../support/chaincode-ledger';
@@ -104,4 +107,88 @@ describe('anchoring: the ledger source (chaincode events on the in-memory stub)'
     const view: Ledger = new ChaincodeLedger(ledger, HOSPITAL);
     expect(await codeOf(() => take(new LedgerAnchorSource(forged, view), undefined, 1))).to.equal('SOURCE_INCONSISTENT');
   });
+
+  describe('untilHeight: ends at the height read when a call starts', () => {
+    const all = async (source: LedgerAnchorSource, after?: LedgerPosition): Promise<SourcedAnchor[]> => {
+      const out: SourcedAnchor[] = [];
+      for await (const item of source.anchorsAfter(after)) out.push(item);
+      return out;
+    };
+    /** The hospital's view of a busy channel: right after each read of the height, another record (later-0, later-1, …) is anchored. */
+    const busyLedger = (): Ledger => {
+      const view = new ChaincodeLedger(ledger, HOSPITAL);
+      let later = 0;
+      return delegatingLedger(view, {
+        height: async () => {
+          const height = await view.height();
+          await ledger.invoke(HOSPITAL, records, 'anchorRecord', JSON.stringify(record(`later-${later++}`)));
+          return height;
+        },
+      });
+    };
+
+    it('ends at the first event at or beyond the height, without yielding it (no quiet period needed)', async () => {
+      const busy = busyLedger();
+      const items = await all(new LedgerAnchorSource(new ChaincodeLedger(ledger, HOSPITAL), busy, { untilHeight: true, quietMs: 60_000 }));
+      expect(items.map((i) => `${i.anchor.recordId}@${i.anchor.version}`)).to.deep.equal(['r-1@1', 'r-2@1', 'r-3@1', 'r-4@1', 'h2-1@1', 'r-1@2']);
+      // The next call reads it.
+      const next = await all(new LedgerAnchorSource(new ChaincodeLedger(ledger, HOSPITAL), busy, { untilHeight: true, quietMs: 60_000 }), items[5].position);
+      expect(next.map((i) => i.anchor.recordId)).to.deep.equal(['later-0']);
+    });
+
+    it('ends after a quiet period when the blocks below the height hold no further event; refuses a ledger without height', async () => {
+      const view = new ChaincodeLedger(ledger, HOSPITAL);
+      expect(await all(new LedgerAnchorSource(view, view, { untilHeight: true, quietMs: 20 }))).to.have.length(6);
+      const heightless = delegatingLedger(view, { height: undefined });
+      expect(await codeOf(() => all(new LedgerAnchorSource(view, heightless, { untilHeight: true })))).to.equal('INVALID_ARGUMENT');
+    });
+
+    it("lets the checkpointer's runOnce catch up and checkpoint once (real anchor log, in-memory registry)", async () => {
+      const { dir, cleanup } = tempDir();
+      try {
+        const log = await AnchorLog.open(dir);
+        const registry = new MemoryRegistry();
+        const busy = busyLedger();
+        const checkpointer = new Checkpointer({ log, registry, source: new LedgerAnchorSource(new ChaincodeLedger(ledger, HOSPITAL), busy, { untilHeight: true, quietMs: 60_000 }) });
+        const first = await checkpointer.runOnce();
+        expect(first).to.include({ kind: 'written', treeSize: 6, previousTreeSize: 0 });
+        // Every anchor up to the amendment in block 5; the one committed after the height was read waits for the next run.
+        expect(registry.checkpoints.map((c) => [c.treeSize, c.fabricBlockHeight])).to.deep.equal([[6n, 6n]]);
+        expect(await checkpointer.runOnce()).to.include({ kind: 'written', treeSize: 7, previousTreeSize: 6 });
+        expect(log.size).to.equal(7);
+        await log.close();
+      } finally {
+        cleanup();
+      }
+    });
+  });
 });
+
+/** For these tests: an AnchorRegistry in memory, recording every checkpoint written. */
+class MemoryRegistry implements RegistryWriter {
+  readonly address = '0x' + '0'.repeat(40);
+  readonly chainId = 31337n;
+  readonly checkpoints: OnChainCheckpoint[] = [];
+
+  async latestCheckpoint(): Promise<OnChainCheckpoint | undefined> {
+    return this.checkpoints[this.checkpoints.length - 1];
+  }
+
+  async checkpointAt(index: bigint): Promise<OnChainCheckpoint> {
+    return this.checkpoints[Number(index)];
+  }
+
+  async firstCheckpointCovering(treeSize: bigint): Promise<OnChainCheckpoint | undefined> {
+    return this.checkpoints.find((c) => c.treeSize >= treeSize);
+  }
+
+  async checkpointTransaction(): Promise<undefined> {
+    return undefined;
+  }
+
+  async writeCheckpoint(treeSize: bigint, root: Uint8Array, fabricBlockHeight: bigint) {
+    const index = BigInt(this.checkpoints.length);
+    this.checkpoints.push({ index, treeSize, fabricBlockHeight, timestamp: BigInt(this.checkpoints.length), root });
+    return { index, txHash: '0x' + index.toString(16).padStart(64, '0'), blockNumber: this.checkpoints.length, gasUsed: 0n };
+  }
+}

@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { IdentityContract } from '../../../chaincode/src';
 import type { RecordChange } from '../../../chaincode/src/contracts/records';
 import type { LedgerEvents } from '../../../gateway/src/fabric/client';
+import { delegatingLedger } from '../../../gateway/src/fabric/delegating-ledger';
 import { AnchorIndex, AnchorIndexError, type AnchorIndexOptions } from '../../../gateway/src/records/anchor-index';
 import { AnchorTable, SnapshotFormatError } from '../../../gateway/src/records/anchor-table';
 import { verdictOf, type VerificationResult } from '../../../gateway/src/records/service';
@@ -13,6 +14,7 @@ import { FakeLedger } from '../chaincode/fake-ledger';
 import { CONSORTIUM, HOSPITAL, HOSPITAL2 } from '../chaincode/fixtures';
 import { ChaincodeLedger } from '../support/chaincode-ledger';
 import { RecordingEvents } from '../support/recording-events';
+import { commitEvent } from '../support/test-events';
 import { recorder } from '../support/recording-logger';
 
 const sha = (s: string): string => createHash('sha256').update(s).digest('hex');
@@ -109,7 +111,7 @@ describe('anchor index: the gateway-local docHash → verdict index fed by ledge
     // This gateway commits an amendment; its event is not indexed yet: the peer answers ORIGINAL questions.
     const next = height() + 1n;
     const committedBy = (created: boolean, blockNumber: bigint) =>
-      live.observe({ evaluate: hospital.evaluate.bind(hospital), submit: async () => ({ result: Buffer.from(JSON.stringify({ created })), transactionId: 'f'.repeat(64), blockNumber }) });
+      live.observe(delegatingLedger(hospital, { submit: async () => ({ result: Buffer.from(JSON.stringify({ created })), transactionId: 'f'.repeat(64), blockNumber }) }));
     await committedBy(true, next).submit('Records:amendRecord', '{}');
     expect(live.status()).to.include({ ready: false, lagBlocks: 1 });
     expect(live.verdictOf(sha('v1'))).to.equal(undefined);
@@ -214,6 +216,98 @@ describe('anchor index: the gateway-local docHash → verdict index fed by ledge
     expect(events.delivered.map((e) => e.transactionId)).to.deep.equal(ledger.committed.slice(1).map((tx) => tx.txId));
     await index.whenIndexed();
     expect(index.verdictOf(sha('document r-3'))).to.include({ verdict: 'ORIGINAL' });
+  });
+
+  describe("with the ledger's height", () => {
+    /** An index without the height, on the same events: it goes live after `settleMs` of quiet, whatever it holds. */
+    const quietRuleIndex = async (): Promise<AnchorIndex> => {
+      const quiet = await openIndex({ file: path.join(dir, 'quiet-rule.bin') });
+      quiet.start();
+      // Its settle timer was armed after every timer of the index under test (same settleMs), so theirs have fired.
+      await quiet.whenIndexed();
+      return quiet;
+    };
+
+    it('is not ready while behind a long backlog, even when its events pause; ready once it has read up to the height', async () => {
+      for (let i = 0; i < 40; i++) await submit('Records:anchorRecord', JSON.stringify(record(`r-${i}`)));
+      const lastBlock = height();
+      events.pauseAfter = 10;
+      const index = await openIndex({ ledger: hospital });
+      index.start();
+      await index.whenIndexed(11n);
+      const quiet = await quietRuleIndex();
+      // The quiet-period rule is fooled by the pause: live, holding nothing.
+      expect(quiet.status()).to.include({ state: 'live', ready: true, entries: 0 });
+      expect(index.status()).to.include({ state: 'catching-up', ready: false, entries: 10, headBlock: lastBlock.toString(), lagBlocks: 30 });
+      expect(index.verdictOf(sha('document r-0'))).to.equal(undefined);
+
+      events.resume();
+      await index.whenIndexed();
+      expect(index.status()).to.include({ state: 'live', ready: true, entries: 40, lagBlocks: 0 });
+      expect(index.verdictOf(sha('document r-0'))).to.deep.equal(await peerVerdict(sha('document r-0')));
+    });
+
+    it('is ready as soon as it holds the last block, with no quiet period; a restart at the height is ready at once', async () => {
+      for (let i = 0; i < 3; i++) await submit('Records:anchorRecord', JSON.stringify(record(`r-${i}`)));
+      const first = await openIndex({ ledger: hospital, settleMs: 60_000 });
+      first.start();
+      await first.whenIndexed();
+      expect(first.status()).to.include({ state: 'live', ready: true, lagBlocks: 0 });
+      await stop(first);
+
+      const second = await openIndex({ ledger: hospital, settleMs: 60_000 });
+      second.start();
+      await second.whenIndexed();
+      expect(events.delivered).to.have.length(3);
+      expect(second.verdictOf(sha('document r-2'))).to.include({ verdict: 'ORIGINAL' });
+    });
+
+    it('takes a short tail of blocks without events for caught up after a quiet period, a longer one only at the next event; the lag counts them', async () => {
+      await submit('Records:anchorRecord', JSON.stringify(record('r-1')));
+      for (let i = 0; i < 3; i++) await commitEvent(ledger, '');
+      const short = await openIndex({ ledger: hospital, quietTailBlocks: 3 });
+      short.start();
+      await short.whenIndexed();
+      expect(short.status()).to.include({ state: 'live', ready: true, headBlock: height().toString(), lagBlocks: 3 });
+      await stop(short);
+
+      await commitEvent(ledger, '');
+      const long = await openIndex({ ledger: hospital, quietTailBlocks: 3 });
+      long.start();
+      await long.whenIndexed(2n);
+      await quietRuleIndex();
+      expect(long.status()).to.include({ state: 'catching-up', ready: false, lagBlocks: 4 });
+      await submit('Records:anchorRecord', JSON.stringify(record('r-2')));
+      await long.whenIndexed();
+      expect(long.status()).to.include({ state: 'live', ready: true, lagBlocks: 0 });
+    });
+
+    it('is not ready while the height cannot be read, and reads it again until it can', async () => {
+      await submit('Records:anchorRecord', JSON.stringify(record('r-1')));
+      let attempts = 0;
+      let readable = false;
+      let thirdAttempt!: () => void;
+      const triedThrice = new Promise<void>((resolve) => (thirdAttempt = resolve));
+      const flaky = {
+        height: async () => {
+          if (++attempts === 3) thirdAttempt();
+          if (!readable) throw new Error('LEDGER_UNAVAILABLE: no peer answered');
+          return hospital.height();
+        },
+      };
+      const log = recorder();
+      const index = await openIndex({ ledger: flaky, logger: log, heightEveryMs: 5 });
+      index.start();
+      await index.whenIndexed(2n);
+      await quietRuleIndex();
+      await triedThrice;
+      expect(index.status()).to.include({ state: 'catching-up', ready: false, entries: 1 });
+      readable = true;
+      await index.whenIndexed();
+      expect(index.status()).to.include({ state: 'live', ready: true });
+      // One warning for the whole run of failures.
+      expect(log.lines.filter((line) => line.level === 'warn')).to.have.length(1);
+    });
   });
 
   it('stops following on a malformed event and then leaves ORIGINAL to the peer', async () => {

@@ -18,6 +18,7 @@ import type { RecordAnchor } from '../../../chaincode/src/contracts/records';
 import { encodeLeaf, leafFromAnchor, leafHash, verifyReceipt, type Receipt } from '../../../gateway/src/anchoring';
 import { buildReceipt } from '../../../gateway/src/anchoring/node';
 import type { Ledger } from '../../../gateway/src/fabric/client';
+import { delegatingLedger } from '../../../gateway/src/fabric/delegating-ledger';
 import { LedgerError } from '../../../gateway/src/fabric/errors';
 import { bytesToHex, MerkleTree } from '../../../gateway/src/merkle';
 import { FakeLedger } from '../chaincode/fake-ledger';
@@ -112,13 +113,13 @@ describe('erasure through the gateway (issue 8): the DPO destroys a patient\'s k
       type: 'hospital',
       dir,
       logger,
-      wrapLedger: (inner: Ledger): Ledger => ({
-        evaluate: (name, ...args) => inner.evaluate(name, ...args),
-        submit: async (name, ...args) => {
-          if (failRecording && name === 'Privacy:recordErasure') throw new LedgerError('LEDGER_UNAVAILABLE', 'No peer answered.');
-          return inner.submit(name, ...args);
-        },
-      }),
+      wrapLedger: (inner: Ledger): Ledger =>
+        delegatingLedger(inner, {
+          submit: async (name, ...args) => {
+            if (failRecording && name === 'Privacy:recordErasure') throw new LedgerError('LEDGER_UNAVAILABLE', 'No peer answered.');
+            return inner.submit(name, ...args);
+          },
+        }),
     });
     insurer = await startOrgGateway({ ledger, mspId: INSURER, type: 'insurer', dir });
   });

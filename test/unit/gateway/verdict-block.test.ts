@@ -3,6 +3,7 @@ import { expect } from 'chai';
 import { createHash } from 'node:crypto';
 import { IdentityContract } from '../../../chaincode/src';
 import { LedgerClient, type Ledger, type OrgConnection } from '../../../gateway/src/fabric/client';
+import { delegatingLedger } from '../../../gateway/src/fabric/delegating-ledger';
 import { LedgerError } from '../../../gateway/src/fabric/errors';
 import { RecordsService, type VerdictSource, type VerificationResult } from '../../../gateway/src/records/service';
 import { FakeLedger } from '../chaincode/fake-ledger';
@@ -30,11 +31,7 @@ describe('verdicts carry the block of the anchoring transaction (records service
   });
 
   /** The insurer's ledger with another way of finding blocks (none, when `blockOfTransaction` is undefined). */
-  const withBlocks = (blockOfTransaction: Ledger['blockOfTransaction']): Ledger => ({
-    evaluate: (name, ...args) => insurer.evaluate(name, ...args),
-    submit: (name, ...args) => insurer.submit(name, ...args),
-    ...(blockOfTransaction ? { blockOfTransaction } : {}),
-  });
+  const withBlocks = (blockOfTransaction: Ledger['blockOfTransaction']): Ledger => delegatingLedger(insurer, { blockOfTransaction });
 
   it('finds the block by transaction id when the peer answers', async () => {
     expect(await insurer.blockOfTransaction(txId)).to.equal(2n);
@@ -74,7 +71,7 @@ describe('verdicts carry the block of the anchoring transaction (records service
   });
 });
 
-describe('LedgerClient.blockOfTransaction: qscc GetBlockByTxID, decoded (no network: a stand-in for the Fabric gateway)', () => {
+describe('LedgerClient.blockOfTransaction and height: qscc GetBlockByTxID and GetChainInfo, decoded (no network: a stand-in for the Fabric gateway)', () => {
   const connection = { channel: 'medprov', chaincode: 'medprov' } as OrgConnection;
   const calls: { chaincode: string; name: string; args: string[] }[] = [];
 
@@ -124,5 +121,25 @@ describe('LedgerClient.blockOfTransaction: qscc GetBlockByTxID, decoded (no netw
     const headless = await clientAnswering(async () => new common.Block().serializeBinary()).blockOfTransaction('x').catch((err: unknown) => err);
     expect(headless).to.be.instanceOf(LedgerError).and.include({ code: 'LEDGER_ERROR' });
     expect((headless as Error).message).to.match(/no readable block for x/);
+  });
+
+  it("reads the channel's height from the chain info qscc GetChainInfo returns, asking with the channel's name", async () => {
+    const info = new common.BlockchainInfo();
+    info.setHeight(1_234);
+    info.setCurrentblockhash(new Uint8Array(32).fill(7));
+    expect(await clientAnswering(async () => info.serializeBinary()).height()).to.equal(1_234n);
+    expect(calls).to.deep.equal([{ chaincode: 'qscc', name: 'GetChainInfo', args: ['medprov'] }]);
+  });
+
+  it('maps transport failures and unreadable chain info to LedgerError', async () => {
+    const unavailable = Object.assign(new Error('14 UNAVAILABLE: No connection established'), { code: 14 });
+    const refused = await clientAnswering(() => Promise.reject(unavailable)).height().catch((err: unknown) => err);
+    expect(refused).to.be.instanceOf(LedgerError).and.include({ code: 'LEDGER_UNAVAILABLE', transient: true });
+    // An empty answer decodes to height 0, which no channel has (it holds at least its genesis block); bytes that are no message do not decode.
+    for (const answer of [new common.BlockchainInfo().serializeBinary(), Uint8Array.of(0x0a, 0xff)]) {
+      const unreadable = await clientAnswering(async () => answer).height().catch((err: unknown) => err);
+      expect(unreadable).to.be.instanceOf(LedgerError).and.include({ code: 'LEDGER_ERROR' });
+      expect((unreadable as Error).message).to.match(/qscc GetChainInfo returned no readable chain info/);
+    }
   });
 });

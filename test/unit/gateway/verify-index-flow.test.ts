@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { IdentityContract } from '../../../chaincode/src';
 import type { Ledger } from '../../../gateway/src/fabric/client';
+import { delegatingLedger } from '../../../gateway/src/fabric/delegating-ledger';
 import { FakeLedger } from '../chaincode/fake-ledger';
 import { CONSORTIUM, HOSPITAL, INSURER } from '../chaincode/fixtures';
 import { ROLE_KEYS, startOrgGateway, type OrgGateway } from '../support/org-gateways';
@@ -30,12 +31,11 @@ async function send(gw: OrgGateway, method: string, p: string, key: string, body
 
 /** Counts the peer look-ups by hash and the block look-ups by transaction id a gateway makes. */
 function countLookups(counter: { lookups: number; blocks: number }) {
-  return (ledger: Ledger): Ledger => ({
+  return (ledger: Ledger): Ledger => delegatingLedger(ledger, {
     evaluate: (name, ...args) => {
       if (name === 'Records:lookupByHash') counter.lookups += 1;
       return ledger.evaluate(name, ...args);
     },
-    submit: (name, ...args) => ledger.submit(name, ...args),
     blockOfTransaction: async (transactionId) => {
       counter.blocks += 1;
       return ledger.blockOfTransaction?.(transactionId);

@@ -7,7 +7,8 @@ import { HDNodeWallet, Mnemonic, id } from 'ethers';
 import pino from 'pino';
 import { IdentityContract } from '../../../chaincode/src';
 import { CONSENT_GRANT_TYPES, CONSENT_REVOKE_TYPES, consentDomain, type ConsentGrantMessage } from '../../../chaincode/src/lib/eip712';
-import type { Committed, Ledger } from '../../../gateway/src/fabric/client';
+import type { Committed } from '../../../gateway/src/fabric/client';
+import { DelegatingLedger } from '../../../gateway/src/fabric/delegating-ledger';
 import type { Role } from '../../../gateway/src/http/roles';
 import { FakeLedger } from '../chaincode/fake-ledger';
 import { CONSORTIUM, HOSPITAL, HOSPITAL2, INSURER, SPONSOR } from '../chaincode/fixtures';
@@ -119,13 +120,12 @@ const sha = (b: Buffer | string): string => createHash('sha256').update(b).diges
 /** What a gateway sends its peer: submitted proposals become transactions in blocks on every peer. */
 const proposals: string[] = [];
 const queries: string[] = [];
-class RecordingLedger implements Ledger {
-  constructor(private readonly inner: Ledger) {}
-  async evaluate(name: string, ...args: string[]): Promise<Uint8Array> {
+class RecordingLedger extends DelegatingLedger {
+  override async evaluate(name: string, ...args: string[]): Promise<Uint8Array> {
     queries.push(JSON.stringify([name, ...args]));
     return this.inner.evaluate(name, ...args);
   }
-  async submit(name: string, ...args: string[]): Promise<Committed> {
+  override async submit(name: string, ...args: string[]): Promise<Committed> {
     proposals.push(JSON.stringify([name, ...args]));
     return this.inner.submit(name, ...args);
   }

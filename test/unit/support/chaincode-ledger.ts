@@ -8,8 +8,8 @@ import { FakeLedger } from '../chaincode/fake-ledger';
  * For unit tests only: the real chaincode contracts running on the in-memory stub, behind the
  * gateway's `Ledger` interface, as one organisation. It lets the gateway's flows be tested
  * at unit level; the real network's integration tests are what prove them against Fabric.
- * Every committed transaction gets the next block number (block n holds committed[n - 1]); a
- * query commits nothing. Events follow Fabric's resume rule: from the checkpoint's block,
+ * Every committed transaction gets the next block number (block n holds committed[n - 1]; block 0
+ * stands for the channel's genesis block, which holds no transaction); a query commits nothing. Events follow Fabric's resume rule: from the checkpoint's block,
  * after its transaction.
  */
 export class ChaincodeLedger implements Ledger, LedgerEvents {
@@ -39,6 +39,11 @@ export class ChaincodeLedger implements Ledger, LedgerEvents {
   async blockOfTransaction(transactionId: string): Promise<bigint | undefined> {
     const index = this.state.committed.findIndex((tx) => tx.txId === transactionId);
     return index < 0 ? undefined : BigInt(index + 1);
+  }
+
+  /** Blocks 0 (genesis) to committed.length: the number the next committed transaction gets, as Fabric's height. */
+  async height(): Promise<bigint> {
+    return BigInt(this.state.committed.length + 1);
   }
 
   async *events(options: LedgerEventsOptions = {}): AsyncGenerator<LedgerEvent> {

@@ -111,6 +111,7 @@ export async function startOrgGateway(options: {
     ? await AnchorIndex.open({
         file: path.join(options.anchorIndex.dir, 'anchor-index.bin'),
         events: options.anchorIndex.wrapEvents ? options.anchorIndex.wrapEvents(chaincode) : chaincode,
+        ledger: wrapped,
         settleMs: options.anchorIndex.settleMs ?? 20,
       })
     : undefined;

@@ -9,6 +9,8 @@ export class RecordingEvents implements LedgerEvents {
   readonly delivered: LedgerEvent[] = [];
   /** Throws after this many more events (a broken stream); the reader re-subscribes. */
   breakAfter: number | undefined;
+  /** Delivers this many more events, then holds the rest back as {@link pause} does. */
+  pauseAfter: number | undefined;
   private gate: Promise<void> = Promise.resolve();
   private release: (() => void) | undefined;
 
@@ -34,6 +36,10 @@ export class RecordingEvents implements LedgerEvents {
         throw new Error('LEDGER_UNAVAILABLE: stream broken');
       }
       this.delivered.push(event);
+      if (this.pauseAfter !== undefined && --this.pauseAfter === 0) {
+        this.pauseAfter = undefined;
+        this.pause();
+      }
       yield event;
     }
   }
