@@ -23,6 +23,7 @@ import {
   DAY_SECONDS as DAY,
   challengeToSign,
   consentDomainOf,
+  describeAccessParty,
   describeScope,
   grantMessage,
   patientAuthorization as authorizationHeader,
@@ -53,6 +54,8 @@ interface GrantView {
 interface AccessLogView {
   accessor: string;
   role?: string;
+  kind?: 'access' | 'disclosure';
+  disclosedBy?: string;
   issuer: string;
   recordId: string;
   version: number;
@@ -537,15 +540,15 @@ function renderGrants(grants: GrantView[]): void {
 
 function renderLog(entries: AccessLogView[]): void {
   if (entries.length === 0) {
-    logBox.replaceChildren(placeholder('Nobody has asked to access your records.'));
+    logBox.replaceChildren(placeholder('Nobody has asked to access your records, and none were disclosed.'));
     return;
   }
   const rows = [...entries].reverse().map((e) => {
     const tr = document.createElement('tr');
-    tr.className = `log-entry ${e.decision}`;
+    tr.className = `log-entry ${e.decision}${e.kind === 'disclosure' ? ' disclosure' : ''}`;
     const decision = cell('td', pill(e.decision));
     if (e.reason) decision.append(' ', e.reason.toLowerCase().replace(/_/g, ' '));
-    tr.append(cell('td', formatTime(e.at)), cell('td', e.accessor), anyWrap(cell('td', `${e.issuer} · ${e.recordId} (v${e.version})`)), cell('td', e.purpose), decision);
+    tr.append(cell('td', formatTime(e.at)), cell('td', describeAccessParty(e)), anyWrap(cell('td', `${e.issuer} · ${e.recordId} (v${e.version})`)), cell('td', e.purpose), decision);
     return tr;
   });
   logBox.replaceChildren(wrapTable(table('Access log, newest first', ['When', 'Organisation', 'Record', 'Purpose', 'Decision'], rows)));

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { HDNodeWallet, Mnemonic, id } from 'ethers';
-import { IdentityContract } from '../../chaincode/src';
+import { AccessContract, IdentityContract } from '../../chaincode/src';
 import { PAGE_CSP } from '../../gateway/src/http/pages';
 import { FakeLedger } from '../unit/chaincode/fake-ledger';
 import { CONSORTIUM, HOSPITAL, HOSPITAL2, INSURER } from '../unit/chaincode/fixtures';
@@ -203,6 +203,18 @@ describe('e2e: the Patient page in headless Chromium (hospital + insurer gateway
     expect(entries[0]).to.include('DENY').and.include('revoked').and.include(INSURER).and.include('adm-2026-0001');
     expect(entries[1]).to.include('PERMIT').and.include(INSURER).and.include('claims');
     await page.screenshot({ path: path.join(ARTIFACTS, 'patient-access-log.png'), fullPage: true });
+  });
+
+  it('shows a disclosure the hospital recorded as "Disclosed by <hospital> to <grantee>", newest first', async () => {
+    const disclosure = { disclosureId: 'page-disclosure-1', issuer: HOSPITAL, grantee: INSURER, purpose: 'claims', recordIds: ['adm-2026-0001'] };
+    await ledger.invoke(HOSPITAL, new AccessContract(), 'discloseRecords', JSON.stringify(disclosure));
+    await page.getByRole('button', { name: 'Refresh' }).click();
+    await page.locator('#status', { hasText: '3 access-log entries' }).waitFor({ timeout: 30_000 });
+    expect(await page.locator('#access-log tr.log-entry.disclosure').count()).to.equal(1);
+    const cells = await page.locator('#access-log tr.log-entry.disclosure td').allTextContents();
+    expect(cells[1]).to.equal(`Disclosed by ${HOSPITAL} to ${INSURER}`);
+    expect(cells.join(' ')).to.include('adm-2026-0001').and.include('claims').and.include('DENY').and.include('revoked');
+    expect((await page.locator('#access-log tbody tr').first().textContent()) ?? '').to.include('Disclosed by');
   });
 
   it('never sent the phrase or a private key; kept only the non-secret registration in session storage; each listing used a Patient credential', async () => {

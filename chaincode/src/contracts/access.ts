@@ -1,17 +1,19 @@
 import { Context, Info, Returns, Transaction } from 'fabric-contract-api';
 import { ChaincodeError } from '../lib/errors';
 import { canonicalJson, fromBytes, toBytes } from '../lib/canonical-json';
-import { accessLogKey, KEY_TYPES } from '../lib/keys';
+import { accessLogKey, disclosureKey, KEY_TYPES } from '../lib/keys';
 import { MedprovContract } from '../lib/policy';
-import { requireCode, requireMspId, requireOpaqueId, requirePurpose, requireSha256Hex } from '../lib/validate';
-import { ACCESS_EVENT, type AccessLogEntry } from '../lib/consent-model';
+import { readConsortium } from '../lib/consortium';
+import { MAX_BATCH, type RecordAnchor } from '../lib/record-model';
+import { parseJsonArgument, requireCode, requireMspId, requireObject, requireOpaqueId, requirePurpose, requireSha256Hex } from '../lib/validate';
+import { ACCESS_EVENT, type AccessLogEntry, type DisclosureRecord } from '../lib/consent-model';
 import { evaluateConsent } from './consent';
-import { readLatestAnchor, readRecordVersions } from './records';
+import { readLatestAnchor, readRecordVersions, withBatchContext, withBatchContextAsync } from './records';
 
 /** X.509 attribute (Fabric CA) naming the caller's role; stored in the log when present. */
 export const ROLE_ATTRIBUTE = 'medprov.role';
 
-export { ACCESS_EVENT, type AccessLogEntry } from '../lib/consent-model';
+export { ACCESS_EVENT, accessEventEntries, type AccessEvent, type AccessLogEntry, type DisclosedRecord, type DisclosureRecord } from '../lib/consent-model';
 
 /**
  * Consent-checked access to a record's provenance, with an on-ledger access log that the
@@ -35,38 +37,86 @@ export class AccessContract extends MedprovContract {
     const issuer = requireMspId('issuer', issuerArg);
     const recordId = requireOpaqueId('recordId', recordIdArg);
     const purpose = requirePurpose('purpose', purposeArg);
-    const accessor = ctx.clientIdentity.getMSPID();
-    const role = callerRole(ctx);
     const anchor = await readLatestAnchor(ctx, issuer, recordId);
-
-    const decision = await evaluateConsent(ctx, {
-      hospital: anchor.issuer,
-      patientRef: anchor.patientRef,
-      grantee: accessor,
-      purpose,
-      category: anchor.category,
-      recordId: anchor.recordId,
-    });
-    const entry: AccessLogEntry = {
-      accessor,
-      role,
-      issuer,
-      recordId,
-      version: anchor.version,
-      patientRef: anchor.patientRef,
-      purpose,
-      decision: decision.decision,
-      reason: decision.reason,
-      grantId: decision.grantId,
-      at: decision.evaluatedAt,
-      txId: ctx.stub.getTxID(),
-    };
-    // No key-level policy: an entry must not be erasable by the org it is about.
-    await ctx.stub.putState(accessLogKey(ctx, issuer, anchor.patientRef, entry.at, entry.txId), toBytes(entry));
+    const { decision, entry } = await checkAndLog(ctx, anchor, { accessor: ctx.clientIdentity.getMSPID(), purpose });
     ctx.stub.setEvent(ACCESS_EVENT, toBytes(entry));
 
     const provenance = decision.decision === 'PERMIT' ? await readRecordVersions(ctx, issuer, recordId) : undefined;
     return canonicalJson({ ...decision, accessLog: entry, provenance });
+  }
+
+  /**
+   * The issuing hospital records that it discloses its own records to `grantee` for `purpose`
+   * (e.g. a research release to a trial's sponsor). Each record's consent is checked for the
+   * grantee at the transaction's time, exactly as for {@link accessRecord}, and logged either
+   * way as a `disclosure` entry in the patient's access log (accessor: the grantee; disclosedBy:
+   * the hospital); one {@link ACCESS_EVENT} carries every entry. A denied record is a logged
+   * outcome, not an error: the caller hands over only what was permitted.
+   *
+   * `disclosureJson`: `{ disclosureId, issuer, grantee, purpose, recordIds }`, up to MAX_BATCH
+   * record ids of the caller's records; the first invalid one fails the whole transaction and
+   * is named. The same disclosureId again returns the recorded disclosure and logs nothing,
+   * so a re-sent transaction is harmless.
+   */
+  @Transaction()
+  @Returns('string')
+  async discloseRecords(ctx: Context, disclosureJson: string): Promise<string> {
+    const body = requireObject('disclosure', parseJsonArgument('disclosure', disclosureJson), ['disclosureId', 'issuer', 'grantee', 'purpose', 'recordIds']);
+    const disclosureId = requireOpaqueId('disclosure.disclosureId', body.disclosureId, 64);
+    const issuer = requireMspId('disclosure.issuer', body.issuer);
+    const caller = ctx.clientIdentity.getMSPID();
+    if (issuer !== caller) throw new ChaincodeError('FORBIDDEN_NOT_ISSUER', `${caller} cannot disclose records issued by ${issuer}; a hospital discloses only its own.`);
+    const grantee = requireMspId('disclosure.grantee', body.grantee);
+    if (grantee === caller) throw new ChaincodeError('INVALID_ARGUMENT', `disclosure.grantee must be another organisation than the disclosing ${caller}.`);
+    const purpose = requirePurpose('disclosure.purpose', body.purpose);
+    const list = body.recordIds;
+    if (!Array.isArray(list) || list.length === 0 || list.length > MAX_BATCH) {
+      throw new ChaincodeError('INVALID_ARGUMENT', `disclosure.recordIds must be a list of 1 to ${MAX_BATCH} record ids.`);
+    }
+    const recordIds: string[] = [];
+    const seen = new Map<string, number>();
+    for (let i = 0; i < list.length; i++) {
+      const field = `recordIds[${i}]`;
+      const recordId = withBatchContext(field, { recordId: list[i] }, () => requireOpaqueId(field, list[i]));
+      const at = seen.get(recordId);
+      if (at !== undefined) throw new ChaincodeError('BATCH_INVALID', `${field} (recordId ${recordId}) repeats recordIds[${at}].`);
+      seen.set(recordId, i);
+      recordIds.push(recordId);
+    }
+    const consortium = await readConsortium(ctx);
+    if (!consortium?.organisations.some((o) => o.mspId === grantee)) {
+      throw new ChaincodeError('ORG_NOT_IN_CONSORTIUM', `disclosure.grantee ${grantee} is not a member of the consortium.`);
+    }
+
+    const key = disclosureKey(ctx, issuer, disclosureId);
+    const existing = await ctx.stub.getState(key);
+    if (existing.length > 0) {
+      const recorded = fromBytes<DisclosureRecord>(existing);
+      if (recorded.grantee !== grantee || recorded.purpose !== purpose || recorded.records.map((r) => r.recordId).join('\u0000') !== recordIds.join('\u0000')) {
+        throw new ChaincodeError('INVALID_ARGUMENT', `disclosure.disclosureId ${disclosureId} already names another disclosure of ${issuer}.`);
+      }
+      return canonicalJson({ disclosure: recorded, created: false });
+    }
+
+    const entries: AccessLogEntry[] = [];
+    for (const [i, recordId] of recordIds.entries()) {
+      const field = `recordIds[${i}]`;
+      const anchor = await withBatchContextAsync(field, recordId, () => readLatestAnchor(ctx, issuer, recordId));
+      entries.push((await checkAndLog(ctx, anchor, { accessor: grantee, purpose, disclosure: { by: issuer, id: disclosureId } })).entry);
+    }
+    const disclosure: DisclosureRecord = {
+      disclosureId,
+      issuer,
+      grantee,
+      purpose,
+      records: entries.map(({ recordId, version, decision, reason, grantId }) => ({ recordId, version, decision, reason, grantId })),
+      at: entries[0].at,
+      txId: ctx.stub.getTxID(),
+    };
+    // Like the entries, no key-level policy: the chaincode never changes it.
+    await ctx.stub.putState(key, toBytes(disclosure));
+    ctx.stub.setEvent(ACCESS_EVENT, toBytes({ entries }));
+    return canonicalJson({ disclosure, created: true });
   }
 
   /** Every access-log entry about a patientRef of a hospital, oldest first. */
@@ -81,6 +131,45 @@ export class AccessContract extends MedprovContract {
     }
     return canonicalJson(entries);
   }
+}
+
+/**
+ * The one consent decision of an access or a disclosure, and its log entry: checks the
+ * consent of `who.accessor` (the grantee) for the record's latest version at the
+ * transaction's time and writes the entry whatever the decision.
+ */
+async function checkAndLog(
+  ctx: Context,
+  anchor: RecordAnchor,
+  who: { accessor: string; purpose: string; disclosure?: { by: string; id: string } },
+): Promise<{ decision: Awaited<ReturnType<typeof evaluateConsent>>; entry: AccessLogEntry }> {
+  const decision = await evaluateConsent(ctx, {
+    hospital: anchor.issuer,
+    patientRef: anchor.patientRef,
+    grantee: who.accessor,
+    purpose: who.purpose,
+    category: anchor.category,
+    recordId: anchor.recordId,
+  });
+  const entry: AccessLogEntry = {
+    accessor: who.accessor,
+    role: callerRole(ctx),
+    ...(who.disclosure ? { kind: 'disclosure' as const, disclosedBy: who.disclosure.by, disclosureId: who.disclosure.id } : {}),
+    issuer: anchor.issuer,
+    recordId: anchor.recordId,
+    version: anchor.version,
+    patientRef: anchor.patientRef,
+    purpose: who.purpose,
+    decision: decision.decision,
+    reason: decision.reason,
+    grantId: decision.grantId,
+    at: decision.evaluatedAt,
+    txId: ctx.stub.getTxID(),
+  };
+  // No key-level policy: an entry must not be erasable by the org it is about.
+  const key = accessLogKey(ctx, anchor.issuer, anchor.patientRef, entry.at, entry.txId, who.disclosure ? anchor.recordId : undefined);
+  await ctx.stub.putState(key, toBytes(entry));
+  return { decision, entry };
 }
 
 function callerRole(ctx: Context): string | undefined {

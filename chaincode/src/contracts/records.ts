@@ -353,7 +353,8 @@ function changeOf(kind: RecordChange['kind'], anchor: RecordAnchor): RecordChang
   };
 }
 
-function withBatchContext<T>(field: string, raw: unknown, fn: () => T): T {
+/** Runs `fn` on batch element `field`; a ChaincodeError it throws names the element. Shared with the Access contract. */
+export function withBatchContext<T>(field: string, raw: unknown, fn: () => T): T {
   try {
     return fn();
   } catch (err) {
@@ -361,7 +362,8 @@ function withBatchContext<T>(field: string, raw: unknown, fn: () => T): T {
   }
 }
 
-async function withBatchContextAsync<T>(field: string, recordId: string, fn: () => Promise<T>): Promise<T> {
+/** As {@link withBatchContext}, for an element already known by its record id. */
+export async function withBatchContextAsync<T>(field: string, recordId: string, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {

@@ -141,12 +141,30 @@ export function decideConsent(grants: readonly ConsentGrant[], query: ConsentQue
   return { decision: 'DENY', reason: outcome, grantId: grant.grantId };
 }
 
+/**
+ * The chaincode event of every consent-checked access and disclosure. Its payload is the
+ * {@link AccessLogEntry} for `Access:accessRecord`, and `{ entries: AccessLogEntry[] }` for
+ * `Access:discloseRecords` (Fabric keeps one event per transaction); see {@link AccessEvent}.
+ */
 export const ACCESS_EVENT = 'medprov.RecordAccessed';
 
-/** One consent-checked access, permitted or not. No PHI: MSP IDs, codes, pseudonyms. */
+/**
+ * One consent-checked access or disclosure, permitted or not. No PHI: MSP IDs, codes,
+ * pseudonyms. An access (`kind` absent or `access`): `accessor` asked the ledger for the
+ * record itself. A disclosure (`kind: 'disclosure'`): the issuing hospital `disclosedBy` handed
+ * the record to `accessor`, the party the record went to, whose consent was checked.
+ */
 export interface AccessLogEntry {
+  /** Who the record went to: the caller for an access, the grantee for a disclosure. */
   accessor: string;
+  /** The caller's role attribute (the accessor's for an access, the discloser's for a disclosure). */
   role?: string;
+  /** Absent on entries written before disclosures existed, and on every access. */
+  kind?: 'access' | 'disclosure';
+  /** A disclosure: the hospital that disclosed (always the record's issuer). */
+  disclosedBy?: string;
+  /** A disclosure: the discloser's id of the disclosure, shared by every entry of it. */
+  disclosureId?: string;
   issuer: string;
   recordId: string;
   version: number;
@@ -155,6 +173,39 @@ export interface AccessLogEntry {
   decision: Decision;
   reason?: DenyReason;
   grantId?: string;
+  at: string;
+  txId: string;
+}
+
+/** An {@link ACCESS_EVENT} payload: one access's entry, or the entries of one disclosure. */
+export type AccessEvent = AccessLogEntry | { entries: AccessLogEntry[] };
+
+/** The entries an {@link ACCESS_EVENT} payload carries, whichever transaction emitted it. */
+export function accessEventEntries(payload: AccessEvent): AccessLogEntry[] {
+  return 'entries' in payload ? payload.entries : [payload];
+}
+
+/** One record of a disclosure, as `Access:discloseRecords` answers and stores it. */
+export interface DisclosedRecord {
+  recordId: string;
+  version: number;
+  decision: Decision;
+  reason?: DenyReason;
+  grantId?: string;
+}
+
+/**
+ * What `Access:discloseRecords` records (under the discloser and the disclosure id, so a
+ * re-sent transaction returns it instead of logging twice): who disclosed what to whom, for
+ * which purpose, and the consent decision of each record at the transaction's time.
+ */
+export interface DisclosureRecord {
+  disclosureId: string;
+  /** The disclosing hospital: the issuer of every record and the caller. */
+  issuer: string;
+  grantee: string;
+  purpose: string;
+  records: DisclosedRecord[];
   at: string;
   txId: string;
 }

@@ -16,6 +16,8 @@ export const KEY_TYPES = {
   consentNonce: 'medprov.consentNonce',
   /** hospital, patientRef, time, txId → one access-log entry. */
   accessLog: 'medprov.access',
+  /** discloser, disclosureId → what one disclosure recorded (its replay answer). */
+  disclosure: 'medprov.disclosure',
   /** erasureId → the record that a hospital destroyed one patient's key (nothing about the patient). */
   erasure: 'medprov.erasure',
 } as const;
@@ -53,9 +55,17 @@ export function consentNonceKey(ctx: Context, address: string, nonce: string): s
   return ctx.stub.createCompositeKey(KEY_TYPES.consentNonce, [address, nonce]);
 }
 
-/** The ISO time segment makes a partial-key scan return a patient's log oldest first. */
-export function accessLogKey(ctx: Context, hospital: string, patientRef: string, atIso: string, txId: string): string {
-  return ctx.stub.createCompositeKey(KEY_TYPES.accessLog, [hospital, patientRef, atIso, txId]);
+/**
+ * The ISO time segment makes a partial-key scan return a patient's log oldest first. A
+ * disclosure writes several entries in one transaction, so its keys carry the record id as a
+ * fifth segment (an access's key has four, as it always had).
+ */
+export function accessLogKey(ctx: Context, hospital: string, patientRef: string, atIso: string, txId: string, recordId?: string): string {
+  return ctx.stub.createCompositeKey(KEY_TYPES.accessLog, recordId === undefined ? [hospital, patientRef, atIso, txId] : [hospital, patientRef, atIso, txId, recordId]);
+}
+
+export function disclosureKey(ctx: Context, issuer: string, disclosureId: string): string {
+  return ctx.stub.createCompositeKey(KEY_TYPES.disclosure, [issuer, disclosureId]);
 }
 
 export function erasureKey(ctx: Context, erasureId: string): string {

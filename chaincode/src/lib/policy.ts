@@ -32,6 +32,8 @@ export const TRANSACTION_RULES: Readonly<Record<string, Rule>> = {
   'Consent:readPatientByAddress': { anyMember: true },
   // The caller's MSP is the grantee the consent is checked for; hospitals for treatment.
   'Access:accessRecord': { orgTypes: ['insurer', 'sponsor', 'hospital'] },
+  // A hospital records what it disclosed of its own records (the contract checks issuer = caller).
+  'Access:discloseRecords': { orgTypes: ['hospital'] },
   'Access:listAccessLog': { anyMember: true },
   // A hospital records that it erased one of its patients (nothing about whom); anyone may read it.
   'Privacy:recordErasure': { orgTypes: ['hospital'] },

@@ -21,7 +21,7 @@ import type { AmendmentRequest, NewRecordRequest, OrgKeys } from '../records/ser
 import { commitTo, type CommitmentKind, type DocumentSalts, type LedgerCommitment } from '../documents/commitment';
 
 /** The kinds of request the gateway accepts for asynchronous submission. */
-export const REQUEST_KINDS = ['anchorRecord', 'anchorBatch', 'amendRecord', 'retractRecord', 'recordErasure'] as const;
+export const REQUEST_KINDS = ['anchorRecord', 'anchorBatch', 'amendRecord', 'retractRecord', 'recordErasure', 'discloseRecords'] as const;
 /** One of {@link REQUEST_KINDS}. */
 export type RequestKind = (typeof REQUEST_KINDS)[number];
 
@@ -32,6 +32,7 @@ export const TRANSACTION_OF_KIND: Readonly<Record<RequestKind, string>> = Object
   amendRecord: 'Records:amendRecord',
   retractRecord: 'Records:retractRecord',
   recordErasure: 'Privacy:recordErasure',
+  discloseRecords: 'Access:discloseRecords',
 });
 
 /** A ledger transaction ready to submit: what the journal stores and the submitter sends. */
@@ -91,6 +92,29 @@ export function prepareRecordErasure(erasureId: string): LedgerRequest {
   return { kind: 'recordErasure', transaction: TRANSACTION_OF_KIND.recordErasure, args: [erasureId] };
 }
 
+/** What `Access:discloseRecords` takes: this hospital's records disclosed to `grantee` for `purpose`. */
+export interface DisclosureRequest {
+  /** Names the disclosure on the ledger; the chaincode logs a re-sent one only once. */
+  disclosureId: string;
+  issuer: string;
+  grantee: string;
+  purpose: string;
+  recordIds: readonly string[];
+}
+
+/**
+ * The ledger record of a disclosure of the hospital's own records (e.g. a research release):
+ * opaque record ids, MSP IDs and a purpose code only. The chaincode checks each record's consent
+ * and logs each in the patient's access log, whatever the decision.
+ */
+export function prepareDiscloseRecords(disclosure: DisclosureRequest): LedgerRequest {
+  disclosure.recordIds.forEach((recordId, i) => refuseDirectIdentifier(`recordIds[${i}]`, recordId));
+  refuseDirectIdentifier('purpose', disclosure.purpose);
+  // Fields in a fixed order, as for amendments: equal requests must give equal bytes.
+  const { disclosureId, issuer, grantee, purpose, recordIds } = disclosure;
+  return { kind: 'discloseRecords', transaction: TRANSACTION_OF_KIND.discloseRecords, args: [JSON.stringify({ disclosureId, issuer, grantee, purpose, recordIds })] };
+}
+
 /**
  * The fingerprint of a request for idempotency: same fingerprint = same ledger transaction.
  * Computed on the ledger arguments, so it never needs the patientId, yet a different patient
@@ -135,6 +159,12 @@ export function orderingKeysOf(request: LedgerRequest): string[] {
       case 'recordErasure':
         if (typeof request.args[0] === 'string') keys.add(`erasure:${request.args[0]}`);
         break;
+      case 'discloseRecords': {
+        // After the anchors (and changes) of the records it discloses.
+        const { recordIds } = (JSON.parse(request.args[0] ?? 'null') ?? {}) as { recordIds?: unknown };
+        if (Array.isArray(recordIds)) recordIds.forEach((recordId) => addRecord({ recordId }));
+        break;
+      }
     }
   } catch {
     // Not JSON: no keys; the chaincode will refuse the request with INVALID_JSON.

@@ -12,7 +12,16 @@ import { LedgerError } from '../fabric/errors';
 import { toApiError, type AmendmentRequest, type NewRecordRequest, type OrgKeys } from '../records/service';
 import { AcceptanceError } from './errors';
 import type { AcceptanceJournal, AcceptOptions } from './journal';
-import { prepareAmendRecord, prepareAnchorBatch, prepareAnchorRecord, prepareRecordErasure, prepareRetractRecord, type LedgerRequest } from './requests';
+import {
+  prepareAmendRecord,
+  prepareAnchorBatch,
+  prepareAnchorRecord,
+  prepareDiscloseRecords,
+  prepareRecordErasure,
+  prepareRetractRecord,
+  type DisclosureRequest,
+  type LedgerRequest,
+} from './requests';
 import type { RequestStatus, Submitter, SubmitterCounts } from './submitter';
 
 /** The answer to an accepted request: what a route turns into `202` + `Location`. */
@@ -61,6 +70,11 @@ export class AcceptanceService {
   /** Accepts the ledger record of an erasure the key store has already carried out (its random id only). */
   async recordErasure(erasureId: string, context: RequestContext = {}): Promise<Acknowledgement> {
     return this.accept(prepareRecordErasure(erasureId), context);
+  }
+
+  /** Accepts the ledger record of a disclosure of this hospital's records (a research release), one transaction. */
+  async discloseRecords(disclosure: DisclosureRequest, context: RequestContext = {}): Promise<Acknowledgement> {
+    return this.accept(prepareDiscloseRecords(disclosure), context);
   }
 
   /**

@@ -129,3 +129,13 @@ export function revokeMessage(reg: PatientRegistration, grantId: string): Consen
 export function describeScope(g: { categories: readonly string[]; recordIds: readonly string[] }): string {
   return [...g.categories.map((c) => `category ${c}`), ...g.recordIds.map((r) => `record ${r}`)].join(', ');
 }
+
+/**
+ * Who an access-log entry says had the record, in the patient's words: "InsurerMSP" (and the
+ * role, when the ledger has one) for an access; "Disclosed by HospitalMSP to SponsorMSP" for a
+ * disclosure, the role then being the discloser's.
+ */
+export function describeAccessParty(e: { accessor: string; role?: string; kind?: string; disclosedBy?: string }): string {
+  const role = e.role ? ` (${e.role})` : '';
+  return e.kind === 'disclosure' ? `Disclosed by ${e.disclosedBy ?? e.accessor}${role} to ${e.accessor}` : `${e.accessor}${role}`;
+}

@@ -1,6 +1,6 @@
 import { randomBytes as nodeRandomBytes } from 'node:crypto';
 import { getAddress, hexlify, Signature, verifyTypedData, type TypedDataDomain, type TypedDataField } from 'ethers';
-import type { AccessLogEntry, ConsentDecision, ConsentGrant, PatientBinding } from '../../../chaincode/src/lib/consent-model';
+import type { AccessLogEntry, ConsentDecision, ConsentGrant, DisclosureRecord, PatientBinding } from '../../../chaincode/src/lib/consent-model';
 import {
   CONSENT_GRANT_TYPES,
   CONSENT_REVOKE_TYPES,
@@ -13,7 +13,7 @@ import {
 import type { RecordAnchor } from '../../../chaincode/src/lib/record-model';
 import { ApiError } from '../errors';
 import type { Ledger } from '../fabric/client';
-import { refuseDirectIdentifier } from '../acceptance/requests';
+import { prepareDiscloseRecords, refuseDirectIdentifier, type DisclosureRequest } from '../acceptance/requests';
 import { toApiError, type PatientRefs } from '../records/service';
 import { NonceStore } from './nonce-store';
 import { PATIENT_CHALLENGE_TYPES, type PatientChallengeMessage, type TypedDataToSign } from './typed-data';
@@ -266,6 +266,17 @@ export class ConsentService {
     refuseDirectIdentifier('purpose', purpose);
     const committed = await this.call(() => this.ledger.submit('Access:accessRecord', issuer, recordId, purpose));
     return { ...parse<Omit<AccessResult, 'blockNumber'>>(committed.result), blockNumber: committed.blockNumber.toString() };
+  }
+
+  /**
+   * Records, synchronously, that this hospital discloses its own records to a grantee: the
+   * chaincode checks each record's consent at the transaction's time and logs each in the
+   * patient's access log, permitted or not. The journal's path is AcceptanceService.discloseRecords.
+   */
+  async discloseRecords(disclosure: DisclosureRequest): Promise<{ disclosure: DisclosureRecord; created: boolean; transactionId: string; blockNumber: string }> {
+    const request = prepareDiscloseRecords(disclosure);
+    const committed = await this.call(() => this.ledger.submit(request.transaction, ...request.args));
+    return { ...parse<{ disclosure: DisclosureRecord; created: boolean }>(committed.result), transactionId: committed.transactionId, blockNumber: committed.blockNumber.toString() };
   }
 
   // ───────────────────────────── the patient's own listings ─────────────────────────────

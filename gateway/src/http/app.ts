@@ -27,6 +27,7 @@ import { mountErasureRoutes, mountRotationRoutes } from './privacy-routes';
 import type { ErasureService } from '../erasure/service';
 import type { MasterKeyRotation } from '../privacy';
 import { ResearchReleases, type ReleaseOptions } from '../research/release';
+import { LedgerDisclosures } from '../research/disclosure';
 import { mountResearchRoutes } from './research-routes';
 
 export interface GatewayOptions {
@@ -390,7 +391,11 @@ export function createGatewayApp(options: GatewayOptions): { app: express.Expres
 
   if (consent) mountConsentRoutes(consent);
   // Built here even at a sponsor or insurer (the routes answer FORBIDDEN_ORG_TYPE there), so a bad policy fails at start.
-  if (consent) mountResearchRoutes(app, new ResearchReleases({ org, records, consent }, options.research), { route, requireJson });
+  if (consent) {
+    // A release records its disclosure on the ledger: through the journal when there is one.
+    const disclosures = new LedgerDisclosures(consent, options.acceptance ? { acceptance: options.acceptance } : {});
+    mountResearchRoutes(app, new ResearchReleases({ org, records, consent, disclosures }, options.research), { route, requireJson });
+  }
 
   const privacyKit = { route, requireJson, preferredWaitSeconds };
   if (options.erasure) mountErasureRoutes(app, options.erasure, privacyKit);

@@ -467,9 +467,13 @@ export const schemas = {
   },
   AccessLogEntry: {
     type: 'object',
+    description: 'An access (kind absent or access: accessor asked for the record) or a disclosure (kind disclosure: the issuing hospital disclosedBy handed the record to accessor), permitted or not',
     properties: {
-      accessor: mspId,
+      accessor: { ...mspId, description: 'Who the record went to: the caller of an access, the grantee of a disclosure' },
       role: { type: 'string' },
+      kind: { type: 'string', enum: ['access', 'disclosure'] },
+      disclosedBy: { ...mspId, description: 'A disclosure: the hospital that disclosed (the issuer)' },
+      disclosureId: { type: 'string', description: 'A disclosure: its id, shared by its entries' },
       issuer: mspId,
       recordId,
       version: { type: 'integer' },
@@ -794,7 +798,7 @@ const researchPaths = {
     post: {
       summary: 'Prepare a research release for a sponsor (hospital research officer): generalised rows and their k-anonymity report',
       description:
-        "The attributes are generalised by the release profile (and the request's changes), every record's consent for grantee and purpose is checked on the ledger now (queries: nothing is logged or stored), and k is measured in distinct patients over exactly the quasi-identifier columns the sponsor receives. Refused 422 below the gateway's k (RELEASE_BELOW_K) unless suppressSmallClasses, within the gateway's limit; direct identifiers in attributes are refused 400 DIRECT_IDENTIFIER. The answer is the payload to hand to the sponsor: { issuer, grantee, purpose, columns, rows, report }.",
+        "The attributes are generalised by the release profile (and the request's changes), every record's consent for grantee and purpose is checked on the ledger now with queries, and k is measured in distinct patients over exactly the quasi-identifier columns the sponsor receives. Refused 422 below the gateway's k (RELEASE_BELOW_K) unless suppressSmallClasses, within the gateway's limit; direct identifiers in attributes are refused 400 DIRECT_IDENTIFIER. A release that can go is recorded on the ledger in one Access:discloseRecords transaction (through the acceptance journal when the gateway has one, waiting for its commit): the chaincode checks each record's consent again and logs a disclosure entry in the patient's access log, and its decisions are the ones that count (a DENY refuses the release or, with withoutConsent omit, leaves the record out). Records held back for lack of consent are logged as denied disclosures even when the release is refused (details.disclosure). 503 RELEASE_NOT_CONFIRMED when the journal did not see the commit in time (nothing released; it is still logged). The answer is the payload to hand to the sponsor: { issuer, grantee, purpose, columns, rows, report, disclosure }.",
       ...release,
       responses: { '200': { description: 'The release payload and its report' }, ...release.responses },
     },
@@ -803,7 +807,7 @@ const researchPaths = {
     post: {
       summary: 'What a research release would do (research officer, DPO): the report only, no rows',
       description:
-        "The same checks as POST /v1/research/releases; a release that would be refused for consent or k is answered 200 with report.releasable false and the refusal (code, message, details), and heldBack lists the records without consent by recordId. Malformed requests are refused as for a release.",
+        "The same checks as POST /v1/research/releases, with queries only: nothing is written to the ledger or logged; a release that would be refused for consent or k is answered 200 with report.releasable false and the refusal (code, message, details), and heldBack lists the records without consent by recordId. Malformed requests are refused as for a release.",
       ...release,
       responses: { '200': { description: '{ report, heldBack, refusal? }', content: { 'application/json': { schema: { type: 'object', properties: { report: { $ref: '#/components/schemas/ReleaseReport' } } } } } }, ...release.responses },
     },

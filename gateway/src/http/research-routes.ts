@@ -2,7 +2,9 @@
  * The research office's release routes at a hospital's gateway: a release for a sponsor, and
  * its preview. Mounted by {@link createGatewayApp} with its `route` wrapper (authentication,
  * the role table, the org-type check, the JSON body). The checks themselves are in
- * gateway/src/research/release.ts; nothing here writes or logs attribute values.
+ * gateway/src/research/release.ts; a release records its disclosure on the ledger (record ids
+ * only, through the acceptance journal when the gateway has one). Nothing here writes or logs
+ * attribute values.
  *
  * @module
  */
@@ -28,9 +30,9 @@ export function mountResearchRoutes(app: Express, releases: ResearchReleases, ki
     res.json(await releases.preview(validateBody<ReleaseRequest>('ReleaseRequest', requireJson(req))));
   }));
 
-  app.post('/v1/research/releases', ...route('prepareResearchRelease', async (req, res) => {
-    // 200, not 201: nothing is created or kept; the body is the payload for the sponsor.
+  app.post('/v1/research/releases', ...route('prepareResearchRelease', async (req, res, user) => {
+    // 200, not 201: the gateway keeps nothing but the ledger's disclosure record; the body is the payload for the sponsor.
     res.setHeader('cache-control', 'no-store');
-    res.json(await releases.release(validateBody<ReleaseRequest>('ReleaseRequest', requireJson(req))));
+    res.json(await releases.release(validateBody<ReleaseRequest>('ReleaseRequest', requireJson(req)), { user: user.id }));
   }));
 }

@@ -5,13 +5,25 @@
  * over exactly the quasi-identifier columns the sponsor would receive. Releases below the
  * configured k are refused, or their small classes suppressed when the request asks.
  *
- * Nothing here writes: not to the ledger (consent is checked with queries), not to disk.
- * No attribute value is ever sent to the ledger, and the report never carries the values of
- * a class, only counts: it is what a refused requester sees.
+ * Consent is checked twice. First with queries (nothing logged), to decide whether the release
+ * can go at all; a preview stops there and writes nothing, and so does a release refused for
+ * k with no record held back. Then a release records its disclosure on the ledger in one `Access:discloseRecords`
+ * transaction ({@link Disclosures}): the records it would hand over and those it holds back
+ * for lack of consent, each logged in the patient's access log with the chaincode's decision.
+ * Those decisions are the check of record: a record the ledger does not permit is refused or
+ * left out as `withoutConsent` says, and k is measured again. A refused release records only
+ * its held-back records (every denied attempt is remembered; nothing was disclosed).
+ *
+ * No attribute value is ever sent to the ledger (record ids, MSP IDs and the purpose only),
+ * nothing goes to disk but the journal's copy of that transaction, and the report never
+ * carries the values of a class, only counts: it is what a refused requester sees.
  */
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { ConsentDecision } from '../../../chaincode/src/lib/consent-model';
-import type { RecordAnchor } from '../../../chaincode/src/lib/record-model';
+import { MAX_BATCH, type RecordAnchor } from '../../../chaincode/src/lib/record-model';
+import type { RequestContext } from '../acceptance/service';
+import type { Disclosures, RecordedDisclosure } from './disclosure';
 import { ApiError } from '../errors';
 import { checkKAnonymity, suppressBelowK, type QuasiValue } from '../privacy';
 import { refuseDirectIdentifier } from '../acceptance/requests';
@@ -27,8 +39,8 @@ import {
   type ReleaseProfile,
 } from './profile';
 
-/** Most records in one release request (the schema says the same). */
-export const MAX_RELEASE_RECORDS = 5000;
+/** Most records in one release request (the schema says the same): one disclosure transaction's batch. */
+export const MAX_RELEASE_RECORDS = MAX_BATCH;
 /** The minimum k when the configuration names none. */
 export const DEFAULT_RELEASE_K = 5;
 /** The largest share of rows suppression may remove when the configuration names none. */
@@ -150,9 +162,21 @@ export interface Release {
   columns: string[];
   rows: Record<string, QuasiValue>[];
   report: ReleaseReport;
+  /** The ledger's record of this release: its id, transaction, and how many records it logged. */
+  disclosure: DisclosureSummary;
 }
 
-/** What the release needs of the gateway: the record's anchor, and a consent query. */
+/** Where the ledger logged a release (or a refused one's denied records). */
+export interface DisclosureSummary {
+  disclosureId: string;
+  transactionId: string;
+  blockNumber: string;
+  /** Records logged in the patients' access logs, permitted or not. */
+  logged: number;
+  requestId?: string;
+}
+
+/** What the release needs of the gateway: the record's anchor, a consent query, and the ledger record of a disclosure. */
 export interface ReleaseDeps {
   org: { mspId: string };
   records: { readRecord(issuer: string, recordId: string): Promise<RecordAnchor> };
@@ -160,6 +184,31 @@ export interface ReleaseDeps {
     checkConsent(query: { hospital: string; patientRef: string; grantee: string; purpose: string; category: string; recordId: string }): Promise<ConsentDecision>;
     nowSeconds(): number;
   };
+  disclosures: Disclosures;
+}
+
+/** A record of the request with its anchor and consent decision (undefined: retracted). */
+interface Decided {
+  row: { recordId: string; values: Record<string, QuasiValue> };
+  anchor: RecordAnchor;
+  decision: ConsentDecision | undefined;
+}
+
+/** The request, checked and generalised, before anything is asked of the ledger. */
+interface Prepared {
+  profileName: string;
+  kMin: number;
+  columns: ReleaseColumns;
+  generalised: Decided['row'][];
+}
+
+/** What the release check found for one set of consent decisions. */
+interface Outcome {
+  report: ReleaseReport;
+  heldBack: HeldBack[];
+  rows: Row[];
+  columns: ReleaseColumns;
+  refusal?: ReleaseRefusal;
 }
 
 interface Row {
@@ -212,33 +261,61 @@ export class ResearchReleases {
 
   /**
    * What the release would do: the report and, when it would be refused, the refusal (as
-   * data, with 200). Malformed requests are still refused (400/403).
+   * data, with 200). Malformed requests are still refused (400/403). Consent is asked with
+   * queries only: a preview writes nothing, on the ledger or anywhere.
    */
   async preview(request: ReleaseRequest): Promise<{ report: ReleaseReport; heldBack: HeldBack[]; refusal?: ReleaseRefusal }> {
-    const outcome = await this.evaluate(request);
+    const prepared = this.prepare(request);
+    const outcome = this.assess(request, prepared, await this.decide(request, prepared));
     return { report: outcome.report, heldBack: outcome.heldBack, ...(outcome.refusal ? { refusal: outcome.refusal } : {}) };
   }
 
   /**
-   * The release payload for the sponsor, with its report. Nothing is stored or logged on the
-   * ledger; handing the payload to the sponsor is the research office's step.
+   * The release payload for the sponsor, with its report, once the ledger has recorded the
+   * disclosure (see the module's description): the ledger's consent decisions are the ones
+   * that count. Handing the payload to the sponsor is the research office's step.
    *
-   * @throws ApiError 422 RELEASE_NO_CONSENT, RELEASE_BELOW_K, RELEASE_SUPPRESSION_TOO_LARGE, RELEASE_EMPTY; 400/403/404 as for a preview
+   * @param context - the API user, for the acceptance journal
+   * @throws ApiError 422 RELEASE_NO_CONSENT (its denied records logged on the ledger; details.disclosure),
+   * RELEASE_BELOW_K, RELEASE_SUPPRESSION_TOO_LARGE, RELEASE_EMPTY, RELEASE_RECORD_RETRACTED; 503
+   * RELEASE_NOT_CONFIRMED; the ledger's refusals; 400/403/404 as for a preview
    */
-  async release(request: ReleaseRequest): Promise<Release> {
-    const outcome = await this.evaluate(request);
-    if (outcome.refusal) {
-      const r = outcome.refusal;
-      throw new ApiError(r.status, r.code, r.message, { ...r.details, report: outcome.report });
-    }
-    const columns = Object.keys(outcome.columns.rules);
-    const rows = outcome.rows.map((row) => (request.includeRecordIds ? { recordId: row.recordId, ...row.values } : { ...row.values }));
+  async release(request: ReleaseRequest, context: RequestContext = {}): Promise<Release> {
+    const prepared = this.prepare(request);
+    const queried = await this.decide(request, prepared);
+    const planned = this.assess(request, prepared, queried);
+    // Every record held back for lack of consent is logged (a denied attempt is remembered), and
+    // the records to hand over when the release goes. A release refused for k with none held back logs nothing.
+    const attempted = [...(planned.refusal ? [] : planned.rows.map((r) => r.recordId)), ...planned.heldBack.map((h) => h.recordId)];
+    if (attempted.length === 0) throw refusalError(planned);
+    const recorded = await this.deps.disclosures.disclose(
+      { disclosureId: randomUUID(), issuer: this.deps.org.mspId, grantee: request.grantee, purpose: request.purpose, recordIds: attempted },
+      context,
+    );
+    const disclosure = summarise(recorded);
+    if (planned.refusal) throw refusalError(planned, { disclosure });
+
+    // The ledger's decisions are the check of record; the queries only planned the release.
+    const ofRecord = new Map(recorded.disclosure.records.map((r) => [r.recordId, r]));
+    const final = this.assess(
+      request,
+      prepared,
+      queried.map((d) => {
+        const r = ofRecord.get(d.row.recordId);
+        if (!r || !d.decision) return d;
+        return { ...d, decision: { decision: r.decision, ...(r.reason ? { reason: r.reason } : {}), ...(r.grantId ? { grantId: r.grantId } : {}), evaluatedAt: recorded.disclosure.at } };
+      }),
+    );
+    if (final.refusal) throw refusalError(final, { disclosure });
+    const columns = Object.keys(final.columns.rules);
+    const rows = final.rows.map((row) => (request.includeRecordIds ? { recordId: row.recordId, ...row.values } : { ...row.values }));
     // Without record ids, the order of the request (often the order of admission) must not survive either.
     if (!request.includeRecordIds) rows.sort(compareRows(columns));
-    return { issuer: this.deps.org.mspId, grantee: request.grantee, purpose: request.purpose, columns, rows, report: outcome.report };
+    return { issuer: this.deps.org.mspId, grantee: request.grantee, purpose: request.purpose, columns, rows, report: final.report, disclosure };
   }
 
-  private async evaluate(request: ReleaseRequest): Promise<{ report: ReleaseReport; heldBack: HeldBack[]; rows: Row[]; columns: ReleaseColumns; refusal?: ReleaseRefusal }> {
+  /** Everything about the request itself, checked before the ledger is asked anything. */
+  private prepare(request: ReleaseRequest): Prepared {
     const profileName = request.profile ?? 'default';
     const profile = this.profiles[profileName];
     if (!profile) {
@@ -249,7 +326,6 @@ export class ResearchReleases {
     for (const [column, rule] of Object.entries(request.generalisation ?? {})) if (rule) checkRule(`generalisation.${column}`, rule);
     const columns = releaseColumns(profile, request.generalisation);
 
-    // Everything about the request itself is checked before the ledger is asked anything.
     const releaseDate = new Date(this.deps.consent.nowSeconds() * 1000).toISOString().slice(0, 10);
     const seen = new Set<string>();
     const generalised = request.records.map((record, i) => {
@@ -268,9 +344,12 @@ export class ResearchReleases {
       }
       return { recordId: record.recordId, values: generaliseAttributes(where, record.attributes, columns.rules, releaseDate) };
     });
+    return { profileName, kMin, columns, generalised };
+  }
 
-    // Consent of each record for this grantee and purpose, now: queries, nothing logged.
-    const decided = await mapLimit(generalised, this.concurrency, async (row) => {
+  /** Each record's anchor and its consent for this grantee and purpose now: queries, nothing logged. */
+  private async decide(request: ReleaseRequest, prepared: Prepared): Promise<Decided[]> {
+    const decided = await mapLimit(prepared.generalised, this.concurrency, async (row): Promise<Decided> => {
       const anchor = await this.deps.records.readRecord(this.deps.org.mspId, row.recordId);
       if (anchor.status === 'retracted') return { row, anchor, decision: undefined };
       const decision = await this.deps.consent.checkConsent({
@@ -287,6 +366,12 @@ export class ResearchReleases {
     if (retracted.length > 0) {
       throw new ApiError(422, 'RELEASE_RECORD_RETRACTED', `${retracted.length} record(s) of the release are retracted and cannot be released; remove them.`, { recordIds: retracted });
     }
+    return decided;
+  }
+
+  /** The release check for one set of consent decisions: held back, k, suppression, the report and the refusal. */
+  private assess(request: ReleaseRequest, prepared: Prepared, decided: readonly Decided[]): Outcome {
+    const { profileName, kMin, columns } = prepared;
     const heldBack: HeldBack[] = decided
       .filter((d) => d.decision?.decision !== 'PERMIT')
       .map((d) => ({ recordId: d.row.recordId, decision: d.decision!.decision, ...(d.decision!.reason ? { reason: d.decision!.reason } : {}) }));
@@ -363,6 +448,22 @@ export class ResearchReleases {
     }
     return report.records.released === 0 ? empty : undefined;
   }
+}
+
+/** A refused release as the error it is thrown as, with its report (and the ledger record of what was logged). */
+function refusalError(outcome: Outcome, extra: Record<string, unknown> = {}): ApiError {
+  const r = outcome.refusal as ReleaseRefusal;
+  return new ApiError(r.status, r.code, r.message, { ...r.details, report: outcome.report, ...extra });
+}
+
+function summarise(recorded: RecordedDisclosure): DisclosureSummary {
+  return {
+    disclosureId: recorded.disclosure.disclosureId,
+    transactionId: recorded.transactionId,
+    blockNumber: recorded.blockNumber,
+    logged: recorded.disclosure.records.length,
+    ...(recorded.requestId !== undefined ? { requestId: recorded.requestId } : {}),
+  };
 }
 
 /** Per sensitive column, the fewest distinct values in a class of the released rows. */

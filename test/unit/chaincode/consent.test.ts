@@ -3,7 +3,8 @@ import { createHash } from 'node:crypto';
 import { HDNodeWallet, Mnemonic, Signature, TypedDataEncoder, Wallet, id, type TypedDataField } from 'ethers';
 import { KeyEndorsementPolicy } from 'fabric-shim';
 import { AccessContract, ConsentContract, IdentityContract, RecordsContract } from '../../../chaincode/src';
-import { ACCESS_EVENT, type AccessLogEntry } from '../../../chaincode/src/contracts/access';
+import { ACCESS_EVENT, accessEventEntries, type AccessEvent, type AccessLogEntry } from '../../../chaincode/src/contracts/access';
+import { MAX_BATCH } from '../../../chaincode/src/contracts/records';
 import { CONSENT_EVENT, MAX_SCOPE_ITEMS, decideConsent, type ConsentGrant } from '../../../chaincode/src/contracts/consent';
 import {
   CONSENT_CHAIN_ID,
@@ -537,6 +538,118 @@ describe('chaincode: consent and consent-checked access', () => {
         [2, 'active'],
       ]);
       expect(out.accessLog.version).to.equal(2);
+    });
+  });
+
+  describe('discloseRecords (a hospital discloses its own records to a grantee)', () => {
+    let disclosureCounter = 0;
+    const disclosure = (overrides: Record<string, unknown> = {}) => ({
+      disclosureId: `rel-${++disclosureCounter}`,
+      issuer: HOSPITAL,
+      grantee: SPONSOR,
+      purpose: 'research:T-1',
+      recordIds: ['r-1', 'r-9'],
+      ...overrides,
+    });
+    const disclose = (body: unknown, msp = HOSPITAL) => json(ledger.invoke(msp, access, 'discloseRecords', JSON.stringify(body)));
+    const logOf = async (patientRef = PATIENT_REF): Promise<AccessLogEntry[]> => json(ledger.invoke(SPONSOR, access, 'listAccessLog', HOSPITAL, patientRef));
+
+    it('checks each record’s consent for the grantee as accessRecord does, logs one disclosure entry per record whatever the decision, and emits them in one event', async () => {
+      await register(patient);
+      const g = await grant({ grantee: SPONSOR, purpose: 'research:T-1' });
+      const body = disclosure({ recordIds: ['r-1', 'r-2', 'r-9'] });
+      const out = await disclose(body);
+      const txId = ledger.committed[ledger.committed.length - 1].txId;
+      expect(out.created).to.equal(true);
+      expect(out.disclosure).to.deep.include({ disclosureId: body.disclosureId, issuer: HOSPITAL, grantee: SPONSOR, purpose: 'research:T-1', txId });
+      expect(out.disclosure.records).to.deep.equal([
+        { recordId: 'r-1', version: 1, decision: 'PERMIT', grantId: g.grantId },
+        { recordId: 'r-2', version: 1, decision: 'DENY', reason: 'OUT_OF_SCOPE', grantId: g.grantId },
+        { recordId: 'r-9', version: 1, decision: 'NO_CONSENT' },
+      ]);
+      const event = ledger.lastEvent();
+      expect(event?.name).to.equal(ACCESS_EVENT);
+      const emitted = accessEventEntries(event?.payload as AccessEvent);
+      expect(emitted.map((e) => e.recordId)).to.deep.equal(['r-1', 'r-2', 'r-9']);
+      // the same decisions the sponsor's own access would get now
+      for (const r of out.disclosure.records) {
+        const own = await json(invoke(SPONSOR, 'checkConsent', HOSPITAL, r.recordId === 'r-9' ? OTHER_REF : PATIENT_REF, SPONSOR, 'research:T-1', r.recordId === 'r-2' ? LAB : DISCHARGE, r.recordId));
+        expect(own.decision, r.recordId).to.equal(r.decision);
+      }
+
+      const log = await logOf();
+      expect(log).to.have.length(2);
+      for (const e of log) {
+        expect(e).to.include({ kind: 'disclosure', accessor: SPONSOR, disclosedBy: HOSPITAL, issuer: HOSPITAL, disclosureId: body.disclosureId, purpose: 'research:T-1', patientRef: PATIENT_REF, txId });
+      }
+      expect(log).to.deep.equal(emitted.slice(0, 2));
+      expect(log.map((e) => [e.recordId, e.decision, e.reason ?? null, e.grantId ?? null])).to.deep.equal([
+        ['r-1', 'PERMIT', null, g.grantId],
+        ['r-2', 'DENY', 'OUT_OF_SCOPE', g.grantId],
+      ]);
+      const other = await logOf(OTHER_REF);
+      expect(other).to.have.length(1);
+      expect(other[0]).to.include({ kind: 'disclosure', recordId: 'r-9', decision: 'NO_CONSENT', accessor: SPONSOR, disclosedBy: HOSPITAL });
+    });
+
+    it('a revoked, expired or other-trial grant is a logged DENY; an access and a disclosure of one record sit side by side in the log', async () => {
+      await register(patient);
+      const g = await grant({ grantee: SPONSOR, purpose: 'research:T-1' });
+      await submitRevoke(await signRevoke(patient, revokeMessage(g.grantId)));
+      expect((await disclose(disclosure({ recordIds: ['r-1'] }))).disclosure.records[0]).to.include({ decision: 'DENY', reason: 'REVOKED', grantId: g.grantId });
+      expect((await disclose(disclosure({ recordIds: ['r-1'], purpose: 'research:T-2' }))).disclosure.records[0]).to.include({ decision: 'DENY', reason: 'WRONG_PURPOSE' });
+      const later = await grant({ grantee: SPONSOR, purpose: 'research:T-1', validUntil: ledger.now + DAY });
+      ledger.advance(2 * DAY);
+      expect((await disclose(disclosure({ recordIds: ['r-1'] }))).disclosure.records[0]).to.include({ decision: 'DENY', reason: 'EXPIRED', grantId: later.grantId });
+      await accessRecord(SPONSOR, 'r-1', 'research:T-1');
+      const log = await logOf();
+      expect(log.map((e) => [e.kind ?? 'access', e.decision, e.reason])).to.deep.equal([
+        ['disclosure', 'DENY', 'REVOKED'],
+        ['disclosure', 'DENY', 'WRONG_PURPOSE'],
+        ['disclosure', 'DENY', 'EXPIRED'],
+        ['access', 'DENY', 'EXPIRED'],
+      ]);
+      expect(log[3]).to.not.have.property('disclosedBy');
+    });
+
+    it('the same disclosureId again returns the recorded disclosure and logs nothing; reused for another disclosure it is refused', async () => {
+      const body = disclosure();
+      const first = await disclose(body);
+      const writes = ledger.writeCount;
+      const again = await disclose(body);
+      expect(again).to.deep.equal({ disclosure: first.disclosure, created: false });
+      expect(ledger.writeCount).to.equal(writes);
+      expect(ledger.committed[ledger.committed.length - 1].event).to.equal(undefined);
+      expect(await logOf()).to.have.length(1);
+      await refused(disclose({ ...body, recordIds: ['r-1'] }), 'INVALID_ARGUMENT', 'already names another disclosure');
+      await refused(disclose({ ...body, grantee: INSURER }), 'INVALID_ARGUMENT', 'already names another disclosure');
+    });
+
+    it('is for hospitals, for their own records only, to another member', async () => {
+      await refused(disclose(disclosure(), SPONSOR), 'FORBIDDEN_ORG_TYPE');
+      await refused(disclose(disclosure(), INSURER), 'FORBIDDEN_ORG_TYPE');
+      // another hospital cannot disclose HospitalMSP's records, nor name itself the issuer of them
+      await refused(disclose(disclosure(), HOSPITAL2), 'FORBIDDEN_NOT_ISSUER', `${HOSPITAL2} cannot disclose records issued by ${HOSPITAL}`);
+      await refused(disclose(disclosure({ issuer: HOSPITAL2 }), HOSPITAL2), 'RECORD_NOT_FOUND', 'recordIds[0] (recordId r-1)');
+      await ledger.invoke(HOSPITAL2, records, 'anchorRecord', JSON.stringify({ recordId: 'h2-1', docHash: sha('doc h2-1'), patientRef: PATIENT_REF, category: DISCHARGE }));
+      await refused(disclose(disclosure({ recordIds: ['r-1', 'h2-1'] })), 'RECORD_NOT_FOUND', 'recordIds[1] (recordId h2-1)');
+      await refused(disclose(disclosure({ grantee: HOSPITAL })), 'INVALID_ARGUMENT', 'another organisation');
+      await refused(disclose(disclosure({ grantee: 'StrangerMSP' })), 'ORG_NOT_IN_CONSORTIUM', 'StrangerMSP');
+    });
+
+    it('validates the batch item by item and fails on the first malformed one, naming it; bounded by MAX_BATCH', async () => {
+      await refused(disclose(disclosure({ recordIds: ['r-1', 'bad id', 'r-2'] })), 'INVALID_ARGUMENT', 'recordIds[1] (recordId bad id)');
+      await refused(disclose(disclosure({ recordIds: ['r-1', 7] })), 'INVALID_ARGUMENT', 'recordIds[1] must be a string');
+      await refused(disclose(disclosure({ recordIds: ['r-1', 'r\u0000x'] })), 'INVALID_ARGUMENT', 'recordIds[1]');
+      await refused(disclose(disclosure({ recordIds: ['r-1', 'r-2', 'r-1'] })), 'BATCH_INVALID', 'recordIds[2] (recordId r-1) repeats recordIds[0]');
+      await refused(disclose(disclosure({ recordIds: ['r-1', 'missing'] })), 'RECORD_NOT_FOUND', 'recordIds[1] (recordId missing)');
+      await refused(disclose(disclosure({ recordIds: [] })), 'INVALID_ARGUMENT', `1 to ${MAX_BATCH}`);
+      await refused(disclose(disclosure({ recordIds: Array.from({ length: MAX_BATCH + 1 }, (_, i) => `r-${i}`) })), 'INVALID_ARGUMENT', `1 to ${MAX_BATCH}`);
+      await refused(disclose(disclosure({ recordIds: 'r-1' })), 'INVALID_ARGUMENT', 'recordIds');
+      await refused(disclose(disclosure({ purpose: 'marketing' })), 'INVALID_ARGUMENT', 'disclosure.purpose');
+      await refused(disclose(disclosure({ disclosureId: 'x'.repeat(65) })), 'INVALID_ARGUMENT', 'disclosure.disclosureId');
+      await refused(disclose({ ...disclosure(), note: 'x' }), 'UNKNOWN_FIELD', 'note');
+      await refused(ledger.invoke(HOSPITAL, access, 'discloseRecords', '{'), 'INVALID_JSON');
     });
   });
 

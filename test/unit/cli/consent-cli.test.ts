@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { IdentityContract } from '../../../chaincode/src';
+import { AccessContract, IdentityContract } from '../../../chaincode/src';
 import { FakeLedger } from '../chaincode/fake-ledger';
 import { CONSORTIUM, HOSPITAL, INSURER } from '../chaincode/fixtures';
 import { closedPort, runCli, type CliRun } from '../support/cli-process';
@@ -173,6 +173,20 @@ describe('medprov consent, access-log, key and patient register (child process a
     expect(text.stdout).to.include('2 access-log entries').and.match(/WHEN\s+WHO\s+RECORD\s+PURPOSE\s+DECISION/);
     expect(text.stdout).to.match(new RegExp(`UTC\\s+${INSURER}.*${HOSPITAL} adm-2026-0001 v1\\s+claims\\s+PERMIT`));
     expect(text.stdout).to.match(/claims\s+DENY \(revoked\)/);
+  });
+
+  it('access-log shows a disclosure the hospital recorded as "Disclosed by <hospital> to <grantee>", with its decision', async () => {
+    const disclosure = { disclosureId: 'cli-disclosure-1', issuer: HOSPITAL, grantee: INSURER, purpose: 'claims', recordIds: ['adm-2026-0001'] };
+    await ledger.invoke(HOSPITAL, new AccessContract(), 'discloseRecords', JSON.stringify(disclosure));
+    const json = await asPatient(['access-log', '--json']);
+    expect(json.code, json.stderr).to.equal(0);
+    const entries = JSON.parse(json.stdout).entries;
+    expect(entries).to.have.length(3);
+    expect(entries[2]).to.include({ kind: 'disclosure', accessor: INSURER, disclosedBy: HOSPITAL, disclosureId: 'cli-disclosure-1', decision: 'DENY', reason: 'REVOKED' });
+    const text = await asPatient(['access-log']);
+    expect(text.code, text.stderr).to.equal(0);
+    expect(text.stdout).to.include('3 access-log entries');
+    expect(text.stdout).to.match(new RegExp(`UTC\\s+Disclosed by ${HOSPITAL} to ${INSURER}\\s+${HOSPITAL} adm-2026-0001 v1\\s+claims\\s+DENY \\(revoked\\)`));
   });
 
   it('a grant with --until and record ids, for research; --until in the past and both --days and --until are usage errors', async () => {

@@ -8,6 +8,10 @@ import { IdentityContract } from '../../../chaincode/src';
 import { CONSENT_GRANT_TYPES, CONSENT_REVOKE_TYPES, consentDomain, type ConsentGrantMessage } from '../../../chaincode/src/lib/eip712';
 import type { Role } from '../../../gateway/src/http/roles';
 import { ResearchReleases, releaseOptionsFromEnv, type ReleaseRecord } from '../../../gateway/src/research/release';
+import type { Disclosures } from '../../../gateway/src/research/disclosure';
+import type { ApiError } from '../../../gateway/src/errors';
+import { challengeToSign, patientAuthorization } from '../../../gateway/src/consent/patient-client';
+import { accessEventEntries, type AccessEvent, type AccessLogEntry, type DisclosedRecord } from '../../../chaincode/src/lib/consent-model';
 import { DEFAULT_RELEASE_PROFILE } from '../../../gateway/src/research/profile';
 import { FakeLedger } from '../chaincode/fake-ledger';
 import { CONSORTIUM, HOSPITAL, HOSPITAL2, SPONSOR } from '../chaincode/fixtures';
@@ -165,6 +169,43 @@ describe('gateway flow: research release check at the hospital (issue 8, unit le
     return r;
   }
 
+  /** The patient's own view: GET /v1/patients/me/access-log with a signed challenge, as the patient's app does it. */
+  async function accessLogOf(p: Patient): Promise<AccessLogEntry[]> {
+    const challenge = await send(hospital, 'POST', '/v1/patients/challenges', { json: { address: p.wallet.address } });
+    expect(challenge.status, challenge.text).to.equal(201);
+    const toSign = challengeToSign(challenge.body, { hospital: HOSPITAL, patientRef: p.patientRef! }, HOSPITAL);
+    if ('problem' in toSign) throw new Error(toSign.problem);
+    const authorization = patientAuthorization(toSign.message, await p.wallet.signTypedData(toSign.domain, challenge.body.types, toSign.message));
+    const res = await fetch(`${hospital.url}/v1/patients/me/access-log`, { headers: { authorization } });
+    expect(res.status).to.equal(200);
+    return ((await res.json()) as { entries: AccessLogEntry[] }).entries;
+  }
+
+  /** The one transaction the last release committed: a disclosure of these records (in this order), each entry as the patient's log holds it. */
+  function lastDisclosure(recordIds: string[], grantee = SPONSOR): AccessLogEntry[] {
+    const tx = ledger.committed[ledger.committed.length - 1];
+    expect(tx.fcn).to.equal('Access:discloseRecords');
+    expect(tx.mspId).to.equal(HOSPITAL);
+    const entries = accessEventEntries(JSON.parse(Buffer.from(tx.event!.payload).toString('utf8')) as AccessEvent);
+    expect(entries.map((e) => e.recordId)).to.deep.equal(recordIds);
+    for (const e of entries) expect(e).to.include({ kind: 'disclosure', accessor: grantee, disclosedBy: HOSPITAL, issuer: HOSPITAL, txId: tx.txId });
+    return entries;
+  }
+
+  /** A refusal that logged, in one transaction, exactly the records held back for lack of consent (and wrote nothing else). */
+  async function refusedLogged(res: Promise<Res>, status: number, code: string, heldBack: Pick<DisclosedRecord, 'recordId' | 'decision' | 'reason'>[], grantee = SPONSOR): Promise<Res> {
+    const before = { submits: calls.submit, txs: ledger.committed.length };
+    const r = await res;
+    expect(r.status, r.text).to.equal(status);
+    expect(r.body.error.code).to.equal(code);
+    expect(calls.submit - before.submits, 'one disclosure submitted').to.equal(1);
+    expect(ledger.committed.length - before.txs).to.equal(1);
+    const logged = lastDisclosure(heldBack.map((h) => h.recordId), grantee);
+    expect(logged.map((e) => ({ recordId: e.recordId, decision: e.decision, ...(e.reason ? { reason: e.reason } : {}) }))).to.deep.equal(heldBack.map((h) => ({ ...h })));
+    expect(r.body.error.details.disclosure).to.include({ logged: heldBack.length, transactionId: logged[0].txId });
+    return r;
+  }
+
   before(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'medprov-release-'));
     await ledger.invoke(HOSPITAL, new IdentityContract(), 'initConsortium', CONSORTIUM);
@@ -187,8 +228,8 @@ describe('gateway flow: research release check at the hospital (issue 8, unit le
 
   let released200: any;
 
-  it('200 consented records with unique raw quasi-identifiers release at k = 5 after generalisation; nothing is written', async () => {
-    const before = { writes: ledger.writeCount, submits: calls.submit };
+  it('200 consented records with unique raw quasi-identifiers release at k = 5 after generalisation, recorded on the ledger as one disclosure', async () => {
+    const before = { txs: ledger.committed.length, submits: calls.submit };
     const res = await release(request(patients));
     expect(res.status, res.text).to.equal(200);
     expect(res.body).to.include({ issuer: HOSPITAL, grantee: SPONSOR, purpose: TRIAL });
@@ -215,9 +256,20 @@ describe('gateway flow: research release check at the hospital (issue 8, unit le
       expect(row.region).to.match(/^(11|26)\*\*\*$/);
       expect(row.diagnosis).to.match(/^[A-Z]\d\d$/);
     }
-    expect(res.text).to.not.match(/dis-\d{4}|MRN-|\d{4}-\d\d-\d\d|\d{5}/);
-    expect(ledger.writeCount, 'a release writes nothing').to.equal(before.writes);
-    expect(calls.submit).to.equal(before.submits);
+    // (the disclosure's ids are hex, so the rows and the report are checked)
+    expect(JSON.stringify({ rows: res.body.rows, report: res.body.report })).to.not.match(/dis-\d{4}|MRN-|\d{4}-\d\d-\d\d|\d{5}/);
+    // one transaction: a disclosure entry per released record, PERMIT under the patient's grant
+    expect(calls.submit - before.submits).to.equal(1);
+    expect(ledger.committed.length - before.txs).to.equal(1);
+    const entries = lastDisclosure(patients.map((p) => p.recordId));
+    expect(res.body.disclosure).to.deep.include({ logged: 200, transactionId: entries[0].txId, disclosureId: entries[0].disclosureId });
+    patients.forEach((p, i) => expect(entries[i]).to.include({ decision: 'PERMIT', grantId: p.grantId, purpose: TRIAL, patientRef: p.patientRef }));
+    // the patient sees it in their own access log
+    for (const p of [patients[0], patients[123]]) {
+      const log = await accessLogOf(p);
+      expect(log).to.have.length(1);
+      expect(log[0]).to.deep.equal(entries[patients.indexOf(p)]);
+    }
     released200 = res.body;
 
     // the preview (research officer or DPO) reports the same, without rows
@@ -229,6 +281,10 @@ describe('gateway flow: research release check at the hospital (issue 8, unit le
       expect(p.body.heldBack).to.deep.equal([]);
       expect(p.body).to.not.have.property('refusal');
     }
+    // the preview writes nothing: no transaction, no entry in the patient's log
+    expect(ledger.committed.length - before.txs).to.equal(1);
+    expect(calls.submit - before.submits).to.equal(1);
+    expect(await accessLogOf(patients[0])).to.have.length(1);
 
     // record ids only when asked, and then with the report saying so
     const withIds = await release(request(patients.slice(0, 40), { includeRecordIds: true }));
@@ -283,28 +339,38 @@ describe('gateway flow: research release check at the hospital (issue 8, unit le
     await refused(release(request(patients, { kMin: 3 })), 400, 'INVALID_REQUEST', 'none');
   });
 
-  it('records without consent for this sponsor and trial are refused by record id, or left out when asked', async () => {
-    const res = await refused(release(request([...patients, otherTrial, noGrant])), 422, 'RELEASE_NO_CONSENT', 'evaluate');
-    expect(res.body.error.details.records).to.deep.equal([
-      { recordId: otherTrial.recordId, decision: 'DENY', reason: 'WRONG_PURPOSE' },
-      { recordId: noGrant.recordId, decision: 'NO_CONSENT' },
-    ]);
+  it('records without consent for this sponsor and trial are refused by record id, or left out when asked; either way their denied disclosure is logged', async () => {
+    const denied = [
+      { recordId: otherTrial.recordId, decision: 'DENY' as const, reason: 'WRONG_PURPOSE' as const },
+      { recordId: noGrant.recordId, decision: 'NO_CONSENT' as const },
+    ];
+    // refused: only the held-back records are logged (nothing was disclosed)
+    const res = await refusedLogged(release(request([...patients, otherTrial, noGrant])), 422, 'RELEASE_NO_CONSENT', denied);
+    expect(res.body.error.details.records).to.deep.equal(denied);
     expect(res.text).to.not.include(otherTrial.attributes.birthDate as string);
+    const otherLog = await accessLogOf(otherTrial);
+    expect(otherLog).to.have.length(1);
+    expect(otherLog[0]).to.include({ kind: 'disclosure', accessor: SPONSOR, disclosedBy: HOSPITAL, decision: 'DENY', reason: 'WRONG_PURPOSE', purpose: TRIAL });
     // another trial of the same sponsor is not this one's consent; another sponsor neither
-    await refused(release(request(patients.slice(0, 5), { purpose: 'research:TRIAL-KR-02' })), 422, 'RELEASE_NO_CONSENT', 'evaluate');
-    await refused(release(request(patients.slice(0, 5), { grantee: HOSPITAL2 })), 422, 'RELEASE_NO_CONSENT', 'evaluate');
+    const five = patients.slice(0, 5);
+    await refusedLogged(release(request(five, { purpose: 'research:TRIAL-KR-02' })), 422, 'RELEASE_NO_CONSENT', five.map((p) => ({ recordId: p.recordId, decision: 'DENY', reason: 'WRONG_PURPOSE' })));
+    await refusedLogged(release(request(five, { grantee: HOSPITAL2 })), 422, 'RELEASE_NO_CONSENT', five.map((p) => ({ recordId: p.recordId, decision: 'DENY', reason: 'WRONG_GRANTEE' })), HOSPITAL2);
 
+    // omitted: the released records and the held-back ones in one transaction
     const omitted = await release(request([...patients, otherTrial, noGrant], { withoutConsent: 'omit' }));
     expect(omitted.status, omitted.text).to.equal(200);
     expect(omitted.body.rows).to.deep.equal(released200.rows);
     expect(omitted.body.report.records).to.deep.equal({ requested: 202, withoutConsent: 2, omitted: 2, suppressed: 0, released: 200 });
+    const logged = lastDisclosure([...patients, otherTrial, noGrant].map((p) => p.recordId));
+    expect(logged.slice(200).map((e) => e.decision)).to.deep.equal(['DENY', 'NO_CONSENT']);
+    expect(omitted.body.disclosure.logged).to.equal(202);
 
     const p = await preview(request([...patients, noGrant]));
     expect(p.status).to.equal(200);
     expect(p.body.heldBack).to.deep.equal([{ recordId: noGrant.recordId, decision: 'NO_CONSENT' }]);
     expect(p.body.refusal.code).to.equal('RELEASE_NO_CONSENT');
-    // nothing consented at all
-    await refused(release(request([noGrant], { withoutConsent: 'omit' })), 422, 'RELEASE_EMPTY', 'evaluate');
+    // nothing consented at all: refused, the attempt logged
+    await refusedLogged(release(request([noGrant], { withoutConsent: 'omit' })), 422, 'RELEASE_EMPTY', [{ recordId: noGrant.recordId, decision: 'NO_CONSENT' }]);
   });
 
   it('direct identifiers in attributes or columns are refused before the ledger is asked anything', async () => {
@@ -365,15 +431,27 @@ describe('gateway flow: research release check at the hospital (issue 8, unit le
     const revoke = await send(hospital, 'POST', '/v1/consents/revocations', { json: { message, signature: await p.wallet.signTypedData(consentDomain(CHANNEL), CONSENT_REVOKE_TYPES, message) } });
     expect(revoke.status, revoke.text).to.equal(201);
 
-    const res = await refused(release(request(patients)), 422, 'RELEASE_NO_CONSENT', 'evaluate');
-    expect(res.body.error.details.records).to.deep.equal([{ recordId: p.recordId, decision: 'DENY', reason: 'REVOKED' }]);
-    const omitted = await refused(release(request(patients, { withoutConsent: 'omit' })), 422, 'RELEASE_BELOW_K', 'evaluate');
+    const before = await accessLogOf(p);
+    const revokedDeny = { recordId: p.recordId, decision: 'DENY' as const, reason: 'REVOKED' as const };
+    const res = await refusedLogged(release(request(patients)), 422, 'RELEASE_NO_CONSENT', [revokedDeny]);
+    expect(res.body.error.details.records).to.deep.equal([revokedDeny]);
+    const omitted = await refusedLogged(release(request(patients, { withoutConsent: 'omit' })), 422, 'RELEASE_BELOW_K', [revokedDeny]);
     expect(omitted.body.error.details.report.belowK).to.deep.equal({ classes: 1, rows: 4, sizes: { '4': 1 } });
     const both = await release(request(patients, { withoutConsent: 'omit', suppressSmallClasses: true }));
     expect(both.status, both.text).to.equal(200);
     expect(both.body.rows).to.have.length(195);
     expect(both.body.report.records).to.deep.equal({ requested: 200, withoutConsent: 1, omitted: 1, suppressed: 4, released: 195 });
     expect(both.body.report.k).to.equal(5);
+    // the suppressed class (the cohort's cells are runs of 5: patients[5..9]) was not disclosed, so not logged; the revoked record was attempted
+    const logged = lastDisclosure([...patients.filter((_, i) => i < 5 || i > 9), p].map((q) => q.recordId));
+    expect(logged.slice(0, 195).every((e) => e.decision === 'PERMIT')).to.equal(true);
+    expect(logged[195]).to.include({ ...revokedDeny, grantId: p.grantId });
+    // the patient sees three denied disclosures (refused, below k, and the release that went without them), each naming the revoked grant
+    const after = await accessLogOf(p);
+    expect(after.slice(0, before.length)).to.deep.equal(before);
+    expect(after.slice(before.length).map((e) => [e.kind, e.accessor, e.disclosedBy, e.decision, e.reason, e.grantId])).to.deep.equal(
+      Array.from({ length: 3 }, () => ['disclosure', SPONSOR, HOSPITAL, 'DENY', 'REVOKED', p.grantId]),
+    );
   });
 
   it('the ledger holds no attribute value: world state, every write and every event of every transaction', () => {
@@ -391,6 +469,33 @@ describe('gateway flow: research release check at the hospital (issue 8, unit le
       }
     }
     for (const value of ['11***', '26***', '"40-49"', '2025-10', '2025-11', 'ageBand', 'regionCode', 'diagnosis']) expect(everything, value).to.not.include(value);
+  });
+
+  it('with an acceptance journal, the disclosure goes through it (record ids only) and the release answers once it committed', async () => {
+    const durable = await startOrgGateway({ ledger, mspId: HOSPITAL, type: 'hospital', dir: path.join(dir, 'journal'), acceptance: true });
+    try {
+      const forty = patients.slice(40, 80);
+      const res = await release(request(forty), 'research-officer', durable);
+      expect(res.status, res.text).to.equal(200);
+      expect(res.body.rows).to.have.length(40);
+      const entries = durable.journal!.list().filter((e) => e.kind === 'discloseRecords');
+      expect(entries).to.have.length(1);
+      expect(entries[0]).to.include({ id: res.body.disclosure.requestId, transaction: 'Access:discloseRecords', user: 'research-officer-1' });
+      expect(entries[0].outcome).to.include({ status: 'committed', transactionId: res.body.disclosure.transactionId });
+      expect(JSON.parse(entries[0].args[0])).to.deep.equal({
+        disclosureId: res.body.disclosure.disclosureId,
+        issuer: HOSPITAL,
+        grantee: SPONSOR,
+        purpose: TRIAL,
+        recordIds: forty.map((p) => p.recordId),
+      });
+      lastDisclosure(forty.map((p) => p.recordId));
+      // the preview goes nowhere near the journal
+      expect((await preview(request(forty), 'dpo', durable)).status).to.equal(200);
+      expect(durable.journal!.list().filter((e) => e.kind === 'discloseRecords')).to.have.length(1);
+    } finally {
+      await durable.stop();
+    }
   });
 
   it('a gateway configured with a higher k refuses what the default allows', async () => {
@@ -422,6 +527,15 @@ describe('research release policy and patient counting (no HTTP)', () => {
     org: { mspId: HOSPITAL },
     records: { readRecord: async (_issuer: string, recordId: string) => anchor(recordId, refs[recordId]) },
     consent: { checkConsent: async () => ({ decision: 'PERMIT' as const, evaluatedAt: '2026-01-01T00:00:00Z' }), nowSeconds: () => 1_767_225_600 },
+    disclosures: ledgerDeciding(() => ({ decision: 'PERMIT' })),
+  });
+  /** A ledger whose disclosure transaction decides each record with `decide` (e.g. a revocation that lands between query and transaction). */
+  const ledgerDeciding = (decide: (recordId: string) => Omit<DisclosedRecord, 'recordId' | 'version'>, seen: string[][] = []): Disclosures => ({
+    disclose: async (d) => {
+      seen.push([...d.recordIds]);
+      const records = d.recordIds.map((recordId) => ({ recordId, version: 1, ...decide(recordId) }));
+      return { disclosure: { disclosureId: d.disclosureId, issuer: d.issuer, grantee: d.grantee, purpose: d.purpose, records, at: '2026-01-01T00:00:01Z', txId: 'tx' }, transactionId: 'tx', blockNumber: '7' };
+    },
   });
   const rec = (recordId: string) => ({ issuer: HOSPITAL, recordId, attributes: { sex: 'F', birthDate: '1960-05-05', regionCode: '11680', admissionDate: '2025-10-10', diagnosisCode: 'E11.9' } });
 
@@ -434,6 +548,32 @@ describe('research release policy and patient counting (no HTTP)', () => {
     const p = await strict.preview({ grantee: SPONSOR, purpose: TRIAL, records: Object.keys(refs).map(rec) });
     expect(p.refusal?.code).to.equal('RELEASE_BELOW_K');
     expect(p.report.k).to.equal(2);
+  });
+
+  it("the ledger's decisions are the check of record: a record its transaction denies is refused, or left out and k measured again", async () => {
+    const refs = Object.fromEntries(Array.from({ length: 6 }, (_, i) => [`r${i}`, sha(`patient ${i}`)]));
+    const revokedMeanwhile = (recordId: string) => (recordId === 'r5' ? { decision: 'DENY' as const, reason: 'REVOKED' as const } : { decision: 'PERMIT' as const });
+    const body = { grantee: SPONSOR, purpose: TRIAL, records: Object.keys(refs).map(rec) };
+    const seen: string[][] = [];
+    const refusing = new ResearchReleases({ ...deps(refs), disclosures: ledgerDeciding(revokedMeanwhile, seen) }, { kMin: 6 });
+    // the queries permitted all six; the transaction (which logged all six) denied r5
+    const err = await refusing.release(body).then(() => undefined, (e: ApiError) => e);
+    expect(err).to.include({ status: 422, code: 'RELEASE_NO_CONSENT' });
+    expect(err!.details).to.deep.include({ records: [{ recordId: 'r5', decision: 'DENY', reason: 'REVOKED' }] });
+    expect(err!.details!.disclosure).to.include({ logged: 6, transactionId: 'tx' });
+    expect(seen).to.deep.equal([Object.keys(refs)]);
+    // omitted, five patients are left: below k = 6
+    const omitting = await refusing.release({ ...body, withoutConsent: 'omit' }).then(() => undefined, (e: ApiError) => e);
+    expect(omitting).to.include({ code: 'RELEASE_BELOW_K' });
+    const lenient = new ResearchReleases({ ...deps(refs), disclosures: ledgerDeciding(revokedMeanwhile) }, { kMin: 5 });
+    const out = await lenient.release({ ...body, withoutConsent: 'omit', includeRecordIds: true });
+    expect(out.rows.map((r) => r.recordId)).to.deep.equal(['r0', 'r1', 'r2', 'r3', 'r4']);
+    expect(out.report.records).to.include({ withoutConsent: 1, omitted: 1, released: 5 });
+    expect(out.disclosure).to.deep.equal({ disclosureId: out.disclosure.disclosureId, transactionId: 'tx', blockNumber: '7', logged: 6 });
+    // the preview never asks for a disclosure
+    const previewed: string[][] = [];
+    await new ResearchReleases({ ...deps(refs), disclosures: ledgerDeciding(revokedMeanwhile, previewed) }, { kMin: 2 }).preview(body);
+    expect(previewed).to.deep.equal([]);
   });
 
   it('refuses a policy that would let anything through, or a broken profile, at start', () => {

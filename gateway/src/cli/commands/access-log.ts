@@ -1,17 +1,20 @@
 import type { AccessLogEntry } from '../../../../chaincode/src/lib/consent-model';
 import type { Command } from '../command';
+import { describeAccessParty } from '../../consent/patient-client';
 import { PATIENT_OPTIONS, printListing } from '../patient';
 
-/** `medprov access-log`: who asked for the patient's records, and what the ledger decided. */
+/** `medprov access-log`: who asked for the patient's records, who disclosed them to whom, and what the ledger decided. */
 export const accessLogCommand: Command = {
   name: 'access-log',
-  summary: 'who accessed (or tried to access) your records, and the decision (patients)',
+  summary: 'who accessed (or tried to access) your records, or had them disclosed to, and the decision (patients)',
   usage: 'access-log --key <file> [options]',
   description: `
 Lists the access-log entries about you, oldest first: when, which organisation (and role),
 which record (issuer, record id, version), for what purpose, and the decision: PERMIT, DENY
 (with the reason: revoked, expired, out of scope, …) or NO_CONSENT. Every consent-checked
-access is logged on the ledger whatever the decision. Like 'consent list', the CLI signs a
+access is logged on the ledger whatever the decision, and so is every disclosure your hospital
+records (a research release to a trial's sponsor), shown as "Disclosed by HospitalMSP to
+SponsorMSP". Like 'consent list', the CLI signs a
 single-use challenge with your key (GET /v1/patients/me/access-log).`,
   examples: ['medprov access-log --key ~/medprov/hospital.key.json', 'medprov access-log --json | jq \'.entries[] | select(.decision != "PERMIT")\''],
   options: { ...PATIENT_OPTIONS },
@@ -26,7 +29,7 @@ single-use challenge with your key (GET /v1/patients/me/access-log).`,
       ['WHEN', 'WHO', 'RECORD', 'PURPOSE', 'DECISION'],
       (e) => [
         e.at.replace('T', ' ').replace(/(\.\d+)?Z$/, ' UTC'),
-        e.role ? `${e.accessor} (${e.role})` : e.accessor,
+        describeAccessParty(e),
         `${e.issuer} ${e.recordId} v${e.version}`,
         e.purpose,
         e.reason ? `${e.decision} (${e.reason.toLowerCase().replace(/_/g, ' ')})` : e.decision,
