@@ -85,6 +85,8 @@ export const ROTATION_REFUSALS: ReadonlySet<PrivacyErrorCode> = new Set([
 export class MasterKeyRotation {
   private last: Omit<RotationProgress, 'store' | 'nextStep'> = { state: 'idle' };
   private running: Promise<void> | undefined;
+  /** Set while a start() reads the key file, before `running` exists: a second start() is refused, not run. */
+  private starting = false;
 
   constructor(
     private readonly store: PatientKeyStore,
@@ -100,12 +102,14 @@ export class MasterKeyRotation {
    * @throws PrivacyError one of {@link ROTATION_REFUSALS} when it cannot start; STORE_CLOSED
    */
   async start(): Promise<RotationProgress> {
-    if (this.running) {
+    if (this.running || this.starting) {
       throw new PrivacyError('ROTATION_IN_PROGRESS', 'A master key rotation is already running; follow it with GET /v1/admin/master-key/rotation.');
     }
-    const resuming = this.store.status().entriesAwaitingRotation > 0;
-    const key = resuming ? undefined : await this.nextKey();
+    this.starting = true;
+    let key: MasterKey | undefined;
     try {
+      const resuming = this.store.status().entriesAwaitingRotation > 0;
+      key = resuming ? undefined : await this.nextKey();
       // rotateMasterKey checks the key before its first await: a refusal is a rejected promise
       // by the time the call returns, and a rotation that started shows as running.
       const rotation = key ? this.store.rotateMasterKey(key) : this.store.resumeRotation();
@@ -124,6 +128,7 @@ export class MasterKeyRotation {
       });
       return this.progress();
     } finally {
+      this.starting = false;
       key?.destroy();
     }
   }

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { DEFAULT_STORE_FILE, MasterKey, PatientKeyStore } from '../../../gateway/src/privacy';
+import { DEFAULT_STORE_FILE, MasterKey, MasterKeyRotation, PatientKeyStore } from '../../../gateway/src/privacy';
 import { masterKeyBytes } from '../../../gateway/src/privacy/master-key';
 import { STORE_FORMAT, deriveKeyring, unseal } from '../../../gateway/src/privacy/sealing';
 import { expectCode, openStore, tempStateDir } from './helpers';
@@ -121,6 +121,26 @@ describe('privacy: master key rotation', function () {
     const running = store.rotateMasterKey(MasterKey.generate());
     await expectCode(() => store.rotateMasterKey(MasterKey.generate()), 'ROTATION_IN_PROGRESS', 'already running');
     await running;
+    await store.close();
+  });
+
+  it('MasterKeyRotation: of two starts at once (both reading the key file), the second is refused and the progress of the first stands', async () => {
+    const store = await openStore(state.dir, MasterKey.generate(), { rotationBatchSize: 5 });
+    await Promise.all(ids(50).map((id) => store.registerPatient(id)));
+    // The key file is read asynchronously: both starts would be past the "already running" check.
+    const rotation = new MasterKeyRotation(store, async () => {
+      await tick();
+      return MasterKey.generate();
+    });
+    const [first, second] = await Promise.allSettled([rotation.start(), rotation.start()]);
+    expect(first.status).to.equal('fulfilled');
+    expect(second.status).to.equal('rejected');
+    expect((second as PromiseRejectedResult).reason).to.have.property('code', 'ROTATION_IN_PROGRESS');
+    expect(rotation.progress().state).to.equal('running');
+    const settled = await rotation.settled();
+    expect(settled.state).to.equal('finished');
+    expect(settled).to.not.have.property('error');
+    expect(settled.store).to.include({ currentGeneration: 2, entriesAwaitingRotation: 0, rotationRunning: false });
     await store.close();
   });
 
