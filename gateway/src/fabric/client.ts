@@ -199,6 +199,11 @@ export class LedgerClient implements Ledger, LedgerEvents {
     } catch (err) {
       throw toLedgerError(err);
     }
+    // Aborted while the request was being signed: the listener below would never fire.
+    if (signal?.aborted) {
+      stream.close();
+      return;
+    }
     const close = (): void => stream.close();
     signal?.addEventListener('abort', close, { once: true });
     try {

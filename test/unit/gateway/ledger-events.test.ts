@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import type { LedgerEvent, LedgerEventsOptions } from '../../../gateway/src/fabric/client';
+import { LedgerClient, type LedgerEvent, type LedgerEventsOptions, type OrgConnection } from '../../../gateway/src/fabric/client';
 import { FakeLedger } from '../chaincode/fake-ledger';
 import { ChaincodeLedger } from '../support/chaincode-ledger';
 import { commitEvent } from '../support/test-events';
@@ -85,5 +85,43 @@ describe('ChaincodeLedger events: commit order and the resume rule', () => {
     const pending = iterator.next();
     controller.abort();
     expect((await pending).done).to.equal(true);
+  });
+});
+
+describe('LedgerClient.events: stopping (no network: a stand-in for the Fabric gateway)', () => {
+  /** A Fabric chaincode-event stream that yields nothing and ends only when closed, as a live one does. */
+  function liveStream(): { closed: boolean; close(): void; [Symbol.asyncIterator](): AsyncIterator<never> } {
+    let wake: (() => void) | undefined;
+    const stream = {
+      closed: false,
+      close() {
+        stream.closed = true;
+        wake?.();
+      },
+      [Symbol.asyncIterator]: (): AsyncIterator<never> => ({
+        next: () => (stream.closed ? Promise.resolve({ done: true, value: undefined }) : new Promise((resolve) => (wake = () => resolve({ done: true, value: undefined })))),
+      }),
+    };
+    return stream;
+  }
+
+  it('ends when the signal aborts while the subscription is being set up (the request is signed asynchronously)', async () => {
+    const controller = new AbortController();
+    const stream = liveStream();
+    const gateway = {
+      getNetwork: () => ({
+        getChaincodeEvents: async () => {
+          // The abort lands while the client is still signing its request.
+          controller.abort();
+          return stream;
+        },
+      }),
+    };
+    const Client = LedgerClient as unknown as new (grpcClient: unknown, gateway: unknown, connection: OrgConnection) => LedgerClient;
+    const client = new Client(undefined, gateway, { channel: 'medprov', chaincode: 'medprov' } as OrgConnection);
+    const got: LedgerEvent[] = [];
+    for await (const event of client.events({ signal: controller.signal })) got.push(event);
+    expect(got).to.deep.equal([]);
+    expect(stream.closed).to.equal(true);
   });
 });
