@@ -68,19 +68,24 @@ export interface FileLock {
  */
 export async function acquireLock(lockFile: string, refuse: (holderPid: number | undefined) => Error): Promise<FileLock> {
   const body = JSON.stringify({ pid: process.pid, token: randomBytes(12).toString('hex') });
+  const key = path.resolve(lockFile);
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       await fs.writeFile(lockFile, body, { flag: 'wx', mode: 0o600 });
+      heldLocks.add(key);
       return {
         release: async () => {
           const current = await fs.readFile(lockFile, 'utf8').catch(() => '');
           if (current === body) await fs.rm(lockFile, { force: true });
+          heldLocks.delete(key);
         },
       };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const holder = await readLockPid(lockFile);
-      if (holder !== undefined && isAlive(holder)) throw refuse(holder);
+      // Our own pid on a lock this process does not hold: left by an earlier process that had the
+      // same pid (a container's entrypoint is pid 1 on every start), so stale.
+      if (holder !== undefined && (holder === process.pid ? heldLocks.has(key) : isAlive(holder))) throw refuse(holder);
       // Stale lock of a process that died: remove it and try once more.
       await fs.rm(lockFile, { force: true });
     }
@@ -97,8 +102,10 @@ async function readLockPid(lockFile: string): Promise<number | undefined> {
   }
 }
 
+/** The lock files this process holds (resolved paths). */
+const heldLocks = new Set<string>();
+
 function isAlive(pid: number): boolean {
-  if (pid === process.pid) return true;
   try {
     process.kill(pid, 0);
     return true;

@@ -250,6 +250,16 @@ describe('consent feed: the changes that concern an org, durably, resumable', fu
     await expectFeedError(openFeed(), 'FEED_LOCKED');
   });
 
+  it("a lock left with this process's own pid by an earlier process (a container's pid 1 after a crash) is stale, not FEED_LOCKED", async () => {
+    const feed = await openFeed();
+    await feed.close();
+    await fs.writeFile(`${file}.lock`, JSON.stringify({ pid: process.pid, token: 'left-by-a-crashed-process' }));
+    const reopened = await openFeed();
+    await expectFeedError(openFeed(), 'FEED_LOCKED');
+    await reopened.close();
+    expect(await fs.stat(`${file}.lock`).catch(() => undefined)).to.equal(undefined);
+  });
+
   it('when the event stream fails it reconnects with backoff from where it was, and logs it', async () => {
     const inner = new ChaincodeLedger(ledger, SPONSOR);
     let failuresLeft = 3;
