@@ -42,6 +42,9 @@ export function streamConsentEvents(req: Request, res: Response, options: Consen
   const after =
     header !== undefined ? parseEventId(header.trim(), 'The Last-Event-ID header') : query.after !== undefined ? parseEventId(query.after, 'The after parameter') : 0;
   const backlog = feed.entriesAfter(after);
+  // Gone already (it left while its request was read): 'close' has fired and would not again,
+  // so a subscription made now would never be let go of.
+  if (res.destroyed) return;
 
   res.status(200);
   res.setHeader('content-type', 'text/event-stream; charset=utf-8');

@@ -1,15 +1,19 @@
 import { expect } from 'chai';
 import { mkdtempSync, rmSync } from 'node:fs';
+import express from 'express';
 import * as http from 'node:http';
+import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { Wallet, id } from 'ethers';
 import { IdentityContract } from '../../../chaincode/src';
 import { CONSENT_GRANT_TYPES, CONSENT_REVOKE_TYPES, consentDomain, type ConsentGrantMessage } from '../../../chaincode/src/lib/eip712';
-import type { ConsentFeedEntry } from '../../../gateway/src/consent/feed';
+import { ConsentFeed, type ConsentFeedEntry } from '../../../gateway/src/consent/feed';
+import { streamConsentEvents } from '../../../gateway/src/http/consent-events';
 import type { Role } from '../../../gateway/src/http/roles';
 import { FakeLedger } from '../chaincode/fake-ledger';
 import { CONSORTIUM, HOSPITAL, INSURER, SPONSOR } from '../chaincode/fixtures';
+import { ChaincodeLedger } from '../support/chaincode-ledger';
 import { ROLE_KEYS, startOrgGateway, type OrgGateway } from '../support/org-gateways';
 
 /**
@@ -315,5 +319,36 @@ describe('consent events: revocation reaches the sponsor, across its gateway res
     expect(spec.components.schemas.ConsentEvent.required).to.deep.equal(['seq', 'blockNumber', 'transactionId', 'change']);
     expect((await send(hospital, 'GET', '/v1/openapi.json')).body.paths).to.not.have.property('/v1/consents/events');
     expect((await send(hospital, 'GET', '/v1/consents/events', { role: 'admin' })).status).to.equal(404);
+  });
+});
+
+describe('the consent event stream and a client that is already gone', () => {
+  it('a client that left before the stream began leaves no subscription behind', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'medprov-sse-gone-'));
+    const feed = await ConsentFeed.open({ file: path.join(dir, 'feed.ndjson'), ledger: new ChaincodeLedger(new FakeLedger(), SPONSOR), org: { mspId: SPONSOR, type: 'sponsor' } });
+    let streamed: () => void = () => undefined;
+    const done = new Promise<void>((resolve) => (streamed = resolve));
+    const app = express();
+    app.get('/events', (req, res) => {
+      // The handler runs only once the client has hung up (as after reading a request body).
+      req.socket.once('close', () => {
+        streamConsentEvents(req, res, { feed });
+        streamed();
+      });
+    });
+    const server = http.createServer(app);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const socket = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1', () => socket.end('GET /events HTTP/1.1\r\nHost: x\r\n\r\n'));
+      socket.on('data', () => undefined);
+      socket.on('error', () => undefined);
+      setTimeout(() => socket.destroy(), 50);
+      await done;
+      expect(feed.subscribers).to.equal(0);
+    } finally {
+      await feed.close();
+      server.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
