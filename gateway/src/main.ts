@@ -89,21 +89,35 @@ async function main(): Promise<void> {
   await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
   logger.info({ url: `http://${config.host}:${config.port}`, peer: config.fabric.peerEndpoint }, 'gateway listening');
 
+  let stopping = false;
+  let feedClosed: Promise<void> = Promise.resolve();
   const stop = (signal: string): void => {
+    // A second signal (SIGINT, then SIGTERM) would run the shutdown again at once: server.close
+    // calls back with ERR_SERVER_NOT_RUNNING without waiting for the requests in flight.
+    if (stopping) return;
+    stopping = true;
     logger.info({ signal }, 'stopping');
     server.close(async () => {
-      clearInterval(compactor);
-      await submitter.stop();
-      await journal.close();
-      await anchorIndex.stop();
-      await anchoring.service?.stop();
-      ledger.close();
-      await keys.close();
-      process.exit(0);
+      let code = 0;
+      try {
+        clearInterval(compactor);
+        await submitter.stop();
+        await journal.close();
+        await anchorIndex.stop();
+        await anchoring.service?.stop();
+        ledger.close();
+        await keys.close();
+        // Its file and lock, before the process goes.
+        await feedClosed;
+      } catch (err) {
+        logger.error({ err }, 'stopping failed');
+        code = 1;
+      }
+      process.exit(code);
     });
     server.closeIdleConnections();
     // Event streams never go idle by themselves: closing the feed ends them.
-    void feed.close().then(
+    feedClosed = feed.close().then(
       () => server.closeIdleConnections(),
       (err: unknown) => logger.error({ err }, 'closing the consent feed failed'),
     );
