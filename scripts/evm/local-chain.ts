@@ -52,7 +52,20 @@ function runningPid(pidFile: string): number | undefined {
   if (!existsSync(pidFile)) return undefined;
   const pid = Number(readFileSync(pidFile, 'utf8').trim());
   if (!Number.isSafeInteger(pid) || pid <= 0) return undefined;
-  return signalGroup(pid, 0) ? pid : undefined;
+  return signalGroup(pid, 0) && isHardhatNode(pid) ? pid : undefined;
+}
+
+/**
+ * Is `pid` still our Hardhat node, not another process that got its pid after the node died (which
+ * `down` would otherwise kill with its whole group)? Without /proc it cannot tell and says yes.
+ */
+function isHardhatNode(pid: number): boolean {
+  if (!existsSync('/proc/self/cmdline')) return true;
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(path.join(ROOT, 'node_modules/hardhat/internal/cli/bootstrap.js'));
+  } catch {
+    return false;
+  }
 }
 
 /** Starts the node (unless it already runs) and deploys the registry (unless already deployed on it). */
