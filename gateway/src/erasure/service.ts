@@ -9,6 +9,13 @@
  * answer says so with ERASURE_NOT_RECORDED and the DPO records it later with
  * `POST /v1/erasures/{erasureId}/ledger-record`, which is idempotent.
  *
+ * The key store keeps the erasure's random id with the tombstone, so an erasure whose recording
+ * was never journalled (a crash between the store write and the journal append, or a lost
+ * answer) is not lost: repeating the erasure answers 409 PATIENT_KEY_ERASED naming the earlier
+ * `erasureId` and whether the ledger holds its record, and queues the recording again when it
+ * does not (recording an id twice returns the existing record). Journalling first instead would
+ * announce an erasure that did not happen whenever the store write then failed.
+ *
  * Nothing here logs or returns the patientId, the patientRef or anything derived from them.
  *
  * @module
@@ -60,13 +67,16 @@ export class ErasureService {
    * outcome, whatever the ledger does.
    *
    * @param waitMs - how long to wait for the journal's commit (Prefer: wait); 0 answers at once
-   * @throws ApiError 404 PATIENT_NOT_REGISTERED, 409 PATIENT_KEY_ERASED, 400 INVALID_IDENTIFIER
+   * @throws ApiError 404 PATIENT_NOT_REGISTERED, 400 INVALID_IDENTIFIER, 409 PATIENT_KEY_ERASED
+   *   (details: the earlier `erasureId`, `ledgerRecorded`, and `ledger`, the recording queued
+   *   again when it was not recorded; none of them for erasures made before ids were kept)
    */
   async erase(patientId: string, context: RequestContext = {}, waitMs = 0): Promise<ErasureOutcome> {
     let erasure: ErasureRecord;
     try {
       erasure = await this.keys.erasePatient(patientId);
     } catch (err) {
+      if (isPrivacyError(err, 'PATIENT_KEY_ERASED') && err.erasureId !== undefined) throw await this.alreadyErased(err.erasureId, context, waitMs);
       throw erasureRefusal(err);
     }
     this.options.logger?.info('erasure: patient key destroyed', { erasureId: erasure.erasureId });
@@ -95,14 +105,36 @@ export class ErasureService {
    * @throws ApiError 404 ERASURE_NOT_FOUND
    */
   async read(erasureId: string): Promise<ErasureEntry> {
-    let entry: ErasureEntry | null;
+    const entry = await this.lookup(erasureId);
+    if (!entry) throw new ApiError(404, 'ERASURE_NOT_FOUND', 'No erasure with this id is recorded on the ledger (yet).');
+    return entry;
+  }
+
+  /** `Privacy:readErasure`: the record, or null. */
+  private async lookup(erasureId: string): Promise<ErasureEntry | null> {
     try {
-      entry = JSON.parse(new TextDecoder().decode(await this.ledger.evaluate(READ_TX, erasureId))) as ErasureEntry | null;
+      return JSON.parse(new TextDecoder().decode(await this.ledger.evaluate(READ_TX, erasureId))) as ErasureEntry | null;
     } catch (err) {
       throw toApiError(err);
     }
-    if (!entry) throw new ApiError(404, 'ERASURE_NOT_FOUND', 'No erasure with this id is recorded on the ledger (yet).');
-    return entry;
+  }
+
+  /**
+   * The 409 for a patient erased before: names the earlier erasure and whether the ledger holds
+   * its record; when it does not (or the ledger cannot say), queues the recording again.
+   */
+  private async alreadyErased(erasureId: string, context: RequestContext, waitMs: number): Promise<ApiError> {
+    const found = await this.lookup(erasureId).catch(() => null);
+    const ledger = found ? undefined : await this.recordQuietly(erasureId, context, waitMs);
+    this.options.logger?.info('erasure: repeated for an erased patient', { erasureId, ledgerRecorded: found !== null });
+    return new ApiError(
+      409,
+      'PATIENT_KEY_ERASED',
+      found
+        ? 'That patient has already been erased, and the erasure is recorded on the ledger.'
+        : 'That patient has already been erased; the ledger record of that erasure was missing and is being made again (see ledger).',
+      { erasureId, ledgerRecorded: found !== null, ...(ledger ? { ledger } : {}) },
+    );
   }
 
   /** The recording after the key is gone: never throws, says what happened instead. */

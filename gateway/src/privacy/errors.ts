@@ -58,16 +58,22 @@ export type PrivacyErrorCode = (typeof PRIVACY_ERROR_CODES)[number];
 export class PrivacyError extends Error {
   /** Stable machine code, also the prefix of `message`. */
   readonly code: PrivacyErrorCode;
+  /**
+   * PATIENT_KEY_ERASED from `erasePatient` only: the random id of the earlier erasure, when
+   * the store kept it (random, so it says nothing about the patient).
+   */
+  readonly erasureId?: string;
 
   /**
    * @param code - stable machine code
    * @param sentence - what went wrong and, where there is one, what to do about it
-   * @param options - `cause` for the underlying error (never shown to users)
+   * @param options - `cause` for the underlying error (never shown to users); `erasureId` (see above)
    */
-  constructor(code: PrivacyErrorCode, sentence: string, options?: { cause?: unknown }) {
+  constructor(code: PrivacyErrorCode, sentence: string, options?: { cause?: unknown; erasureId?: string }) {
     super(`${code}: ${sentence}`, options);
     this.name = 'PrivacyError';
     this.code = code;
+    if (options?.erasureId !== undefined) this.erasureId = options.erasureId;
   }
 }
 

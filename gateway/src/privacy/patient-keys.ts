@@ -150,7 +150,8 @@ interface Generation {
 /** Changes staged by queued operations, written together, then adopted. */
 interface Draft {
   entries: Map<string, EntryRecord | null>;
-  erasedAdd: Set<string>;
+  /** Tombstones added: index → the erasure's random id. */
+  erasedAdd: Map<string, string>;
   erasedRemove: Set<string>;
   newGeneration?: Generation;
 }
@@ -171,7 +172,8 @@ interface State {
   generations: Map<number, Generation>;
   retired: RetiredRecord[];
   entries: Map<string, EntryRecord>;
-  erased: Set<string>;
+  /** Tombstones: index → the erasure's random id (`null`: erased before ids were kept). */
+  erased: Map<string, string | null>;
 }
 
 /**
@@ -281,7 +283,7 @@ export class PatientKeyStore implements DocumentSalts {
       generations: new Map([[1, { g: 1, check: keyring.keyCheck, seed, keyring }]]),
       retired: [],
       entries: new Map(),
-      erased: new Set(),
+      erased: new Map(),
     };
     return new PatientKeyStore(file, lock, storeId, indexSeed, deriveIndexKey(indexSeed, storeId), state, random, now, batchSize);
   }
@@ -343,7 +345,7 @@ export class PatientKeyStore implements DocumentSalts {
       generations,
       retired: doc.retired,
       entries: doc.entries,
-      erased: new Set(doc.erased),
+      erased: doc.erased,
     };
     return new PatientKeyStore(file, lock, doc.storeId, indexSeed!, deriveIndexKey(indexSeed!, doc.storeId), state, random, now, batchSize);
   }
@@ -463,18 +465,22 @@ export class PatientKeyStore implements DocumentSalts {
    * can derive the patient's ref again, and their ledger entries become unlinkable. Reads
    * for the patient fail from the moment this is called.
    *
-   * The tombstone is the entry's index (an HMAC under the org's secret index key) and
-   * nothing else: no key, no time, no ref. It is what lets later calls answer
-   * PATIENT_KEY_ERASED instead of silently minting a new key. Only a holder of the master
-   * key can test an identifier against it, and the org's own records (which law requires
-   * it to keep) say as much already.
+   * The tombstone is the entry's index (an HMAC under the org's secret index key) and the
+   * erasure's random id, nothing else: no key, no time, no ref. It is what lets later calls
+   * answer PATIENT_KEY_ERASED instead of silently minting a new key, and lets a repeated
+   * erasure name the earlier one, so that its ledger record can still be made if the first
+   * answer was lost (a crash before the recording was journalled). The id is random, derived
+   * from nothing about the patient, and the ledger's erasure record holds it anyway. Only a
+   * holder of the master key can test an identifier against the tombstone, and the org's own
+   * records (which law requires it to keep) say as much already.
    *
    * Old copies of the file (backups, freed disk blocks) still hold the sealed key: rotate
    * the master key and destroy the old one to make those copies unreadable as well.
    *
    * @returns an {@link ErasureRecord} that identifies the erasure, not the patient
-   * @throws PrivacyError INVALID_IDENTIFIER, PATIENT_NOT_REGISTERED, PATIENT_KEY_ERASED,
-   *   STORE_WRITE_FAILED, STORE_CLOSED
+   * @throws PrivacyError INVALID_IDENTIFIER, PATIENT_NOT_REGISTERED, STORE_WRITE_FAILED,
+   *   STORE_CLOSED, PATIENT_KEY_ERASED (with the earlier erasure's `erasureId` when that
+   *   erasure is on disk and its id was kept; never one still being written, which may fail)
    */
   async erasePatient(orgPatientId: string): Promise<ErasureRecord> {
     this.assertOpen();
@@ -482,15 +488,19 @@ export class PatientKeyStore implements DocumentSalts {
     this.erasing.set(index, (this.erasing.get(index) ?? 0) + 1);
     try {
       return await this.enqueue((draft) => {
-        if (this.erasedIn(draft, index)) throw erasedError('That patient has already been erased.');
+        if (this.erasedIn(draft, index)) {
+          const durable = draft.erasedAdd.has(index) ? undefined : this.state.erased.get(index);
+          throw erasedError('That patient has already been erased.', durable ?? undefined);
+        }
         const existing = this.entryIn(draft, index);
         if (!existing) {
           throw new PrivacyError('PATIENT_NOT_REGISTERED', 'This org holds no key for that patient identifier, so there is nothing to erase.');
         }
         draft.entries.set(index, null);
+        const erasureId = randomUuid(this.random);
         draft.erasedRemove.delete(index);
-        draft.erasedAdd.add(index);
-        return { result: { erasureId: randomUuid(this.random), erasedAt: this.now().toISOString(), keysDestroyed: 1 } };
+        draft.erasedAdd.set(index, erasureId);
+        return { result: { erasureId, erasedAt: this.now().toISOString(), keysDestroyed: 1 } };
       });
     } finally {
       const left = this.erasing.get(index)! - 1;
@@ -709,7 +719,7 @@ export class PatientKeyStore implements DocumentSalts {
       }
       const batch = this.queue;
       this.queue = [];
-      const draft: Draft = { entries: new Map(), erasedAdd: new Set(), erasedRemove: new Set() };
+      const draft: Draft = { entries: new Map(), erasedAdd: new Map(), erasedRemove: new Set() };
       const accepted: QueuedOp[] = [];
       for (const op of batch) {
         // A failing prepare must not leave partial changes behind: every prepare in this class
@@ -748,8 +758,8 @@ export class PatientKeyStore implements DocumentSalts {
       if (entry) entries.set(index, entry);
       else entries.delete(index);
     }
-    const erased = new Set(state.erased);
-    for (const index of draft.erasedAdd) erased.add(index);
+    const erased = new Map(state.erased);
+    for (const [index, erasureId] of draft.erasedAdd) erased.set(index, erasureId);
     for (const index of draft.erasedRemove) erased.delete(index);
     const allGenerations = new Map(state.generations);
     if (draft.newGeneration) allGenerations.set(draft.newGeneration.g, draft.newGeneration);
@@ -770,7 +780,7 @@ export class PatientKeyStore implements DocumentSalts {
       generations: [...generations.values()].map(({ g, check, seed }) => ({ g, check, seed })),
       retired,
       entries,
-      erased: [...erased],
+      erased,
     };
     const body = serializeBody(doc);
     const mac = hmacSha256(generations.get(current)!.keyring!.macKey, body);
@@ -796,10 +806,11 @@ function seedAad(storeIdText: string, g: number): string {
   return `${STORE_FORMAT}\0index-seed\0${storeIdText}\0${g}`;
 }
 
-function erasedError(sentence = "That patient's key was destroyed on an erasure request, so their ref can no longer be derived."): PrivacyError {
+function erasedError(sentence = "That patient's key was destroyed on an erasure request, so their ref can no longer be derived.", erasureId?: string): PrivacyError {
   return new PrivacyError(
     'PATIENT_KEY_ERASED',
     `${sentence} If the person returns as a new patient, register them again explicitly (registerPatient with afterErasure); they will get a new, unrelated ref.`,
+    erasureId === undefined ? undefined : { erasureId },
   );
 }
 

@@ -10,8 +10,16 @@
  *  "generations":[{"g":1,"check":…,"seed":…},{"g":2,…}],   live key generations
  *  "retired":[{"g":0,"check":…}],                            refused as future keys
  *  "entries":{"<index>":{"g":1,"key":…}},                    index = HMAC(orgIndexKey, id)
- *  "erased":["<index>",…],                                   tombstones (no key, no time)
+ *  "erased":[{"index":"<index>","erasureId":"<uuid>"},"<index>",…],  tombstones (no key, no time)
  *  "mac":{"g":2,"v":…}}                                      HMAC(MAC_current, all of the above)
+ *
+ * A tombstone names the erasure's random id next to the index, so that an erasure whose ledger
+ * record was lost (a crash before it was journalled) can still be recorded. The id is drawn at
+ * random, derived from nothing about the patient, and is what the ledger's erasure record
+ * carries anyway. Stores written before ids were kept have bare-index tombstones (`"<index>"`);
+ * those still open, and are written back unchanged: one byte form per document, as before, and
+ * the format tag (part of every AAD and HKDF label) stays v1. An older gateway refuses a store
+ * holding the new form as STORE_CORRUPT rather than misreading it.
  */
 import { PrivacyError } from './errors';
 import { STORE_FORMAT, fromB64uStrict, toB64u } from './sealing';
@@ -44,13 +52,16 @@ export interface StoreDocument {
   generations: GenerationRecord[];
   retired: RetiredRecord[];
   entries: Map<string, EntryRecord>;
-  erased: string[];
+  /** Tombstones: index → the erasure's random id (`null`: erased before ids were kept). */
+  erased: Map<string, string | null>;
 }
 
 /** Bytes of the store id (HKDF salt). */
 export const STORE_ID_BYTES = 16;
 /** Bytes of an index value (HMAC-SHA256). */
 export const INDEX_BYTES = 32;
+/** An erasure id: a version-4 UUID in lower case. */
+const ERASURE_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
 const sortStrings = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
@@ -64,7 +75,11 @@ export function serializeBody(doc: StoreDocument): string {
   parts.push(`,"retired":[${retired.map((r) => `{"g":${r.g},"check":"${toB64u(r.check)}"}`).join(',')}]`);
   const indexes = [...doc.entries.keys()].sort(sortStrings);
   parts.push(`,"entries":{${indexes.map((i) => { const e = doc.entries.get(i)!; return `"${i}":{"g":${e.g},"key":"${toB64u(e.key)}"}`; }).join(',')}}`);
-  parts.push(`,"erased":[${[...doc.erased].sort(sortStrings).map((i) => `"${i}"`).join(',')}]`);
+  const tombstones = [...doc.erased.keys()].sort(sortStrings).map((i) => {
+    const erasureId = doc.erased.get(i);
+    return erasureId ? `{"index":"${i}","erasureId":"${erasureId}"}` : `"${i}"`;
+  });
+  parts.push(`,"erased":[${tombstones.join(',')}]`);
   return parts.join('');
 }
 
@@ -157,10 +172,22 @@ export function parseStore(bytes: Uint8Array): ParsedStore {
     if (!live.has(g)) throw corrupt(`an entry refers to generation ${g}, which is not live`);
     entries.set(index, { g, key: fromB64uStrict(r.key, 'an entry key') });
   }
-  const erased = top.erased.map((value) => requireIndex(value, 'an erased index'));
-  const erasedSet = new Set(erased);
-  if (erasedSet.size !== erased.length) throw corrupt('an erased index is listed twice');
-  for (const index of erased) if (entries.has(index)) throw corrupt('an index is both active and erased');
+  const erased = new Map<string, string | null>();
+  for (const value of top.erased) {
+    let index: string;
+    let erasureId: string | null = null;
+    if (typeof value === 'string') {
+      index = requireIndex(value, 'an erased index');
+    } else {
+      const r = requireFields(value, ['index', 'erasureId'], 'a tombstone');
+      index = requireIndex(r.index, 'an erased index');
+      if (typeof r.erasureId !== 'string' || !ERASURE_ID.test(r.erasureId)) throw corrupt('a tombstone\'s erasureId is not a lower-case UUID');
+      erasureId = r.erasureId;
+    }
+    if (erased.has(index)) throw corrupt('an erased index is listed twice');
+    if (entries.has(index)) throw corrupt('an index is both active and erased');
+    erased.set(index, erasureId);
+  }
   const mac = requireFields(top.mac, ['g', 'v'], 'mac');
   const macGeneration = requireGeneration(mac.g, 'mac.g');
   const macValue = fromB64uStrict(mac.v, 'mac.v', 32);

@@ -86,6 +86,9 @@ describe('erasure through the gateway (issue 8): the DPO destroys a patient\'s k
   const logLines: string[] = [];
   /** hospital2's ledger refuses to record erasures while this is set (to test the recording failing). */
   let failRecording = false;
+  /** hospital's erasures "crash" right after the key store write while this is set; their ids land in `lostIds`. */
+  let crashAfterStoreWrite = false;
+  const lostIds: string[] = [];
 
   const PATIENT = '900101-1234567';
   const OTHER = 'MRN-2026-0002';
@@ -106,7 +109,23 @@ describe('erasure through the gateway (issue 8): the DPO destroys a patient\'s k
       },
     });
     const logger = pino({ level: 'info' }, sink);
-    hospital = await startOrgGateway({ ledger, mspId: HOSPITAL, type: 'hospital', dir, acceptance: true, logger });
+    hospital = await startOrgGateway({
+      ledger,
+      mspId: HOSPITAL,
+      type: 'hospital',
+      dir,
+      acceptance: true,
+      logger,
+      wrapErasureKeys: (keys) => ({
+        erasePatient: async (patientId) => {
+          const erasure = await keys.erasePatient(patientId);
+          if (!crashAfterStoreWrite) return erasure;
+          // The process dies here: the tombstone is on disk, the id is in no journal and no answer.
+          lostIds.push(erasure.erasureId);
+          throw new Error('simulated crash between the key store write and the journal append');
+        },
+      }),
+    });
     hospital2 = await startOrgGateway({
       ledger,
       mspId: HOSPITAL2,
@@ -295,5 +314,46 @@ describe('erasure through the gateway (issue 8): the DPO destroys a patient\'s k
     expect(recorded.status).to.equal(201);
     expect(recorded.body.erasure).to.include({ erasureId: id, hospital: HOSPITAL2 });
     expect((await send(hospital2, 'GET', `/v1/erasures/${id}`, ADMIN)).body).to.deep.equal(recorded.body.erasure);
+  });
+
+  it('a crash between the key store write and the journal append loses no erasure: a repeated erasure answers 409 with its id and records it, once', async () => {
+    const patient = 'MRN-2026-0077';
+    const anchored = await send(hospital, 'POST', '/v1/records', OFFICER, { recordId: 'adm-2026-077', docHash: sha('crash doc'), patientId: patient, category: 'loinc:18842-5' }, { prefer: 'wait=10' });
+    expect(anchored.status, JSON.stringify(anchored.body)).to.equal(201);
+    const ref = hospital.keys.patientRef(patient);
+    crashAfterStoreWrite = true;
+    const crashed = await send(hospital, 'POST', '/v1/erasures', DPO, { patientId: patient });
+    crashAfterStoreWrite = false;
+    expect(crashed.status).to.equal(500);
+    expect(lostIds).to.have.length(1);
+    const [lostId] = lostIds;
+    expect(JSON.stringify(crashed.body)).to.not.include(lostId);
+    expect(hospital.keys.patientStatus(patient)).to.equal('erased');
+    expect(JSON.stringify(hospital.journal!.list())).to.not.include(lostId);
+    expect((await send(hospital, 'GET', `/v1/erasures/${lostId}`, DPO)).status).to.equal(404);
+
+    // The DPO retries: 409, naming the lost erasure; its missing ledger record is queued again.
+    const retry = await send(hospital, 'POST', '/v1/erasures', DPO, { patientId: patient }, { prefer: 'wait=10' });
+    expect(retry.status).to.equal(409);
+    expect(retry.body.error.code).to.equal('PATIENT_KEY_ERASED');
+    const { details } = retry.body.error;
+    expect(details).to.have.all.keys('erasureId', 'ledgerRecorded', 'ledger');
+    expect(details).to.include({ erasureId: lostId, ledgerRecorded: false });
+    expect(details.ledger).to.include({ state: 'committed', created: true });
+    expect(details.ledger.erasure).to.include({ erasureId: lostId, hospital: HOSPITAL });
+    // Once more: the record exists now, so nothing is queued.
+    const again = await send(hospital, 'POST', '/v1/erasures', DPO, { patientId: patient });
+    expect(again.status).to.equal(409);
+    expect(again.body.error.details).to.deep.equal({ erasureId: lostId, ledgerRecorded: true });
+    expect((await send(hospital, 'GET', `/v1/erasures/${lostId}`, DPO)).body).to.include({ erasureId: lostId, hospital: HOSPITAL });
+
+    const key = `\u0000medprov.erasure\u0000${lostId}\u0000`;
+    expect(ledger.committed.filter((tx) => tx.writes.has(key))).to.have.length(1);
+    // The 409 answers carry the random id, a flag and the ledger record: nothing of the patient.
+    const needles = [...derivationsOf(patient), ref];
+    for (const answer of [retry.body, again.body]) {
+      const text = JSON.stringify(answer);
+      expect(needles.filter((n) => text.includes(n))).to.deep.equal([]);
+    }
   });
 });

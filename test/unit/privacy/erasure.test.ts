@@ -2,12 +2,13 @@ import { expect } from 'chai';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { DEFAULT_STORE_FILE, MasterKey, PatientKeyStore } from '../../../gateway/src/privacy';
+import { DEFAULT_STORE_FILE, MasterKey, PatientKeyStore, type PrivacyError } from '../../../gateway/src/privacy';
+import { parseStore, serializeWithMac } from '../../../gateway/src/privacy/store-format';
 import { containsAnyEncoding, encodings, expectCode, openStore, recordingRandom, tempStateDir } from './helpers';
 
 interface FileShape {
   entries: Record<string, { g: number; key: string }>;
-  erased: string[];
+  erased: (string | { index: string; erasureId: string })[];
 }
 
 describe('privacy: erasure by crypto-shredding', () => {
@@ -20,6 +21,8 @@ describe('privacy: erasure by crypto-shredding', () => {
   let store: PatientKeyStore;
   const refs = new Map<string, string>();
   const keys = new Map<string, Buffer>();
+  /** The target's erasure: its random id and its tombstone's index. */
+  let targetErasure: { index: string; erasureId: string };
 
   before(async () => {
     store = await openStore(state.dir, master, { randomBytes: recorder.random, now: () => new Date('2025-01-02T03:04:05.678Z') });
@@ -47,7 +50,9 @@ describe('privacy: erasure by crypto-shredding', () => {
     const removed = Object.keys(beforeDoc.entries).filter((i) => !(i in afterDoc.entries));
     expect(removed).to.have.length(1);
     expect(Object.keys(afterDoc.entries)).to.have.length(ids.length - 1);
-    expect(afterDoc.erased).to.deep.equal(removed); // the tombstone is the bare index, nothing more
+    // the tombstone is the index and the erasure's random id, nothing more
+    targetErasure = { index: removed[0], erasureId: record.erasureId };
+    expect(afterDoc.erased).to.deep.equal([targetErasure]);
     const sealedKey = beforeDoc.entries[removed[0]].key;
     expect(after.toString().includes(sealedKey), 'the sealed key is gone from the file').to.equal(false);
     expect(containsAnyEncoding(after, keys.get(target)!), 'no plaintext key').to.equal(false);
@@ -85,10 +90,12 @@ describe('privacy: erasure by crypto-shredding', () => {
     expect(second.erasureId).not.to.equal(record.erasureId);
   });
 
-  it('stays erased across a restart, and the others keep their refs', async () => {
+  it('stays erased across a restart, and the others keep their refs; erasing again names the earlier erasure', async () => {
     await store.close();
     store = await PatientKeyStore.open({ stateDir: state.dir, masterKey: master });
     await expectCode(() => store.patientRef(target), 'PATIENT_KEY_ERASED');
+    const again = (await expectCode(() => store.erasePatient(target), 'PATIENT_KEY_ERASED')) as PrivacyError;
+    expect(again.erasureId).to.equal(targetErasure.erasureId);
     expect(store.patientRef('H-000102')).to.equal(refs.get('H-000102'));
     expect(store.patientRef('홍길동-19800101')).to.equal(refs.get('홍길동-19800101'));
   });
@@ -134,5 +141,18 @@ describe('privacy: erasure by crypto-shredding', () => {
     expect(store.patientStatus('H-000301')).to.equal('unknown');
     await store.erasePatient(id);
     await expectCode(() => store.patientRef(id), 'PATIENT_KEY_ERASED');
+  });
+
+  it('stores written before erasure ids were kept (bare-index tombstones) parse in their one byte form; a malformed id is refused', () => {
+    const text = readFileSync(file, 'utf8');
+    const { index, erasureId } = (JSON.parse(text) as FileShape).erased.find((t) => typeof t !== 'string') as { index: string; erasureId: string };
+    const tombstone = `{"index":"${index}","erasureId":"${erasureId}"}`;
+    expect(text).to.include(tombstone);
+    const legacy = text.replace(tombstone, `"${index}"`);
+    const parsed = parseStore(Buffer.from(legacy));
+    expect(parsed.doc.erased.get(index)).to.equal(null);
+    // The body (the MAC input) is byte for byte what the old gateway wrote, so its MAC still verifies.
+    expect(serializeWithMac(parsed.body, parsed.macGeneration, parsed.mac)).to.equal(legacy);
+    expect(() => parseStore(Buffer.from(text.replace(erasureId, erasureId.toUpperCase())))).to.throw(/^STORE_CORRUPT: .*erasureId/);
   });
 });

@@ -12,7 +12,7 @@ import { createGatewayApp, type GatewayOptions } from '../../../gateway/src/http
 import { hashApiKey } from '../../../gateway/src/http/auth';
 import type { Role } from '../../../gateway/src/http/roles';
 import { MasterKey, MasterKeyRotation, PatientKeyStore, nextMasterKeyFromFile } from '../../../gateway/src/privacy';
-import { ErasureService } from '../../../gateway/src/erasure/service';
+import { ErasureService, type ErasableKeys } from '../../../gateway/src/erasure/service';
 import { AnchorIndex } from '../../../gateway/src/records/anchor-index';
 import { RecordsService } from '../../../gateway/src/records/service';
 import type { FakeLedger } from '../chaincode/fake-ledger';
@@ -96,6 +96,8 @@ export async function startOrgGateway(options: {
   research?: GatewayOptions['research'];
   /** Entries re-encrypted per write while rotating the master key (the store's default unless given). */
   rotationBatchSize?: number;
+  /** Wraps the key store as erasure sees it (to inject a failure after the store write). */
+  wrapErasureKeys?: (keys: ErasableKeys) => ErasableKeys;
 }): Promise<OrgGateway> {
   const { ledger, mspId, type, dir } = options;
   const keys = await PatientKeyStore.open({
@@ -154,7 +156,7 @@ export async function startOrgGateway(options: {
     consent,
     ...(feed ? { consentEvents: { feed, ...(options.consentFeed?.heartbeatMs ? { heartbeatMs: options.consentFeed.heartbeatMs } : {}) } } : {}),
     ...(acceptance ? { acceptance } : {}),
-    erasure: new ErasureService(keys, chain, {
+    erasure: new ErasureService(options.wrapErasureKeys ? options.wrapErasureKeys(keys) : keys, chain, {
       ...(acceptance ? { acceptance } : {}),
       ...(options.logger ? { logger: fromPino(options.logger.child({ org: mspId, component: 'erasure' })) } : {}),
     }),
