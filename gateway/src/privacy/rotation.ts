@@ -12,13 +12,21 @@
  *
  * @module
  */
-import { promises as fs } from 'node:fs';
+import { constants as fsConstants, promises as fs } from 'node:fs';
 import { PrivacyError, isPrivacyError, type PrivacyErrorCode } from './errors';
 import { MASTER_KEY_ENV, MasterKey, PREVIOUS_MASTER_KEY_ENV } from './master-key';
 import type { KeyStoreStatus, PatientKeyStore, RotationReport } from './patient-keys';
 
 /** Environment variable naming the file that holds the next master key (64 hex digits or base64). */
 export const NEXT_MASTER_KEY_FILE_ENV = 'MEDPROV_MASTER_KEY_NEXT_FILE';
+
+/** Longest next master key file read: a key is 64 hex digits or 44 base64 characters, plus whitespace. */
+const MAX_KEY_FILE_BYTES = 1024;
+/**
+ * Opens the path itself, never a symbolic link's target (O_NOFOLLOW where the platform has it),
+ * and without blocking on a FIFO that has no writer (O_NONBLOCK), so that fstat can refuse it.
+ */
+const KEY_FILE_OPEN_FLAGS = fsConstants.O_RDONLY | (fsConstants.O_NOFOLLOW ?? 0) | (fsConstants.O_NONBLOCK ?? 0);
 
 /** Where the new master key comes from: re-read at each rotation request. */
 export type NextMasterKeySource = () => Promise<MasterKey>;
@@ -42,7 +50,9 @@ export interface RotationProgress {
 /**
  * Reads the next master key from `file`, refusing a file that other users of the host could
  * read (group or world permissions) and, like {@link MasterKey.parse}, a malformed or weak key.
- * Error sentences name the file, never its content.
+ * The file is opened once and checked and read through that one handle, so what is checked is
+ * what is read: a symbolic link, a FIFO, a device or a directory is refused, as is a file
+ * longer than any key. Error sentences name the file, never its content.
  *
  * @param file - the configured path, or undefined when none is configured
  * @throws PrivacyError MASTER_KEY_MISSING, MASTER_KEY_FILE_UNSAFE, MASTER_KEY_MALFORMED, MASTER_KEY_WEAK
@@ -52,20 +62,54 @@ export function nextMasterKeyFromFile(file: string | undefined): NextMasterKeySo
     if (file === undefined || file === '') {
       throw new PrivacyError('MASTER_KEY_MISSING', `No file for the next master key is configured: set ${NEXT_MASTER_KEY_FILE_ENV} to a file (mode 0600) holding 32 random bytes as 64 hex digits, then ask again.`);
     }
-    let mode: number;
-    let text: string;
-    try {
-      mode = (await fs.stat(file)).mode;
-      text = await fs.readFile(file, 'utf8');
-    } catch (err) {
+    const unreadable = (err: unknown): PrivacyError => {
       const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : 'cannot be read';
-      throw new PrivacyError('MASTER_KEY_MISSING', `The next master key file (${NEXT_MASTER_KEY_FILE_ENV}) ${reason}; put the new key there (mode 0600) and ask again.`, { cause: err });
+      return new PrivacyError('MASTER_KEY_MISSING', `The next master key file (${NEXT_MASTER_KEY_FILE_ENV}) ${reason}; put the new key there (mode 0600) and ask again.`, { cause: err });
+    };
+    let handle: fs.FileHandle;
+    try {
+      handle = await fs.open(file, KEY_FILE_OPEN_FLAGS);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ELOOP') {
+        throw new PrivacyError('MASTER_KEY_FILE_UNSAFE', `The next master key file (${NEXT_MASTER_KEY_FILE_ENV}) is a symbolic link; name the key file itself and ask again.`, { cause: err });
+      }
+      throw unreadable(err);
     }
-    if ((mode & 0o077) !== 0) {
-      throw new PrivacyError('MASTER_KEY_FILE_UNSAFE', `The next master key file may be read by other users of this host (mode ${(mode & 0o777).toString(8)}); make it 0600 (or 0400) and ask again.`);
+    let text: string | undefined;
+    try {
+      const stat = await handle.stat().catch((err: unknown) => Promise.reject(unreadable(err)));
+      if (!stat.isFile()) {
+        throw new PrivacyError('MASTER_KEY_FILE_UNSAFE', `The next master key file (${NEXT_MASTER_KEY_FILE_ENV}) is not a regular file (a directory, FIFO or device); put the new key in a plain file (mode 0600) and ask again.`);
+      }
+      if ((stat.mode & 0o077) !== 0) {
+        throw new PrivacyError('MASTER_KEY_FILE_UNSAFE', `The next master key file may be read by other users of this host (mode ${(stat.mode & 0o777).toString(8)}); make it 0600 (or 0400) and ask again.`);
+      }
+      text = await readKeyText(handle).catch((err: unknown) => Promise.reject(unreadable(err)));
+    } finally {
+      await handle.close().catch(() => undefined);
+    }
+    if (text === undefined) {
+      throw new PrivacyError('MASTER_KEY_MALFORMED', `The next master key file (${NEXT_MASTER_KEY_FILE_ENV}) is longer than ${MAX_KEY_FILE_BYTES} bytes, so it does not hold just a key; write 32 random bytes as 64 hex digits and ask again.`);
     }
     return MasterKey.parse(text, `the next master key file (${NEXT_MASTER_KEY_FILE_ENV})`);
   };
+}
+
+/** The file's text, read through `handle`; undefined when it is longer than {@link MAX_KEY_FILE_BYTES}. */
+async function readKeyText(handle: fs.FileHandle): Promise<string | undefined> {
+  const buffer = Buffer.alloc(MAX_KEY_FILE_BYTES + 1);
+  try {
+    let length = 0;
+    for (;;) {
+      const { bytesRead } = await handle.read(buffer, length, buffer.length - length, length);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+      if (length === buffer.length) return undefined;
+    }
+    return buffer.toString('utf8', 0, length);
+  } finally {
+    buffer.fill(0);
+  }
 }
 
 /** Codes that mean the rotation cannot start as configured now: the operator fixes them, then asks again. */

@@ -5,8 +5,9 @@
  * store with many entries is re-encrypted in small batches.
  */
 import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { IdentityContract } from '../../../chaincode/src';
@@ -80,6 +81,52 @@ describe('master key rotation through the gateway (issue 8): admin-triggered, ke
     writeFileSync(file, `${'ab'.repeat(32)}\n`);
     await attempt('MASTER_KEY_WEAK');
     expect(hospital.keys.status().currentGeneration).to.equal(1);
+  });
+
+  /** Puts something at the key file's path, asks for a rotation, expects 409 UNSAFE with `sentence`; removes it again. */
+  const refused = async (make: (file: string) => void, sentence: RegExp): Promise<void> => {
+    const file = hospital.nextMasterKeyFile;
+    rmSync(file, { force: true });
+    make(file);
+    try {
+      const res = await send(hospital, 'POST', ROTATION, ADMIN);
+      expect(res.status, JSON.stringify(res.body)).to.equal(409);
+      expect(res.body.error.code).to.equal('MASTER_KEY_FILE_UNSAFE');
+      expect(res.body.error.message).to.match(sentence);
+      expect(JSON.stringify(res.body)).to.not.include(newKeyHex);
+      expect(hospital.keys.status().currentGeneration).to.equal(1);
+    } finally {
+      rmSync(file, { recursive: true, force: true });
+    }
+  };
+
+  it('the key file is opened once and checked through that handle: a symbolic link, even to a private file holding a good key', async () => {
+    const target = path.join(dir, 'linked-key');
+    writeFileSync(target, `${newKeyHex}\n`, { mode: 0o600 });
+    await refused((file) => symlinkSync(target, file), /is a symbolic link; name the key file itself/);
+    rmSync(target);
+  });
+
+  it('… a FIFO (it would block a plain read, and could feed anything)', async function () {
+    if (spawnSync('mkfifo', ['--version'], { stdio: 'ignore' }).error) {
+      console.log('      (skipped: this host has no mkfifo command to make a FIFO with)');
+      this.skip();
+    }
+    await refused((file) => {
+      const made = spawnSync('mkfifo', ['-m', '600', file]);
+      expect(made.status, String(made.stderr)).to.equal(0);
+    }, /is not a regular file/);
+  });
+
+  it('… a world-readable file', async () => {
+    await refused((file) => {
+      writeFileSync(file, `${newKeyHex}\n`, { mode: 0o600 });
+      chmodSync(file, 0o604);
+    }, /may be read by other users of this host \(mode 604\)/);
+  });
+
+  it('… a directory (anything but a private regular file is refused)', async () => {
+    await refused((file) => mkdirSync(file, { mode: 0o700 }), /is not a regular file/);
   });
 
   it('rotates while anchors, verifications and registrations go on: every request succeeds, every ref stays the same', async () => {
