@@ -102,10 +102,10 @@ export interface AnchorIndexStatus {
   error?: string;
 }
 
-/** The index's errors: a corrupt snapshot with `onCorrupt: 'fail'`, a held lock, a malformed event. */
+/** The index's errors: a corrupt snapshot with `onCorrupt: 'fail'`, a held lock, a malformed event, a wait cut short by {@link AnchorIndex.stop}. */
 export class AnchorIndexError extends Error {
   constructor(
-    readonly code: 'INDEX_CORRUPT' | 'INDEX_LOCKED' | 'INDEX_BAD_EVENT',
+    readonly code: 'INDEX_CORRUPT' | 'INDEX_LOCKED' | 'INDEX_BAD_EVENT' | 'INDEX_STOPPED',
     message: string,
   ) {
     super(`${code}: ${message}`);
@@ -144,6 +144,8 @@ export class AnchorIndex implements VerdictSource {
   private snapshotTimer: NodeJS.Timeout | undefined;
   private snapshotting: Promise<void> | undefined;
   private dirty = false;
+  /** Set by {@link stop}: the index follows no more, so a wait for a block it does not hold is answered INDEX_STOPPED. */
+  private stopped = false;
   private lastSnapshotEnded = 0;
   private readonly waiters = new Set<() => void>();
   private readonly logger: AcceptanceLogger;
@@ -193,7 +195,7 @@ export class AnchorIndex implements VerdictSource {
     }
   }
 
-  /** Stops following, writes a last snapshot and releases the file. */
+  /** Stops following, writes a last snapshot and releases the file. Pending {@link whenIndexed} waits are rejected INDEX_STOPPED. */
   async stop(): Promise<void> {
     this.abort?.abort();
     await this.following;
@@ -204,6 +206,8 @@ export class AnchorIndex implements VerdictSource {
     clearTimeout(this.settleTimer);
     clearTimeout(this.snapshotTimer);
     if (this.state !== 'failed') this.state = 'stopped';
+    this.stopped = true;
+    this.wake();
     await this.snapshot();
     await this.lock.release();
   }
@@ -260,10 +264,17 @@ export class AnchorIndex implements VerdictSource {
     };
   }
 
-  /** Resolves once the index holds the events of block `blockNumber` (or is ready, with no block given). */
+  /**
+   * Resolves once the index holds the events of block `blockNumber` (or is ready, with no block
+   * given), or has failed (it will get no further; every ORIGINAL then goes to the peer). Rejects
+   * with INDEX_STOPPED when {@link stop} is called first, or was already.
+   */
   async whenIndexed(blockNumber?: bigint): Promise<void> {
     const done = () => (blockNumber === undefined ? this.ready() : (this.checkpoint?.blockNumber ?? 0n) >= blockNumber) || this.state === 'failed';
-    while (!done()) await new Promise<void>((resolve) => this.waiters.add(resolve));
+    while (!done()) {
+      if (this.stopped) throw new AnchorIndexError('INDEX_STOPPED', `the index was stopped before it held ${blockNumber === undefined ? 'the last block' : `block ${blockNumber}`}.`);
+      await new Promise<void>((resolve) => this.waiters.add(resolve));
+    }
   }
 
   /** Writes the table and its checkpoint now (waits for a write in progress first). */

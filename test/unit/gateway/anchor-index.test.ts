@@ -124,6 +124,21 @@ describe('anchor index: the gateway-local docHash → verdict index fed by ledge
     expect(live.verdictOf(sha('v1'))).to.include({ verdict: 'SUPERSEDED', supersededBy: sha('v2') });
   });
 
+  it('stop() answers every pending whenIndexed wait with INDEX_STOPPED, and any wait after it for a block it does not hold', async () => {
+    await submit('Records:anchorRecord', JSON.stringify(record('r-1', 'v1')));
+    const index = await openIndex({ settleMs: 60_000 });
+    index.start();
+    await index.whenIndexed(height());
+    const codeOf = (wait: Promise<void>) => wait.then(() => 'resolved', (err: unknown) => (err instanceof AnchorIndexError ? err.code : String(err)));
+    // Neither can come: the index is not ready for a minute, and no block beyond the height is committed.
+    const waits = [codeOf(index.whenIndexed()), codeOf(index.whenIndexed(height() + 5n))];
+    await stop(index);
+    expect(await Promise.all(waits)).to.deep.equal(['INDEX_STOPPED', 'INDEX_STOPPED']);
+    expect(await codeOf(index.whenIndexed(height() + 1n))).to.equal('INDEX_STOPPED');
+    // What it did hold still resolves.
+    expect(await codeOf(index.whenIndexed(height()))).to.equal('resolved');
+  });
+
   it('persists to a snapshot and resumes after its checkpoint, without reading from block 0 again', async () => {
     const first = await openIndex();
     first.start();
