@@ -403,8 +403,9 @@ export function createGatewayApp(options: GatewayOptions): { app: express.Expres
 
   if (options.consentEvents) {
     const consentEvents = options.consentEvents;
-    app.get('/v1/consents/events', ...route('watchConsentEvents', async (req, res) => {
-      streamConsentEvents(req, res, consentEvents);
+    app.get('/v1/consents/events', ...route('watchConsentEvents', async (req, res, user) => {
+      // Claims and research officers follow the changes of their own purpose only, as in exportConsent.
+      streamConsentEvents(req, res, consentEvents, ACCESS_PURPOSES[user.role]);
     }));
   }
 

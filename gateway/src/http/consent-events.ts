@@ -32,8 +32,12 @@ export function eventType(entry: ConsentFeedEntry): string {
  * {@link ConsentFeedError} (400 INVALID_EVENT_ID) before anything is sent, so the client gets
  * the usual JSON error envelope; ends the stream when the feed closes, and lets go of the feed
  * when the client disconnects.
+ *
+ * With `purposes` (the caller's role's ACCESS_PURPOSES), only the changes of a grant whose
+ * purpose it matches are sent: the others are skipped as the stream goes, so every event keeps
+ * its feed seq for id and Last-Event-ID means the same whoever sends it.
  */
-export function streamConsentEvents(req: Request, res: Response, options: ConsentEventsOptions): void {
+export function streamConsentEvents(req: Request, res: Response, options: ConsentEventsOptions, purposes?: RegExp): void {
   const { feed } = options;
   // A plain copy: the query parser's object has no prototype.
   const query = validateBody<{ after?: string }>('ConsentEventsQuery', { ...(req.query as Record<string, unknown>) });
@@ -59,6 +63,7 @@ export function streamConsentEvents(req: Request, res: Response, options: Consen
   const send = (entry: ConsentFeedEntry): void => {
     if (entry.seq <= last || res.writableEnded) return;
     last = entry.seq;
+    if (purposes && !purposes.test(entry.change.purpose ?? '')) return;
     res.write(`id: ${entry.seq}\nevent: ${eventType(entry)}\ndata: ${JSON.stringify(entry)}\n\n`);
     if (res.writableLength > maxBuffered) res.end();
   };

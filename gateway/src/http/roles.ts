@@ -26,7 +26,8 @@ export const OPERATION_ROLES = {
   // One grant as FHIR R4 Consent, only at an org party to it (hospital or grantee); claims and
   // research officers only for their own purpose (ACCESS_PURPOSES).
   exportConsent: ['records-officer', 'claims-officer', 'research-officer', 'dpo', 'admin'],
-  // The stream of grants and revocations that concern this org (a sponsor's research office, an insurer's claims desk).
+  // The stream of grants and revocations that concern this org (a sponsor's research office, an insurer's claims desk);
+  // claims and research officers get those of their own purpose only (ACCESS_PURPOSES).
   watchConsentEvents: ['research-officer', 'claims-officer', 'admin'],
   // A receipt holds hashes, the issuer's MSP, record id, version and times: nothing about the patient.
   issueReceipt: ROLES,

@@ -320,6 +320,40 @@ describe('consent events: revocation reaches the sponsor, across its gateway res
     expect((await send(hospital, 'GET', '/v1/openapi.json')).body.paths).to.not.have.property('/v1/consents/events');
     expect((await send(hospital, 'GET', '/v1/consents/events', { role: 'admin' })).status).to.equal(404);
   });
+
+  it("at a hospital, a claims officer's stream has only claims changes and a research officer's only research ones, with the feed's ids; an admin's has all", async () => {
+    // A second gateway of the hospital, with a consent feed: it keeps every change about its patients.
+    const withFeed = await startOrgGateway({ ledger, mspId: HOSPITAL, type: 'hospital', dir: path.join(root, 'hospital-feed-run'), consentFeed: { dir: path.join(root, 'hospital-feed') } });
+    try {
+      const stream = async (role: Role, headers: Record<string, string> = {}): Promise<SseClient> => {
+        const client = await SseClient.connect(`${withFeed.url}/v1/consents/events`, { authorization: `Bearer ${ROLE_KEYS[role]}`, ...headers });
+        clients.push(client);
+        expect(client.status).to.equal(200);
+        return client;
+      };
+      const untilId = (client: SseClient, id: string) => client.until(() => client.events.some((e) => e.id === id) || client.ended);
+      const ids = (client: SseClient) => client.events.map((e) => e.id);
+      // So far: 1 insurer claims granted, 2 sponsor research:TRIAL-4 granted, 3 revoked, 4 insurer claims granted,
+      // 5 revoked, 6 sponsor research:TRIAL-5 granted. Sentinels: 7 for claims, 8 for research.
+      await grant(INSURER, 'claims');
+      await grant(SPONSOR, 'research:TRIAL-6');
+      const admin = await stream('admin');
+      const claims = await stream('claims-officer');
+      const research = await stream('research-officer');
+      const claimsResumed = await stream('claims-officer', { 'last-event-id': '4' });
+      await Promise.all([untilId(admin, '8'), untilId(claims, '7'), untilId(research, '8'), untilId(claimsResumed, '7')]);
+      expect(ids(admin)).to.deep.equal(['1', '2', '3', '4', '5', '6', '7', '8']);
+      expect(ids(claims)).to.deep.equal(['1', '4', '5', '7']);
+      expect(claims.events.every((e) => entryOf(e).change.purpose === 'claims')).to.equal(true);
+      expect(ids(research)).to.deep.equal(['2', '3', '6', '8']);
+      expect(research.events.every((e) => entryOf(e).change.purpose?.startsWith('research:'))).to.equal(true);
+      expect(ids(claimsResumed)).to.deep.equal(['5', '7']);
+      // Each event is the feed's entry of that seq, whoever receives it.
+      for (const e of [...claims.events, ...research.events]) expect(e.data).to.equal(admin.events.find((a) => a.id === e.id)?.data);
+    } finally {
+      await withFeed.stop();
+    }
+  });
 });
 
 describe('the consent event stream and a client that is already gone', () => {
