@@ -60,15 +60,28 @@ function runningPid(pidFile: string): number | undefined {
  * `down` would otherwise kill with its whole group)? Without /proc it cannot tell and says yes.
  */
 function isHardhatNode(pid: number): boolean {
+  return commandLineSays(pid, (args) => args.includes(path.join(ROOT, 'node_modules/hardhat/internal/cli/bootstrap.js')));
+}
+
+/** Was our node `pid` started for `port` (`--port <port>` on its command line)? Without /proc it cannot tell and says yes. */
+function listensOn(pid: number, port: number): boolean {
+  return commandLineSays(pid, (args) => args[args.indexOf('--port') + 1] === String(port));
+}
+
+/** Does `test` hold of the arguments `pid` runs with? Yes without /proc; no when `pid` is gone. */
+function commandLineSays(pid: number, test: (args: string[]) => boolean): boolean {
   if (!existsSync('/proc/self/cmdline')) return true;
   try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(path.join(ROOT, 'node_modules/hardhat/internal/cli/bootstrap.js'));
+    return test(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0'));
   } catch {
     return false;
   }
 }
 
-/** Starts the node (unless it already runs) and deploys the registry (unless already deployed on it). */
+/**
+ * Starts the node (unless it already runs) and deploys the registry (unless already deployed on it:
+ * our node running without `chain.json`, after a deployment failed part-way, gets a fresh one).
+ */
 export async function up(env: NodeJS.ProcessEnv = process.env): Promise<LocalChain> {
   const files = paths(env);
   const network = consortium();
@@ -76,23 +89,30 @@ export async function up(env: NodeJS.ProcessEnv = process.env): Promise<LocalCha
   const rpcUrl = `http://127.0.0.1:${port}`;
   mkdirSync(files.dir, { recursive: true });
   const known = readLocalChain(env);
-  if (runningPid(files.pid) !== undefined && known?.rpcUrl === rpcUrl && (await chainIdAt(rpcUrl)) !== undefined) {
+  const ours = runningPid(files.pid);
+  const answering = (await chainIdAt(rpcUrl)) !== undefined;
+  if (ours !== undefined && known?.rpcUrl === rpcUrl && answering) {
     log(`already running at ${rpcUrl}; registry ${known.registry.address}`);
     return known;
   }
-  if ((await chainIdAt(rpcUrl)) !== undefined) {
+  if (answering && (ours === undefined || !listensOn(ours, port))) {
     throw new Error(`something else already answers JSON-RPC at ${rpcUrl}; stop it or set MEDPROV_EVM_PORT.`);
   }
   rmSync(files.chain, { force: true });
-  const out = openSync(files.log, 'a');
-  const child = spawnHardhatNode(port, out);
-  closeSync(out);
-  child.unref();
-  await writeFileAtomic(files.pid, `${child.pid}\n`);
-  log(`starting a Hardhat node at ${rpcUrl} (log: ${path.relative(ROOT, files.log)})`);
-  let exited = false;
-  child.once('exit', () => (exited = true));
-  await waitForNode(rpcUrl, () => exited, () => ` (see ${files.log})`);
+  if (answering) {
+    // Our own node, without the chain it should describe (a deployment failed part-way): deploy on it.
+    log(`the Hardhat node (pid ${ours}) runs at ${rpcUrl} without ${path.relative(ROOT, files.chain)}; deploying the registry on it`);
+  } else {
+    const out = openSync(files.log, 'a');
+    const child = spawnHardhatNode(port, out);
+    closeSync(out);
+    child.unref();
+    await writeFileAtomic(files.pid, `${child.pid}\n`);
+    log(`starting a Hardhat node at ${rpcUrl} (log: ${path.relative(ROOT, files.log)})`);
+    let exited = false;
+    child.once('exit', () => (exited = true));
+    await waitForNode(rpcUrl, () => exited, () => ` (see ${files.log})`);
+  }
 
   if (!existsSync(path.join(ROOT, 'artifacts'))) {
     log('compiling the contracts');

@@ -72,6 +72,29 @@ describe('the local EVM chain (npm run evm)', function () {
     expect(status.out).to.match(/running \(pid \d+\)/);
   });
 
+  it('up with our node running but chain.json gone (a deployment that failed part-way) deploys a fresh registry on that node', async () => {
+    const file = path.join(stateDir, 'evm', 'chain.json');
+    const before = JSON.parse(readFileSync(file, 'utf8'));
+    const pid = readFileSync(path.join(stateDir, 'evm', 'node.pid'), 'utf8');
+    rmSync(file);
+    const again = await evm('up');
+    expect(again.code, again.out).to.equal(0);
+    expect(again.out).to.not.contain('something else');
+    expect(again.out).to.match(/AnchorRegistry deployed at 0x[0-9a-fA-F]{40}/);
+    const chain = JSON.parse(readFileSync(file, 'utf8'));
+    expect(chain.rpcUrl).to.equal(before.rpcUrl);
+    expect(chain.registry.address).to.not.equal(before.registry.address);
+    // The same node: no second one was started.
+    expect(readFileSync(path.join(stateDir, 'evm', 'node.pid'), 'utf8')).to.equal(pid);
+    const registry = await AnchorRegistryClient.connect({ rpcUrl: chain.rpcUrl, address: chain.registry.address, privateKey: chain.anchorers.HospitalMSP.privateKey });
+    try {
+      expect(await registry.channel()).to.equal('medprov');
+    } finally {
+      registry.close();
+    }
+    expect((await evm('status')).code).to.equal(0);
+  });
+
   it('down stops the node and forgets the chain; status then exits 1', async () => {
     const url = `http://127.0.0.1:${env.MEDPROV_EVM_PORT}`;
     expect((await evm('down')).code).to.equal(0);
