@@ -16,6 +16,11 @@
  * does not (recording an id twice returns the existing record). Journalling first instead would
  * announce an erasure that did not happen whenever the store write then failed.
  *
+ * Registering an erased patient again ({@link ErasureService.reRegister}) removes the tombstone and
+ * its id, so it first makes sure the ledger holds that erasure's record (recording it and waiting
+ * for the commit if not), and refuses with 503 ERASURE_NOT_CONFIRMED, keeping the tombstone, when
+ * it cannot. A tombstone from before ids were kept names no erasure and is removed as before.
+ *
  * Nothing here logs or returns the patientId, the patientRef or anything derived from them.
  *
  * @module
@@ -26,16 +31,20 @@ import type { RequestStatus } from '../acceptance/submitter';
 import type { AcceptanceLogger } from '../acceptance/logger';
 import { ApiError } from '../errors';
 import type { Ledger } from '../fabric/client';
-import { isPrivacyError, type ErasureRecord } from '../privacy';
+import { isPrivacyError, type ErasureRecord, type Registration, type RegistrationOptions } from '../privacy';
 import { toApiError } from '../records/service';
 
 /** `Privacy:recordErasure` and `Privacy:readErasure`: the chaincode's erasure log. */
 const RECORD_TX = 'Privacy:recordErasure';
 const READ_TX = 'Privacy:readErasure';
 
+/** How long re-registration waits for an erasure's ledger record to commit through the journal. Default 30 s. */
+export const DEFAULT_ERASURE_CONFIRM_WAIT_MS = 30_000;
+
 /** The part of the key store erasure needs. */
 export interface ErasableKeys {
   erasePatient(orgPatientId: string): Promise<ErasureRecord>;
+  registerPatient(orgPatientId: string, options: RegistrationOptions): Promise<Registration>;
 }
 
 /** How the ledger recording of an erasure stands. */
@@ -81,6 +90,28 @@ export class ErasureService {
     }
     this.options.logger?.info('erasure: patient key destroyed', { erasureId: erasure.erasureId });
     return { erasure, ledger: await this.recordQuietly(erasure.erasureId, context, waitMs) };
+  }
+
+  /**
+   * Registers an erased patient again (the person returns as a new patient): a new, unrelated
+   * ref. The tombstone is removed only after the ledger is seen to hold the record of the erasure
+   * it names: read with `Privacy:readErasure`, recorded now if missing (through the journal when
+   * there is one, waiting up to `waitMs` for the commit). A patient who was never erased is
+   * registered as usual.
+   *
+   * @throws ApiError 503 ERASURE_NOT_CONFIRMED (details: `erasureId`, `ledger`; the tombstone is
+   *   kept and nothing else is written), 409 PATIENT_KEY_ERASED (the patient was erased again
+   *   meanwhile), 400 INVALID_IDENTIFIER
+   */
+  async reRegister(patientId: string, context: RequestContext = {}, waitMs = DEFAULT_ERASURE_CONFIRM_WAIT_MS): Promise<Registration> {
+    try {
+      return await this.keys.registerPatient(patientId, {
+        afterErasure: true,
+        confirmErasureRecorded: (erasureId) => this.confirmRecorded(erasureId, context, waitMs),
+      });
+    } catch (err) {
+      throw erasureRefusal(err);
+    }
   }
 
   /**
@@ -134,6 +165,20 @@ export class ErasureService {
         ? 'That patient has already been erased, and the erasure is recorded on the ledger.'
         : 'That patient has already been erased; the ledger record of that erasure was missing and is being made again (see ledger).',
       { erasureId, ledgerRecorded: found !== null, ...(ledger ? { ledger } : {}) },
+    );
+  }
+
+  /** Resolves once the ledger holds erasure `erasureId`'s record, recording it if missing; else 503 ERASURE_NOT_CONFIRMED. */
+  private async confirmRecorded(erasureId: string, context: RequestContext, waitMs: number): Promise<void> {
+    if (await this.lookup(erasureId).catch(() => null)) return;
+    const ledger = await this.recordQuietly(erasureId, context, waitMs);
+    if (ledger.state === 'committed') return;
+    this.options.logger?.info('erasure: re-registration refused, the erasure is not confirmed on the ledger', { erasureId, state: ledger.state });
+    throw new ApiError(
+      503,
+      'ERASURE_NOT_CONFIRMED',
+      "The patient was erased, and the ledger record of that erasure could not be confirmed, so the patient cannot be registered again yet (nothing was changed). Record the erasure (see ledger), then try again.",
+      { erasureId, ledger },
     );
   }
 

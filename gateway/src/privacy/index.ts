@@ -34,6 +34,7 @@ export {
   type PatientKeyStoreOptions,
   type PatientStatus,
   type Registration,
+  type RegistrationOptions,
   type RotationReport,
 } from './patient-keys';
 export {

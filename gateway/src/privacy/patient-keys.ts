@@ -86,6 +86,21 @@ export interface PatientKeyStoreOptions {
 /** Whether this org holds a key for an identifier. */
 export type PatientStatus = 'active' | 'erased' | 'unknown';
 
+/** Options of {@link PatientKeyStore.registerPatient}. */
+export interface RegistrationOptions {
+  /** Register a patient whose key was erased again, with a new, unrelated key. */
+  afterErasure?: boolean;
+  /**
+   * With `afterErasure`: makes sure the ledger holds the record of erasure `erasureId` (recording
+   * it if it is missing) and throws when that cannot be confirmed. Called, outside the write
+   * queue, before a tombstone that keeps its erasure's id is removed: once it is gone, nothing
+   * names that erasure any more, so an erasure never recorded would stay unrecorded for good.
+   * Without it such a tombstone is kept (PATIENT_KEY_ERASED). Tombstones from before ids were
+   * kept have nothing to confirm and are removed as before.
+   */
+  confirmErasureRecorded?: (erasureId: string) => Promise<void>;
+}
+
 /** Result of {@link PatientKeyStore.registerPatient}. */
 export interface Registration {
   /** The patient's ref under this org (HMAC-SHA256, hex). */
@@ -418,21 +433,33 @@ export class PatientKeyStore implements DocumentSalts {
    * A patient whose key was erased is refused unless `afterErasure` is set: registering
    * them again mints a new, unrelated key (their old ledger entries stay unlinkable), and
    * that must be a deliberate decision — e.g. the person returns as a new patient — never a
-   * side effect of anchoring a record.
+   * side effect of anchoring a record. The tombstone is removed only once
+   * `confirmErasureRecorded` has confirmed the ledger record of the erasure it names
+   * ({@link RegistrationOptions}); a tombstone from before ids were kept is removed without.
    *
-   * @throws PrivacyError INVALID_IDENTIFIER, PATIENT_KEY_ERASED, STORE_WRITE_FAILED, STORE_CLOSED
+   * @throws PrivacyError INVALID_IDENTIFIER, PATIENT_KEY_ERASED, STORE_WRITE_FAILED, STORE_CLOSED;
+   *   whatever `confirmErasureRecorded` throws (nothing is written then)
    */
-  async registerPatient(orgPatientId: string, options: { afterErasure?: boolean } = {}): Promise<Registration> {
+  async registerPatient(orgPatientId: string, options: RegistrationOptions = {}): Promise<Registration> {
     this.assertOpen();
     const id = canonicalPatientId(orgPatientId);
     const index = this.indexOf(id);
     const known = this.state.entries.get(index);
     if (known && !this.erasing.has(index)) return { patientRef: this.refFromEntry(known, index, id), created: false };
+    const tombstone = options.afterErasure ? this.state.erased.get(index) : undefined;
+    if (typeof tombstone === 'string') {
+      if (!options.confirmErasureRecorded) throw erasedError(unconfirmedErasure);
+      await options.confirmErasureRecorded(tombstone);
+      this.assertOpen();
+    }
     return this.enqueue<Registration>((draft) => {
       const existing = this.entryIn(draft, index);
       if (existing) return { result: { patientRef: this.refFromEntry(existing, index, id), created: false } };
       const wasErased = this.erasedIn(draft, index);
       if (wasErased && !options.afterErasure) throw erasedError();
+      // The tombstone must still name the erasure just confirmed (not one made meanwhile).
+      const erasureId = draft.erasedAdd.get(index) ?? this.state.erased.get(index);
+      if (wasErased && typeof erasureId === 'string' && erasureId !== tombstone) throw erasedError(unconfirmedErasure);
       const current = this.currentGeneration(draft);
       const patientKey = this.random(PATIENT_KEY_BYTES);
       try {
@@ -805,6 +832,9 @@ export class PatientKeyStore implements DocumentSalts {
 function seedAad(storeIdText: string, g: number): string {
   return `${STORE_FORMAT}\0index-seed\0${storeIdText}\0${g}`;
 }
+
+const unconfirmedErasure =
+  "That patient's key was destroyed on an erasure request whose ledger record has not been confirmed; it must be before the patient is registered again (ErasureService.reRegister does both).";
 
 function erasedError(sentence = "That patient's key was destroyed on an erasure request, so their ref can no longer be derived.", erasureId?: string): PrivacyError {
   return new PrivacyError(

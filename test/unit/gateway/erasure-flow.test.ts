@@ -19,6 +19,7 @@ import { encodeLeaf, leafFromAnchor, leafHash, verifyReceipt, type Receipt } fro
 import { buildReceipt } from '../../../gateway/src/anchoring/node';
 import type { Ledger } from '../../../gateway/src/fabric/client';
 import { delegatingLedger } from '../../../gateway/src/fabric/delegating-ledger';
+import { ApiError } from '../../../gateway/src/errors';
 import { LedgerError } from '../../../gateway/src/fabric/errors';
 import { bytesToHex, MerkleTree } from '../../../gateway/src/merkle';
 import { FakeLedger } from '../chaincode/fake-ledger';
@@ -117,6 +118,7 @@ describe('erasure through the gateway (issue 8): the DPO destroys a patient\'s k
       acceptance: true,
       logger,
       wrapErasureKeys: (keys) => ({
+        registerPatient: (patientId, options) => keys.registerPatient(patientId, options),
         erasePatient: async (patientId) => {
           const erasure = await keys.erasePatient(patientId);
           if (!crashAfterStoreWrite) return erasure;
@@ -316,15 +318,20 @@ describe('erasure through the gateway (issue 8): the DPO destroys a patient\'s k
     expect((await send(hospital2, 'GET', `/v1/erasures/${id}`, ADMIN)).body).to.deep.equal(recorded.body.erasure);
   });
 
-  it('a crash between the key store write and the journal append loses no erasure: a repeated erasure answers 409 with its id and records it, once', async () => {
-    const patient = 'MRN-2026-0077';
-    const anchored = await send(hospital, 'POST', '/v1/records', OFFICER, { recordId: 'adm-2026-077', docHash: sha('crash doc'), patientId: patient, category: 'loinc:18842-5' }, { prefer: 'wait=10' });
+  /** Anchors a record of `patient` at the hospital, then erases them with a crash right after the key store write (500). */
+  async function anchorThenCrashErasure(patient: string, recordId: string): Promise<{ ref: string; crashed: { status: number; body: unknown } }> {
+    const anchored = await send(hospital, 'POST', '/v1/records', OFFICER, { recordId, docHash: sha(`crash doc ${recordId}`), patientId: patient, category: 'loinc:18842-5' }, { prefer: 'wait=10' });
     expect(anchored.status, JSON.stringify(anchored.body)).to.equal(201);
     const ref = hospital.keys.patientRef(patient);
     crashAfterStoreWrite = true;
-    const crashed = await send(hospital, 'POST', '/v1/erasures', DPO, { patientId: patient });
-    crashAfterStoreWrite = false;
+    const crashed = await send(hospital, 'POST', '/v1/erasures', DPO, { patientId: patient }).finally(() => (crashAfterStoreWrite = false));
     expect(crashed.status).to.equal(500);
+    return { ref, crashed };
+  }
+
+  it('a crash between the key store write and the journal append loses no erasure: a repeated erasure answers 409 with its id and records it, once', async () => {
+    const patient = 'MRN-2026-0077';
+    const { ref, crashed } = await anchorThenCrashErasure(patient, 'adm-2026-077');
     expect(lostIds).to.have.length(1);
     const [lostId] = lostIds;
     expect(JSON.stringify(crashed.body)).to.not.include(lostId);
@@ -354,6 +361,52 @@ describe('erasure through the gateway (issue 8): the DPO destroys a patient\'s k
     for (const answer of [retry.body, again.body]) {
       const text = JSON.stringify(answer);
       expect(needles.filter((n) => text.includes(n))).to.deep.equal([]);
+    }
+  });
+
+  it('re-registering after an unrecorded erasure first records it on the ledger (once, with its original id), then gives a fresh ref', async () => {
+    const patient = 'MRN-2026-0088';
+    const { ref } = await anchorThenCrashErasure(patient, 'adm-2026-088');
+    const lostId = lostIds[lostIds.length - 1];
+    const key = `\u0000medprov.erasure\u0000${lostId}\u0000`;
+    expect(ledger.committed.filter((tx) => tx.writes.has(key))).to.have.length(0);
+
+    // No one retries the erasure; the person returns as a new patient.
+    const registration = await hospital.erasures.reRegister(patient, { user: 'records-officer-1' });
+    expect(ledger.committed.filter((tx) => tx.writes.has(key))).to.have.length(1);
+    expect((await send(hospital, 'GET', `/v1/erasures/${lostId}`, DPO)).body).to.include({ erasureId: lostId, hospital: HOSPITAL });
+    expect(registration.created).to.equal(true);
+    expect(registration.patientRef).to.match(/^[0-9a-f]{64}$/).and.not.equal(ref);
+    expect(hospital.keys.patientRef(patient)).to.equal(registration.patientRef);
+    // Registered already: nothing to confirm, nothing written.
+    const writes = ledger.writeCount;
+    expect(await hospital.erasures.reRegister(patient)).to.deep.equal({ patientRef: registration.patientRef, created: false });
+    expect(ledger.writeCount).to.equal(writes);
+  });
+
+  it('when the ledger refuses to record that erasure, re-registration is refused 503 ERASURE_NOT_CONFIRMED and the tombstone stays', async () => {
+    const patient = 'H2-MRN-8';
+    expect((await send(hospital2, 'POST', '/v1/records', OFFICER, { recordId: 'h2-adm-8', docHash: sha('h2 doc 8'), patientId: patient, category: 'loinc:18842-5' })).status).to.equal(201);
+    failRecording = true;
+    try {
+      const erased = await send(hospital2, 'POST', '/v1/erasures', DPO, { patientId: patient });
+      expect(erased.body.ledger).to.include({ state: 'not-recorded' });
+      const { erasureId: id } = erased.body.erasure;
+      const writes = ledger.writeCount;
+      const status = hospital2.keys.status();
+      const refused = (await hospital2.erasures.reRegister(patient).catch((err: unknown) => err)) as ApiError;
+      expect(refused).to.be.instanceOf(ApiError).and.include({ status: 503, code: 'ERASURE_NOT_CONFIRMED' });
+      expect(refused.details).to.deep.include({ erasureId: id });
+      expect(ledger.writeCount).to.equal(writes);
+      expect(hospital2.keys.patientStatus(patient)).to.equal('erased');
+      expect(hospital2.keys.status()).to.deep.equal(status);
+      // The tombstone still names the erasure: a repeated erasure finds it.
+      failRecording = false;
+      const again = await send(hospital2, 'POST', '/v1/erasures', DPO, { patientId: patient });
+      expect(again.status).to.equal(409);
+      expect(again.body.error.details).to.include({ erasureId: id, ledgerRecorded: false });
+    } finally {
+      failRecording = false;
     }
   });
 });

@@ -1,8 +1,10 @@
 import { expect } from 'chai';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { DEFAULT_STORE_FILE, MasterKey, PatientKeyStore, type PrivacyError } from '../../../gateway/src/privacy';
+import { masterKeyBytes } from '../../../gateway/src/privacy/master-key';
+import { deriveKeyring, hmacSha256 } from '../../../gateway/src/privacy/sealing';
 import { parseStore, serializeWithMac } from '../../../gateway/src/privacy/store-format';
 import { containsAnyEncoding, encodings, expectCode, openStore, recordingRandom, tempStateDir } from './helpers';
 
@@ -100,8 +102,19 @@ describe('privacy: erasure by crypto-shredding', () => {
     expect(store.patientRef('홍길동-19800101')).to.equal(refs.get('홍길동-19800101'));
   });
 
-  it('re-registration after erasure must be explicit, and yields a new, unrelated ref', async () => {
-    const again = await store.registerPatient(target, { afterErasure: true });
+  it('re-registration after erasure must be explicit, first confirms the erasure\'s ledger record, and yields a new, unrelated ref', async () => {
+    const fileBefore = readFileSync(file);
+    // Without a confirmation, or when it fails, the tombstone (and its erasure id) stays.
+    await expectCode(() => store.registerPatient(target, { afterErasure: true }), 'PATIENT_KEY_ERASED', 'ledger record');
+    const down = new Error('the ledger cannot confirm it');
+    const refused = await store.registerPatient(target, { afterErasure: true, confirmErasureRecorded: async () => Promise.reject(down) }).catch((err: unknown) => err);
+    expect(refused).to.equal(down);
+    expect(store.patientStatus(target)).to.equal('erased');
+    expect(readFileSync(file).equals(fileBefore)).to.equal(true);
+
+    const confirmed: string[] = [];
+    const again = await store.registerPatient(target, { afterErasure: true, confirmErasureRecorded: async (erasureId) => void confirmed.push(erasureId) });
+    expect(confirmed).to.deep.equal([targetErasure.erasureId]);
     expect(again.created).to.equal(true);
     expect(again.patientRef).not.to.equal(refs.get(target));
     expect(store.patientRef(target)).to.equal(again.patientRef);
@@ -154,5 +167,20 @@ describe('privacy: erasure by crypto-shredding', () => {
     // The body (the MAC input) is byte for byte what the old gateway wrote, so its MAC still verifies.
     expect(serializeWithMac(parsed.body, parsed.macGeneration, parsed.mac)).to.equal(legacy);
     expect(() => parseStore(Buffer.from(text.replace(erasureId, erasureId.toUpperCase())))).to.throw(/^STORE_CORRUPT: .*erasureId/);
+  });
+
+  it('a tombstone from before ids were kept names no erasure to confirm: afterErasure re-registers as before', async () => {
+    await store.close();
+    const text = readFileSync(file, 'utf8');
+    const legacy = text.replace(/\{"index":"([^"]+)","erasureId":"[^"]+"\}/g, '"$1"');
+    expect(legacy).to.not.include('erasureId');
+    const parsed = parseStore(Buffer.from(legacy));
+    const ring = deriveKeyring(masterKeyBytes(master), parsed.doc.storeId, parsed.macGeneration);
+    writeFileSync(file, serializeWithMac(parsed.body, parsed.macGeneration, hmacSha256(ring.macKey, parsed.body)));
+    store = await PatientKeyStore.open({ stateDir: state.dir, masterKey: master });
+    expect(store.patientStatus(target)).to.equal('erased');
+    const again = await store.registerPatient(target, { afterErasure: true });
+    expect(again.created).to.equal(true);
+    expect(store.patientStatus(target)).to.equal('active');
   });
 });

@@ -56,6 +56,8 @@ export interface OrgGateway {
   anchorIndex?: AnchorIndex;
   /** The org's patient key store. */
   keys: PatientKeyStore;
+  /** The gateway's erasure service (re-registration after erasure has no route). */
+  erasures: ErasureService;
   /** Where POST /v1/admin/master-key/rotation reads the next master key (absent until a test writes it). */
   nextMasterKeyFile: string;
   stop: () => Promise<void>;
@@ -147,6 +149,10 @@ export async function startOrgGateway(options: {
     feed.start();
   }
   const anchoring = options.anchoring ? await options.anchoring(chaincode) : undefined;
+  const erasures = new ErasureService(options.wrapErasureKeys ? options.wrapErasureKeys(keys) : keys, chain, {
+    ...(acceptance ? { acceptance } : {}),
+    ...(options.logger ? { logger: fromPino(options.logger.child({ org: mspId, component: 'erasure' })) } : {}),
+  });
   const { app } = createGatewayApp({
     org: { mspId, name: mspId, type },
     ...(anchoring ? { anchoring } : {}),
@@ -156,10 +162,7 @@ export async function startOrgGateway(options: {
     consent,
     ...(feed ? { consentEvents: { feed, ...(options.consentFeed?.heartbeatMs ? { heartbeatMs: options.consentFeed.heartbeatMs } : {}) } } : {}),
     ...(acceptance ? { acceptance } : {}),
-    erasure: new ErasureService(options.wrapErasureKeys ? options.wrapErasureKeys(keys) : keys, chain, {
-      ...(acceptance ? { acceptance } : {}),
-      ...(options.logger ? { logger: fromPino(options.logger.child({ org: mspId, component: 'erasure' })) } : {}),
-    }),
+    erasure: erasures,
     rotation: new MasterKeyRotation(keys, nextMasterKeyFromFile(nextMasterKeyFile)),
     logger: options.logger?.child({ org: mspId }) ?? pino({ level: 'silent' }),
     ...(options.limits ? { limits: options.limits } : {}),
@@ -177,6 +180,7 @@ export async function startOrgGateway(options: {
     ...(feed ? { feed } : {}),
     ...(anchorIndex ? { anchorIndex } : {}),
     keys,
+    erasures,
     nextMasterKeyFile,
     stop: async () => {
       await new Promise<void>((r) => {
