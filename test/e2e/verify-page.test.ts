@@ -5,12 +5,14 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { IdentityContract } from '../../chaincode/src';
 import type { RecordAnchor } from '../../chaincode/src/contracts/records';
-import { encodeLeaf, leafFromAnchor, leafHash, verifyReceipt } from '../../gateway/src/anchoring';
+import { encodeLeaf, leafFromAnchor, leafHash, verifyReceipt, type Receipt } from '../../gateway/src/anchoring';
 import { buildReceipt } from '../../gateway/src/anchoring/node';
 import { PAGE_CSP } from '../../gateway/src/http/pages';
+import { SALT_NOTE } from '../../gateway/src/records/service';
 import { bytesToHex, MerkleTree } from '../../gateway/src/merkle';
 import { FakeLedger } from '../unit/chaincode/fake-ledger';
 import { CONSORTIUM, HOSPITAL, INSURER } from '../unit/chaincode/fixtures';
+import { sendTo, uploadForm } from '../unit/support/http';
 import { ROLE_KEYS, startOrgGateway, type OrgGateway } from '../unit/support/org-gateways';
 import { ARTIFACTS, launchBrowser, skipWithoutBrowser, type Browser, type PwPage } from './browser';
 
@@ -22,6 +24,22 @@ import { ARTIFACTS, launchBrowser, skipWithoutBrowser, type Browser, type PwPage
 const OFFICER_KEY = ROLE_KEYS['records-officer'];
 const CLAIMS_KEY = ROLE_KEYS['claims-officer'];
 const sha = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
+
+/**
+ * A receipt built with the anchoring module's builder: the anchor's leaf in a small log (other
+ * anchors around it), proved against a checkpoint of that log.
+ */
+function receiptOf(anchored: { anchor: RecordAnchor; blockNumber: string }): Receipt {
+  const leaf = leafFromAnchor(anchored.anchor, BigInt(anchored.blockNumber));
+  const others = Array.from({ length: 6 }, () => new Uint8Array(randomBytes(32)));
+  const tree = MerkleTree.fromLeafHashes([...others.slice(0, 4), leafHash(leaf), ...others.slice(4)]);
+  return buildReceipt({
+    leafBytes: encodeLeaf(leaf),
+    leafIndex: 4,
+    tree,
+    checkpoint: { treeSize: 7, root: bytesToHex(tree.rootAt(7)), fabricBlockHeight: 3, chainId: 31337, contract: '0x5fbdb2315678afecb367f032d93f642f64180aa3', evmBlockNumber: 5 },
+  });
+}
 
 describe('e2e: the Verify page in headless Chromium (real gateway, real chaincode on the in-memory stub)', function () {
   this.timeout(120_000);
@@ -40,6 +58,10 @@ describe('e2e: the Verify page in headless Chromium (real gateway, real chaincod
   const files = { original: '', changed: '', receipt: '' };
   /** The block that anchored the original, as the hospital's gateway answered. */
   let anchoredBlock = '';
+  /** A small structured document (salted when uploaded) and, once anchored, its commitment and receipt. */
+  const labResult = Buffer.from('{"resourceType":"Observation","code":"HbA1c","unit":"%","value":"5.4"}');
+  let saltedCommitment = '';
+  let saltedReceiptText = '';
 
   before(async function () {
     skipWithoutBrowser(this, 'the Verify page e2e test');
@@ -58,18 +80,18 @@ describe('e2e: the Verify page in headless Chromium (real gateway, real chaincod
     const anchored = (await res.json()) as { anchor: RecordAnchor; blockNumber: string };
     anchoredBlock = anchored.blockNumber;
 
-    // Its receipt, built with the anchoring module's builder: the anchor's leaf in a small log
-    // (other anchors around it), proved against a checkpoint of that log.
-    const leaf = leafFromAnchor(anchored.anchor, BigInt(anchored.blockNumber));
-    const others = Array.from({ length: 6 }, () => new Uint8Array(randomBytes(32)));
-    const tree = MerkleTree.fromLeafHashes([...others.slice(0, 4), leafHash(leaf), ...others.slice(4)]);
-    const receipt = buildReceipt({
-      leafBytes: encodeLeaf(leaf),
-      leafIndex: 4,
-      tree,
-      checkpoint: { treeSize: 7, root: bytesToHex(tree.rootAt(7)), fabricBlockHeight: 3, chainId: 31337, contract: '0x5fbdb2315678afecb367f032d93f642f64180aa3', evmBlockNumber: 5 },
-    });
+    const receipt = receiptOf(anchored);
     expect(verifyReceipt(receipt, original).valid).to.equal(true);
+
+    // A small lab result uploaded to the hospital is anchored as a salted commitment; its receipt
+    // is the leaf of the commitment, with the salt that the hospital answered.
+    const salted = await sendTo(hospital, 'POST', '/v1/records', OFFICER_KEY, uploadForm(labResult, { recordId: 'lab-2026-0042', patientId: '900101-1234567', category: 'loinc:4548-4' }));
+    expect(salted.status, JSON.stringify(salted.body)).to.equal(201);
+    expect(salted.body.commitment).to.equal('salted');
+    saltedCommitment = salted.body.anchor.docHash;
+    expect(saltedCommitment).to.not.equal(sha(labResult));
+    saltedReceiptText = JSON.stringify({ ...receiptOf(salted.body), salt: salted.body.salt });
+    expect(verifyReceipt(JSON.parse(saltedReceiptText), labResult)).to.deep.equal({ valid: true, reasons: [] });
 
     files.original = path.join(dir, 'discharge-summary.pdf');
     files.changed = path.join(dir, 'discharge-summary-edited.pdf');
@@ -94,6 +116,13 @@ describe('e2e: the Verify page in headless Chromium (real gateway, real chaincod
   });
 
   const verdict = () => page.locator('#verdict').textContent();
+  /** Drops files (name, text, type) together on the drop zone, as a user dragging them would. */
+  const drop = (dropped: { name: string; text: string; type: string }[]) =>
+    page.evaluate(`(() => {
+      const t = new DataTransfer();
+      for (const f of ${JSON.stringify(dropped)}) t.items.add(new File([f.text], f.name, { type: f.type }));
+      document.querySelector('#drop-zone').dispatchEvent(new DragEvent('drop', { dataTransfer: t, bubbles: true, cancelable: true }));
+    })()`);
   // Locators, not waitForFunction: the page's CSP (rightly) forbids the eval that it needs.
   const waitForVerdict = (v: string) => page.locator(`#verdict.${v}`).waitFor({ timeout: 30_000 });
 
@@ -157,12 +186,10 @@ describe('e2e: the Verify page in headless Chromium (real gateway, real chaincod
 
   it('takes a document and its receipt dropped together on the drop zone, and tells them apart', async () => {
     const receiptText = readFileSync(files.receipt, 'utf8');
-    await page.evaluate(`(() => {
-      const t = new DataTransfer();
-      t.items.add(new File([${JSON.stringify(receiptText)}], 'r.receipt.json', { type: 'application/json' }));
-      t.items.add(new File(['a scanned letter nobody anchored'], 'letter.pdf', { type: 'application/pdf' }));
-      document.querySelector('#drop-zone').dispatchEvent(new DragEvent('drop', { dataTransfer: t, bubbles: true, cancelable: true }));
-    })()`);
+    await drop([
+      { name: 'r.receipt.json', text: receiptText, type: 'application/json' },
+      { name: 'letter.pdf', text: 'a scanned letter nobody anchored', type: 'application/pdf' },
+    ]);
     // The previous test left an UNKNOWN verdict on the page: wait for the one about letter.pdf.
     await page.locator('#live', { hasText: 'letter.pdf' }).waitFor({ timeout: 30_000 });
     await page.locator('#verdict.UNKNOWN').waitFor({ timeout: 30_000 });
@@ -190,6 +217,43 @@ describe('e2e: the Verify page in headless Chromium (real gateway, real chaincod
     expect(await page.evaluate<string>(`document.activeElement.id`), 'focus stays on Verify').to.equal('verify-button');
     expect(await page.locator('#live').evaluate((e: { getAttribute(n: string): string | null }) => e.getAttribute('aria-live'))).to.equal('polite');
     await page.screenshot({ path: path.join(ARTIFACTS, 'verify-focus.png'), fullPage: false });
+    expect(pageErrors).to.deep.equal([]);
+  });
+
+  it('a salted record with its receipt dropped: ORIGINAL as a salted commitment, the receipt valid; the salt went with the hash', async () => {
+    const before = requests.length;
+    await drop([
+      { name: 'lab-result.json', text: labResult.toString('utf8'), type: 'application/json' },
+      { name: 'lab-result.receipt.json', text: saltedReceiptText, type: 'application/json' },
+    ]);
+    await page.locator('#live', { hasText: 'lab-result.json' }).waitFor({ timeout: 30_000 });
+    await waitForVerdict('ORIGINAL');
+    await page.locator('#receipt-result').waitFor();
+    expect(await page.locator('#document-chosen').textContent()).to.include('lab-result.json');
+    expect(await page.locator('#receipt-chosen').textContent()).to.include('lab-result.receipt.json');
+    const text = (await page.locator('#live').textContent()) ?? '';
+    expect(text).to.include(HOSPITAL).and.to.include('lab-2026-0042').and.to.include(sha(labResult));
+    expect(await page.locator('#commitment').textContent()).to.equal(`salted commitment: ${saltedCommitment}`);
+    expect(await page.locator('#receipt-result h3').textContent()).to.equal('Receipt valid');
+    expect(await page.locator('#receipt-result').textContent()).to.include('salted commitment').and.to.include(saltedCommitment);
+    expect(await page.locator('#salt-note').count()).to.equal(0);
+    // Only the hash and the receipt's salt left the browser.
+    const posts = requests.slice(before).filter((r) => r.method === 'POST');
+    expect(posts).to.have.length(1);
+    expect(JSON.parse(posts[0]!.body ?? '{}')).to.deep.equal({ docHash: sha(labResult), salt: JSON.parse(saltedReceiptText).salt });
+    await page.screenshot({ path: path.join(ARTIFACTS, 'verify-salted.png'), fullPage: true });
+  });
+
+  it('the salted document dropped without its receipt: UNKNOWN at the insurer, with the note on salted records', async () => {
+    await page.locator('#clear-button').click();
+    expect(await page.locator('#receipt-chosen').textContent()).to.equal('No receipt chosen.');
+    await drop([{ name: 'lab-result.json', text: labResult.toString('utf8'), type: 'application/json' }]);
+    await page.locator('#salt-note').waitFor({ timeout: 30_000 });
+    expect(await verdict()).to.equal('UNKNOWN');
+    expect(await page.locator('#live').textContent()).to.include('lab-result.json').and.to.include(sha(labResult));
+    expect(await page.locator('#salt-note').textContent()).to.equal(SALT_NOTE);
+    expect(await page.locator('#receipt-result').count()).to.equal(0);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'verify-salted-no-receipt.png'), fullPage: true });
     expect(pageErrors).to.deep.equal([]);
   });
 });

@@ -12,6 +12,7 @@ import { documentOf, makeSourced } from '../anchoring/fixtures';
 import { FakeLedger } from '../chaincode/fake-ledger';
 import { CONSORTIUM, HOSPITAL, INSURER } from '../chaincode/fixtures';
 import { ROOT, closedPort, runCli, type CliRun as Run } from '../support/cli-process';
+import { sendTo, uploadForm } from '../support/http';
 import { ROLE_KEYS, startOrgGateway, type OrgGateway } from '../support/org-gateways';
 import { SALT_NOTE } from '../../../gateway/src/records/service';
 
@@ -107,6 +108,43 @@ describe('medprov CLI (child process against real gateways on the in-memory chai
     const bad = await cli(['verify', changed, '--json', ...asClaims]);
     expect(bad.code).to.equal(1);
     expect(JSON.parse(bad.stdout)).to.deep.equal({ file: changed, verdict: 'UNKNOWN', docHash: sha(bytes), note: SALT_NOTE });
+  });
+
+  it('verify --salt: a salted record is UNKNOWN at the insurer without its salt (with the note), ORIGINAL with it (0); a wrong salt is UNKNOWN (1), a malformed one a usage error (2)', async () => {
+    const lab = Buffer.from('{"resourceType":"Observation","code":"HbA1c","unit":"%","value":"6.1"}');
+    const anchored = await sendTo(hospital, 'POST', '/v1/records', OFFICER_KEY, uploadForm(lab, { recordId: 'lab-cli-1', patientId: 'P-77', category: 'loinc:4548-4' }));
+    expect(anchored.status, JSON.stringify(anchored.body)).to.equal(201);
+    expect(anchored.body.commitment).to.equal('salted');
+    const salt = anchored.body.salt as string;
+    const commitment = anchored.body.anchor.docHash as string;
+    expect(salt).to.match(/^[0-9a-f]{64}$/);
+    expect(commitment).to.not.equal(sha(lab));
+    const file = path.join(dir, 'lab-result.json');
+    writeFileSync(file, lab);
+
+    const noSalt = await cli(['verify', file, ...asClaims]);
+    expect(noSalt.code, noSalt.stderr).to.equal(1);
+    expect(noSalt.stdout).to.match(/^UNKNOWN /).and.include(SALT_NOTE);
+
+    const withSalt = await cli(['verify', file, '--salt', salt.toUpperCase(), ...asClaims]);
+    expect(withSalt.code, withSalt.stderr).to.equal(0);
+    expect(withSalt.stdout).to.match(/^ORIGINAL /).and.include(HOSPITAL).and.include('lab-cli-1');
+    expect(withSalt.stdout).to.match(new RegExp(`^\\s+docHash\\s+${sha(lab)}$`, 'm'));
+    expect(withSalt.stdout).to.match(new RegExp(`^\\s+commitment\\s+salted \\(the ledger holds ${commitment}\\)$`, 'm'));
+    const json = await cli(['verify', file, '--salt', salt, '--json', ...asClaims]);
+    expect(json.code, json.stderr).to.equal(0);
+    expect(JSON.parse(json.stdout)).to.deep.include({ verdict: 'ORIGINAL', docHash: sha(lab), commitment: 'salted', anchoredHash: commitment });
+
+    const wrong = await cli(['verify', file, '--salt', sha('not the salt'), '--json', ...asClaims]);
+    expect(wrong.code, wrong.stderr).to.equal(1);
+    expect(JSON.parse(wrong.stdout)).to.deep.equal({ file, verdict: 'UNKNOWN', docHash: sha(lab) });
+
+    for (const bad of [salt.slice(1), `${salt.slice(1)}g`]) {
+      const malformed = await cli(['verify', file, '--salt', bad, ...asClaims]);
+      expect(malformed.code).to.equal(2);
+      expect(malformed.stderr).to.include('--salt must be 64 hexadecimal characters');
+      expect(malformed.stdout).to.equal('');
+    }
   });
 
   it('anchor a single file, amend it over HTTP, and history shows both versions; the old one verifies SUPERSEDED (exit 1)', async () => {

@@ -11,7 +11,7 @@
  */
 import { expect } from 'chai';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { JsonRpcProvider, Network } from 'ethers';
@@ -21,6 +21,7 @@ import { AnchoringService, AnchorRegistryClient, deployAnchorRegistry } from '..
 import { FakeLedger } from '../chaincode/fake-ledger';
 import { CONSORTIUM, HOSPITAL, HOSPITAL2, INSURER, SPONSOR } from '../chaincode/fixtures';
 import { runCli } from '../support/cli-process';
+import { sendTo, uploadForm } from '../support/http';
 import { ROLE_KEYS, startOrgGateway, type OrgGateway } from '../support/org-gateways';
 import type { ChaincodeLedger } from '../support/chaincode-ledger';
 import { compileContracts, DEV_ADDRESSES, DEV_KEYS, startEvmNode, type EvmNode } from '../../integration/anchoring/evm';
@@ -57,6 +58,13 @@ describe('receipts through the gateway: anchor → log → checkpoint on a real 
   let hospital: OrgGateway;
   let insurer: OrgGateway;
   const docs = [0, 1, 2].map((i) => Buffer.from(`%PDF-1.7 discharge summary ${i} — ${'x'.repeat(200 * i)}`));
+
+  /** Anchors a small document by multipart upload at the hospital (salted by default): its answer. */
+  async function anchorSalted(doc: Buffer, fields: Record<string, string>): Promise<{ commitment: string; salt: string; anchor: { docHash: string } }> {
+    const res = await sendTo(hospital, 'POST', '/v1/records', OFFICER, uploadForm(doc, fields));
+    expect(res.status, JSON.stringify(res.body)).to.equal(201);
+    return res.body;
+  }
 
   async function registry(address: string, key?: string): Promise<AnchorRegistryClient> {
     return AnchorRegistryClient.connect({ rpcUrl: evm.url, address, pollingIntervalMs: 100, ...(key ? { privateKey: key } : {}) });
@@ -132,11 +140,7 @@ describe('receipts through the gateway: anchor → log → checkpoint on a real 
 
   it("a salted record (issue 8): the hospital's receipt carries the salt and verifies against the document; other gateways do not find it by the document hash", async () => {
     const labResult = Buffer.from('{"code":"HbA1c","unit":"%","value":"5.4"}');
-    const form = new FormData();
-    for (const [k, v] of Object.entries({ recordId: 'lab-2026-1', patientId: 'MRN-7', category: 'loinc:4548-4' })) form.append(k, v);
-    form.append('document', new Blob([labResult]), 'result.json');
-    const res = await fetch(`${hospital.url}/v1/records`, { method: 'POST', headers: { authorization: `Bearer ${OFFICER}` }, body: form });
-    const anchored = (await res.json()) as { commitment: string; salt: string; anchor: { docHash: string } };
+    const anchored = await anchorSalted(labResult, { recordId: 'lab-2026-1', patientId: 'MRN-7', category: 'loinc:4548-4' });
     expect(anchored.commitment).to.equal('salted');
     const receipt = await receiptOf(hospital, sha(labResult), OFFICER);
     expect(receipt.salt).to.equal(anchored.salt);
@@ -220,6 +224,45 @@ describe('receipts through the gateway: anchor → log → checkpoint on a real 
       writeFileSync(changed, Buffer.concat([docs[1]!, Buffer.from(' ')]));
       const refused = await runCli(['verify-receipt', `${file}.receipt.json`, changed, '--rpc', evm.url], { home });
       expect(refused.code).to.equal(1);
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
+  });
+
+  it("CLI on a salted record: `medprov receipt` at the hospital saves a receipt with the salt that `verify-receipt` accepts offline and with --rpc; the insurer's gateway refuses (NOT_IN_ANCHOR_LOG, exit 4)", async () => {
+    const home = mkdtempSync(path.join(tmpdir(), 'medprov-receipt-cli-salted-'));
+    try {
+      const lab = Buffer.from('{"code":"Hct","unit":"%","value":"41.0"}');
+      const anchored = await anchorSalted(lab, { recordId: 'lab-2026-cli', patientId: 'MRN-8', category: 'loinc:4544-3' });
+      expect(anchored.commitment).to.equal('salted');
+      // Both logs hold the commitment and a checkpoint covers it: what follows is not a lag.
+      await receiptOf(hospital, sha(lab), OFFICER);
+      await receiptOf(insurer, anchored.anchor.docHash, CLAIMS);
+      const file = path.join(home, 'lab-result.json');
+      writeFileSync(file, lab);
+
+      const fetched = await runCli(['receipt', file, '--gateway', hospital.url, '--api-key', OFFICER], { home });
+      expect(fetched.code, fetched.stderr).to.equal(0);
+      expect(fetched.stdout).to.contain('verifies');
+      const saved = JSON.parse(readFileSync(`${file}.receipt.json`, 'utf8')) as Receipt;
+      expect(saved.salt).to.equal(anchored.salt);
+      expect(saved.leaf.docHash).to.equal(anchored.anchor.docHash);
+
+      const offline = await runCli(['verify-receipt', `${file}.receipt.json`, file, '--json'], { home });
+      expect(offline.code, offline.stdout + offline.stderr).to.equal(0);
+      expect(JSON.parse(offline.stdout)).to.deep.include({ valid: true, reasons: [], checkedOnChain: false });
+      const onChain = await runCli(['verify-receipt', `${file}.receipt.json`, file, '--rpc', evm.url], { home });
+      expect(onChain.code, onChain.stdout + onChain.stderr).to.equal(0);
+      expect(onChain.stdout).to.match(/^VALID /).and.include(anchored.salt).and.include('checkpoint recorded on chain');
+      const changed = path.join(home, 'changed.json');
+      writeFileSync(changed, lab.toString().replace('41.0', '41.1'));
+      expect((await runCli(['verify-receipt', `${file}.receipt.json`, changed], { home })).code).to.equal(1);
+
+      const atInsurer = await runCli(['receipt', file, '--out', path.join(home, 'insurer.receipt.json'), '--gateway', insurer.url, '--api-key', CLAIMS], { home });
+      expect(atInsurer.code).to.equal(4);
+      expect(atInsurer.stderr).to.include('NOT_IN_ANCHOR_LOG');
+      expect(atInsurer.stderr).to.not.match(/\n\s+at /);
+      expect(existsSync(path.join(home, 'insurer.receipt.json')), 'nothing kept').to.equal(false);
     } finally {
       rmSync(home, { recursive: true, force: true });
     }

@@ -8,7 +8,7 @@ import { documentCommitment, documentSalt } from '../../../gateway/src/documents
 import { SALT_NOTE } from '../../../gateway/src/records/service';
 import { FakeLedger } from '../chaincode/fake-ledger';
 import { CONSORTIUM, HOSPITAL, HOSPITAL2, INSURER } from '../chaincode/fixtures';
-import { sendTo } from '../support/http';
+import { sendTo, uploadForm } from '../support/http';
 import { ROLE_KEYS, startOrgGateway, type OrgGateway } from '../support/org-gateways';
 
 /**
@@ -28,12 +28,7 @@ const CANDIDATES = TESTS.flatMap((t) => Array.from({ length: 1000 }, (_, i) => l
 
 const send = sendTo;
 
-function upload(doc: Buffer, fields: Record<string, string> = {}): FormData {
-  const form = new FormData();
-  for (const [k, v] of Object.entries(fields)) form.append(k, v);
-  form.append('document', new Blob([doc]), 'result.json');
-  return form;
-}
+const upload = uploadForm;
 
 describe('salted record commitments: anchor, verify, amend, retract, retries (unit level, real chaincode)', function () {
   this.timeout(30_000);

@@ -21,3 +21,11 @@ export async function sendTo(
   const res = await fetch(gw.url + p, init);
   return { status: res.status, location: res.headers.get('location'), body: (await res.json()) as any };
 }
+
+/** A multipart upload of a document (the `document` part) with form fields, as POST /v1/records takes it. */
+export function uploadForm(doc: Buffer, fields: Record<string, string> = {}, name = 'result.json'): FormData {
+  const form = new FormData();
+  for (const [k, v] of Object.entries(fields)) form.append(k, v);
+  form.append('document', new Blob([doc]), name);
+  return form;
+}
