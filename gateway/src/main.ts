@@ -5,6 +5,7 @@ import { loadGatewayConfig, loadUsers } from './config';
 import { ConsentFeed } from './consent/feed';
 import { ConsentService } from './consent/service';
 import { LedgerClient } from './fabric/client';
+import { LedgerProbe } from './fabric/probe';
 import { AcceptanceJournal, AcceptanceService, fromPino, Submitter } from './acceptance';
 import { startAnchoring } from './anchoring/setup';
 import { createGatewayApp } from './http/app';
@@ -25,10 +26,16 @@ async function main(): Promise<void> {
   const keys = await PatientKeyStore.open({ stateDir: config.keyStoreDir, masterKey, previousMasterKeys, ifMissing: process.env.MEDPROV_CREATE_KEY_STORE === '1' ? 'create' : 'fail' });
   if (keys.status().entriesAwaitingRotation > 0) await keys.resumeRotation();
   const ledger = await LedgerClient.connect(config.fabric);
+  // Ready once a real write went through: /healthz says so (`ledger.ready`), and `npm run up` waits for it.
+  const probe = new LedgerProbe(ledger, {
+    onReady: (s) => logger.info({ txId: s.transactionId, block: s.blockNumber, attempts: s.attempts }, 'ledger ready: a probe transaction committed'),
+    onRetry: (s) => (s.attempts % 10 === 1 ? logger.warn({ attempts: s.attempts, err: s.lastError }, 'ledger not ready yet; retrying the probe transaction') : undefined),
+  });
+  probe.start();
   // Verifications are answered from a local index of anchors fed by the ledger's events (resumed
   // from its snapshot's checkpoint); it sees this gateway's own commits through `tracked`.
   const anchorIndex = await AnchorIndex.open({
-    file: path.join(config.stateDir, 'gateways', config.org.name.toLowerCase(), 'anchor-index', 'anchor-index.bin'),
+    file: path.join(config.dir, 'anchor-index', 'anchor-index.bin'),
     events: ledger,
     ledger,
     logger: fromPino(logger.child({ component: 'anchor-index' })),
@@ -43,7 +50,7 @@ async function main(): Promise<void> {
   });
   // Writes are journalled before they are acknowledged, then submitted with retries.
   const acceptanceLog = fromPino(logger.child({ component: 'acceptance' }));
-  const journal = await AcceptanceJournal.open({ dir: path.join(config.stateDir, 'gateways', config.org.name.toLowerCase(), 'acceptance'), logger: acceptanceLog });
+  const journal = await AcceptanceJournal.open({ dir: path.join(config.dir, 'acceptance'), logger: acceptanceLog });
   const submitter = new Submitter({ journal, ledger: tracked, logger: acceptanceLog });
   submitter.start();
   const compactor = setInterval(() => void journal.compact().catch((err: unknown) => logger.error({ err }, 'journal compaction failed')), 3_600_000);
@@ -51,7 +58,7 @@ async function main(): Promise<void> {
   const acceptance = new AcceptanceService(journal, submitter, keys);
   // The grants and revocations that concern this org, followed from the ledger into a local file for GET /v1/consents/events.
   const feed = await ConsentFeed.open({
-    file: path.join(config.stateDir, 'gateways', config.org.name.toLowerCase(), 'consent-feed', 'consent-feed.ndjson'),
+    file: path.join(config.dir, 'consent-feed', 'consent-feed.ndjson'),
     ledger,
     org: config.org,
     logger: logger.child({ component: 'consent-feed' }),
@@ -62,7 +69,7 @@ async function main(): Promise<void> {
   const anchoring = await startAnchoring({
     env: process.env,
     stateDir: config.stateDir,
-    logDir: path.join(config.stateDir, 'gateways', config.org.name.toLowerCase(), 'anchor-log'),
+    logDir: path.join(config.dir, 'anchor-log'),
     mspId: config.org.mspId,
     ledger,
     logger: fromPino(logger.child({ component: 'anchoring' })),
@@ -72,6 +79,7 @@ async function main(): Promise<void> {
     users: loadUsers(config.usersFile),
     records: new RecordsService(tracked, keys, anchorIndex, fromPino(logger.child({ component: 'records' }))),
     anchorIndex,
+    ledgerProbe: probe,
     anchoring: anchoring.service ? { service: anchoring.service } : { off: anchoring.off },
     consent,
     consentEvents: { feed },
@@ -101,6 +109,7 @@ async function main(): Promise<void> {
       let code = 0;
       try {
         clearInterval(compactor);
+        probe.stop();
         await submitter.stop();
         await journal.close();
         await anchorIndex.stop();

@@ -12,7 +12,7 @@
  * value on nothing but this local node; to anchor on another EVM chain, set MEDPROV_EVM_RPC_URL,
  * MEDPROV_ANCHOR_REGISTRY_ADDRESS and MEDPROV_EVM_ANCHORER_KEY for the gateway instead.
  *
- * Port: MEDPROV_EVM_PORT, else the consortium's base port + 545 (7545 by default).
+ * Port: MEDPROV_EVM_PORT, else the consortium's base port + 950 (7950 by default).
  *
  * @module
  */
@@ -21,10 +21,11 @@ import * as path from 'node:path';
 import { deployAnchorRegistry } from '../../gateway/src/anchoring/node';
 import { LOCAL_CHAIN_FILE, readLocalChain as readChainFile, type LocalChain } from '../../gateway/src/anchoring/setup';
 import { writeFileAtomic } from '../../gateway/src/storage/durable-file';
+import { PORTS } from '../../network/src/network';
 import { chainIdAt, compileContracts, devAccount, ROOT, signalGroup, spawnHardhatNode, waitForNode } from './hardhat-node';
 
-/** Port offset of the local EVM node from the consortium's base port. */
-export const EVM_PORT_OFFSET = 545;
+/** Port offset of the local EVM node from the consortium's base port (the network layer's port table). */
+export const EVM_PORT_OFFSET = PORTS.evm;
 
 interface Consortium {
   channel: string;
@@ -156,16 +157,17 @@ export async function down(env: NodeJS.ProcessEnv = process.env): Promise<void> 
 }
 
 /** One line: running or not, and where. Exit code 0 when running, 1 when not. */
-export async function status(env: NodeJS.ProcessEnv = process.env): Promise<boolean> {
+export async function status(env: NodeJS.ProcessEnv = process.env, options: { quiet?: boolean } = {}): Promise<boolean> {
+  const say = options.quiet ? () => undefined : log;
   const files = paths(env);
   const chain = readLocalChain(env);
   const pid = runningPid(files.pid);
   const answering = chain ? (await chainIdAt(chain.rpcUrl)) !== undefined : false;
   if (pid !== undefined && chain && answering) {
-    log(`running (pid ${pid}) at ${chain.rpcUrl}, chain ${chain.chainId}; AnchorRegistry ${chain.registry.address}`);
+    say(`running (pid ${pid}) at ${chain.rpcUrl}, chain ${chain.chainId}; AnchorRegistry ${chain.registry.address}`);
     return true;
   }
-  log(pid !== undefined ? `process ${pid} runs but does not answer JSON-RPC (see ${files.log})` : 'not running');
+  say(pid !== undefined ? `process ${pid} runs but does not answer JSON-RPC (see ${files.log})` : 'not running');
   return false;
 }
 

@@ -29,6 +29,7 @@ import type { MasterKeyRotation } from '../privacy';
 import { ResearchReleases, type ReleaseOptions } from '../research/release';
 import { LedgerDisclosures } from '../research/disclosure';
 import { mountResearchRoutes } from './research-routes';
+import type { LedgerProbeStatus } from '../fabric/probe';
 
 export interface GatewayOptions {
   org: { mspId: string; name: string; type: 'hospital' | 'insurer' | 'sponsor' };
@@ -50,6 +51,8 @@ export interface GatewayOptions {
   anchoring?: { service: { receipt(docHash: string): Promise<Receipt>; status(): AnchoringStatus } } | { off: string };
   /** The local anchor index verifications use: its state is shown at /healthz and /metrics. */
   anchorIndex?: { status(): AnchorIndexStatus };
+  /** Whether a real write has gone through the ledger since start: shown at /healthz as `ledger`. */
+  ledgerProbe?: { status(): LedgerProbeStatus };
   /** Erasure for the DPO (POST /v1/erasures, …); without it those routes are not offered. */
   erasure?: ErasureService;
   /** Master key rotation for the admin (/v1/admin/master-key/rotation); without it not offered. */
@@ -140,6 +143,7 @@ export function createGatewayApp(options: GatewayOptions): { app: express.Expres
     res.json({
       status: 'ok',
       org: org.mspId,
+      ...(options.ledgerProbe ? { ledger: options.ledgerProbe.status() } : {}),
       ...(options.anchorIndex ? { anchorIndex: options.anchorIndex.status() } : {}),
       ...(options.anchoring ? { anchoring: 'off' in options.anchoring ? { off: options.anchoring.off } : options.anchoring.service.status() } : {}),
     });

@@ -595,7 +595,7 @@ export function openApiDocument(
       schemas,
     },
     paths: {
-      '/healthz': { get: { security: [], summary: 'Liveness', responses: { '200': { description: 'Up' } } } },
+      '/healthz': { get: { security: [], summary: 'Liveness and readiness', description: 'Always 200 while the process serves. `ledger.ready` is true once a probe transaction (Identity:whoAmI) committed through this gateway\'s peer since start; `anchorIndex` and `anchoring` say how far the local index and the public anchoring have read.', responses: { '200': { description: 'Up' } } } },
       '/metrics': { get: { security: [], summary: 'Prometheus metrics', responses: { '200': { description: 'Metrics in text format' } } } },
       '/v1/openapi.json': { get: { security: [], summary: 'This document', responses: { '200': { description: 'OpenAPI 3.1' } } } },
       '/v1/whoami': { get: { summary: 'The caller and the organisation', responses: { '200': { description: 'Caller' }, ...errorResponses } } },

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import * as path from 'node:path';
-import { loadGatewayConfig, peerPort, PORT_OFFSETS } from '../../../gateway/src/config';
+import { loadGatewayConfig } from '../../../gateway/src/config';
+import { PORTS } from '../../../network/src/network';
 
 const ROOT = path.resolve(__dirname, '../../..');
 
@@ -10,8 +11,8 @@ describe('gateway: configuration', () => {
     const byMsp = loadGatewayConfig({ MEDPROV_ORG: 'InsurerMSP' }, ROOT);
     expect(byName).to.deep.equal(byMsp);
     expect(byName.org).to.deep.equal({ name: 'Insurer', mspId: 'InsurerMSP', type: 'insurer' });
-    expect(byName.port).to.equal(7000 + PORT_OFFSETS.gateway + 1);
-    expect(byName.fabric.peerEndpoint).to.equal(`127.0.0.1:${peerPort(7000, 1)}`);
+    expect(byName.port).to.equal(7000 + PORTS.gateway + 1);
+    expect(byName.fabric.peerEndpoint).to.equal(`127.0.0.1:${7000 + PORTS.orgStride * 2}`);
     expect(byName.fabric.certPath).to.include(path.join('peerOrganizations', 'insurer.medprov.local', 'users', 'User1@insurer.medprov.local'));
   });
 

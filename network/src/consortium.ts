@@ -1,0 +1,97 @@
+/**
+ * The consortium definition (`network/consortium.json`): which organisations exist, what kind
+ * each is, how many peers and orderers they run, and the base port everything is counted from.
+ * Read and checked here once; everything else is derived from it by {@link Network}.
+ *
+ * @module
+ */
+import { readFileSync } from 'node:fs';
+
+/** What an organisation is in the consortium; the chaincode's authorisation rules use it. */
+export type OrganisationType = 'hospital' | 'insurer' | 'sponsor';
+
+export interface PeerOrganisation {
+  /** Short name, also the gateway's `MEDPROV_ORG` (e.g. `Hospital`). */
+  readonly name: string;
+  readonly mspId: string;
+  readonly type: OrganisationType;
+  /** DNS-style domain the org's certificates are issued for (`hospital.medprov.local`). */
+  readonly domain: string;
+  /** Number of peers the org runs (its gateway uses the first). */
+  readonly peers: number;
+}
+
+export interface OrdererOrganisation {
+  readonly name: string;
+  readonly mspId: string;
+  readonly domain: string;
+  /** Number of Raft orderers (3 tolerates one failure). */
+  readonly orderers: number;
+}
+
+export interface ConsortiumDefinition {
+  readonly channel: string;
+  readonly chaincode: string;
+  readonly basePort: number;
+  readonly ordererOrganisation: OrdererOrganisation;
+  readonly organisations: readonly PeerOrganisation[];
+}
+
+const TYPES: readonly OrganisationType[] = ['hospital', 'insurer', 'sponsor'];
+
+/** Reads and checks a consortium file; the error names the field that is wrong. */
+export function readConsortiumFile(file: string): ConsortiumDefinition {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new Error(`cannot read the consortium definition ${file}: ${(err as Error).message}`);
+  }
+  return parseConsortiumDefinition(raw, file);
+}
+
+/** Checks a parsed consortium definition (see {@link readConsortiumFile}). */
+export function parseConsortiumDefinition(raw: unknown, where = 'consortium.json'): ConsortiumDefinition {
+  const fail = (message: string): never => {
+    throw new Error(`${where}: ${message}`);
+  };
+  const obj = (v: unknown, what: string): Record<string, unknown> =>
+    typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : fail(`${what} must be an object`);
+  const name = (v: unknown, what: string, pattern: RegExp): string =>
+    typeof v === 'string' && pattern.test(v) ? v : fail(`${what} must match ${pattern} (got ${JSON.stringify(v)})`);
+  const count = (v: unknown, what: string, max: number): number =>
+    Number.isInteger(v) && (v as number) >= 1 && (v as number) <= max ? (v as number) : fail(`${what} must be a whole number from 1 to ${max}`);
+
+  const top = obj(raw, 'the definition');
+  const channel = name(top.channel, 'channel', /^[a-z][a-z0-9.-]{0,248}$/);
+  const chaincode = name(top.chaincode, 'chaincode', /^[a-zA-Z0-9]+([-_][a-zA-Z0-9]+)*$/);
+  const basePort = Number.isInteger(top.basePort) && (top.basePort as number) >= 1024 && (top.basePort as number) <= 60000 ? (top.basePort as number) : fail('basePort must be a whole number from 1024 to 60000');
+  const o = obj(top.ordererOrganisation, 'ordererOrganisation');
+  const ordererOrganisation: OrdererOrganisation = {
+    name: name(o.name, 'ordererOrganisation.name', /^[A-Za-z][A-Za-z0-9]*$/),
+    mspId: name(o.mspId, 'ordererOrganisation.mspId', /^[A-Za-z][A-Za-z0-9]*$/),
+    domain: name(o.domain, 'ordererOrganisation.domain', /^[a-z0-9]+(\.[a-z0-9-]+)+$/),
+    orderers: count(o.orderers, 'ordererOrganisation.orderers', 9),
+  };
+  if (!Array.isArray(top.organisations) || top.organisations.length === 0) fail('organisations must be a non-empty list');
+  const organisations = (top.organisations as unknown[]).map((entry, i): PeerOrganisation => {
+    const e = obj(entry, `organisations[${i}]`);
+    const type = e.type as OrganisationType;
+    if (!TYPES.includes(type)) fail(`organisations[${i}].type must be one of ${TYPES.join(', ')}`);
+    return {
+      name: name(e.name, `organisations[${i}].name`, /^[A-Za-z][A-Za-z0-9]*$/),
+      mspId: name(e.mspId, `organisations[${i}].mspId`, /^[A-Za-z][A-Za-z0-9]*$/),
+      type,
+      domain: name(e.domain, `organisations[${i}].domain`, /^[a-z0-9]+(\.[a-z0-9-]+)+$/),
+      peers: count(e.peers, `organisations[${i}].peers`, 9),
+    };
+  });
+  if (organisations.length > 8) fail('at most 8 organisations fit the port layout (100 ports each above the orderers)');
+  const all = [ordererOrganisation, ...organisations];
+  for (const key of ['name', 'mspId', 'domain'] as const) {
+    const values = all.map((x) => x[key].toLowerCase());
+    const dup = values.find((v, i) => values.indexOf(v) !== i);
+    if (dup) fail(`two organisations share the ${key} ${dup}`);
+  }
+  return { channel, chaincode, basePort, ordererOrganisation, organisations };
+}

@@ -1,0 +1,120 @@
+/**
+ * Fabric's command-line tools (`peer`, `osnadmin`, `configtxgen`, `cryptogen`), called in one
+ * place: with a clean environment (nothing of the caller's `CORE_PEER_*` leaks in), the
+ * identity and peer each call names, and errors that carry the tool's own words.
+ *
+ * @module
+ */
+import { execFile } from 'node:child_process';
+import type { PeerOrganisation } from './consortium';
+import type { Network, OrdererNode, PeerNode } from './network';
+import type { Progress } from './progress';
+
+/** A Fabric tool exited non-zero: the command and what it printed last. */
+export class FabricToolError extends Error {
+  constructor(
+    readonly tool: string,
+    readonly args: readonly string[],
+    readonly output: string,
+    readonly exitCode: number | null,
+  ) {
+    super(`${tool} ${args.slice(0, 3).join(' ')} failed (exit ${exitCode}): ${lastLines(output, 6)}`);
+    this.name = 'FabricToolError';
+  }
+}
+
+function lastLines(text: string, n: number): string {
+  return text.trim().split('\n').slice(-n).join(' | ');
+}
+
+/** The environment every Fabric tool and daemon starts from: nothing but a path and a home. */
+export function baseEnv(): NodeJS.ProcessEnv {
+  return { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', FABRIC_LOGGING_SPEC: 'warning' };
+}
+
+/** Runs one tool of the installed release; resolves to its stdout (stderr joined on failure). */
+export function runTool(network: Network, tool: string, args: readonly string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 120_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(network.bin(tool), args, { env: { ...baseEnv(), ...env }, timeout: timeoutMs, maxBuffer: 64 * 2 ** 20 }, (err, stdout, stderr) => {
+      if (err) {
+        const code = typeof (err as NodeJS.ErrnoException).code === 'number' ? ((err as NodeJS.ErrnoException).code as unknown as number) : null;
+        reject(new FabricToolError(tool, args, `${stdout}\n${stderr}\n${err.message}`, code));
+      } else {
+        resolve(stdout);
+      }
+    });
+  });
+}
+
+/** The `peer` CLI as an organisation's admin, talking to one of its peers. */
+export function adminEnv(network: Network, org: PeerOrganisation, peer: PeerNode = network.peersOf(org)[0]): NodeJS.ProcessEnv {
+  return {
+    FABRIC_CFG_PATH: network.peerConfigDir,
+    CORE_PEER_LOCALMSPID: org.mspId,
+    CORE_PEER_MSPCONFIGPATH: network.identity(org, 'Admin').mspDir,
+    CORE_PEER_ADDRESS: peer.address,
+    CORE_PEER_TLS_ENABLED: 'true',
+    CORE_PEER_TLS_ROOTCERT_FILE: network.tlsCaOf(org),
+  };
+}
+
+/** `-o … --tls --cafile …`: where the `peer` CLI sends transactions. */
+export function ordererFlags(network: Network, orderer: OrdererNode = network.orderers[0]): string[] {
+  return ['-o', orderer.address, '--tls', '--cafile', network.ordererTlsCa];
+}
+
+/** `--peerAddresses … --tlsRootCertFiles …` for the first peer of each organisation. */
+export function endorserFlags(network: Network, orgs: readonly PeerOrganisation[] = network.definition.organisations): string[] {
+  return orgs.flatMap((org) => ['--peerAddresses', network.peersOf(org)[0].address, '--tlsRootCertFiles', network.tlsCaOf(org)]);
+}
+
+/** `peer <args>` as `org`'s admin. */
+export function peerAsAdmin(network: Network, org: PeerOrganisation, args: readonly string[], peer?: PeerNode, timeoutMs?: number): Promise<string> {
+  return runTool(network, 'peer', args, adminEnv(network, org, peer), timeoutMs);
+}
+
+/** `osnadmin channel <args>` against one orderer's admin endpoint, as the orderer org's admin (mutual TLS). */
+export function osnadmin(network: Network, orderer: OrdererNode, args: readonly string[]): Promise<string> {
+  const admin = network.identity('orderer', 'Admin');
+  return runTool(network, 'osnadmin', [
+    'channel',
+    ...args,
+    '-o',
+    `${network.host}:${orderer.adminPort}`,
+    '--ca-file',
+    network.ordererTlsCa,
+    '--client-cert',
+    admin.tlsCert,
+    '--client-key',
+    admin.tlsKey,
+  ]);
+}
+
+export interface RetryOptions {
+  /** What is being tried, for the progress line. */
+  readonly what: string;
+  readonly progress: Progress;
+  /** Give up after this long (default 90 s). */
+  readonly withinMs?: number;
+  readonly firstDelayMs?: number;
+}
+
+/**
+ * Tries until it works or the time is up, backing off from 250 ms to 4 s. A fresh Raft channel
+ * has no leader for a few seconds and a fresh peer has not met the others yet: lifecycle
+ * commands fail for a while, then work.
+ */
+export async function retry<T>(attempt: () => Promise<T>, options: RetryOptions): Promise<T> {
+  const deadline = Date.now() + (options.withinMs ?? 90_000);
+  let delay = options.firstDelayMs ?? 250;
+  for (let n = 1; ; n++) {
+    try {
+      return await attempt();
+    } catch (err) {
+      if (Date.now() + delay > deadline) throw err;
+      if (n === 3 || n % 10 === 0) options.progress.warn(`${options.what}: not yet (${(err as Error).message.slice(0, 300)}); retrying`);
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(delay * 2, 4_000);
+    }
+  }
+}

@@ -1,0 +1,181 @@
+/**
+ * Generation, separate from running: the cryptogen and configtxgen inputs, the peers' and
+ * orderers' configuration (Fabric's own `core.yaml` / `orderer.yaml`, read, changed where this
+ * network needs it and written back), the crypto material and the channel's genesis block.
+ * Each step keeps what is already there, so a restart reuses the network's identities.
+ *
+ * @module
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import YAML from 'yaml';
+import { runTool } from './fabric-cli';
+import type { Network } from './network';
+import type { Progress } from './progress';
+
+/** Ordering: how long a block waits for more transactions, and how large it may get. */
+export const BATCHING = { timeout: '250ms', maxMessageCount: 100, absoluteMaxBytes: '16 MB', preferredMaxBytes: '2 MB' } as const;
+
+const SANS = ['localhost', '127.0.0.1'];
+
+/** cryptogen's input: NodeOUs on (the record keys' state-based policies name the PEER role). */
+export function cryptoConfig(network: Network): object {
+  const o = network.definition.ordererOrganisation;
+  return {
+    OrdererOrgs: [
+      {
+        Name: o.name,
+        Domain: o.domain,
+        EnableNodeOUs: true,
+        Specs: network.orderers.map((n) => ({ Hostname: n.name, SANS: [...SANS, network.host] })),
+      },
+    ],
+    PeerOrgs: network.definition.organisations.map((org) => ({
+      Name: org.name,
+      Domain: org.domain,
+      EnableNodeOUs: true,
+      Template: { Count: org.peers, SANS: [...SANS, network.host] },
+      Users: { Count: 1 },
+    })),
+  };
+}
+
+const signature = (rule: string) => ({ Type: 'Signature', Rule: rule });
+const implicit = (rule: string) => ({ Type: 'ImplicitMeta', Rule: rule });
+
+/** configtxgen's input: one channel profile with every organisation, Raft ordering. */
+export function configtx(network: Network): object {
+  const o = network.definition.ordererOrganisation;
+  const ordererOrg = {
+    Name: o.mspId,
+    ID: o.mspId,
+    MSPDir: path.join(network.ordererOrgCryptoDir, 'msp'),
+    Policies: {
+      Readers: signature(`OR('${o.mspId}.member')`),
+      Writers: signature(`OR('${o.mspId}.member')`),
+      Admins: signature(`OR('${o.mspId}.admin')`),
+    },
+    // Channel capability V3_0 refuses the global Orderer.Addresses: endpoints are per org.
+    OrdererEndpoints: network.orderers.map((n) => n.address),
+  };
+  const peerOrgs = network.definition.organisations.map((org) => ({
+    Name: org.mspId,
+    ID: org.mspId,
+    MSPDir: path.join(network.orgCryptoDir(org), 'msp'),
+    Policies: {
+      Readers: signature(`OR('${org.mspId}.admin', '${org.mspId}.peer', '${org.mspId}.client')`),
+      Writers: signature(`OR('${org.mspId}.admin', '${org.mspId}.client')`),
+      Admins: signature(`OR('${org.mspId}.admin')`),
+      Endorsement: signature(`OR('${org.mspId}.peer')`),
+    },
+    // Without anchor peers, cross-org discovery finds no endorsers for a multi-org policy.
+    AnchorPeers: [{ Host: network.host, Port: network.peersOf(org)[0].port }],
+  }));
+  return {
+    Organizations: [ordererOrg, ...peerOrgs],
+    Profiles: {
+      MedprovChannel: {
+        Policies: {
+          Readers: implicit('ANY Readers'),
+          Writers: implicit('ANY Writers'),
+          Admins: implicit('MAJORITY Admins'),
+        },
+        Capabilities: { V3_0: true },
+        Orderer: {
+          OrdererType: 'etcdraft',
+          EtcdRaft: {
+            Consenters: network.orderers.map((n) => ({
+              Host: network.host,
+              Port: n.port,
+              ClientTLSCert: path.join(n.tlsDir, 'server.crt'),
+              ServerTLSCert: path.join(n.tlsDir, 'server.crt'),
+            })),
+            Options: { TickInterval: '500ms', ElectionTick: 10, HeartbeatTick: 1, MaxInflightBlocks: 5, SnapshotIntervalSize: '16 MB' },
+          },
+          BatchTimeout: BATCHING.timeout,
+          BatchSize: {
+            MaxMessageCount: BATCHING.maxMessageCount,
+            AbsoluteMaxBytes: BATCHING.absoluteMaxBytes,
+            PreferredMaxBytes: BATCHING.preferredMaxBytes,
+          },
+          Organizations: [ordererOrg],
+          Policies: {
+            Readers: implicit('ANY Readers'),
+            Writers: implicit('ANY Writers'),
+            Admins: implicit('MAJORITY Admins'),
+            BlockValidation: implicit('ANY Writers'),
+          },
+          Capabilities: { V2_0: true },
+        },
+        Application: {
+          Organizations: peerOrgs,
+          Policies: {
+            Readers: implicit('ANY Readers'),
+            Writers: implicit('ANY Writers'),
+            Admins: implicit('MAJORITY Admins'),
+            LifecycleEndorsement: implicit('MAJORITY Endorsement'),
+            Endorsement: implicit('MAJORITY Endorsement'),
+          },
+          Capabilities: { V2_5: true },
+        },
+      },
+    },
+  };
+}
+
+/**
+ * The peers' core.yaml: Fabric's own, with no Docker (the peer panics with neither Docker nor
+ * a builder) and the chaincode-as-a-service builder of the installed release. Everything that
+ * differs between peers is set per process in the environment.
+ */
+export function coreYaml(network: Network): string {
+  const doc = YAML.parseDocument(readFileSync(path.join(network.fabricHome, 'config', 'core.yaml'), 'utf8'));
+  doc.setIn(['vm', 'endpoint'], '');
+  doc.setIn(['chaincode', 'externalBuilders'], [
+    { name: 'ccaas_builder', path: network.ccaasBuilderDir, propagateEnvironment: ['CHAINCODE_AS_A_SERVICE_BUILDER_CONFIG'] },
+  ]);
+  // The default 25 s leaves a fresh network unable to meet a multi-org policy for a while.
+  doc.setIn(['peer', 'gossip', 'reconnectInterval'], '2s');
+  doc.setIn(['metrics', 'provider'], 'prometheus');
+  return doc.toString();
+}
+
+/** The orderers' orderer.yaml: Fabric's own, with metrics on; the rest is per process. */
+export function ordererYaml(network: Network): string {
+  const doc = YAML.parseDocument(readFileSync(path.join(network.fabricHome, 'config', 'orderer.yaml'), 'utf8'));
+  doc.setIn(['Metrics', 'Provider'], 'prometheus');
+  doc.setIn(['ChannelParticipation', 'Enabled'], true);
+  return doc.toString();
+}
+
+function write(file: string, text: string): void {
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(file, text);
+}
+
+/**
+ * Writes the configuration (always: it is derived, and a new Fabric install moves the builder),
+ * then the crypto material and the genesis block when they are not there yet.
+ */
+export async function generate(network: Network, progress: Progress): Promise<void> {
+  write(path.join(network.peerConfigDir, 'core.yaml'), coreYaml(network));
+  write(path.join(network.ordererConfigDir, 'orderer.yaml'), ordererYaml(network));
+  write(path.join(network.configtxDir, 'configtx.yaml'), YAML.stringify(configtx(network)));
+  const cryptoInput = path.join(network.configDir, 'crypto-config.yaml');
+  write(cryptoInput, YAML.stringify(cryptoConfig(network)));
+
+  if (!existsSync(network.ordererOrgCryptoDir)) {
+    progress.step('generating identities (cryptogen)');
+    await runTool(network, 'cryptogen', ['generate', `--config=${cryptoInput}`, `--output=${network.cryptoDir}`]);
+  } else {
+    // Adds what a changed definition asks for (a new org or peer) and keeps every existing key.
+    await runTool(network, 'cryptogen', ['extend', `--config=${cryptoInput}`, `--input=${network.cryptoDir}`]);
+  }
+  if (!existsSync(network.genesisBlock)) {
+    progress.step(`creating the genesis block of channel ${network.channel} (configtxgen)`);
+    mkdirSync(path.dirname(network.genesisBlock), { recursive: true });
+    await runTool(network, 'configtxgen', ['-profile', 'MedprovChannel', '-channelID', network.channel, '-outputBlock', network.genesisBlock], {
+      FABRIC_CFG_PATH: network.configtxDir,
+    });
+  }
+}

@@ -1,0 +1,218 @@
+/**
+ * The whole system on one machine, in order: orderers, peers, the channel, the chaincode
+ * server and its definition, the local EVM chain, one gateway per organisation. `up` returns
+ * when every gateway has committed a real transaction; `down` stops everything it started, by
+ * pid, in the reverse order.
+ *
+ * @module
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { down as evmDown, status as evmStatus, up as evmUp } from '../../scripts/evm/local-chain';
+import { channelHeight, joinOrderers, joinPeers } from './channel';
+import { chaincodeVersion, committedDefinition, deployChaincode, initConsortium, packageChaincode, probeWrite, type ChaincodePackage } from './chaincode';
+import { baseEnv } from './fabric-cli';
+import { gatewayHealth, gatewayName, gatewayUrl, readApiKeys, startGateway } from './gateways';
+import { generate } from './generate';
+import { networkFromEnv, type Network } from './network';
+import { healthy, startNode } from './nodes';
+import { listening, logTail, runningPid, startDaemon, stopDaemon, waitUntil } from './processes';
+import type { Progress } from './progress';
+
+export const ROOT = path.resolve(__dirname, '../..');
+
+/** Installs Fabric if needed (scripts/install-fabric.sh, a no-op once cached) and returns its folder. */
+export function installFabric(progress: Progress): string {
+  if (process.env.MEDPROV_FABRIC_HOME) return process.env.MEDPROV_FABRIC_HOME;
+  progress.step('Fabric binaries (scripts/install-fabric.sh)');
+  const out = execFileSync('bash', [path.join(ROOT, 'scripts', 'install-fabric.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  return out.trim().split('\n').pop() as string;
+}
+
+/** The network of this checkout and environment, with Fabric installed. */
+export function loadNetwork(progress: Progress, env: NodeJS.ProcessEnv = process.env): Network {
+  return networkFromEnv(env, ROOT, installFabric(progress));
+}
+
+const SUPERVISOR = path.join('network', 'src', 'chaincode-supervisor.ts');
+
+/** Compiles the chaincode when its sources changed since the last build. */
+function buildChaincode(network: Network, progress: Progress): void {
+  const stamp = path.join(ROOT, 'chaincode', 'dist', '.medprov-version');
+  const version = chaincodeVersion(network);
+  if (existsSync(stamp) && readFileSync(stamp, 'utf8').trim() === version) return;
+  progress.step('compiling the chaincode');
+  execFileSync(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(ROOT, 'chaincode', 'tsconfig.json')], { stdio: 'inherit' });
+  writeFileSync(stamp, `${version}\n`);
+}
+
+/** Runs the chaincode server (supervised) for this package; restarts it when the package changed. */
+async function startChaincodeServer(network: Network, pkg: ChaincodePackage, progress: Progress): Promise<void> {
+  const files = { pidFile: network.pidFile('chaincode'), logFile: network.logFile('chaincode') };
+  const served = path.join(network.chaincodeDir, 'served-package-id');
+  if (runningPid(files.pidFile) !== undefined) {
+    if (existsSync(served) && readFileSync(served, 'utf8').trim() === pkg.packageId) return;
+    progress.step('the chaincode changed: restarting its server');
+    await stopDaemon(files.pidFile);
+  }
+  const [host, port] = network.chaincodeServerAddress.split(':');
+  if (await listening(host, Number(port))) throw new Error(`port ${port} (chaincode server) is taken by another process; choose another base port (MEDPROV_BASE_PORT).`);
+  progress.step(`starting the chaincode server at ${network.chaincodeServerAddress} (supervised)`);
+  startDaemon(
+    {
+      name: 'chaincode',
+      command: process.execPath,
+      args: ['--require', 'tsx/cjs', path.join(ROOT, SUPERVISOR), pkg.packageId, network.chaincodeServerAddress],
+      cwd: ROOT,
+      marker: SUPERVISOR,
+      env: { ...baseEnv(), CORE_CHAINCODE_LOGGING_LEVEL: process.env.CORE_CHAINCODE_LOGGING_LEVEL ?? 'warning', MEDPROV_CHAINCODE_CHILD_PID_FILE: `${files.pidFile}.child` },
+    },
+    files,
+  );
+  writeFileSync(served, `${pkg.packageId}\n`);
+  if (!(await waitUntil(() => listening(host, Number(port)), 60_000, 200))) {
+    throw new Error(`the chaincode server did not listen on ${network.chaincodeServerAddress}; the end of ${files.logFile}:\n${logTail(files.logFile)}`);
+  }
+}
+
+export interface UpOptions {
+  /** Also start the local EVM chain (default true). */
+  readonly evm?: boolean;
+  /** Also start the gateways (default true). */
+  readonly gateways?: boolean;
+}
+
+/** Brings everything up (or finds it running); resolves when every gateway has committed a probe write. */
+export async function up(network: Network, progress: Progress, options: UpOptions = {}): Promise<void> {
+  const t0 = Date.now();
+  await generate(network, progress);
+  progress.step(`starting ${network.orderers.length} orderers`);
+  await Promise.all(network.orderers.map((o) => startNode(network, o)));
+  await joinOrderers(network, progress);
+  progress.step(`starting ${network.peers.length} peers`);
+  await Promise.all(network.peers.map((p) => startNode(network, p)));
+  await joinPeers(network, progress);
+
+  buildChaincode(network, progress);
+  const pkg = await packageChaincode(network);
+  await startChaincodeServer(network, pkg, progress);
+  const definition = await deployChaincode(network, pkg, progress);
+  await initConsortium(network, progress);
+  progress.step('waiting for a committed probe transaction (readiness is a real write)');
+  await probeWrite(network, progress);
+  progress.step(`network ready: channel ${network.channel}, chaincode ${network.chaincodeName} ${definition.version} (sequence ${definition.sequence})`);
+
+  if (options.evm ?? true) {
+    progress.step('local EVM chain with the AnchorRegistry');
+    await evmUp(evmEnv(network));
+  }
+  if (options.gateways ?? true) {
+    progress.step(`starting ${network.definition.organisations.length} gateways`);
+    for (const org of network.definition.organisations) {
+      await startGateway(network, org);
+      progress.step(`${org.name} gateway ready at ${gatewayUrl(network, org)}`);
+    }
+  }
+  progress.step(`everything is up (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+}
+
+function evmEnv(network: Network): NodeJS.ProcessEnv {
+  return { ...process.env, MEDPROV_STATE_DIR: network.stateDir, MEDPROV_EVM_PORT: String(network.evmPort) };
+}
+
+/** Stops every process `up` started, gateways first (they finish what they accepted), orderers last. */
+export async function down(network: Network, progress: Progress): Promise<void> {
+  for (const org of network.definition.organisations) {
+    const pid = await stopDaemon(network.pidFile(gatewayName(org)), 30_000);
+    if (pid) progress.step(`stopped the ${org.name} gateway (pid ${pid})`);
+  }
+  if (existsSync(path.join(network.stateDir, 'evm'))) await evmDown(evmEnv(network));
+  const cc = await stopDaemon(network.pidFile('chaincode'));
+  if (cc) progress.step(`stopped the chaincode server (pid ${cc})`);
+  for (const node of [...network.peers, ...network.orderers]) {
+    const pid = await stopDaemon(network.pidFile(node.name));
+    if (pid) progress.step(`stopped ${node.name} (pid ${pid})`);
+  }
+}
+
+/** Stops everything and deletes the state folder: crypto, ledgers, keys, logs. */
+export async function clean(network: Network, progress: Progress): Promise<void> {
+  await down(network, progress);
+  if (path.resolve(network.stateDir) === path.resolve(ROOT) || !existsSync(network.stateDir)) return;
+  rmSync(network.stateDir, { recursive: true, force: true });
+  progress.step(`removed ${network.stateDir}`);
+}
+
+export interface ProcessStatus {
+  readonly name: string;
+  readonly pid?: number;
+  readonly port?: number;
+  readonly healthy: boolean;
+  readonly detail: string;
+}
+
+/** Each process: pid, port, healthy or not, with the channel height and the chaincode definition. */
+export async function status(network: Network): Promise<ProcessStatus[]> {
+  const rows: ProcessStatus[] = [];
+  for (const node of [...network.orderers, ...network.peers]) {
+    const pid = runningPid(network.pidFile(node.name));
+    const ok = pid !== undefined && (await healthy(network, node));
+    let detail = ok ? 'healthy' : pid ? 'not answering its health check' : 'not running';
+    if (ok && node.kind === 'peer') {
+      detail += await channelHeight(network, node).then(
+        (h) => `, channel ${network.channel} height ${h}`,
+        () => `, not on channel ${network.channel}`,
+      );
+    }
+    rows.push({ name: node.name, pid, port: node.port, healthy: ok, detail });
+  }
+  const ccPid = runningPid(network.pidFile('chaincode'));
+  const [ccHost, ccPort] = network.chaincodeServerAddress.split(':');
+  const ccListening = ccPid !== undefined && (await listening(ccHost, Number(ccPort)));
+  const def = ccListening ? await committedDefinition(network).catch(() => undefined) : undefined;
+  rows.push({
+    name: 'chaincode',
+    pid: ccPid,
+    port: Number(ccPort),
+    healthy: ccListening,
+    detail: ccListening ? `listening${def ? `, ${network.chaincodeName} ${def.version} sequence ${def.sequence}` : ''}` : ccPid ? 'supervisor runs, server not listening' : 'not running',
+  });
+  const evmPid = runningPid(path.join(network.stateDir, 'evm', 'node.pid'));
+  const evmOk = await evmStatus(evmEnv(network), { quiet: true }).catch(() => false);
+  rows.push({ name: 'evm', pid: evmPid, port: network.evmPort, healthy: evmOk, detail: evmOk ? 'answering JSON-RPC, AnchorRegistry deployed' : 'not running' });
+  for (const org of network.definition.organisations) {
+    const pid = runningPid(network.pidFile(gatewayName(org)));
+    const health = pid ? await gatewayHealth(network, org) : undefined;
+    const ready = health?.ledger?.ready === true;
+    rows.push({
+      name: gatewayName(org),
+      pid,
+      port: network.gatewayPort(org),
+      healthy: ready,
+      detail: ready ? `ready (probe committed in block ${health?.ledger?.blockNumber})` : health ? `serving, ledger not ready: ${health.ledger?.lastError ?? '?'}` : pid ? 'not answering' : 'not running',
+    });
+  }
+  return rows;
+}
+
+/** What a person needs after `up`: URLs, where the API keys are, a two-line example. */
+export function summary(network: Network): string {
+  const keys = readApiKeys(network);
+  const hospital = network.definition.organisations.find((o) => o.type === 'hospital');
+  const insurer = network.definition.organisations.find((o) => o.type === 'insurer');
+  const lines = ['', 'medprov is running.', ''];
+  for (const org of network.definition.organisations) lines.push(`  ${org.name.padEnd(10)} gateway ${gatewayUrl(network, org)}   (${org.mspId}, ${org.type})`);
+  lines.push('', `API keys (one per role per organisation, owner-only file): ${path.relative(process.cwd(), network.apiKeysFile) || network.apiKeysFile}`);
+  if (keys && hospital && insurer) {
+    const rel = path.relative(process.cwd(), network.apiKeysFile);
+    lines.push(
+      '',
+      'Anchor a document at the Hospital, then verify it at the Insurer:',
+      `  curl -s -H "Authorization: Bearer $(jq -r '.orgs.${hospital.name}.keys["records-officer"]' ${rel})" -H 'Prefer: wait=10' -F document=@README.md -F recordId=demo-1 -F patientId=MRN-1001 -F category=loinc:18842-5 -F commitment=plain ${gatewayUrl(network, hospital)}/v1/records`,
+      `  curl -s -H "Authorization: Bearer $(jq -r '.orgs.${insurer.name}.keys["claims-officer"]' ${rel})" -F document=@README.md ${gatewayUrl(network, insurer)}/v1/verifications`,
+    );
+  }
+  lines.push('', `Logs: ${path.relative(process.cwd(), network.logsDir)}/   Status: npm run status   Stop: npm run down`, '');
+  return lines.join('\n');
+}
