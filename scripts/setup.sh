@@ -1,21 +1,19 @@
 #!/usr/bin/env bash
-# Installs what medprov needs on a bare machine: npm packages, the pinned Fabric binaries,
-# and builds the TypeScript. Safe to run again: each step skips what is already there.
+# Installs what medprov needs on a bare machine: npm packages and the pinned Fabric release
+# (from the offline mirror ../shared/fabric where there is one; see scripts/install-fabric.sh).
+# Safe to run again: each step skips what is already there. The chaincode is compiled by
+# `npm run up` when its sources changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-step() { printf '\n== %s\n' "$*"; }
+step() { printf '== %s\n' "$*" >&2; }
 
 step "npm packages"
 if [ -d node_modules ] && [ node_modules/.package-lock.json -nt package-lock.json ]; then
-  echo "node_modules is up to date"
+  echo "node_modules is up to date" >&2
 else
-  npm ci --no-audit --no-fund
+  npm ci --no-audit --no-fund >&2
 fi
 
 step "Hyperledger Fabric binaries"
 bash scripts/install-fabric.sh >/dev/null
-
-step "build"
-npm run --silent build
-echo "done"

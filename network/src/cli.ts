@@ -6,12 +6,15 @@
  *   npm run down       stop every process `up` started, by pid
  *   npm run status     each process: pid, port, healthy or not; channel height; chaincode sequence
  *   npm run clean      down, then delete the state folder (crypto, ledgers, keys, logs)
+ *   npm run -s peer-env -- ORG   shell exports for Fabric's own `peer` CLI as ORG's admin
  *
  * MEDPROV_BASE_PORT moves every port; MEDPROV_STATE_DIR moves every file (default state/).
  *
  * @module
  */
-import { consoleProgress } from './progress';
+import * as path from 'node:path';
+import { adminEnv } from './fabric-cli';
+import { consoleProgress, silentProgress } from './progress';
 import { clean, down, loadNetwork, status, summary, up } from './system';
 
 async function main(command: string | undefined): Promise<number> {
@@ -58,14 +61,22 @@ async function main(command: string | undefined): Promise<number> {
       await clean(loadNetwork(progress), progress);
       return 0;
     case 'status': {
-      const rows = await status(loadNetwork({ step: () => undefined, warn: progress.warn }));
+      const rows = await status(loadNetwork(silentProgress));
       for (const r of rows) {
         process.stdout.write(`${r.healthy ? 'ok  ' : 'DOWN'} ${r.name.padEnd(18)} pid ${String(r.pid ?? '-').padEnd(8)} port ${String(r.port ?? '-').padEnd(6)} ${r.detail}\n`);
       }
       return rows.every((r) => r.healthy) ? 0 : 1;
     }
+    case 'peer-env': {
+      const network = loadNetwork(silentProgress);
+      const org = network.organisation(process.argv[3] ?? '');
+      const vars = { ...adminEnv(network, org), FABRIC_LOGGING_SPEC: 'warning', ORDERER_CA: network.ordererTlsCa, ORDERER_ADDRESS: network.orderers[0].address };
+      process.stdout.write(`export PATH=${quote(path.dirname(network.bin('peer')))}:"$PATH"\n`);
+      for (const [k, v] of Object.entries(vars)) process.stdout.write(`export ${k}=${quote(String(v))}\n`);
+      return 0;
+    }
     default:
-      process.stderr.write('usage: tsx network/src/cli.ts start|up|down|status|clean\n');
+      process.stderr.write('usage: tsx network/src/cli.ts start|up|down|status|clean|peer-env ORG\n');
       return 2;
   }
 }
@@ -77,3 +88,8 @@ main(process.argv[2]).then(
     process.exit(1);
   },
 );
+
+/** A value for a POSIX shell, single-quoted. */
+function quote(value: string): string {
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}

@@ -13,8 +13,12 @@ import { baseEnv } from './fabric-cli';
 import type { Network } from './network';
 import { logTail, runningPid, startDaemon, waitUntil, type DaemonSpec } from './processes';
 
-/** The roles each gateway gets a generated API key for. */
-export const GATEWAY_ROLES = ['records-officer', 'claims-officer', 'research-officer', 'dpo', 'admin'] as const;
+/** The roles each kind of organisation gets a generated API key for (its staff's jobs). */
+export const GATEWAY_ROLES: Record<PeerOrganisation['type'], readonly string[]> = {
+  hospital: ['records-officer', 'research-officer', 'dpo', 'admin'],
+  insurer: ['claims-officer', 'admin'],
+  sponsor: ['research-officer', 'admin'],
+};
 
 /** `api-keys.json`: each organisation's gateway URL and one API key per role. */
 export interface ApiKeys {
@@ -47,7 +51,7 @@ export function prepareGateway(network: Network, org: PeerOrganisation): boolean
   const usersFile = path.join(dir, 'users.json');
   if (!existsSync(usersFile)) {
     const keys: Record<string, string> = {};
-    const users = GATEWAY_ROLES.map((role) => {
+    const users = GATEWAY_ROLES[org.type].map((role) => {
       keys[role] = `mp_${org.name.toLowerCase()}_${randomBytes(24).toString('base64url')}`;
       return { id: `${org.name.toLowerCase()}-${role}`, role, apiKeySha256: createHash('sha256').update(keys[role]).digest('hex') };
     });

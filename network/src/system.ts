@@ -18,7 +18,7 @@ import { generate } from './generate';
 import { networkFromEnv, type Network } from './network';
 import { healthy, startNode } from './nodes';
 import { listening, logTail, runningPid, startDaemon, stopDaemon, waitUntil } from './processes';
-import type { Progress } from './progress';
+import { silentProgress, type Progress } from './progress';
 
 export const ROOT = path.resolve(__dirname, '../..');
 
@@ -26,7 +26,7 @@ export const ROOT = path.resolve(__dirname, '../..');
 export function installFabric(progress: Progress): string {
   if (process.env.MEDPROV_FABRIC_HOME) return process.env.MEDPROV_FABRIC_HOME;
   progress.step('Fabric binaries (scripts/install-fabric.sh)');
-  const out = execFileSync('bash', [path.join(ROOT, 'scripts', 'install-fabric.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  const out = execFileSync('bash', [path.join(ROOT, 'scripts', 'install-fabric.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', progress === silentProgress ? 'ignore' : 'inherit'] });
   return out.trim().split('\n').pop() as string;
 }
 
@@ -206,11 +206,12 @@ export function summary(network: Network): string {
   lines.push('', `API keys (one per role per organisation, owner-only file): ${path.relative(process.cwd(), network.apiKeysFile) || network.apiKeysFile}`);
   if (keys && hospital && insurer) {
     const rel = path.relative(process.cwd(), network.apiKeysFile);
+    const key = (org: string, role: string) => `$(node -p "require('./${rel}').orgs.${org}.keys['${role}']")`;
     lines.push(
       '',
       'Anchor a document at the Hospital, then verify it at the Insurer:',
-      `  curl -s -H "Authorization: Bearer $(jq -r '.orgs.${hospital.name}.keys["records-officer"]' ${rel})" -H 'Prefer: wait=10' -F document=@README.md -F recordId=demo-1 -F patientId=MRN-1001 -F category=loinc:18842-5 -F commitment=plain ${gatewayUrl(network, hospital)}/v1/records`,
-      `  curl -s -H "Authorization: Bearer $(jq -r '.orgs.${insurer.name}.keys["claims-officer"]' ${rel})" -F document=@README.md ${gatewayUrl(network, insurer)}/v1/verifications`,
+      `  curl -s -H "Authorization: Bearer ${key(hospital.name, 'records-officer')}" -H 'Prefer: wait=10' -F document=@README.md -F recordId=demo-1 -F patientId=MRN-1001 -F category=loinc:18842-5 -F commitment=plain ${gatewayUrl(network, hospital)}/v1/records`,
+      `  curl -s -H "Authorization: Bearer ${key(insurer.name, 'claims-officer')}" -F document=@README.md ${gatewayUrl(network, insurer)}/v1/verifications`,
     );
   }
   lines.push('', `Logs: ${path.relative(process.cwd(), network.logsDir)}/   Status: npm run status   Stop: npm run down`, '');

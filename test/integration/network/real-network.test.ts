@@ -1,0 +1,173 @@
+import { expect } from 'chai';
+import { createHash, randomBytes } from 'node:crypto';
+import { LedgerClient } from '../../../gateway/src/fabric/client';
+import { LedgerError } from '../../../gateway/src/fabric/errors';
+import { queryChaincode } from '../../../network/src/chaincode';
+import { channelHeight } from '../../../network/src/channel';
+import { listening } from '../../../network/src/processes';
+import { down, status, up } from '../../../network/src/system';
+import { stopTestNetwork, survivors, testNetwork, type TestNetwork } from './test-network';
+
+interface Answer {
+  status: number;
+  body: any;
+  location: string | null;
+}
+
+async function call(gw: { url: string; key: string }, method: string, path: string, body?: unknown | FormData, headers: Record<string, string> = {}): Promise<Answer> {
+  const init: RequestInit = { method, headers: { authorization: `Bearer ${gw.key}`, ...headers } };
+  if (body instanceof FormData) init.body = body;
+  else if (body !== undefined) {
+    init.body = JSON.stringify(body);
+    (init.headers as Record<string, string>)['content-type'] = 'application/json';
+  }
+  const res = await fetch(gw.url + path, init);
+  return { status: res.status, location: res.headers.get('location'), body: await res.json() };
+}
+
+/** A write through the gateway's journal, waited for: the final answer (201/200), or the refusal. */
+async function write(gw: { url: string; key: string }, method: string, path: string, body: unknown | FormData): Promise<Answer> {
+  let answer = await call(gw, method, path, body, { prefer: 'wait=20' });
+  // Not final in time: follow the Location the gateway gave until the request is committed or rejected.
+  for (let i = 0; answer.status === 202 && answer.location && i < 60; i++) {
+    await new Promise((r) => setTimeout(r, 500));
+    const polled = await call(gw, 'GET', new URL(answer.location, gw.url).pathname);
+    // A committed request's `result` is the chaincode's answer; created records answer 201 when waited for.
+    if (polled.body.state === 'committed') return { status: polled.body.result?.created === false ? 200 : 201, body: { ...polled.body.result, blockNumber: polled.body.blockNumber }, location: null };
+    if (polled.body.state === 'rejected') return { status: 409, body: { error: { code: polled.body.code, message: polled.body.message } }, location: null };
+  }
+  return answer;
+}
+
+const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
+
+/** Verification at a gateway until the verdict is the expected one (the other org's index follows the ledger's events). */
+async function verify(gw: { url: string; key: string }, docHash: string, expected: string): Promise<any> {
+  let last: Answer | undefined;
+  for (let i = 0; i < 40; i++) {
+    last = await call(gw, 'POST', '/v1/verifications', { docHash });
+    if (last.status === 200 && last.body.verdict === expected) return last.body;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`verification of ${docHash} never became ${expected}: ${JSON.stringify(last?.body)}`);
+}
+
+describe('real network: Fabric 3.1.5, 3 Raft orderers, a peer and a gateway per org, chaincode as a service', function () {
+  this.timeout(600_000);
+  let net: TestNetwork;
+  const recordId = `rn-${randomBytes(4).toString('hex')}`;
+  const doc = Buffer.from(`discharge summary ${recordId} ${randomBytes(16).toString('hex')}`);
+  const docHash = sha256(doc);
+  const amendedHash = sha256(Buffer.concat([doc, Buffer.from(' amended')]));
+  let anchoredBlock: string;
+
+  before(async () => {
+    net = await testNetwork();
+  });
+
+  after(async () => {
+    await stopTestNetwork();
+  });
+
+  it('serves the client seam as each organisation (Identity:whoAmI through its own peer)', async () => {
+    for (const org of net.network.definition.organisations) {
+      const client = await LedgerClient.connect(net.network.gatewaySettings(org.name).fabric);
+      try {
+        const me = JSON.parse(Buffer.from(await client.evaluate('Identity:whoAmI')).toString('utf8'));
+        expect(me.mspId).to.equal(org.mspId);
+      } finally {
+        client.close();
+      }
+    }
+  });
+
+  it("answers Fabric's own peer CLI as each org's admin: whoAmI gives the org's MSP ID; the consortium is on the ledger", async () => {
+    for (const org of net.network.definition.organisations) {
+      const me = JSON.parse(await queryChaincode(net.network, org.name, 'Identity:whoAmI'));
+      expect(me.mspId).to.equal(org.mspId);
+    }
+    const consortium = JSON.parse(await queryChaincode(net.network, 'Insurer', 'Identity:readConsortium'));
+    expect(consortium.organisations.map((o: { mspId: string }) => o.mspId)).to.have.members(net.network.definition.organisations.map((o) => o.mspId));
+  });
+
+  it('anchors an uploaded document at the Hospital and verifies it as ORIGINAL at the Insurer, with its block number', async () => {
+    const form = new FormData();
+    for (const [k, v] of Object.entries({ recordId, patientId: 'MRN-RN-1', category: 'loinc:18842-5', commitment: 'plain' })) form.append(k, v);
+    form.append('document', new Blob([doc]), 'discharge.txt');
+    const anchored = await write(net.gateway('Hospital', 'records-officer'), 'POST', '/v1/records', form);
+    expect(anchored.status, JSON.stringify(anchored.body)).to.equal(201);
+    expect(anchored.body.anchor).to.include({ docHash, recordId, issuer: 'HospitalMSP', version: 1, status: 'active' });
+    expect(anchored.body.blockNumber).to.match(/^\d+$/);
+    anchoredBlock = anchored.body.blockNumber;
+
+    const verdict = await verify(net.gateway('Insurer', 'claims-officer'), docHash, 'ORIGINAL');
+    expect(verdict).to.include({ issuer: 'HospitalMSP', recordId, version: 1, blockNumber: anchoredBlock });
+  });
+
+  it('amends at the Hospital: the first version becomes SUPERSEDED and the new one ORIGINAL at the Insurer', async () => {
+    const amended = await write(net.gateway('Hospital', 'records-officer'), 'POST', `/v1/records/HospitalMSP/${recordId}/versions`, { docHash: amendedHash, category: 'loinc:18842-5' });
+    expect(amended.status, JSON.stringify(amended.body)).to.equal(201);
+    expect(amended.body.anchor).to.include({ docHash: amendedHash, version: 2, supersedes: docHash });
+    const insurer = net.gateway('Insurer', 'claims-officer');
+    expect(await verify(insurer, docHash, 'SUPERSEDED')).to.include({ issuer: 'HospitalMSP', recordId });
+    expect(await verify(insurer, amendedHash, 'ORIGINAL')).to.include({ version: 2 });
+  });
+
+  it("refuses the Insurer's amend of the Hospital's record: at its gateway, and in the chaincode when sent straight to the ledger", async () => {
+    const viaGateway = await call(net.gateway('Insurer', 'claims-officer'), 'POST', `/v1/records/HospitalMSP/${recordId}/versions`, { docHash: sha256(randomBytes(8)), category: 'loinc:18842-5' });
+    expect(viaGateway.status).to.equal(403);
+    expect(viaGateway.body.error.code).to.match(/^FORBIDDEN_/);
+
+    const insurer = await LedgerClient.connect(net.network.gatewaySettings('Insurer').fabric);
+    try {
+      const amendment = { issuer: 'HospitalMSP', recordId, docHash: sha256(randomBytes(8)), category: 'loinc:18842-5' };
+      const refused = await insurer.submit('Records:amendRecord', JSON.stringify(amendment)).then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      expect(refused).to.be.instanceOf(LedgerError);
+      expect((refused as LedgerError).code).to.match(/^FORBIDDEN_/);
+    } finally {
+      insurer.close();
+    }
+    const current = await call(net.gateway('Hospital', 'records-officer'), 'GET', `/v1/records/HospitalMSP/${recordId}`);
+    expect(current.body).to.include({ version: 2, docHash: amendedHash });
+  });
+
+  it('retracts at the Hospital: RETRACTED at the Insurer, and the history holds both versions', async () => {
+    const retracted = await write(net.gateway('Hospital', 'records-officer'), 'PUT', `/v1/records/HospitalMSP/${recordId}/retraction`, { reason: 'entered-in-error' });
+    expect(retracted.status, JSON.stringify(retracted.body)).to.equal(200);
+    const insurer = net.gateway('Insurer', 'claims-officer');
+    expect(await verify(insurer, amendedHash, 'RETRACTED')).to.include({ issuer: 'HospitalMSP', recordId });
+    const history = await call(insurer, 'GET', `/v1/records/HospitalMSP/${recordId}/history`);
+    expect(history.status).to.equal(200);
+    expect(history.body.versions.map((v: { docHash: string }) => v.docHash)).to.deep.equal([docHash, amendedHash]);
+  });
+
+  it('reports every process healthy, the same channel height on every peer and the chaincode sequence', async () => {
+    const rows = await status(net.network);
+    const unhealthy = rows.filter((r) => !r.healthy && r.name !== 'evm');
+    expect(unhealthy, JSON.stringify(unhealthy)).to.deep.equal([]);
+    expect(rows.find((r) => r.name === 'chaincode')?.detail).to.match(/sequence 1/);
+    const heights = await Promise.all(net.network.peers.map((p) => channelHeight(net.network, p)));
+    expect(new Set(heights).size, `heights ${heights}`).to.be.at.most(2); // a block may be in flight to one peer
+  });
+
+  it('stops every process on down and finds the ledger intact on the next up: the document still verifies', async () => {
+    await down(net.network, net.progress);
+    expect(survivors(net.network)).to.deep.equal([]);
+    for (const node of [...net.network.orderers, ...net.network.peers]) expect(await listening(net.network.host, node.port), node.name).to.equal(false);
+
+    await up(net.network, net.progress, { evm: false });
+    const verdict = await verify(net.gateway('Insurer', 'claims-officer'), docHash, 'SUPERSEDED');
+    expect(verdict).to.include({ issuer: 'HospitalMSP', recordId, blockNumber: anchoredBlock });
+  });
+
+  it('leaves no process and no listening port after the network is torn down', async () => {
+    const network = net.network;
+    await stopTestNetwork();
+    expect(survivors(network)).to.deep.equal([]);
+    const ports = [...network.orderers.map((o) => o.port), ...network.peers.map((p) => p.port), ...network.definition.organisations.map((o) => network.gatewayPort(o))];
+    for (const port of ports) expect(await listening(network.host, port), `port ${port}`).to.equal(false);
+  });
+});

@@ -1,0 +1,83 @@
+/**
+ * The real-network test fixture: a whole medprov consortium on real Fabric 3.1.5 (3 Raft
+ * orderers, a peer per org, the chaincode as a service, one gateway process per org), started by
+ * the project's own network layer in a temporary state folder on its own ports, so it runs
+ * beside a developer's `npm start`. Started once per mocha run; stopped by pid.
+ *
+ * @module
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createWriteStream } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { gatewayName, readApiKeys, type ApiKeys } from '../../../network/src/gateways';
+import { networkFromEnv, type Network } from '../../../network/src/network';
+import { listening, runningPid } from '../../../network/src/processes';
+import { consoleProgress, silentProgress, type Progress } from '../../../network/src/progress';
+import { down, installFabric, ROOT, up } from '../../../network/src/system';
+
+export interface TestNetwork {
+  readonly network: Network;
+  readonly keys: ApiKeys;
+  /** A gateway's base URL and its API key for a role. */
+  gateway(org: string, role: string): { url: string; key: string };
+  /** Where the network layer's progress lines go (the test's output stays readable). */
+  readonly progress: Progress;
+}
+
+/** A base port whose whole range (orderers to gateways) is free: tried from a pid-derived start. */
+async function freeBasePort(): Promise<number> {
+  for (let i = 0; i < 20; i++) {
+    const base = 20_000 + ((process.pid + i * 7) % 30) * 1_100;
+    const probes = [base, base + 100, base + 900, base + 950, base + 1000];
+    const taken = await Promise.all(probes.map((p) => listening('127.0.0.1', p)));
+    if (!taken.some(Boolean)) return base;
+  }
+  throw new Error('no free port range for the test network');
+}
+
+let started: Promise<TestNetwork> | undefined;
+let stateDir: string | undefined;
+// Kept apart from `started`: a network whose `up` failed half-way still has processes to stop.
+let current: Network | undefined;
+
+/** The run's network, brought up on first use (about 15 s on 2 cores with Fabric cached). */
+export function testNetwork(): Promise<TestNetwork> {
+  started ??= (async () => {
+    stateDir = mkdtempSync(path.join(os.tmpdir(), 'medprov-net-'));
+    const basePort = await freeBasePort();
+    const log = createWriteStream(path.join(stateDir, 'up.log'));
+    const progress = process.env.MEDPROV_TEST_VERBOSE ? consoleProgress('test-network') : consoleProgress('test-network', log);
+    const network = networkFromEnv({ MEDPROV_STATE_DIR: stateDir, MEDPROV_BASE_PORT: String(basePort) }, ROOT, installFabric(silentProgress));
+    current = network;
+    await up(network, progress, { evm: false });
+    const keys = readApiKeys(network);
+    if (!keys) throw new Error('up wrote no API keys');
+    return {
+      network,
+      keys,
+      progress,
+      gateway(org, role) {
+        const entry = keys.orgs[org];
+        return { url: entry.url, key: entry.keys[role] };
+      },
+    };
+  })();
+  return started;
+}
+
+/** Every process of the network that still runs (by its pid file). */
+export function survivors(network: Network): string[] {
+  const names = [...network.orderers.map((o) => o.name), ...network.peers.map((p) => p.name), 'chaincode', ...network.definition.organisations.map(gatewayName)];
+  return names.filter((name) => runningPid(network.pidFile(name)) !== undefined);
+}
+
+/** Stops the network (if it was started) and removes its state folder. */
+export async function stopTestNetwork(): Promise<void> {
+  if (!started) return;
+  await started.catch(() => undefined);
+  started = undefined;
+  if (current) await down(current, silentProgress);
+  current = undefined;
+  if (stateDir && !process.env.MEDPROV_TEST_KEEP_STATE) rmSync(stateDir, { recursive: true, force: true });
+}
