@@ -29,7 +29,7 @@ async function call(gw: { url: string; key: string }, method: string, path: stri
 async function write(gw: { url: string; key: string }, method: string, path: string, body: unknown | FormData): Promise<Answer> {
   let answer = await call(gw, method, path, body, { prefer: 'wait=20' });
   // Not final in time: follow the Location the gateway gave until the request is committed or rejected.
-  for (let i = 0; answer.status === 202 && answer.location && i < 60; i++) {
+  for (let i = 0; answer.status === 202 && answer.location && i < 240; i++) {
     await new Promise((r) => setTimeout(r, 500));
     const polled = await call(gw, 'GET', new URL(answer.location, gw.url).pathname);
     // A committed request's `result` is the chaincode's answer; created records answer 201 when waited for.
@@ -44,7 +44,7 @@ const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex')
 /** Verification at a gateway until the verdict is the expected one (the other org's index follows the ledger's events). */
 async function verify(gw: { url: string; key: string }, docHash: string, expected: string): Promise<any> {
   let last: Answer | undefined;
-  for (let i = 0; i < 40; i++) {
+  for (let i = 0; i < 240; i++) {
     last = await call(gw, 'POST', '/v1/verifications', { docHash });
     if (last.status === 200 && last.body.verdict === expected) return last.body;
     await new Promise((r) => setTimeout(r, 250));
