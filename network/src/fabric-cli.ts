@@ -105,14 +105,20 @@ export interface RetryOptions {
  * commands fail for a while, then work.
  */
 export async function retry<T>(attempt: () => Promise<T>, options: RetryOptions): Promise<T> {
-  const deadline = Date.now() + (options.withinMs ?? 90_000);
+  const start = Date.now();
+  const deadline = start + (options.withinMs ?? 90_000);
   let delay = options.firstDelayMs ?? 250;
-  for (let n = 1; ; n++) {
+  let warned = 0;
+  for (;;) {
     try {
       return await attempt();
     } catch (err) {
       if (Date.now() + delay > deadline) throw err;
-      if (n === 3 || n % 10 === 0) options.progress.warn(`${options.what}: not yet (${(err as Error).message.slice(0, 300)}); retrying`);
+      // A few seconds of "not yet" is normal after a start; say so only when it lasts.
+      if (Date.now() - start > 10_000 * (warned + 1)) {
+        warned++;
+        options.progress.warn(`${options.what}: not yet after ${Math.round((Date.now() - start) / 1000)} s (${(err as Error).message.slice(0, 300)}); retrying`);
+      }
       await new Promise((r) => setTimeout(r, delay));
       delay = Math.min(delay * 2, 4_000);
     }
