@@ -59,8 +59,8 @@ async function deterministicTarGz(cwd: string, out: string, files: string[]): Pr
 }
 
 /** Writes the ccaas package: metadata.json and code.tar.gz holding connection.json. */
-export async function packageChaincode(network: Network): Promise<ChaincodePackage> {
-  const version = chaincodeVersion(network);
+export async function packageChaincode(network: Network, version = chaincodeVersion(network)): Promise<ChaincodePackage> {
+  if (!/^[A-Za-z0-9._+-]{1,64}$/.test(version)) throw new Error(`chaincode version ${JSON.stringify(version)}: use 1 to 64 letters, digits, '.', '_', '+' or '-'`);
   const label = `${network.chaincodeName}_${version}`;
   const dir = path.join(network.chaincodeDir, label);
   const file = path.join(network.chaincodeDir, `${label}.tar.gz`);

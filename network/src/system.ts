@@ -79,6 +79,11 @@ async function startChaincodeServer(network: Network, pkg: ChaincodePackage, pro
 export interface UpOptions {
   /** Also start the local EVM chain (default true). */
   readonly evm?: boolean;
+  /**
+   * The chaincode's version on the channel (default: a digest of its sources). A different one
+   * is deployed as the next sequence, as a changed chaincode would be.
+   */
+  readonly chaincodeVersion?: string;
   /** Also start the gateways (default true). */
   readonly gateways?: boolean;
 }
@@ -95,7 +100,7 @@ export async function up(network: Network, progress: Progress, options: UpOption
   await joinPeers(network, progress);
 
   buildChaincode(network, progress);
-  const pkg = await packageChaincode(network);
+  const pkg = await packageChaincode(network, options.chaincodeVersion);
   await startChaincodeServer(network, pkg, progress);
   const definition = await deployChaincode(network, pkg, progress);
   await initConsortium(network, progress);

@@ -2,9 +2,10 @@ import { expect } from 'chai';
 import { createHash, randomBytes } from 'node:crypto';
 import { LedgerClient } from '../../../gateway/src/fabric/client';
 import { LedgerError } from '../../../gateway/src/fabric/errors';
-import { queryChaincode } from '../../../network/src/chaincode';
+import { readFileSync } from 'node:fs';
+import { committedDefinition, queryChaincode } from '../../../network/src/chaincode';
 import { channelHeight } from '../../../network/src/channel';
-import { listening } from '../../../network/src/processes';
+import { alive, listening, waitUntil } from '../../../network/src/processes';
 import { down, status, up } from '../../../network/src/system';
 import { stopTestNetwork, survivors, testNetwork, type TestNetwork } from './test-network';
 
@@ -144,11 +145,41 @@ describe('real network: Fabric 3.1.5, 3 Raft orderers, a peer and a gateway per 
     expect(history.body.versions.map((v: { docHash: string }) => v.docHash)).to.deep.equal([docHash, amendedHash]);
   });
 
+  it('restarts the chaincode server when it dies (the supervisor), and writes go through again', async () => {
+    const childFile = `${net.network.pidFile('chaincode')}.child`;
+    const before = Number(readFileSync(childFile, 'utf8'));
+    process.kill(before, 'SIGKILL');
+    const [host, port] = net.network.chaincodeServerAddress.split(':');
+    const restarted = await waitUntil(async () => {
+      const now = Number(readFileSync(childFile, 'utf8'));
+      return now !== before && alive(now) && (await listening(host, Number(port)));
+    }, 60_000);
+    expect(restarted, 'the supervisor started a new chaincode server').to.equal(true);
+    const form = new FormData();
+    for (const [k, v] of Object.entries({ recordId: `${recordId}-after-kill`, patientId: 'MRN-RN-2', category: 'loinc:18842-5', commitment: 'plain' })) form.append(k, v);
+    form.append('document', new Blob([randomBytes(64)]), 'lab.txt');
+    const anchored = await write(net.gateway('Hospital', 'records-officer'), 'POST', '/v1/records', form);
+    expect(anchored.status, JSON.stringify(anchored.body)).to.equal(201);
+  });
+
+  it('redeploys a changed chaincode as the next sequence and keeps the ledger', async () => {
+    await up(net.network, net.progress, { evm: false, chaincodeVersion: 'redeploy-test' });
+    const def = await committedDefinition(net.network);
+    expect(def).to.deep.equal({ sequence: 2, version: 'redeploy-test' });
+    expect((await verify(net.gateway('Insurer', 'claims-officer'), amendedHash, 'RETRACTED')).recordId).to.equal(recordId);
+    const probe = await LedgerClient.connect(net.network.gatewaySettings('Sponsor').fabric);
+    try {
+      expect((await probe.submit('Identity:whoAmI')).blockNumber > 0n).to.equal(true);
+    } finally {
+      probe.close();
+    }
+  });
+
   it('reports every process healthy, the same channel height on every peer and the chaincode sequence', async () => {
     const rows = await status(net.network);
     const unhealthy = rows.filter((r) => !r.healthy && r.name !== 'evm');
     expect(unhealthy, JSON.stringify(unhealthy)).to.deep.equal([]);
-    expect(rows.find((r) => r.name === 'chaincode')?.detail).to.match(/sequence 1/);
+    expect(rows.find((r) => r.name === 'chaincode')?.detail).to.match(/redeploy-test sequence 2/);
     const heights = await Promise.all(net.network.peers.map((p) => channelHeight(net.network, p)));
     expect(new Set(heights).size, `heights ${heights}`).to.be.at.most(2); // a block may be in flight to one peer
   });
@@ -158,7 +189,8 @@ describe('real network: Fabric 3.1.5, 3 Raft orderers, a peer and a gateway per 
     expect(survivors(net.network)).to.deep.equal([]);
     for (const node of [...net.network.orderers, ...net.network.peers]) expect(await listening(net.network.host, node.port), node.name).to.equal(false);
 
-    await up(net.network, net.progress, { evm: false });
+    await up(net.network, net.progress, { evm: false, chaincodeVersion: 'redeploy-test' });
+    expect(await committedDefinition(net.network)).to.deep.equal({ sequence: 2, version: 'redeploy-test' });
     const verdict = await verify(net.gateway('Insurer', 'claims-officer'), docHash, 'SUPERSEDED');
     expect(verdict).to.include({ issuer: 'HospitalMSP', recordId, blockNumber: anchoredBlock });
   });
