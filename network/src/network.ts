@@ -16,6 +16,7 @@
  * @module
  */
 import * as path from 'node:path';
+import type { OrgConnection } from '../../gateway/src/fabric/client';
 import { readConsortiumFile, type ConsortiumDefinition, type PeerOrganisation } from './consortium';
 
 export const PORTS = { ordererStride: 10, orgStride: 100, peerStride: 10, chaincodeServer: 900, evm: 950, gateway: 1000 } as const;
@@ -83,16 +84,8 @@ export interface GatewaySettings {
   readonly port: number;
   /** The gateway's own folder: key store, journal, indexes, users. */
   readonly dir: string;
-  readonly fabric: {
-    mspId: string;
-    peerEndpoint: string;
-    peerHostAlias: string;
-    tlsRootCertPath: string;
-    certPath: string;
-    keyPath: string;
-    channel: string;
-    chaincode: string;
-  };
+  /** Its peer and identity, as the gateway's Fabric client takes them. */
+  readonly fabric: OrgConnection;
 }
 
 export class Network {
