@@ -22,7 +22,14 @@ async function main(command: string | undefined): Promise<number> {
   switch (command) {
     case 'up': {
       const network = loadNetwork(progress);
-      await up(network, progress);
+      try {
+        await up(network, progress);
+      } catch (err) {
+        const message = (err as Error).message;
+        const hint = /Nothing was started/.test(message) ? '' : '\nWhat did start is still running: `npm run status` shows it, `npm run down` stops it.';
+        process.stderr.write(`medprov: ${message}${hint}\n`);
+        return 1;
+      }
       process.stdout.write(summary(network));
       return 0;
     }

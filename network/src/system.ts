@@ -91,12 +91,13 @@ export interface UpOptions {
 /** Brings everything up (or finds it running); resolves when every gateway has committed a probe write. */
 export async function up(network: Network, progress: Progress, options: UpOptions = {}): Promise<void> {
   const t0 = Date.now();
+  await checkPortsFree(network, options);
   await generate(network, progress);
   progress.step(`starting ${network.orderers.length} orderers`);
-  await Promise.all(network.orderers.map((o) => startNode(network, o)));
+  await allSettled(network.orderers.map((o) => startNode(network, o)));
   await joinOrderers(network, progress);
   progress.step(`starting ${network.peers.length} peers`);
-  await Promise.all(network.peers.map((p) => startNode(network, p)));
+  await allSettled(network.peers.map((p) => startNode(network, p)));
   await joinPeers(network, progress);
 
   buildChaincode(network, progress);
@@ -120,6 +121,28 @@ export async function up(network: Network, progress: Progress, options: UpOption
     }
   }
   progress.step(`everything is up (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+}
+
+/** Like Promise.all, but only after every start has finished: none is left starting behind a failure. */
+async function allSettled(starts: Promise<unknown>[]): Promise<void> {
+  const failed = (await Promise.allSettled(starts)).find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+}
+
+/** Before anything starts: every port a process of ours will take is free (or ours already). */
+async function checkPortsFree(network: Network, options: UpOptions): Promise<void> {
+  const wanted: { name: string; port: number }[] = [
+    ...network.orderers.flatMap((o) => [{ name: o.name, port: o.port }, { name: `${o.name} (admin)`, port: o.adminPort }, { name: `${o.name} (operations)`, port: o.operationsPort }]),
+    ...network.peers.flatMap((p) => [{ name: p.name, port: p.port }, { name: `${p.name} (chaincode)`, port: p.chaincodePort }, { name: `${p.name} (operations)`, port: p.operationsPort }]),
+    { name: 'chaincode', port: Number(network.chaincodeServerAddress.split(':')[1]) },
+    ...((options.gateways ?? true) ? network.definition.organisations.map((o) => ({ name: gatewayName(o), port: network.gatewayPort(o) })) : []),
+  ];
+  const ours = (name: string) => runningPid(network.pidFile(name.split(' ')[0])) !== undefined;
+  const taken: string[] = [];
+  for (const { name, port } of wanted) if (!ours(name) && (await listening(network.host, port))) taken.push(`${port} (${name})`);
+  if (taken.length > 0) {
+    throw new Error(`port${taken.length > 1 ? 's' : ''} ${taken.join(', ')} ${taken.length > 1 ? 'are' : 'is'} taken by another process: stop it, or move every port with MEDPROV_BASE_PORT. Nothing was started.`);
+  }
 }
 
 function evmEnv(network: Network): NodeJS.ProcessEnv {
