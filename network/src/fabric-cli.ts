@@ -18,13 +18,16 @@ export class FabricToolError extends Error {
     readonly output: string,
     readonly exitCode: number | null,
   ) {
-    super(`${tool} ${args.slice(0, 3).join(' ')} failed (exit ${exitCode}): ${lastLines(output, 6)}`);
+    super(`${tool} ${args.slice(0, 3).join(' ')} failed (exit ${exitCode}): ${errorLines(output)}`);
     this.name = 'FabricToolError';
   }
 }
 
-function lastLines(text: string, n: number): string {
-  return text.trim().split('\n').slice(-n).join(' | ');
+/** The tool's own error lines (`Error: …`), else its last lines: usage text after an error says nothing. */
+function errorLines(text: string): string {
+  const lines = text.trim().split('\n');
+  const errors = lines.filter((line) => /^Error:|\bERRO\b|panic:/.test(line));
+  return (errors.length > 0 ? errors.slice(0, 3) : lines.slice(-6)).join(' | ');
 }
 
 /** The environment every Fabric tool and daemon starts from: nothing but a path and a home. */
