@@ -129,17 +129,25 @@ async function allSettled(starts: Promise<unknown>[]): Promise<void> {
   if (failed) throw failed.reason;
 }
 
-/** Before anything starts: every port a process of ours will take is free (or ours already). */
-async function checkPortsFree(network: Network, options: UpOptions): Promise<void> {
+/** The ports our processes would take that another process holds now, as `port (name)`. */
+export async function portsTakenByOthers(network: Network, options: UpOptions = {}): Promise<string[]> {
   const wanted: { name: string; port: number }[] = [
     ...network.orderers.flatMap((o) => [{ name: o.name, port: o.port }, { name: `${o.name} (admin)`, port: o.adminPort }, { name: `${o.name} (operations)`, port: o.operationsPort }]),
     ...network.peers.flatMap((p) => [{ name: p.name, port: p.port }, { name: `${p.name} (chaincode)`, port: p.chaincodePort }, { name: `${p.name} (operations)`, port: p.operationsPort }]),
     { name: 'chaincode', port: Number(network.chaincodeServerAddress.split(':')[1]) },
     ...((options.gateways ?? true) ? network.definition.organisations.map((o) => ({ name: gatewayName(o), port: network.gatewayPort(o) })) : []),
+    ...((options.evm ?? true) ? [{ name: 'evm', port: network.evmPort }] : []),
   ];
-  const ours = (name: string) => runningPid(network.pidFile(name.split(' ')[0])) !== undefined;
+  const ours = (name: string) =>
+    runningPid(name === 'evm' ? path.join(network.stateDir, 'evm', 'node.pid') : network.pidFile(name.split(' ')[0])) !== undefined;
   const taken: string[] = [];
   for (const { name, port } of wanted) if (!ours(name) && (await listening(network.host, port))) taken.push(`${port} (${name})`);
+  return taken;
+}
+
+/** Before anything starts: every port a process of ours will take is free (or ours already). */
+async function checkPortsFree(network: Network, options: UpOptions): Promise<void> {
+  const taken = await portsTakenByOthers(network, options);
   if (taken.length > 0) {
     throw new Error(`port${taken.length > 1 ? 's' : ''} ${taken.join(', ')} ${taken.length > 1 ? 'are' : 'is'} taken by another process: stop it, or move every port with MEDPROV_BASE_PORT. Nothing was started.`);
   }

@@ -7,7 +7,7 @@ import { committedDefinition, queryChaincode } from '../../../network/src/chainc
 import { channelHeight } from '../../../network/src/channel';
 import { alive, listening, waitUntil } from '../../../network/src/processes';
 import { down, status, up } from '../../../network/src/system';
-import { stopTestNetwork, survivors, testNetwork, type TestNetwork } from './test-network';
+import { stopTestNetwork, survivors, TEST_UP_OPTIONS, testNetwork, type TestNetwork } from './test-network';
 
 interface Answer {
   status: number;
@@ -167,7 +167,7 @@ describe('real network: Fabric 3.1.5, 3 Raft orderers, a peer and a gateway per 
 
   it('redeploys a changed chaincode as the next sequence and keeps the ledger', async () => {
     const before = await committedDefinition(net.network);
-    await up(net.network, net.progress, { evm: false, chaincodeVersion: REDEPLOYED });
+    await up(net.network, net.progress, { ...TEST_UP_OPTIONS, chaincodeVersion: REDEPLOYED });
     const def = await committedDefinition(net.network);
     expect(def).to.deep.equal({ sequence: (before?.sequence ?? 0) + 1, version: REDEPLOYED });
     expect((await verify(net.gateway('Insurer', 'claims-officer'), amendedHash, 'RETRACTED')).recordId).to.equal(recordId);
@@ -181,7 +181,7 @@ describe('real network: Fabric 3.1.5, 3 Raft orderers, a peer and a gateway per 
 
   it('reports every process healthy, the same channel height on every peer and the chaincode sequence', async () => {
     const rows = await status(net.network);
-    const unhealthy = rows.filter((r) => !r.healthy && r.name !== 'evm');
+    const unhealthy = rows.filter((r) => !r.healthy);
     expect(unhealthy, JSON.stringify(unhealthy)).to.deep.equal([]);
     expect(rows.find((r) => r.name === 'chaincode')?.detail).to.include(`${REDEPLOYED} sequence`);
     const heights = await Promise.all(net.network.peers.map((p) => channelHeight(net.network, p)));
@@ -194,7 +194,7 @@ describe('real network: Fabric 3.1.5, 3 Raft orderers, a peer and a gateway per 
     expect(survivors(net.network)).to.deep.equal([]);
     for (const node of [...net.network.orderers, ...net.network.peers]) expect(await listening(net.network.host, node.port), node.name).to.equal(false);
 
-    await up(net.network, net.progress, { evm: false, chaincodeVersion: REDEPLOYED });
+    await up(net.network, net.progress, { ...TEST_UP_OPTIONS, chaincodeVersion: REDEPLOYED });
     expect(await committedDefinition(net.network), 'the same definition: nothing redeployed').to.deep.equal(before);
     const verdict = await verify(net.gateway('Insurer', 'claims-officer'), docHash, 'SUPERSEDED');
     expect(verdict).to.include({ issuer: 'HospitalMSP', recordId, blockNumber: anchoredBlock });

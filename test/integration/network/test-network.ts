@@ -12,9 +12,12 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { gatewayName, readApiKeys, type ApiKeys } from '../../../network/src/gateways';
 import { networkFromEnv, type Network } from '../../../network/src/network';
-import { listening, runningPid } from '../../../network/src/processes';
+import { runningPid } from '../../../network/src/processes';
 import { consoleProgress, silentProgress, type Progress } from '../../../network/src/progress';
-import { down, installFabric, ROOT, up } from '../../../network/src/system';
+import { down, installFabric, portsTakenByOthers, ROOT, up, type UpOptions } from '../../../network/src/system';
+
+/** How the test network is brought up, every time (also by tests that restart it): with the local EVM chain. */
+export const TEST_UP_OPTIONS: UpOptions = { evm: true };
 
 export interface TestNetwork {
   readonly network: Network;
@@ -25,13 +28,12 @@ export interface TestNetwork {
   readonly progress: Progress;
 }
 
-/** A base port whose whole range (orderers to gateways) is free: tried from a pid-derived start. */
-async function freeBasePort(): Promise<number> {
-  for (let i = 0; i < 20; i++) {
+/** A base port whose every port (orderers to gateways) is free: tried from a pid-derived start. */
+async function freeBasePort(stateDir: string, fabricHome: string): Promise<number> {
+  for (let i = 0; i < 30; i++) {
     const base = 20_000 + ((process.pid + i * 7) % 30) * 1_100;
-    const probes = [base, base + 100, base + 900, base + 950, base + 1000];
-    const taken = await Promise.all(probes.map((p) => listening('127.0.0.1', p)));
-    if (!taken.some(Boolean)) return base;
+    const candidate = networkFromEnv({ MEDPROV_STATE_DIR: stateDir, MEDPROV_BASE_PORT: String(base) }, ROOT, fabricHome);
+    if ((await portsTakenByOthers(candidate, TEST_UP_OPTIONS)).length === 0) return base;
   }
   throw new Error('no free port range for the test network');
 }
@@ -45,12 +47,13 @@ let current: Network | undefined;
 export function testNetwork(): Promise<TestNetwork> {
   started ??= (async () => {
     stateDir = mkdtempSync(path.join(os.tmpdir(), 'medprov-net-'));
-    const basePort = await freeBasePort();
+    const fabricHome = installFabric(silentProgress);
+    const basePort = await freeBasePort(stateDir, fabricHome);
     const log = createWriteStream(path.join(stateDir, 'up.log'));
     const progress = process.env.MEDPROV_TEST_VERBOSE ? consoleProgress('test-network') : consoleProgress('test-network', log);
-    const network = networkFromEnv({ MEDPROV_STATE_DIR: stateDir, MEDPROV_BASE_PORT: String(basePort) }, ROOT, installFabric(silentProgress));
+    const network = networkFromEnv({ MEDPROV_STATE_DIR: stateDir, MEDPROV_BASE_PORT: String(basePort) }, ROOT, fabricHome);
     current = network;
-    await up(network, progress, { evm: false });
+    await up(network, progress, TEST_UP_OPTIONS);
     const keys = readApiKeys(network);
     if (!keys) throw new Error('up wrote no API keys');
     return {
@@ -69,7 +72,8 @@ export function testNetwork(): Promise<TestNetwork> {
 /** Every process of the network that still runs (by its pid file). */
 export function survivors(network: Network): string[] {
   const names = [...network.orderers.map((o) => o.name), ...network.peers.map((p) => p.name), 'chaincode', ...network.definition.organisations.map(gatewayName)];
-  return names.filter((name) => runningPid(network.pidFile(name)) !== undefined);
+  const left = names.filter((name) => runningPid(network.pidFile(name)) !== undefined);
+  return runningPid(path.join(network.stateDir, 'evm', 'node.pid')) !== undefined ? [...left, 'evm'] : left;
 }
 
 /** Stops the network (if it was started) and removes its state folder. */
