@@ -53,7 +53,11 @@ export function testNetwork(): Promise<TestNetwork> {
     const progress = process.env.MEDPROV_TEST_VERBOSE ? consoleProgress('test-network') : consoleProgress('test-network', log);
     const network = networkFromEnv({ MEDPROV_STATE_DIR: stateDir, MEDPROV_BASE_PORT: String(basePort) }, ROOT, fabricHome);
     current = network;
-    await up(network, progress, TEST_UP_OPTIONS);
+    try {
+      await up(network, progress, TEST_UP_OPTIONS);
+    } catch (err) {
+      throw new Error(`the test network did not come up: ${(err as Error).message}\n(its progress: ${path.join(stateDir, 'up.log')}; its logs: ${network.logsDir}; MEDPROV_TEST_KEEP_STATE=1 keeps them)`);
+    }
     const keys = readApiKeys(network);
     if (!keys) throw new Error('up wrote no API keys');
     return {
