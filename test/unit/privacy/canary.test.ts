@@ -13,101 +13,17 @@ import type { Role } from '../../../gateway/src/http/roles';
 import { FakeLedger } from '../chaincode/fake-ledger';
 import { CONSORTIUM, HOSPITAL, HOSPITAL2, INSURER, SPONSOR } from '../chaincode/fixtures';
 import { ROLE_KEYS, startOrgGateway } from '../support/org-gateways';
+import { ALL_IN_ONE, ASCII_CANARIES, CANARIES, CANARY_NAMES, DETECTABLE, ENCODINGS, documentText, plantedForms, scan, scanBytes } from '../../support/canaries';
 
 /**
  * The canary test (issue 8, unit level): distinctive fake identifiers are planted in every input
  * path the gateways accept, the record and consent flows run to completion, and then everything
  * that is replicated (world state, each committed transaction's writes, events and arguments)
  * or persisted outside the patient-key store (the acceptance journal, the gateways' logs) is
- * scanned for each canary in many encodings. Expected: no hit anywhere.
+ * scanned for each canary in many encodings. Expected: no hit anywhere. The canaries and the
+ * scanner are test/support/canaries.ts, shared with the real-network scan of every block
+ * (test/integration/network/phi-scan.test.ts).
  */
-
-// ───────────────────────────── the canaries ─────────────────────────────
-
-const CANARIES = {
-  'name (Hangul)': '홍길동',
-  'name (romanised)': 'Hong Gildong',
-  'RRN': '900101-1234567',
-  'RRN (digits)': '9001011234567',
-  'phone': '010-1234-5678',
-  'phone (digits)': '01012345678',
-  'e-mail': 'hong.gildong@example.kr',
-  'DOB': '1990-01-01',
-  'DOB (digits)': '19900101',
-} as const;
-type CanaryName = keyof typeof CANARIES;
-const CANARY_NAMES = Object.keys(CANARIES) as CanaryName[];
-/** The ones the gateway can recognise (and must refuse) where an opaque id or code is expected. */
-const DETECTABLE: CanaryName[] = ['RRN', 'RRN (digits)', 'phone', 'phone (digits)', 'e-mail'];
-/** A patient id carrying every canary at once. */
-const ALL_IN_ONE = `${CANARIES['name (Hangul)']} ${CANARIES['name (romanised)']} ${CANARIES.RRN} ${CANARIES['phone']} ${CANARIES['e-mail']} ${CANARIES.DOB}`;
-
-// ───────────────────────────── encodings ─────────────────────────────
-
-const ENCODINGS = ['utf8/NFC', 'NFD', 'hex', 'HEX', 'base64', 'base64url', 'sha256', 'url'] as const;
-type Encoding = (typeof ENCODINGS)[number];
-
-/** The base64 characters that depend on `bytes` only, whatever their offset in a longer base64 text. */
-function base64Cores(bytes: Buffer, url: boolean): string[] {
-  const cores: string[] = [];
-  for (let k = 0; k < 3; k++) {
-    const text = Buffer.concat([Buffer.alloc(k), bytes]).toString(url ? 'base64url' : 'base64');
-    const first = Math.ceil((8 * k) / 6);
-    const last = Math.floor((8 * (k + bytes.length)) / 6) - 1;
-    cores.push(text.slice(first, last + 1));
-  }
-  return cores;
-}
-
-interface Needle {
-  text: string;
-  caseInsensitive: boolean;
-}
-
-function needlesOf(canary: string): Record<Encoding, Needle[]> {
-  const forms = [...new Set([canary.normalize('NFC'), canary.normalize('NFD')])];
-  const bytes = forms.map((f) => Buffer.from(f, 'utf8'));
-  const sha = (f: string) => createHash('sha256').update(f, 'utf8').digest('hex');
-  const url = forms.flatMap((f) => [encodeURIComponent(f), new URLSearchParams({ q: f }).toString().slice(2)]);
-  const ci = (text: string): Needle => ({ text, caseInsensitive: true });
-  const cs = (text: string): Needle => ({ text, caseInsensitive: false });
-  return {
-    'utf8/NFC': [ci(canary.normalize('NFC'))],
-    NFD: [ci(canary.normalize('NFD'))],
-    hex: bytes.map((b) => cs(b.toString('hex'))),
-    HEX: bytes.map((b) => cs(b.toString('hex').toUpperCase())),
-    base64: bytes.flatMap((b) => base64Cores(b, false).map(cs)),
-    base64url: bytes.flatMap((b) => base64Cores(b, true).map(cs)),
-    sha256: forms.map((f) => ci(sha(f))),
-    url: [...new Set(url)].map(ci),
-  };
-}
-
-function count(haystack: string, needle: Needle): number {
-  const h = needle.caseInsensitive ? haystack.toLowerCase() : haystack;
-  const n = needle.caseInsensitive ? needle.text.toLowerCase() : needle.text;
-  if (n.length === 0) return 0;
-  let hits = 0;
-  for (let i = h.indexOf(n); i !== -1; i = h.indexOf(n, i + 1)) hits += 1;
-  return hits;
-}
-
-/** Hits per encoding (all canaries together), and per canary, for one location's texts. */
-function scan(texts: readonly string[]): { byEncoding: Record<Encoding, number>; byCanary: Record<CanaryName, number>; total: number } {
-  const byEncoding = Object.fromEntries(ENCODINGS.map((e) => [e, 0])) as Record<Encoding, number>;
-  const byCanary = Object.fromEntries(CANARY_NAMES.map((c) => [c, 0])) as Record<CanaryName, number>;
-  const haystacks = texts.flatMap((t) => [t, t.normalize('NFC')]);
-  for (const name of CANARY_NAMES) {
-    const needles = needlesOf(CANARIES[name]);
-    for (const encoding of ENCODINGS) {
-      // A hit counts once per text even when it matches both the text and its NFC form.
-      const hits = texts.reduce((n, _t, i) => n + Math.max(...needles[encoding].map((nd) => Math.max(count(haystacks[2 * i], nd), count(haystacks[2 * i + 1], nd)))), 0);
-      byEncoding[encoding] += hits;
-      byCanary[name] += hits;
-    }
-  }
-  return { byEncoding, byCanary, total: Object.values(byEncoding).reduce((a, b) => a + b, 0) };
-}
 
 // ───────────────────────────── the gateways ─────────────────────────────
 
@@ -146,7 +62,6 @@ function gateway(ledger: FakeLedger, mspId: string, type: 'hospital' | 'insurer'
 }
 
 // Headers on every request: identifier-looking request ids, idempotency keys and user agents.
-const ASCII_CANARIES = CANARY_NAMES.map((n) => CANARIES[n]).filter((c) => /^[\x21-\x7e]+$/.test(c));
 let headerTurn = 0;
 function canaryHeaders(): Record<string, string> {
   const turn = headerTurn++;
@@ -188,11 +103,6 @@ function filesUnder(dir: string): string[] {
   }
   return out;
 }
-
-/** A document whose content is full of the canaries (as a real discharge summary would be). */
-const documentText = (version: number) =>
-  `%PDF-1.7\nDISCHARGE SUMMARY v${version}\nPatient: ${CANARIES['name (Hangul)']} (${CANARIES['name (romanised)']})\nRRN: ${CANARIES.RRN} / ${CANARIES['RRN (digits)']}\n` +
-  `Phone: ${CANARIES.phone} / ${CANARIES['phone (digits)']}\nE-mail: ${CANARIES['e-mail']}\nDOB: ${CANARIES.DOB} (${CANARIES['DOB (digits)']})\n${'Findings: stable. '.repeat(20)}`;
 
 // ───────────────────────────── the test ─────────────────────────────
 
@@ -238,20 +148,12 @@ describe('privacy canary: identifiers planted in every input path reach no ledge
 
   it('the scanner finds every canary in every encoding (positive control)', () => {
     for (const name of CANARY_NAMES) {
-      const c = CANARIES[name];
-      const b = Buffer.from(c, 'utf8');
-      const control: Record<Encoding, string> = {
-        'utf8/NFC': `x${c.toUpperCase()}x`,
-        NFD: `"${c.normalize('NFD')}"`,
-        hex: `00${b.toString('hex')}ff`,
-        HEX: `00${b.toString('hex').toUpperCase()}FF`,
-        base64: Buffer.concat([Buffer.from('ab'), b, Buffer.from('z')]).toString('base64'),
-        base64url: Buffer.concat([Buffer.from('q'), b]).toString('base64url'),
-        sha256: `ref=${sha(c).toUpperCase()}`,
-        url: `?q=${encodeURIComponent(c).toLowerCase()}`,
-      };
+      const control = plantedForms(CANARIES[name]);
       for (const encoding of ENCODINGS) {
         expect(scan([control[encoding]]).byEncoding[encoding], `${name} in ${encoding}`).to.be.greaterThan(0);
+        // The byte scanner of raw blocks finds the same, in the bytes of any text around it.
+        const bytes = Buffer.concat([Buffer.from([0x0a, 0xff, 0xc3]), Buffer.from(control[encoding], 'utf8'), Buffer.from([0xe1, 0x80])]);
+        expect(scanBytes([bytes]).byEncoding[encoding], `${name} in ${encoding}, as bytes`).to.be.greaterThan(0);
       }
     }
   });
