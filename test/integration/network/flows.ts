@@ -1,0 +1,268 @@
+/**
+ * Helpers of the real-network flow tests (anchoring-flows, cli, pages): HTTP with API keys and
+ * journalled writes, bounded polls for eventual results (a verdict at another org, a receipt once
+ * a checkpoint covers it), the ledger's blocks read through the peer's qscc, and a gateway's
+ * anchor log read from its files. No timing is asserted anywhere: every wait is a bounded poll.
+ *
+ * @module
+ */
+import * as grpc from '@grpc/grpc-js';
+import { connect, hash, signers, type Gateway } from '@hyperledger/fabric-gateway';
+import { common, peer } from '@hyperledger/fabric-protos';
+import { createHash, createPrivateKey } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import * as path from 'node:path';
+import { RECORDS_EVENT } from '../../../chaincode/src/lib/record-model';
+import { parseLeaf, type AnchorLeaf, type Receipt } from '../../../gateway/src/anchoring';
+import { ANCHOR_LOG_FILES } from '../../../gateway/src/anchoring/node';
+import type { OrgConnection } from '../../../gateway/src/fabric/client';
+import type { Network } from '../../../network/src/network';
+
+export type Gw = { url: string; key: string };
+
+export interface Answer {
+  status: number;
+  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  location: string | null;
+  headers: Headers;
+}
+
+export const sha256 = (data: Buffer | string): string => createHash('sha256').update(data).digest('hex');
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** One request with the gateway's API key: a JSON body, or a FormData as it is. */
+export async function call(gw: Gw, method: string, p: string, body?: unknown, headers: Record<string, string> = {}): Promise<Answer> {
+  const init: RequestInit = { method, headers: { authorization: `Bearer ${gw.key}`, ...headers } };
+  if (body instanceof FormData) init.body = body;
+  else if (body !== undefined) {
+    init.body = JSON.stringify(body);
+    (init.headers as Record<string, string>)['content-type'] = 'application/json';
+  }
+  for (let attempt = 0; ; attempt++) {
+    const res = await fetch(gw.url + p, init);
+    const text = await res.text();
+    // The per-key rate limit: waited out, as a client should (it is not what these tests are about).
+    if (res.status === 429 && attempt < 60) {
+      await sleep(Math.min(Number(res.headers.get('retry-after')) || 1, 5) * 1000);
+      continue;
+    }
+    let parsed: unknown = text;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      // not JSON (a page): the text
+    }
+    return { status: res.status, location: res.headers.get('location'), body: parsed, headers: res.headers };
+  }
+}
+
+/**
+ * A write through the gateway's journal, waited for: the final answer (201/200, the chaincode's
+ * result with the block), or the refusal (409 with the rejection's code). Polls the request's
+ * Location for a long while: a 1,000-record batch on a busy machine may be retried by the submitter.
+ */
+export async function write(gw: Gw, method: string, p: string, body: unknown, headers: Record<string, string> = {}): Promise<Answer> {
+  const answer = await call(gw, method, p, body, { prefer: 'wait=20', ...headers });
+  if (answer.status !== 202 || !answer.location) return answer;
+  for (let i = 0; i < 600; i++) {
+    await sleep(500);
+    const polled = await call(gw, 'GET', new URL(answer.location, gw.url).pathname);
+    const extra = { ...(answer.body.salt ? { salt: answer.body.salt, commitment: answer.body.commitment } : {}), ...(answer.body.salts ? { salts: answer.body.salts } : {}) };
+    if (polled.body.state === 'committed') {
+      const result = polled.body.result ?? {};
+      const created = result.created ?? (typeof result.anchored === 'number' ? result.anchored > 0 : true);
+      return { ...answer, status: created ? 201 : 200, body: { ...result, ...extra, blockNumber: polled.body.blockNumber } };
+    }
+    if (polled.body.state === 'rejected') return { ...answer, status: 409, body: { error: { code: polled.body.code, message: polled.body.message } } };
+  }
+  throw new Error(`${method} ${p} was accepted but neither committed nor rejected within 5 minutes`);
+}
+
+/** A multipart upload of a document with form fields (POST /v1/records, /v1/verifications). */
+export function uploadForm(doc: Buffer, fields: Record<string, string> = {}, name = 'document.bin'): FormData {
+  const form = new FormData();
+  for (const [k, v] of Object.entries(fields)) form.append(k, v);
+  form.append('document', new Blob([doc]), name);
+  return form;
+}
+
+/** POST /v1/verifications until the verdict is `expected` (another org's index follows the ledger's events). */
+export async function verifyUntil(gw: Gw, body: { docHash: string; salt?: string }, expected: string, what = body.docHash): Promise<any> {
+  let last: Answer | undefined;
+  for (let i = 0; i < 480; i++) {
+    last = await call(gw, 'POST', '/v1/verifications', body);
+    if (last.status === 200 && last.body.verdict === expected) return last.body;
+    await sleep(250);
+  }
+  throw new Error(`the verification of ${what} never became ${expected}: ${JSON.stringify(last?.body)}`);
+}
+
+/**
+ * GET /v1/receipts/{docHash} until a checkpoint covers the anchor: 404 NOT_IN_ANCHOR_LOG while the
+ * log has not caught up, 409 RECEIPT_PENDING until the next checkpoint (every 1,000 anchors or 60 s).
+ */
+export async function receiptOf(gw: Gw, docHash: string, withinMs = 240_000): Promise<Receipt & { salt?: string }> {
+  const deadline = Date.now() + withinMs;
+  let last: Answer | undefined;
+  while (Date.now() < deadline) {
+    last = await call(gw, 'GET', `/v1/receipts/${docHash}`);
+    if (last.status === 200) return last.body;
+    if (!['NOT_IN_ANCHOR_LOG', 'RECEIPT_PENDING'].includes(last.body?.error?.code)) throw new Error(`receipt of ${docHash}: ${last.status} ${JSON.stringify(last.body)}`);
+    await sleep(1_000);
+  }
+  throw new Error(`no receipt of ${docHash} within ${withinMs / 1000} s: ${JSON.stringify(last?.body)}`);
+}
+
+/** The gateway's /healthz. */
+export async function health(gw: Gw): Promise<any> {
+  return (await call(gw, 'GET', '/healthz')).body;
+}
+
+/** The local EVM chain the test network started (`<state>/evm/chain.json`). */
+export function localChain(network: Network): { rpcUrl: string; chainId: number; registry: { address: string } } {
+  return JSON.parse(readFileSync(path.join(network.stateDir, 'evm', 'chain.json'), 'utf8'));
+}
+
+// ---- the ledger's blocks -----------------------------------------------------------------------
+
+/** A valid transaction of a block as the peer stores it. */
+export interface BlockTx {
+  readonly txId: string;
+  /** Index of the transaction in its block (the envelope's position). */
+  readonly txIndex: number;
+  /** The chaincode event it emitted (at most one per transaction), when it was the medprov chaincode's. */
+  readonly event?: { name: string; payload: Uint8Array };
+}
+
+export interface LedgerBlock {
+  readonly number: bigint;
+  /** Valid transactions only, in block order. */
+  readonly txs: BlockTx[];
+}
+
+const TRANSACTIONS_FILTER = 2; // common.BlockMetadataIndex.TRANSACTIONS_FILTER
+const VALID = 0; // peer.TxValidationCode.VALID
+
+/** Reads the channel's blocks through the peer's qscc (GetChainInfo, GetBlockByNumber) as one org's identity. */
+export class BlockReader {
+  private constructor(
+    private readonly client: grpc.Client,
+    private readonly gateway: Gateway,
+    private readonly connection: OrgConnection,
+  ) {}
+
+  static async connect(connection: OrgConnection): Promise<BlockReader> {
+    const keyFiles = statSync(connection.keyPath).isDirectory() ? readdirSync(connection.keyPath).map((f) => path.join(connection.keyPath, f)) : [connection.keyPath];
+    const client = new grpc.Client(connection.peerEndpoint, grpc.credentials.createSsl(readFileSync(connection.tlsRootCertPath)), {
+      'grpc.ssl_target_name_override': connection.peerHostAlias,
+      'grpc.max_receive_message_length': 64 * 1024 * 1024,
+    });
+    const gateway = connect({
+      client,
+      identity: { mspId: connection.mspId, credentials: readFileSync(connection.certPath) },
+      signer: signers.newPrivateKeySigner(createPrivateKey(readFileSync(keyFiles[0]!))),
+      hash: hash.sha256,
+      evaluateOptions: () => ({ deadline: Date.now() + 30_000 }),
+    });
+    return new BlockReader(client, gateway, connection);
+  }
+
+  private qscc(fn: string, ...args: string[]): Promise<Uint8Array> {
+    return this.gateway.getNetwork(this.connection.channel).getContract('qscc').evaluateTransaction(fn, this.connection.channel, ...args);
+  }
+
+  async height(): Promise<bigint> {
+    return BigInt(common.BlockchainInfo.deserializeBinary(await this.qscc('GetChainInfo')).getHeight());
+  }
+
+  /** The number of the block holding a transaction (qscc GetBlockByTxID). */
+  async blockOfTx(txId: string): Promise<bigint> {
+    return BigInt(common.Block.deserializeBinary(await this.qscc('GetBlockByTxID', txId)).getHeader()!.getNumber());
+  }
+
+  /** One block: its valid transactions with their ids, positions and the medprov chaincode's event. */
+  async block(n: bigint): Promise<LedgerBlock> {
+    const block = common.Block.deserializeBinary(await this.qscc('GetBlockByNumber', n.toString()));
+    const flags = block.getMetadata()!.getMetadataList_asU8()[TRANSACTIONS_FILTER]!;
+    const txs: BlockTx[] = [];
+    block
+      .getData()!
+      .getDataList_asU8()
+      .forEach((envelopeBytes, txIndex) => {
+        if (flags[txIndex] !== VALID) return;
+        const payload = common.Payload.deserializeBinary(common.Envelope.deserializeBinary(envelopeBytes).getPayload_asU8());
+        const channelHeader = common.ChannelHeader.deserializeBinary(payload.getHeader()!.getChannelHeader_asU8());
+        if (channelHeader.getType() !== common.HeaderType.ENDORSER_TRANSACTION) return;
+        let event: BlockTx['event'];
+        for (const action of peer.Transaction.deserializeBinary(payload.getData_asU8()).getActionsList()) {
+          const ccPayload = peer.ChaincodeActionPayload.deserializeBinary(action.getPayload_asU8());
+          const prp = peer.ProposalResponsePayload.deserializeBinary(ccPayload.getAction()!.getProposalResponsePayload_asU8());
+          const ccAction = peer.ChaincodeAction.deserializeBinary(prp.getExtension_asU8());
+          const eventBytes = ccAction.getEvents_asU8();
+          if (eventBytes.length === 0) continue;
+          const ev = peer.ChaincodeEvent.deserializeBinary(eventBytes);
+          if (ev.getChaincodeId() === this.connection.chaincode && ev.getEventName() !== '') event = { name: ev.getEventName(), payload: ev.getPayload_asU8() };
+        }
+        txs.push({ txId: channelHeader.getTxId(), txIndex, ...(event ? { event } : {}) });
+      });
+    return { number: BigInt(block.getHeader()!.getNumber()), txs };
+  }
+
+  close(): void {
+    this.gateway.close();
+    this.client.close();
+  }
+}
+
+/** A record anchor (or amendment) as the chain's blocks place it: the anchor log's expected order. */
+export interface PlacedAnchor {
+  readonly docHash: string;
+  readonly issuer: string;
+  readonly recordId: string;
+  readonly version: number;
+  readonly txId: string;
+  readonly blockNumber: bigint;
+  /** Index of the transaction in its block. */
+  readonly txIndex: number;
+  /** Ordinal of the transaction among the block's medprov chaincode events (what the anchor source calls txIndex). */
+  readonly eventOrdinal: number;
+  /** Index of the anchor among its transaction's anchored/amended changes. */
+  readonly anchorIndex: number;
+}
+
+/** Every anchored or amended record of blocks [from, to), in commit order, from the blocks themselves. */
+export async function anchorsInBlocks(reader: BlockReader, from: bigint, to: bigint): Promise<{ anchors: PlacedAnchor[]; blocks: Map<bigint, LedgerBlock> }> {
+  const anchors: PlacedAnchor[] = [];
+  const blocks = new Map<bigint, LedgerBlock>();
+  for (let n = from; n < to; n++) {
+    const block = await reader.block(n);
+    blocks.set(n, block);
+    let ordinal = 0;
+    for (const tx of block.txs) {
+      if (!tx.event) continue;
+      const eventOrdinal = ordinal++;
+      if (tx.event.name !== RECORDS_EVENT) continue;
+      const { changes } = JSON.parse(Buffer.from(tx.event.payload).toString('utf8')) as { changes: { kind: string; docHash: string; issuer: string; recordId: string; version: number }[] };
+      let anchorIndex = 0;
+      for (const c of changes) {
+        if (c.kind === 'retracted') continue;
+        anchors.push({ docHash: c.docHash, issuer: c.issuer, recordId: c.recordId, version: c.version, txId: tx.txId, blockNumber: n, txIndex: tx.txIndex, eventOrdinal, anchorIndex: anchorIndex++ });
+      }
+    }
+  }
+  return { anchors, blocks };
+}
+
+// ---- a gateway's anchor log, from its files ----------------------------------------------------
+
+/** The committed leaves of a gateway's anchor log (`<gateway dir>/anchor-log`), read without taking its lock. */
+export function committedLeaves(gatewayDir: string): { leaves: AnchorLeaf[]; position: { blockNumber: string; txIndex: number; anchorIndex: number } | null } {
+  const dir = path.join(gatewayDir, 'anchor-log');
+  // A log that never flushed has no commit record yet.
+  if (!existsSync(path.join(dir, ANCHOR_LOG_FILES.commit))) return { leaves: [], position: null };
+  const commit = JSON.parse(readFileSync(path.join(dir, ANCHOR_LOG_FILES.commit), 'utf8')) as { size: number; dataBytes: number; position: { blockNumber: string; txIndex: number; anchorIndex: number } | null };
+  const data = readFileSync(path.join(dir, ANCHOR_LOG_FILES.data)).subarray(0, commit.dataBytes).toString('utf8');
+  const lines = data.split('\n').filter((l) => l !== '');
+  if (lines.length !== commit.size) throw new Error(`${dir}: ${lines.length} committed lines, commit record says ${commit.size}`);
+  return { leaves: lines.map((l) => parseLeaf(l)), position: commit.position };
+}
