@@ -47,6 +47,7 @@ async function main(): Promise<void> {
     org: config.org,
     channel: config.fabric.channel,
     patientRefs: config.org.type === 'hospital' ? keys : undefined,
+    logger: logger.child({ component: 'consent' }),
   });
   // Writes are journalled before they are acknowledged, then submitted with retries.
   const acceptanceLog = fromPino(logger.child({ component: 'acceptance' }));

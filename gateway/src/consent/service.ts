@@ -12,7 +12,8 @@ import {
 } from '../../../chaincode/src/lib/eip712';
 import type { RecordAnchor } from '../../../chaincode/src/lib/record-model';
 import { ApiError } from '../errors';
-import type { Ledger } from '../fabric/client';
+import type { Committed, Ledger } from '../fabric/client';
+import { LedgerError } from '../fabric/errors';
 import { prepareDiscloseRecords, refuseDirectIdentifier, type DisclosureRequest } from '../acceptance/requests';
 import { toApiError, type PatientRefs } from '../records/service';
 import { NonceStore } from './nonce-store';
@@ -97,6 +98,32 @@ export interface ConsentServiceOptions {
   /** Most outstanding challenges (and, separately, registration requests) held in memory. Default 10,000. */
   maxPendingNonces?: number;
   randomBytes?: (size: number) => Uint8Array;
+  /**
+   * Retries of a submit the peers turned down for a conflict (see {@link RETRIED_LEDGER_CODES}):
+   * most attempts in all (default 8) and the first backoff in ms (default 50, doubled each time,
+   * at most 2 s, with jitter). `sleep` is for tests.
+   */
+  conflictRetry?: { attempts?: number; baseDelayMs?: number; sleep?: (ms: number) => Promise<void> };
+  /** Where a conflict and its retry are logged (pino's fields-first form); silent unless given. */
+  logger?: { warn(fields: object, message: string): void };
+}
+
+/**
+ * Ledger codes after which the same submit is sent again at once (after a short backoff): the
+ * transaction was not committed (MVCC_CONFLICT: committed invalid, so it wrote nothing;
+ * ENDORSEMENT_MISMATCH: never ordered), and every consent write is idempotent (a grant by its
+ * id, a revocation by its grant, a registration by its binding; an access writes one log entry
+ * per committed transaction). Not LEDGER_TIMEOUT or LEDGER_UNAVAILABLE: the outcome of those is
+ * not known, and an access sent again could be logged twice.
+ */
+export const RETRIED_LEDGER_CODES: ReadonlySet<string> = new Set(['MVCC_CONFLICT', 'ENDORSEMENT_MISMATCH']);
+
+/** Conflicts seen on submits, by transaction and code: retried, or given up after the last attempt. For /metrics. */
+export interface LedgerConflictCount {
+  transaction: string;
+  code: string;
+  outcome: 'retried' | 'gave_up';
+  count: number;
 }
 
 const decoder = new TextDecoder();
@@ -120,6 +147,9 @@ export class ConsentService {
   private readonly registrationTtlSeconds: number;
   private readonly registrations: NonceStore<{ patientRef: string }>;
   private readonly challenges: NonceStore<{ address: string; expiresAt: number }>;
+  private readonly conflictRetry: { attempts: number; baseDelayMs: number; sleep: (ms: number) => Promise<void> };
+  private readonly logger?: ConsentServiceOptions['logger'];
+  private readonly conflicts = new Map<string, LedgerConflictCount>();
 
   constructor(
     private readonly ledger: Ledger,
@@ -135,6 +165,17 @@ export class ConsentService {
     const capacity = options.maxPendingNonces ?? 10_000;
     this.registrations = new NonceStore(this.registrationTtlSeconds * 1000, capacity, this.clock);
     this.challenges = new NonceStore(this.challengeTtlSeconds * 1000, capacity, this.clock);
+    this.conflictRetry = {
+      attempts: options.conflictRetry?.attempts ?? 8,
+      baseDelayMs: options.conflictRetry?.baseDelayMs ?? 50,
+      sleep: options.conflictRetry?.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms).unref())),
+    };
+    this.logger = options.logger;
+  }
+
+  /** The conflicts this service's submits met since start, for /metrics. */
+  ledgerConflicts(): LedgerConflictCount[] {
+    return [...this.conflicts.values()].map((c) => ({ ...c }));
   }
 
   /** The EIP-712 domain every consent message of this channel is signed in. */
@@ -191,7 +232,7 @@ export class ConsentService {
     if (signer !== patient) {
       throw new ApiError(400, 'SIGNATURE_INVALID', 'signature was not made with the key of patient over this message.');
     }
-    const committed = await this.call(() => this.ledger.submit('Consent:registerPatient', JSON.stringify({ message, patient, signature: body.signature })));
+    const committed = await this.call(() => this.submit('Consent:registerPatient', JSON.stringify({ message, patient, signature: body.signature })));
     return { ...parse<{ binding: PatientBinding; created: boolean }>(committed.result), blockNumber: committed.blockNumber.toString() };
   }
 
@@ -230,7 +271,7 @@ export class ConsentService {
     }
     const signer = this.recover(CONSENT_GRANT_TYPES, message, body.signature);
     await this.requireSignerIsPatient(message.hospital, message.patientRef, signer, 'grant');
-    const committed = await this.call(() => this.ledger.submit('Consent:grantConsent', JSON.stringify({ message, signature: body.signature })));
+    const committed = await this.call(() => this.submit('Consent:grantConsent', JSON.stringify({ message, signature: body.signature })));
     return { ...parse<{ grant: ConsentGrant; created: boolean }>(committed.result), blockNumber: committed.blockNumber.toString() };
   }
 
@@ -240,7 +281,7 @@ export class ConsentService {
     const message: ConsentRevokeMessage = { hospital: m.hospital, patientRef: m.patientRef, grantId: m.grantId, nonce: m.nonce };
     const signer = this.recover(CONSENT_REVOKE_TYPES, message, body.signature);
     await this.requireSignerIsPatient(message.hospital, message.patientRef, signer, 'revocation');
-    const committed = await this.call(() => this.ledger.submit('Consent:revokeConsent', JSON.stringify({ message, signature: body.signature })));
+    const committed = await this.call(() => this.submit('Consent:revokeConsent', JSON.stringify({ message, signature: body.signature })));
     return { ...parse<{ grant: ConsentGrant; created: boolean }>(committed.result), blockNumber: committed.blockNumber.toString() };
   }
 
@@ -264,7 +305,7 @@ export class ConsentService {
     // Both land in the access log on every peer.
     refuseDirectIdentifier('recordId', recordId);
     refuseDirectIdentifier('purpose', purpose);
-    const committed = await this.call(() => this.ledger.submit('Access:accessRecord', issuer, recordId, purpose));
+    const committed = await this.call(() => this.submit('Access:accessRecord', issuer, recordId, purpose));
     return { ...parse<Omit<AccessResult, 'blockNumber'>>(committed.result), blockNumber: committed.blockNumber.toString() };
   }
 
@@ -275,7 +316,7 @@ export class ConsentService {
    */
   async discloseRecords(disclosure: DisclosureRequest): Promise<{ disclosure: DisclosureRecord; created: boolean; transactionId: string; blockNumber: string }> {
     const request = prepareDiscloseRecords(disclosure);
-    const committed = await this.call(() => this.ledger.submit(request.transaction, ...request.args));
+    const committed = await this.call(() => this.submit(request.transaction, ...request.args));
     return { ...parse<{ disclosure: DisclosureRecord; created: boolean }>(committed.result), transactionId: committed.transactionId, blockNumber: committed.blockNumber.toString() };
   }
 
@@ -406,6 +447,35 @@ export class ConsentService {
     if (binding.patient !== signer) {
       throw new ApiError(403, 'SIGNER_NOT_PATIENT', `The ${what} was not signed with the key bound to this patientRef (forged, or changed after signing).`);
     }
+  }
+
+  /**
+   * Submits, sending the same transaction again when the peers turned it down for a conflict
+   * with concurrent writes ({@link RETRIED_LEDGER_CODES}): an access racing a grant of the same
+   * patient reads the patient's grants, and a grant committed in between invalidates it.
+   */
+  private async submit(name: string, ...args: string[]): Promise<Committed> {
+    const { attempts, baseDelayMs, sleep } = this.conflictRetry;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.ledger.submit(name, ...args);
+      } catch (err) {
+        if (!(err instanceof LedgerError) || !RETRIED_LEDGER_CODES.has(err.code)) throw err;
+        const last = attempt >= attempts;
+        this.countConflict(name, err.code, last ? 'gave_up' : 'retried');
+        this.logger?.warn({ transaction: name, code: err.code, txId: err.transactionId, attempt, retrying: !last }, last ? 'ledger conflict; giving up' : 'ledger conflict; retrying');
+        if (last) throw err;
+        const delay = Math.min(2_000, baseDelayMs * 2 ** (attempt - 1));
+        await sleep(delay / 2 + Math.random() * (delay / 2));
+      }
+    }
+  }
+
+  private countConflict(transaction: string, code: string, outcome: LedgerConflictCount['outcome']): void {
+    const key = `${transaction}\u0000${code}\u0000${outcome}`;
+    const entry = this.conflicts.get(key) ?? { transaction, code, outcome, count: 0 };
+    entry.count += 1;
+    this.conflicts.set(key, entry);
   }
 
   private async call<T>(fn: () => Promise<T>): Promise<T> {

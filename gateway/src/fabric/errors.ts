@@ -21,7 +21,7 @@ export class LedgerError extends Error {
   }
 }
 
-const TRANSIENT_CODES = new Set(['LEDGER_UNAVAILABLE', 'LEDGER_TIMEOUT', 'MVCC_CONFLICT']);
+const TRANSIENT_CODES = new Set(['LEDGER_UNAVAILABLE', 'LEDGER_TIMEOUT', 'MVCC_CONFLICT', 'ENDORSEMENT_MISMATCH']);
 
 // gRPC status codes the client sees when no peer or orderer answers in time.
 const GRPC_UNAVAILABLE = 14;
@@ -42,6 +42,11 @@ export function toLedgerError(err: unknown): LedgerError {
   const all = texts.join(' | ');
   if (/MVCC_READ_CONFLICT|PHANTOM_READ_CONFLICT/.test(all)) {
     return new LedgerError('MVCC_CONFLICT', 'Another transaction changed the same data at the same time; retry.', e?.transactionId, err);
+  }
+  // The peers' simulations differ: one of them had not committed the latest block yet (its
+  // world state is a block behind). Nothing went to the orderer, so sending it again is safe.
+  if (/ProposalResponsePayloads do not match/.test(all)) {
+    return new LedgerError('ENDORSEMENT_MISMATCH', "The organisations' peers answered differently (one had not caught up with the latest block); retry.", e?.transactionId, err);
   }
   if (/ENDORSEMENT_POLICY_FAILURE/.test(all)) {
     return new LedgerError('ENDORSEMENT_POLICY_FAILURE', 'The ledger refused the write: its endorsements do not satisfy the policy.', e?.transactionId, err);

@@ -113,6 +113,7 @@ export function createGatewayApp(options: GatewayOptions): { app: express.Expres
     registers: [metrics],
   });
   if (options.anchorIndex) registerAnchorIndexMetrics(metrics, options.anchorIndex);
+  if (consent) registerLedgerConflictMetrics(metrics, consent);
 
   const app = express();
   app.disable('x-powered-by');
@@ -615,6 +616,20 @@ function toEnvelope(err: unknown): ApiError {
     return new ApiError(415, 'UNSUPPORTED_MEDIA_TYPE', 'Send the request body as UTF-8 JSON.');
   }
   return new ApiError(500, 'INTERNAL', 'Something went wrong in the gateway; the request was not completed. Try again, and report the request id if it persists.');
+}
+
+/** Conflicts the consent service's submits met (MVCC / phantom reads, peers a block apart), retried or given up, by transaction. */
+function registerLedgerConflictMetrics(metrics: Registry, consent: Pick<ConsentService, 'ledgerConflicts'>): void {
+  new Counter({
+    name: 'medprov_ledger_conflicts_total',
+    help: 'Submits the peers turned down for a conflict with concurrent writes, by transaction, code and outcome (retried, or gave_up after the last attempt)',
+    labelNames: ['transaction', 'code', 'outcome'],
+    registers: [metrics],
+    collect() {
+      this.reset();
+      for (const c of consent.ledgerConflicts()) this.inc({ transaction: c.transaction, code: c.code, outcome: c.outcome }, c.count);
+    },
+  });
 }
 
 /** Gauges read from the anchor index when /metrics is scraped: how far it has read, how far behind it is, who answered. */
