@@ -13,7 +13,8 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { endorserFlags, ordererFlags, peerAsAdmin, retry } from './fabric-cli';
-import type { Network } from './network';
+import type { PeerOrganisation } from './consortium';
+import type { Network, PeerNode } from './network';
 import type { Progress } from './progress';
 
 const exec = promisify(execFile);
@@ -61,19 +62,38 @@ async function deterministicTarGz(cwd: string, out: string, files: string[]): Pr
 /** Writes the ccaas package: metadata.json and code.tar.gz holding connection.json. */
 export async function packageChaincode(network: Network, version = chaincodeVersion(network)): Promise<ChaincodePackage> {
   if (!/^[A-Za-z0-9._+-]{1,64}$/.test(version)) throw new Error(`chaincode version ${JSON.stringify(version)}: use 1 to 64 letters, digits, '.', '_', '+' or '-'`);
-  const label = `${network.chaincodeName}_${version}`;
-  const dir = path.join(network.chaincodeDir, label);
-  const file = path.join(network.chaincodeDir, `${label}.tar.gz`);
+  // Every peer dials the one chaincode server.
+  return packageChaincodeService(network, { label: `${network.chaincodeName}_${version}`, version, address: network.chaincodeServerAddress });
+}
+
+/** What a ccaas package says: its label, the chaincode version it is meant for, and where its server listens. */
+export interface ChaincodeServiceSpec {
+  /** Letters, digits, '_', '.', '+' or '-'; also the package file's name. */
+  readonly label: string;
+  readonly version: string;
+  /** host:port of the chaincode server the peers dial. */
+  readonly address: string;
+}
+
+/**
+ * Writes a ccaas package for a chaincode server at `spec.address` (deterministic: the same spec
+ * gives the same package id). {@link packageChaincode} is this for the network's own server;
+ * tests use it for a server of their own.
+ */
+export async function packageChaincodeService(network: Network, spec: ChaincodeServiceSpec): Promise<ChaincodePackage> {
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.+-]{0,99}$/.test(spec.label)) throw new Error(`chaincode package label ${JSON.stringify(spec.label)}: use letters, digits, '_', '.', '+' or '-', starting with a letter or digit`);
+  const dir = path.join(network.chaincodeDir, spec.label);
+  const file = path.join(network.chaincodeDir, `${spec.label}.tar.gz`);
   if (!existsSync(file)) {
     mkdirSync(dir, { recursive: true });
-    // Every peer dials the one chaincode server; no TLS on the loopback link.
-    writeFileSync(path.join(dir, 'connection.json'), `${JSON.stringify({ address: network.chaincodeServerAddress, dial_timeout: '10s', tls_required: false })}\n`);
-    writeFileSync(path.join(dir, 'metadata.json'), `${JSON.stringify({ type: 'ccaas', label })}\n`);
+    // No TLS on the loopback link.
+    writeFileSync(path.join(dir, 'connection.json'), `${JSON.stringify({ address: spec.address, dial_timeout: '10s', tls_required: false })}\n`);
+    writeFileSync(path.join(dir, 'metadata.json'), `${JSON.stringify({ type: 'ccaas', label: spec.label })}\n`);
     await deterministicTarGz(dir, path.join(dir, 'code.tar.gz'), ['connection.json']);
     await deterministicTarGz(dir, file, ['code.tar.gz', 'metadata.json']);
   }
-  const packageId = `${label}:${createHash('sha256').update(readFileSync(file)).digest('hex')}`;
-  return { label, version, file, packageId };
+  const packageId = `${spec.label}:${createHash('sha256').update(readFileSync(file)).digest('hex')}`;
+  return { label: spec.label, version: spec.version, file, packageId };
 }
 
 /** The chaincode's definition as committed on the channel, or undefined before the first commit. */
@@ -89,13 +109,9 @@ export async function committedDefinition(network: Network): Promise<CommittedDe
   }
 }
 
-/**
- * Installs, approves and commits the package where that is not done yet; returns the
- * definition in force. Retried with backoff: right after the channel is made there is no Raft
- * leader for a few seconds and the peers have not met yet.
- */
-export async function deployChaincode(network: Network, pkg: ChaincodePackage, progress: Progress): Promise<CommittedDefinition> {
-  for (const peer of network.peers) {
+/** Installs the package on `peers` (default: every peer) where it is not installed yet. */
+export async function installChaincode(network: Network, pkg: ChaincodePackage, progress: Progress, peers: readonly PeerNode[] = network.peers): Promise<void> {
+  for (const peer of peers) {
     const out = await retry(() => peerAsAdmin(network, peer.org, ['lifecycle', 'chaincode', 'queryinstalled', '--output', 'json'], peer), {
       what: `${peer.name}: query installed chaincode`,
       progress,
@@ -105,6 +121,15 @@ export async function deployChaincode(network: Network, pkg: ChaincodePackage, p
     progress.step(`${peer.name}: installing chaincode ${pkg.label}`);
     await retry(() => peerAsAdmin(network, peer.org, ['lifecycle', 'chaincode', 'install', pkg.file], peer), { what: `${peer.name}: install`, progress });
   }
+}
+
+/**
+ * Installs, approves and commits the package where that is not done yet; returns the
+ * definition in force. Retried with backoff: right after the channel is made there is no Raft
+ * leader for a few seconds and the peers have not met yet.
+ */
+export async function deployChaincode(network: Network, pkg: ChaincodePackage, progress: Progress): Promise<CommittedDefinition> {
+  await installChaincode(network, pkg, progress);
 
   const committed = await retry(() => committedDefinition(network), { what: 'query the committed chaincode', progress });
   if (committed?.version === pkg.version) return committed;
@@ -133,25 +158,94 @@ export async function deployChaincode(network: Network, pkg: ChaincodePackage, p
   return { sequence, version: pkg.version };
 }
 
+/** Where a `peer chaincode query` or `invoke` goes, beyond the org whose admin sends it. */
+export interface PeerCallOptions {
+  /** The peer that answers a query, of any organisation (default: the org's own first peer). */
+  readonly peer?: PeerNode;
+  /** The organisations whose first peers endorse an invoke (default: every organisation). */
+  readonly endorsers?: readonly PeerOrganisation[];
+}
+
 /** `peer chaincode query` as an org's admin: the chaincode's answer as text. */
-export function queryChaincode(network: Network, orgName: string, fn: string, args: readonly string[] = []): Promise<string> {
+export function queryChaincode(network: Network, orgName: string, fn: string, args: readonly string[] = [], options: PeerCallOptions = {}): Promise<string> {
   const org = network.organisation(orgName);
-  return peerAsAdmin(network, org, ['chaincode', 'query', '-C', network.channel, '-n', network.chaincodeName, '-c', JSON.stringify({ function: fn, Args: args })]);
+  // Another org's peer is named with its own TLS root: the admin's environment trusts only its own org's.
+  const target = options.peer ? ['--peerAddresses', options.peer.address, '--tlsRootCertFiles', network.tlsCaOf(options.peer.org)] : [];
+  return peerAsAdmin(network, org, ['chaincode', 'query', '-C', network.channel, '-n', network.chaincodeName, '-c', JSON.stringify({ function: fn, Args: args }), ...target]);
 }
 
 /**
- * `peer chaincode invoke --waitForEvent` as an org's admin, endorsed by every org's first peer:
- * resolves once the transaction committed valid.
+ * `peer chaincode invoke --waitForEvent` as an org's admin, endorsed by every org's first peer
+ * (or those of `options.endorsers`): resolves once the transaction committed valid. A refusal
+ * at endorsement, or a transaction the peers invalidate, rejects with the tool's own words
+ * (`endorsement failure during invoke … message:"CODE: …"`, `transaction invalidated with
+ * status (ENDORSEMENT_POLICY_FAILURE)`).
  */
-export function invokeChaincode(network: Network, orgName: string, fn: string, args: readonly string[] = []): Promise<string> {
+export function invokeChaincode(network: Network, orgName: string, fn: string, args: readonly string[] = [], options: PeerCallOptions = {}): Promise<string> {
   const org = network.organisation(orgName);
   return peerAsAdmin(
     network,
     org,
-    ['chaincode', 'invoke', '-C', network.channel, '-n', network.chaincodeName, '-c', JSON.stringify({ function: fn, Args: args }), ...ordererFlags(network), ...endorserFlags(network), '--waitForEvent'],
+    ['chaincode', 'invoke', '-C', network.channel, '-n', network.chaincodeName, '-c', JSON.stringify({ function: fn, Args: args }), ...ordererFlags(network), ...endorserFlags(network, options.endorsers), '--waitForEvent'],
     undefined,
     60_000,
   );
+}
+
+/** The package id in `peer lifecycle chaincode queryapproved --output json`'s answer, if it names one. */
+function approvedPackageId(queryApprovedJson: string): string | undefined {
+  const approved = JSON.parse(queryApprovedJson) as { source?: { Type?: { LocalPackage?: { package_id?: string } } } };
+  return approved.source?.Type?.LocalPackage?.package_id;
+}
+
+/** The package id each organisation approved for the chaincode's latest approved definition, by organisation name. */
+export async function approvedPackageIds(network: Network): Promise<Record<string, string>> {
+  const ids: Record<string, string> = {};
+  for (const org of network.definition.organisations) {
+    const id = approvedPackageId(await peerAsAdmin(network, org, ['lifecycle', 'chaincode', 'queryapproved', '-C', network.channel, '-n', network.chaincodeName, '--output', 'json']));
+    if (!id) throw new Error(`${org.name} approved ${network.chaincodeName} without a package: its peers run no chaincode for it.`);
+    ids[org.name] = id;
+  }
+  return ids;
+}
+
+/**
+ * Commits the definition in force again as the next sequence (same version, same policy), each
+ * organisation approving the package `packageIds[org name]` names. Fabric agrees on the
+ * definition, not on the code: each organisation chooses the package its own peers run, so
+ * this is how one org's peers come to run other code than the rest (tests of a dishonest org)
+ * and how they are brought back. The packages must be installed on the orgs' peers.
+ */
+export async function redefineChaincode(network: Network, packageIds: Readonly<Record<string, string>>, progress: Progress): Promise<CommittedDefinition> {
+  const committed = await retry(() => committedDefinition(network), { what: 'query the committed chaincode', progress });
+  if (!committed) throw new Error(`${network.chaincodeName} is not committed on ${network.channel} yet: deploy it before redefining it.`);
+  const missing = network.definition.organisations.filter((o) => !packageIds[o.name]).map((o) => o.name);
+  if (missing.length > 0) throw new Error(`no package id for ${missing.join(', ')}: every organisation approves its own package.`);
+  const sequence = committed.sequence + 1;
+  const defArgs = ['-C', network.channel, '-n', network.chaincodeName, '--version', committed.version, '--sequence', String(sequence)];
+  for (const org of network.definition.organisations) {
+    progress.step(`${org.name} approves ${network.chaincodeName} ${committed.version} (sequence ${sequence}) with package ${packageIds[org.name]}`);
+    await retry(
+      async () => {
+        // A try whose answer was lost may have gone through; approving it again would be refused as unchanged.
+        const approved = await peerAsAdmin(network, org, ['lifecycle', 'chaincode', 'queryapproved', '-C', network.channel, '-n', network.chaincodeName, '--sequence', String(sequence), '--output', 'json']).catch(() => undefined);
+        if (approved !== undefined && approvedPackageId(approved) === packageIds[org.name]) return;
+        await peerAsAdmin(network, org, ['lifecycle', 'chaincode', 'approveformyorg', ...defArgs, '--package-id', packageIds[org.name], ...ordererFlags(network)], undefined, 60_000);
+      },
+      { what: `${org.name}: approve`, progress },
+    );
+  }
+  progress.step(`committing ${network.chaincodeName} ${committed.version} (sequence ${sequence})`);
+  const first = network.definition.organisations[0];
+  await retry(
+    async () => {
+      // A try whose answer was lost may have committed: the sequence is then in force already.
+      if ((await committedDefinition(network))?.sequence === sequence) return;
+      await peerAsAdmin(network, first, ['lifecycle', 'chaincode', 'commit', ...defArgs, ...ordererFlags(network), ...endorserFlags(network)], undefined, 60_000);
+    },
+    { what: 'commit the chaincode definition', progress },
+  );
+  return { sequence, version: committed.version };
 }
 
 /** Writes the consortium definition on the ledger once (the deploy step's job, never a gateway's). */
