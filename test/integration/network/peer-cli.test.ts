@@ -45,6 +45,11 @@ function expectSameAnchor(actual: Record<string, unknown>, expected: Record<stri
   }
 }
 
+// The network is shared by every real-network spec file of the mocha run: stopped once, at the end.
+after(async () => {
+  await stopTestNetwork();
+});
+
 describe("Fabric's own peer CLI as an independent client: no medprov code between the test and the ledger", function () {
   this.timeout(600_000);
   let net: TestNetwork;
@@ -52,10 +57,6 @@ describe("Fabric's own peer CLI as an independent client: no medprov code betwee
 
   before(async () => {
     net = await testNetwork();
-  });
-
-  after(async () => {
-    await stopTestNetwork();
   });
 
   describe("consent grants invoked straight at the chaincode (peer chaincode invoke as the Insurer's admin, every org's peer endorsing)", () => {
