@@ -28,10 +28,17 @@ export function eventType(entry: ConsentFeedEntry): string {
 }
 
 /**
- * Answers with the event stream. Refuses a malformed or unknown event id with a
- * {@link ConsentFeedError} (400 INVALID_EVENT_ID) before anything is sent, so the client gets
- * the usual JSON error envelope; ends the stream when the feed closes, and lets go of the feed
- * when the client disconnects.
+ * Answers with the event stream. Refuses a malformed event id with a {@link ConsentFeedError}
+ * (400 INVALID_EVENT_ID) before anything is sent, so the client gets the usual JSON error
+ * envelope; ends the stream when the feed closes, and lets go of the feed when the client
+ * disconnects.
+ *
+ * An id beyond the feed's last entry is a place the feed has not reached yet, not an error: the
+ * feed numbers the ledger's changes for this org in ledger order, so every feed of the org
+ * (a second gateway, or this one rebuilding its feed from the ledger) gives an id the same
+ * entry once it gets there. The stream opens at once, says so in a comment, and sends the
+ * entries after that id as the feed reaches them. Refusing it instead would end a browser's
+ * EventSource for good (it does not retry after a 4xx) in exactly the case where waiting is right.
  *
  * With `purposes` (the caller's role's ACCESS_PURPOSES), only the changes of a grant whose
  * purpose it matches are sent: the others are skipped as the stream goes, so every event keeps
@@ -45,7 +52,9 @@ export function streamConsentEvents(req: Request, res: Response, options: Consen
   const header = req.get('last-event-id');
   const after =
     header !== undefined ? parseEventId(header.trim(), 'The Last-Event-ID header') : query.after !== undefined ? parseEventId(query.after, 'The after parameter') : 0;
-  const backlog = feed.entriesAfter(after);
+  // What the feed holds now after `after`: nothing yet when the id is ahead of it (see above).
+  const reached = Math.min(after, feed.lastSeq);
+  const backlog = feed.entriesAfter(reached);
   // Gone already (it left while its request was read): 'close' has fired and would not again,
   // so a subscription made now would never be let go of.
   if (res.destroyed) return;
@@ -57,6 +66,9 @@ export function streamConsentEvents(req: Request, res: Response, options: Consen
   res.setHeader('x-accel-buffering', 'no');
   res.flushHeaders();
   res.write('retry: 5000\n\n');
+  if (after > reached) {
+    res.write(`: resuming after event ${after}; this feed has reached event ${reached} so far: what follows ${after} comes as it catches up with the ledger\n\n`);
+  }
 
   const maxBuffered = options.maxBufferedBytes ?? 2 ** 20;
   let last = after;

@@ -8,6 +8,8 @@ import * as path from 'node:path';
 import { Wallet, id } from 'ethers';
 import { IdentityContract } from '../../../chaincode/src';
 import { CONSENT_GRANT_TYPES, CONSENT_REVOKE_TYPES, consentDomain, type ConsentGrantMessage } from '../../../chaincode/src/lib/eip712';
+import { CONSENT_EVENT } from '../../../chaincode/src/lib/consent-model';
+import type { LedgerEvent, LedgerEvents, LedgerEventsOptions } from '../../../gateway/src/fabric/client';
 import { ConsentFeed, type ConsentFeedEntry } from '../../../gateway/src/consent/feed';
 import { streamConsentEvents } from '../../../gateway/src/http/consent-events';
 import type { Role } from '../../../gateway/src/http/roles';
@@ -284,11 +286,12 @@ describe('consent events: revocation reaches the sponsor, across its gateway res
     expect(feed.subscribers).to.equal(0);
   });
 
-  it('a bad Last-Event-ID or after is refused with 400 and the error envelope; other roles and no key are refused', async () => {
+  it('a malformed Last-Event-ID or after is refused with 400 and the error envelope; other roles and no key are refused', async () => {
     for (const [headers, query, code] of [
       [{ 'last-event-id': 'abc' }, '', 'INVALID_EVENT_ID'],
       [{ 'last-event-id': '-1' }, '', 'INVALID_EVENT_ID'],
-      [{ 'last-event-id': '99' }, '', 'INVALID_EVENT_ID'],
+      [{ 'last-event-id': '0099' }, '', 'INVALID_EVENT_ID'],
+      [{ 'last-event-id': '1234567890123456' }, '', 'INVALID_EVENT_ID'],
       [{}, '?after=1.5', 'INVALID_REQUEST'],
       [{}, '?after=1&after=2', 'INVALID_REQUEST'],
       [{}, '?from=1', 'UNKNOWN_FIELD'],
@@ -384,5 +387,118 @@ describe('the consent event stream and a client that is already gone', () => {
       server.close();
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+/**
+ * A ledger event source that hands out only what the test releases: a feed that is behind the
+ * ledger (a second gateway of the org, or a feed rebuilding from the ledger) for as long as the
+ * test wants, with no timing involved.
+ */
+class HeldBackEvents implements LedgerEvents {
+  private readonly released: LedgerEvent[] = [];
+  private wake: (() => void) | undefined;
+
+  /** Lets the next `count` consent changes of the sponsor through. */
+  release(count: number): void {
+    for (let i = 0; i < count; i++) {
+      const n = this.released.length + 1;
+      const change = { kind: 'granted', hospital: HOSPITAL, patientRef: 'ab'.repeat(32), grantId: id(`held back grant ${n}`), grantee: SPONSOR, purpose: 'research:TRIAL-9', status: 'active' };
+      this.released.push({ blockNumber: BigInt(n), transactionId: `tx-${n}`, eventName: CONSENT_EVENT, payload: Buffer.from(JSON.stringify(change)) });
+    }
+    this.wake?.();
+  }
+
+  async *events(options: LedgerEventsOptions = {}): AsyncGenerator<LedgerEvent> {
+    let next = 0;
+    while (!options.signal?.aborted) {
+      if (next < this.released.length) {
+        yield this.released[next++];
+        continue;
+      }
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+        options.signal?.addEventListener('abort', () => resolve(), { once: true });
+      });
+    }
+  }
+}
+
+describe('the consent event stream and a resume id its feed has not reached yet', function () {
+  this.timeout(30_000);
+  let dir: string;
+  let feed: ConsentFeed;
+  let server: http.Server;
+  let url: string;
+  const source = new HeldBackEvents();
+  const clients: SseClient[] = [];
+
+  const connect = async (headers: Record<string, string>, query = ''): Promise<SseClient> => {
+    const client = await SseClient.connect(`${url}/events${query}`, headers);
+    clients.push(client);
+    return client;
+  };
+  /** Resolves once the feed holds `seq` entries (it fsyncs each one before announcing it). */
+  const feedHolds = (seq: number): Promise<void> =>
+    new Promise((resolve) => {
+      if (feed.lastSeq >= seq) return resolve();
+      const unsubscribe = feed.subscribe({
+        entry: (e) => {
+          if (e.seq < seq) return;
+          unsubscribe();
+          resolve();
+        },
+        closed: () => resolve(),
+      });
+    });
+
+  before(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'medprov-sse-behind-'));
+    feed = await ConsentFeed.open({ file: path.join(dir, 'feed.ndjson'), ledger: source, org: { mspId: SPONSOR, type: 'sponsor' } });
+    feed.start();
+    const app = express();
+    app.get('/events', (req, res) => streamConsentEvents(req, res, { feed }));
+    server = http.createServer(app);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    url = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+    source.release(1);
+    await feedHolds(1);
+  });
+  after(async () => {
+    for (const c of clients) c.close();
+    await feed.close();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('opens the stream (200, not 400), says the feed is behind, and sends only what follows the id once the feed gets there', async () => {
+    expect(feed.lastSeq).to.equal(1);
+    const resumed = await connect({ 'last-event-id': '3' });
+    const byQuery = await connect({}, '?after=4');
+    for (const client of [resumed, byQuery]) {
+      expect(client.status).to.equal(200);
+      expect(client.contentType).to.match(/^text\/event-stream/);
+    }
+    await resumed.until(() => resumed.comments.some((c) => c.startsWith('resuming after event 3;')));
+    expect(resumed.comments.find((c) => c.startsWith('resuming'))).to.include('reached event 1');
+    await byQuery.until(() => byQuery.comments.some((c) => c.startsWith('resuming after event 4;')));
+    expect(resumed.events, 'nothing the client already has').to.deep.equal([]);
+
+    // The feed catches up: 2 and 3 are skipped (the client had them), 4 and 5 are sent.
+    source.release(4);
+    expect((await resumed.event(0)).id).to.equal('4');
+    expect((await resumed.event(1)).id).to.equal('5');
+    expect((await byQuery.event(0)).id).to.equal('5');
+    expect(resumed.events.map((e) => e.id)).to.deep.equal(['4', '5']);
+    expect(byQuery.events.map((e) => e.id)).to.deep.equal(['5']);
+    expect(entryOf(resumed.events[0])).to.deep.equal(feed.entriesAfter(3)[0]);
+  });
+
+  it('an id the feed holds replays at once, with no such comment', async () => {
+    const client = await connect({ 'last-event-id': '2' });
+    expect(client.status).to.equal(200);
+    await client.event(2);
+    expect(client.events.map((e) => e.id)).to.deep.equal(['3', '4', '5']);
+    expect(client.comments.some((c) => c.startsWith('resuming'))).to.equal(false);
   });
 });
