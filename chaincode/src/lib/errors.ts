@@ -28,6 +28,7 @@ export const CHAINCODE_ERROR_CODES = [
   'NONCE_REUSED',
   'GRANT_NOT_FOUND',
   'UNKNOWN_TRANSACTION',
+  'TRANSACTION_TIME_SKEWED',
 ] as const;
 export type ChaincodeErrorCode = (typeof CHAINCODE_ERROR_CODES)[number];
 

@@ -237,6 +237,8 @@ const STATUS_OF_CHAINCODE_CODE: Record<ChaincodeErrorCode, number> = {
   NONCE_REUSED: 409,
   CONSORTIUM_ALREADY_CONFIGURED: 409,
   CONSORTIUM_NOT_CONFIGURED: 503,
+  // The gateway dated the transaction itself: its clock, or a peer's, is off.
+  TRANSACTION_TIME_SKEWED: 503,
 };
 
 const STATUS_OF_LEDGER_CODE: Record<string, number> = {

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Context } from 'fabric-contract-api';
 import type { Contract } from 'fabric-contract-api';
+import type { PeerClock } from '../../../chaincode/src/lib/tx-time';
 
 /**
  * An in-memory stand-in for the chaincode stub, for unit tests only. It keeps Fabric's
@@ -25,6 +26,12 @@ export class FakeLedger {
   readonly committed: Committed[] = [];
   private seconds = 1_767_225_600; // 2026-01-01T00:00:00Z
   private txCounter = 0;
+  /**
+   * How far (seconds) the submitting client's clock is ahead of the peers' (negative: behind):
+   * transactions carry `now + 1 + clientClockSkew` as their timestamp while the endorsing peer's
+   * clock reads `now + 1`. 0 by default: client and peers agree.
+   */
+  clientClockSkew = 0;
   /** The Fabric channel the stub reports; another value simulates another channel. */
   readonly channel: string;
 
@@ -33,8 +40,9 @@ export class FakeLedger {
   }
 
   /**
-   * The clock: every transaction runs one second after the previous one. `now` is the
-   * timestamp the last transaction had; the next one gets `now + 1`.
+   * The peers' clock: every transaction runs one second after the previous one. `now` is the
+   * time of the last transaction; the next one runs at `now + 1` (its timestamp is that, moved
+   * by {@link clientClockSkew}).
    */
   get now(): number {
     return this.seconds;
@@ -62,7 +70,7 @@ export class FakeLedger {
     // Fabric's transaction ids are 64 hex characters (a SHA-256 over nonce and creator).
     const txId = createHash('sha256').update(`tx${this.txCounter}`).digest('hex');
     const fcn = `${contract.getName()}:${method}`;
-    const stub = new FakeStub(this, txId, this.seconds, fcn, args, this.channel);
+    const stub = new FakeStub(this, txId, this.seconds + this.clientClockSkew, fcn, args, this.channel);
     const ctx = new Context();
     (ctx as { stub: unknown }).stub = stub;
     (ctx as { clientIdentity: unknown }).clientIdentity = {
@@ -72,6 +80,9 @@ export class FakeLedger {
       getAttributeValue: () => null,
       assertAttributeValue: () => false,
     };
+    // The endorsing peer's clock, at the same half second the timestamp's nanos carry.
+    const peerMillis = this.seconds * 1000 + 500;
+    (ctx as PeerClock).peerClock = () => peerMillis;
     await contract.beforeTransaction(ctx);
     const fn = (contract as unknown as Record<string, (ctx: Context, ...a: string[]) => Promise<string>>)[method];
     if (typeof fn !== 'function') {
