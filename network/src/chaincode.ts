@@ -248,7 +248,12 @@ export async function redefineChaincode(network: Network, packageIds: Readonly<R
   return { sequence, version: committed.version };
 }
 
-/** Writes the consortium definition on the ledger once (the deploy step's job, never a gateway's). */
+/**
+ * Writes the first consortium definition on the ledger (the deploy step's job, as the first org's
+ * admin: the chaincode takes it from an admin only, never from a gateway). Once one is there it
+ * is changed only by a majority of the members' admins (`Identity:approveConsortiumChange`), so
+ * here a ledger that disagrees with consortium.json is only reported.
+ */
 export async function initConsortium(network: Network, progress: Progress): Promise<void> {
   const first = network.definition.organisations[0].name;
   const definition = { organisations: network.definition.organisations.map((o) => ({ mspId: o.mspId, type: o.type })) };
@@ -260,7 +265,16 @@ export async function initConsortium(network: Network, progress: Progress): Prom
         if (/CONSORTIUM_NOT_CONFIGURED/.test(err.message)) return 'null';
         throw err;
       });
-      if (current.trim() !== 'null') return;
+      if (current.trim() !== 'null') {
+        const onLedger = JSON.parse(current) as { organisations: { mspId: string; type: string }[]; revision?: number };
+        const key = (orgs: { mspId: string; type: string }[]) => orgs.map((o) => `${o.mspId}=${o.type}`).sort().join(', ');
+        if (key(onLedger.organisations) !== key(definition.organisations)) {
+          progress.warn(
+            `the ledger's consortium definition (revision ${onLedger.revision ?? 1}: ${key(onLedger.organisations)}) differs from network/consortium.json (${key(definition.organisations)}); it changes once a majority of the members' admins approve the new one (Identity:approveConsortiumChange)`,
+          );
+        }
+        return;
+      }
       progress.step('writing the consortium definition on the ledger (Identity:initConsortium)');
       await invokeChaincode(network, first, 'Identity:initConsortium', [JSON.stringify(definition)]);
     },

@@ -1,6 +1,8 @@
 import type { Context } from 'fabric-contract-api';
+import { createHash } from 'node:crypto';
 import { ChaincodeError } from './errors';
-import { fromBytes, toBytes } from './canonical-json';
+import { canonicalJson, fromBytes, toBytes } from './canonical-json';
+import { restrictToMajorityOf } from './keys';
 import { parseJsonArgument, requireMspId, requireObject, requireOneOf } from './validate';
 
 export const ORG_TYPES = ['hospital', 'insurer', 'sponsor'] as const;
@@ -10,13 +12,25 @@ export interface ConsortiumDefinition {
   organisations: { mspId: string; type: OrgType }[];
 }
 
+/** The definition in force, as stored: its revision, whose admins approved it, when. */
+export interface ConsortiumState extends ConsortiumDefinition {
+  /** 1 for the first definition, one more for each change. */
+  revision: number;
+  /** MSP IDs whose admins approved this revision (the first: the org that wrote it). */
+  approvedBy: string[];
+  /** Absent on a definition written before revisions were kept. */
+  changedAt?: string;
+  txId?: string;
+}
+
 /** World-state key of the consortium definition (a plain key: no composite prefix). */
 export const CONSORTIUM_KEY = 'consortium';
 
 /**
  * Which member is which kind of organisation comes from the network's own definition
- * (network/consortium.json), written once when the chaincode is first deployed, so the
- * chaincode holds no list of organisations.
+ * (network/consortium.json), written by the deploy step when the chaincode is first deployed and
+ * changed only by a majority of the members' admins, so the chaincode holds no list of
+ * organisations.
  */
 export function parseConsortium(raw: string): ConsortiumDefinition {
   const body = requireObject('consortium', parseJsonArgument('consortium', raw), ['organisations']);
@@ -34,13 +48,58 @@ export function parseConsortium(raw: string): ConsortiumDefinition {
   return { organisations };
 }
 
-export async function readConsortium(ctx: Context): Promise<ConsortiumDefinition | undefined> {
+export async function readConsortium(ctx: Context): Promise<ConsortiumState | undefined> {
   const bytes = await ctx.stub.getState(CONSORTIUM_KEY);
-  return bytes && bytes.length > 0 ? fromBytes<ConsortiumDefinition>(bytes) : undefined;
+  if (!bytes || bytes.length === 0) return undefined;
+  const stored = fromBytes<Partial<ConsortiumState> & ConsortiumDefinition>(bytes);
+  return { ...stored, revision: stored.revision ?? 1, approvedBy: stored.approvedBy ?? [] };
 }
 
-export async function writeConsortium(ctx: Context, definition: ConsortiumDefinition): Promise<void> {
-  await ctx.stub.putState(CONSORTIUM_KEY, toBytes(definition));
+/**
+ * Stores the definition in force and moves the key's endorsement policy to a majority of its
+ * members' peers. Fabric validates a write against the policy the key had before it, so the
+ * next change needs a majority of these members, whatever the chaincode-level policy is.
+ */
+export async function writeConsortium(ctx: Context, state: ConsortiumState): Promise<void> {
+  await ctx.stub.putState(CONSORTIUM_KEY, toBytes(state));
+  await restrictToMajorityOf(ctx, CONSORTIUM_KEY, state.organisations.map((o) => o.mspId));
+}
+
+/** The definition alone, as compared and digested: the organisations as written, order included. */
+function definitionOf(definition: ConsortiumDefinition): ConsortiumDefinition {
+  return { organisations: definition.organisations.map(({ mspId, type }) => ({ mspId, type })) };
+}
+
+/** SHA-256 (hex) of the definition's canonical JSON: names a proposed change. */
+export function definitionDigest(definition: ConsortiumDefinition): string {
+  return createHash('sha256').update(canonicalJson(definitionOf(definition))).digest('hex');
+}
+
+export function sameDefinition(a: ConsortiumDefinition, b: ConsortiumDefinition): boolean {
+  return canonicalJson(definitionOf(a)) === canonicalJson(definitionOf(b));
+}
+
+/** What a change still lacks before it is in force. */
+export interface ApprovalsNeeded {
+  /** How many more current members' admins must approve (a majority of the members is needed). */
+  members: number;
+  /** Organisations the change adds whose admins have not approved it (each one must). */
+  joining: string[];
+}
+
+/**
+ * A change is in force once the admins of more than half of the current members approved it,
+ * and the admin of every organisation it adds: nobody is listed, or given a type, without its
+ * own consent, and no minority can change who the members are or what each may do.
+ */
+export function approvalsNeeded(current: ConsortiumDefinition, next: ConsortiumDefinition, approvedBy: readonly string[]): ApprovalsNeeded {
+  const members = current.organisations.map((o) => o.mspId);
+  const majority = Math.floor(members.length / 2) + 1;
+  const approvingMembers = members.filter((m) => approvedBy.includes(m)).length;
+  return {
+    members: Math.max(0, majority - approvingMembers),
+    joining: next.organisations.map((o) => o.mspId).filter((m) => !members.includes(m) && !approvedBy.includes(m)),
+  };
 }
 
 /** The kind of organisation the caller belongs to, or a clear refusal. */

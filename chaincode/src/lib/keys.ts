@@ -1,4 +1,5 @@
 import type { Context } from 'fabric-contract-api';
+import { common, msp } from '@hyperledger/fabric-protos';
 import { KeyEndorsementPolicy } from 'fabric-shim';
 
 /** Composite-key object types. Prefixed so other contracts' keys can never collide. */
@@ -20,6 +21,8 @@ export const KEY_TYPES = {
   disclosure: 'medprov.disclosure',
   /** erasureId → the record that a hospital destroyed one patient's key (nothing about the patient). */
   erasure: 'medprov.erasure',
+  /** revision of the definition in force, digest of the proposed one → its approvals by members' admins. */
+  consortiumChange: 'medprov.consortiumChange',
 } as const;
 
 /** Versions are zero-padded so that a partial-key scan returns them in numeric order. */
@@ -68,6 +71,10 @@ export function disclosureKey(ctx: Context, issuer: string, disclosureId: string
   return ctx.stub.createCompositeKey(KEY_TYPES.disclosure, [issuer, disclosureId]);
 }
 
+export function consortiumChangeKey(ctx: Context, baseRevision: number, digest: string): string {
+  return ctx.stub.createCompositeKey(KEY_TYPES.consortiumChange, [versionSegment(baseRevision), digest]);
+}
+
 export function erasureKey(ctx: Context, erasureId: string): string {
   return ctx.stub.createCompositeKey(KEY_TYPES.erasure, [erasureId]);
 }
@@ -81,4 +88,44 @@ export async function restrictToOrg(ctx: Context, key: string, mspId: string): P
   const policy = new KeyEndorsementPolicy();
   policy.addOrgs('PEER', mspId);
   await ctx.stub.setStateValidationParameter(key, policy.getPolicy());
+}
+
+/**
+ * Makes a key changeable only with endorsements from the peers of more than half of `mspIds`
+ * (state-based endorsement; the shim's KeyEndorsementPolicy can only require all of them). The
+ * consortium definition carries it, so a change needs a majority of the members even if the
+ * chaincode-level policy were weaker, or a minority ran patched chaincode.
+ */
+export async function restrictToMajorityOf(ctx: Context, key: string, mspIds: readonly string[]): Promise<void> {
+  await ctx.stub.setStateValidationParameter(key, majorityPolicy(mspIds));
+}
+
+/** A signature policy envelope: ⌊n/2⌋+1 out of the peers of the n organisations, as bytes. */
+export function majorityPolicy(mspIds: readonly string[]): Uint8Array {
+  const orgs = [...new Set(mspIds)].sort();
+  const principals = orgs.map((mspId) => {
+    const role = new msp.MSPRole();
+    role.setMspIdentifier(mspId);
+    role.setRole(msp.MSPRole.MSPRoleType.PEER);
+    const principal = new msp.MSPPrincipal();
+    principal.setPrincipalClassification(msp.MSPPrincipal.Classification.ROLE);
+    principal.setPrincipal(role.serializeBinary());
+    return principal;
+  });
+  const nOutOf = new common.SignaturePolicy.NOutOf();
+  nOutOf.setN(Math.floor(orgs.length / 2) + 1);
+  nOutOf.setRulesList(
+    orgs.map((_, i) => {
+      const signedBy = new common.SignaturePolicy();
+      signedBy.setSignedBy(i);
+      return signedBy;
+    }),
+  );
+  const rule = new common.SignaturePolicy();
+  rule.setNOutOf(nOutOf);
+  const envelope = new common.SignaturePolicyEnvelope();
+  envelope.setVersion(0);
+  envelope.setRule(rule);
+  envelope.setIdentitiesList(principals);
+  return envelope.serializeBinary();
 }

@@ -12,8 +12,12 @@ type Rule = { open: true } | { anyMember: true } | { orgTypes: readonly OrgType[
 export const TRANSACTION_RULES: Readonly<Record<string, Rule>> = {
   'Identity:whoAmI': { open: true },
   'Identity:readConsortium': { anyMember: true },
-  // Only possible while no definition exists; see Identity:initConsortium.
+  // Before any definition exists, so no type to check: the contract requires an admin of a listed org.
   'Identity:initConsortium': { open: true },
+  // Open to an organisation the change adds, which is no member yet: the contract requires the
+  // admin of a member or of an added organisation, and a majority of the members to agree.
+  'Identity:approveConsortiumChange': { open: true },
+  'Identity:readConsortiumChange': { anyMember: true },
   'Records:anchorRecord': { orgTypes: ['hospital'] },
   'Records:anchorRecords': { orgTypes: ['hospital'] },
   'Records:amendRecord': { orgTypes: ['hospital'] },

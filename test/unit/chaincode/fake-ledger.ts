@@ -11,6 +11,50 @@ import type { PeerClock } from '../../../chaincode/src/lib/tx-time';
 const SEP = '\u0000';
 const MAX_RUNE = '\u{10FFFF}';
 
+/**
+ * Who calls: an organisation's admin (the deploy step's identity, and what a bare MSP ID means)
+ * or a client (a gateway's identity). Fabric's NodeOUs tell them apart by the certificate's OU.
+ */
+export interface FakeCaller {
+  mspId: string;
+  role: 'admin' | 'client';
+}
+
+// Self-signed P-256 certificates whose subjects carry NodeOUs' OU=admin and OU=client (openssl
+// req -x509, 100 years): the chaincode reads the role from the certificate, as on a real peer.
+const CERTIFICATES: Record<FakeCaller['role'], string> = {
+  admin: `-----BEGIN CERTIFICATE-----
+MIICNjCCAd2gAwIBAgIUaDK3DgWDirw+40M5wB5Vqw4UudkwCgYIKoZIzj0EAwIw
+cDELMAkGA1UEBhMCVVMxEzARBgNVBAgMCkNhbGlmb3JuaWExFjAUBgNVBAcMDVNh
+biBGcmFuY2lzY28xDjAMBgNVBAsMBWFkbWluMSQwIgYDVQQDDBthZG1pbkBleGFt
+cGxlLm1lZHByb3YubG9jYWwwIBcNMjYxMjA1MTA0MDMxWhgPMjEyNjExMTExMDQw
+MzFaMHAxCzAJBgNVBAYTAlVTMRMwEQYDVQQIDApDYWxpZm9ybmlhMRYwFAYDVQQH
+DA1TYW4gRnJhbmNpc2NvMQ4wDAYDVQQLDAVhZG1pbjEkMCIGA1UEAwwbYWRtaW5A
+ZXhhbXBsZS5tZWRwcm92LmxvY2FsMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE
+9MQIPn3oDY0pqCJCBKI5FmsvEVv/WOR8BItbk0YbL/ciESSBGtwx540eC4Kq4f6d
+FqNoubiS5gKGTQ6eH2k5jaNTMFEwHQYDVR0OBBYEFGUNi3TCzRsPNRd6RqCz/G/5
+tqWXMB8GA1UdIwQYMBaAFGUNi3TCzRsPNRd6RqCz/G/5tqWXMA8GA1UdEwEB/wQF
+MAMBAf8wCgYIKoZIzj0EAwIDRwAwRAIgCGhkZ6hfD4g7KbPiFNLzD0HNSftxRWcX
+nnLEPHKFqUcCIBiZUrOBBm/Ua3/Vc/vWnHaVF8aC7G+PJtdoyfDkMvt8
+-----END CERTIFICATE-----
+`,
+  client: `-----BEGIN CERTIFICATE-----
+MIICPDCCAeGgAwIBAgIUapus02zEkHq13uwXdPU3G2wmJhIwCgYIKoZIzj0EAwIw
+cjELMAkGA1UEBhMCVVMxEzARBgNVBAgMCkNhbGlmb3JuaWExFjAUBgNVBAcMDVNh
+biBGcmFuY2lzY28xDzANBgNVBAsMBmNsaWVudDElMCMGA1UEAwwcY2xpZW50QGV4
+YW1wbGUubWVkcHJvdi5sb2NhbDAgFw0yNjEyMDUxMDQwMzFaGA8yMTI2MTExMTEw
+NDAzMVowcjELMAkGA1UEBhMCVVMxEzARBgNVBAgMCkNhbGlmb3JuaWExFjAUBgNV
+BAcMDVNhbiBGcmFuY2lzY28xDzANBgNVBAsMBmNsaWVudDElMCMGA1UEAwwcY2xp
+ZW50QGV4YW1wbGUubWVkcHJvdi5sb2NhbDBZMBMGByqGSM49AgEGCCqGSM49AwEH
+A0IABPHsr7Pt1GxSawmt1xVpYyLT8aobYfFlAHyFrWsaVon5xeGjWbsJVIUvfChl
+vrjt8+p9ii1UfJ1tJPoTYOoey6CjUzBRMB0GA1UdDgQWBBR2tkQ+p7F2hb6YUchJ
+XrHLgMnQzTAfBgNVHSMEGDAWgBR2tkQ+p7F2hb6YUchJXrHLgMnQzTAPBgNVHRMB
+Af8EBTADAQH/MAoGCCqGSM49BAMCA0kAMEYCIQCCqbN8npPQ101FK8Ye0m6ozmWw
+H/TD4bO3R98NIzgJtAIhANSpeJHWvvGOf/bY5VYF2eI/yr5o/8npfM2b8ABYRvEf
+-----END CERTIFICATE-----
+`,
+};
+
 interface Committed {
   txId: string;
   fcn: string;
@@ -54,17 +98,21 @@ export class FakeLedger {
     this.seconds += seconds;
   }
 
-  /** Runs one transaction as the given MSP, as the contract-api dispatcher would, and commits it. */
-  async invoke<T extends Contract>(mspId: string, contract: T, method: string, ...args: string[]): Promise<string> {
-    return this.execute(true, mspId, contract, method, args);
+  /**
+   * Runs one transaction, as the contract-api dispatcher would, and commits it. A bare MSP ID
+   * calls as that organisation's admin; `{ mspId, role: 'client' }` as a gateway's identity.
+   */
+  async invoke<T extends Contract>(caller: string | FakeCaller, contract: T, method: string, ...args: string[]): Promise<string> {
+    return this.execute(true, caller, contract, method, args);
   }
 
   /** Runs a transaction and discards its writes, as a Fabric evaluate (query) does. */
-  async query<T extends Contract>(mspId: string, contract: T, method: string, ...args: string[]): Promise<string> {
-    return this.execute(false, mspId, contract, method, args);
+  async query<T extends Contract>(caller: string | FakeCaller, contract: T, method: string, ...args: string[]): Promise<string> {
+    return this.execute(false, caller, contract, method, args);
   }
 
-  private async execute<T extends Contract>(commit: boolean, mspId: string, contract: T, method: string, args: string[]): Promise<string> {
+  private async execute<T extends Contract>(commit: boolean, caller: string | FakeCaller, contract: T, method: string, args: string[]): Promise<string> {
+    const { mspId, role } = typeof caller === 'string' ? { mspId: caller, role: 'admin' as const } : caller;
     this.txCounter += 1;
     this.seconds += 1;
     // Fabric's transaction ids are 64 hex characters (a SHA-256 over nonce and creator).
@@ -75,8 +123,8 @@ export class FakeLedger {
     (ctx as { stub: unknown }).stub = stub;
     (ctx as { clientIdentity: unknown }).clientIdentity = {
       getMSPID: () => mspId,
-      getID: () => `x509::CN=user@${mspId}`,
-      getIDBytes: () => new Uint8Array(),
+      getID: () => `x509::/OU=${role}/CN=${role}@${mspId}::/CN=ca.${mspId}`,
+      getIDBytes: () => Buffer.from(CERTIFICATES[role]),
       getAttributeValue: () => null,
       assertAttributeValue: () => false,
     };

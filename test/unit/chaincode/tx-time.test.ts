@@ -88,7 +88,7 @@ describe('chaincode: a transaction is dated near the endorsing peer’s clock', 
     await refusedWithSkew(-TOLERANCE - 1, accessAsInsurer);
   });
 
-  it('bounds every transaction that decides or records by time: revoke, register, anchor, amend, retract, disclose, erasure, the consent check', async () => {
+  it('bounds every transaction that decides or records by time: revoke, register, anchor, amend, retract, disclose, erasure, the consent check, the consortium', async () => {
     const g = JSON.parse(await ledger.invoke(INSURER, consent, 'grantConsent', JSON.stringify(await grant(ledger.now + DAY)))).grant;
     const revoke = await signed(CONSENT_REVOKE_TYPES, { hospital: HOSPITAL, patientRef: PATIENT_REF, grantId: g.grantId, nonce: nonce() });
     const skew = -2 * TOLERANCE;
@@ -107,6 +107,8 @@ describe('chaincode: a transaction is dated near the endorsing peer’s clock', 
     const disclosure = { disclosureId: 'd-1', issuer: HOSPITAL, grantee: SPONSOR, purpose: 'research:t-1', recordIds: ['r-1'] };
     await refusedWithSkew(skew, () => ledger.invoke(HOSPITAL, access, 'discloseRecords', JSON.stringify(disclosure)));
     await refusedWithSkew(skew, () => ledger.invoke(HOSPITAL, new PrivacyContract(), 'recordErasure', '3f1c2a4e-5b6d-4e7f-8a9b-0c1d2e3f4a5b'));
+    const changed = { organisations: JSON.parse(CONSORTIUM).organisations.reverse() };
+    await refusedWithSkew(skew, () => ledger.invoke(HOSPITAL, identity, 'approveConsortiumChange', JSON.stringify(changed)));
     await refusedWithSkew(skew, () => ledger.query(HOSPITAL, identity, 'whoAmI'));
     // Reads that use no time answer whatever the client's clock says.
     expect(JSON.parse(await withSkew(skew, () => ledger.query(SPONSOR, records, 'readRecord', HOSPITAL, 'r-1', ''))).version).to.equal(1);
