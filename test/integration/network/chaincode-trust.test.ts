@@ -41,6 +41,11 @@ const HOUR_MS = 3_600_000;
 const SKEW_MS = 2 * DEFAULT_TX_TIME_TOLERANCE_SECONDS * 1000;
 const sha256 = (data: string | Uint8Array): string => createHash('sha256').update(data).digest('hex');
 
+// The network is shared by every real-network spec file of the mocha run: stopped once, at the end.
+after(async () => {
+  await stopTestNetwork();
+});
+
 describe('real network: trust in the consortium definition and in transaction timestamps (issue 13)', function () {
   this.timeout(600_000);
   let net: TestNetwork;
@@ -59,14 +64,10 @@ describe('real network: trust in the consortium definition and in transaction ti
   });
 
   after(async () => {
-    // Only if a test stopped half-way: put the original order back by a majority.
-    try {
-      const now = net && original ? await readConsortium() : undefined;
-      if (now && JSON.stringify(now.organisations) !== JSON.stringify(original.organisations)) {
-        for (const org of ['Hospital', 'Insurer']) await approveAsAdmin(org, original).catch(() => undefined);
-      }
-    } finally {
-      await stopTestNetwork();
+    // Only if a test stopped half-way: put the original order back by a majority, for the suites after this one.
+    const now = net && original ? await readConsortium() : undefined;
+    if (now && JSON.stringify(now.organisations) !== JSON.stringify(original.organisations)) {
+      for (const org of ['Hospital', 'Insurer']) await approveAsAdmin(org, original).catch(() => undefined);
     }
   });
 
