@@ -23,7 +23,7 @@ import {
 } from '../../../network/src/chaincode';
 import { channelHeight } from '../../../network/src/channel';
 import { write } from './support/gateway-http';
-import { freePort, startPatchedServer, type PatchedServer } from './support/patched-chaincode-server';
+import { patchedServerAddress, startPatchedServer, type PatchedServer } from './support/patched-chaincode-server';
 import { consentDomainOf, freshNonce, GRANT_TYPES, malleated, registerPatient, signGrant, type Grant, type RegisteredPatient, type SignedGrant } from './support/patient';
 import { ledgerTransaction, refusalOf } from './support/peer-cli';
 import { stopTestNetwork, testNetwork, type TestNetwork } from './test-network';
@@ -225,7 +225,7 @@ describe("Fabric's own peer CLI as an independent client: no medprov code betwee
       expect(new Set(Object.values(genuineIds)).size, 'one genuine package, approved by every org').to.equal(1);
       initial = (await committedDefinition(net.network)) as CommittedDefinition;
 
-      const address = `${net.network.host}:${await freePort(net.network.host)}`;
+      const address = await patchedServerAddress(net.network);
       patched = await packageChaincodeService(net.network, { label: `${net.network.chaincodeName}_patched_${randomBytes(3).toString('hex')}`, version: initial.version, address });
       await installChaincode(net.network, patched, net.progress, dishonest().flatMap((org) => net.network.peersOf(org)));
       server = await startPatchedServer(net.network, address, patched.packageId);

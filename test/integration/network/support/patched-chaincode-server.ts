@@ -18,6 +18,18 @@ import { ROOT } from '../../../../network/src/system';
 /** The patched module's folder, relative to the repository (fabric-chaincode-node's --module-path). */
 export const PATCHED_MODULE = path.relative(ROOT, path.join(__dirname, 'patched-chaincode'));
 
+/**
+ * Where the patched server listens: base port + 905, inside the test network's own block of
+ * ports (which the layout leaves unused between the chaincode server at +900 and the EVM node
+ * at +950, and which lies below the ephemeral range, so no client socket takes it meanwhile);
+ * any free port if another process holds that one.
+ */
+export async function patchedServerAddress(network: Network): Promise<string> {
+  const preferred = network.basePort + 905;
+  const port = (await listening(network.host, preferred)) ? await freePort(network.host) : preferred;
+  return `${network.host}:${port}`;
+}
+
 /** A TCP port the system had free a moment ago, on `host`. */
 export function freePort(host: string): Promise<number> {
   return new Promise((resolve, reject) => {
