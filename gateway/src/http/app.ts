@@ -10,6 +10,7 @@ import { ApiError } from '../errors';
 import { FHIR_JSON, anchorToProvenanceBundle, grantToConsent, grantsToConsentBundle } from '../fhir';
 import { isPrivacyError } from '../privacy';
 import type { AmendmentRequest, RecordsService, NewRecordRequest } from '../records/service';
+import { RecordReads, type AccessReceipt } from '../records/reads';
 import type { CommitmentKind } from '../documents/commitment';
 import type { AnchorIndexStatus } from '../records/anchor-index';
 import type { AnchoringStatus } from '../anchoring/service';
@@ -301,23 +302,41 @@ export function createGatewayApp(options: GatewayOptions): { app: express.Expres
     );
   }));
 
-  app.get('/v1/records/:issuer/:recordId', ...route('readRecord', async (req, res) => {
+  // Reads: this org's own records directly; another org's only through the consent-checked, logged access (records/reads.ts).
+  const reads = new RecordReads(org, records, consent);
+  const reader = (user: User) => ({ role: user.role, purposes: ACCESS_PURPOSES[user.role] });
+  /** The `purpose` a read of another org's record is made for (a plain copy: the query parser's object has no prototype). */
+  const readPurpose = (req: Request) => validateBody<{ purpose?: string }>('RecordReadQuery', { ...(req.query as Record<string, unknown>) }).purpose;
+  /** A read that went through consent says so: the grant, and the transaction of the access-log entry. */
+  const accessHeaders = (res: Response, access: AccessReceipt | undefined) => {
+    if (!access) return;
+    res.setHeader('medprov-access-transaction', access.transactionId);
+    if (access.grantId !== undefined) res.setHeader('medprov-access-grant', access.grantId);
+  };
+
+  app.get('/v1/records/:issuer/:recordId', ...route('readRecord', async (req, res, user) => {
     const { issuer, recordId } = recordPath(req);
-    res.json(await records.readRecord(issuer, recordId));
+    const read = await reads.latest(reader(user), issuer, recordId, readPurpose(req));
+    accessHeaders(res, read.access);
+    res.json(read.value);
   }));
 
-  app.get('/v1/records/:issuer/:recordId/history', ...route('readRecord', async (req, res) => {
+  app.get('/v1/records/:issuer/:recordId/history', ...route('readRecord', async (req, res, user) => {
     const { issuer, recordId } = recordPath(req);
-    res.json({ versions: await records.recordHistory(issuer, recordId) });
+    const read = await reads.history(reader(user), issuer, recordId, readPurpose(req));
+    accessHeaders(res, read.access);
+    res.json({ versions: read.value, ...(read.access ? { access: read.access } : {}) });
   }));
 
-  app.get('/v1/records/:issuer/:recordId/versions/:version/provenance', ...route('exportProvenance', async (req, res) => {
+  app.get('/v1/records/:issuer/:recordId/versions/:version/provenance', ...route('exportProvenance', async (req, res, user) => {
     const { issuer, recordId, version } = validateBody<{ issuer: string; recordId: string; version: string }>('RecordVersionPath', {
       issuer: req.params.issuer,
       recordId: req.params.recordId,
       version: req.params.version,
     });
-    sendFhir(res, anchorToProvenanceBundle(await records.readRecordVersion(issuer, recordId, Number(version))));
+    const read = await reads.version(reader(user), issuer, recordId, Number(version), readPurpose(req));
+    accessHeaders(res, read.access);
+    sendFhir(res, anchorToProvenanceBundle(read.value));
   }));
 
   app.post('/v1/records/:issuer/:recordId/versions', ...route('amendRecord', async (req, res, user) => {

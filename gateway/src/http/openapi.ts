@@ -126,6 +126,17 @@ export const schemas = {
     required: ['issuer', 'recordId', 'version'],
     properties: { issuer: mspId, recordId, version: { type: 'string', pattern: '^[1-9][0-9]{0,9}$', description: 'a version number: 1, 2, …' } },
   },
+  RecordReadQuery: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      purpose: {
+        ...purpose,
+        description:
+          "what a record of another organisation is read for: claims (claims officer) or research:<trialId> (research officer); the read is then a consent-checked access logged on the ledger. Not used for this organisation's own records",
+      },
+    },
+  },
   GrantPath: {
     type: 'object',
     additionalProperties: false,
@@ -623,17 +634,28 @@ export function openApiDocument(
         post: { summary: 'Anchor many records in one transaction', requestBody: json('AnchorBatchRequest'), responses: { '201': { description: 'Anchored' }, ...errorResponses } },
       },
       '/v1/records/{issuer}/{recordId}': {
-        get: { summary: 'Latest version of a record', responses: { '200': json('Anchor'), ...errorResponses } },
+        get: {
+          summary: 'Latest version of a record',
+          description: RECORD_READ_RULE,
+          parameters: recordReadParameters,
+          responses: { '200': { ...json('Anchor'), headers: accessReadHeaders }, ...errorResponses, ...recordReadRefusals },
+        },
       },
       '/v1/records/{issuer}/{recordId}/history': {
-        get: { summary: 'Every version, oldest first', responses: { '200': { description: 'Versions' }, ...errorResponses } },
+        get: {
+          summary: 'Every version, oldest first',
+          description: `${RECORD_READ_RULE} A read under consent also carries \`access\` ({ purpose, grantId, transactionId, blockNumber }) in the body.`,
+          parameters: recordReadParameters,
+          responses: { '200': { description: 'Versions', headers: accessReadHeaders }, ...errorResponses, ...recordReadRefusals },
+        },
       },
       '/v1/records/{issuer}/{recordId}/versions/{version}/provenance': {
         get: {
           summary: 'The provenance of one record version as FHIR R4: a Bundle (collection) of Provenance, oldest first',
           description:
-            'Its anchoring (v3-DataOperation CREATE for version 1, UPDATE for an amendment, naming the superseded version as entity revision) and, when the version is retracted, the retraction (NULLIFY, with the reason). Target: the version as a DocumentReference by its SHA-256; agent: the issuing hospital; the ledger transaction id in an extension. 404 RECORD_NOT_FOUND when the record has no such version.',
-          responses: { '200': fhirJson, ...errorResponses },
+            `Its anchoring (v3-DataOperation CREATE for version 1, UPDATE for an amendment, naming the superseded version as entity revision) and, when the version is retracted, the retraction (NULLIFY, with the reason). Target: the version as a DocumentReference by its SHA-256; agent: the issuing hospital; the ledger transaction id in an extension. 404 RECORD_NOT_FOUND when the record has no such version. ${RECORD_READ_RULE}`,
+          parameters: recordReadParameters,
+          responses: { '200': { ...fhirJson, headers: accessReadHeaders }, ...errorResponses, ...recordReadRefusals },
         },
       },
       '/v1/records/{issuer}/{recordId}/versions': {
@@ -674,6 +696,21 @@ export function openApiDocument(
     },
   };
 }
+
+/** Who reads which records, as gateway/src/records/reads.ts decides. */
+const RECORD_READ_RULE =
+  "This organisation's own records: for its staff, a query that logs nothing. A record another organisation issued: only a claims officer (purpose claims) or research officer (research:<trialId>), only with `purpose`, and only as a consent-checked access (Access:accessRecord) that writes an entry in the patient's access log on the ledger whatever the decision, as POST /v1/access does. 403 CONSENT_REQUIRED without `purpose` (nothing is read or logged), FORBIDDEN_PURPOSE for a purpose the role does not read for, FORBIDDEN_ROLE for other roles, CONSENT_DENIED (details: decision, reason, transactionId) when the patient's consent does not permit it — that attempt is logged. Verifying a document (POST /v1/verifications) needs none of this.";
+const recordReadParameters = [{ name: 'purpose', in: 'query', required: false, schema: { $ref: '#/components/schemas/RecordReadQuery/properties/purpose' } }];
+const accessReadHeaders = {
+  'Medprov-Access-Transaction': { description: 'A read under consent: the transaction that logged it in the patient\'s access log', schema: { type: 'string' } },
+  'Medprov-Access-Grant': { description: 'A read under consent: the grant that permitted it', schema: { type: 'string' } },
+};
+const recordReadRefusals = {
+  '403': {
+    description: 'CONSENT_REQUIRED (another organisation\'s record without purpose), CONSENT_DENIED (logged), FORBIDDEN_PURPOSE, FORBIDDEN_ROLE',
+    content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+  },
+};
 
 const fhirJson = { description: 'FHIR R4 JSON', content: { 'application/fhir+json': { schema: { $ref: '#/components/schemas/FhirResource' } } } } as const;
 

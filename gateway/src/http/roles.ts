@@ -12,6 +12,8 @@ export const OPERATION_ROLES = {
   retractRecord: ['records-officer'],
   // The DPO follows the ledger record of an erasure (a journalled write) too.
   requestStatus: ['records-officer', 'dpo', 'admin'],
+  // Any record of this org; another org's only by claims and research officers, for their purpose,
+  // through the consent-checked, logged access (gateway/src/records/reads.ts).
   readRecord: ['records-officer', 'claims-officer', 'research-officer', 'admin'],
   // The same anchors as readRecord, as FHIR R4 Provenance.
   exportProvenance: ['records-officer', 'claims-officer', 'research-officer', 'admin'],

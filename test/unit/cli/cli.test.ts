@@ -159,13 +159,18 @@ describe('medprov CLI (child process against real gateways on the in-memory chai
       body: JSON.stringify({ docHash: sha('%PDF-1.7 admission note v2') }),
     });
     expect(res.status).to.equal(201);
-    const history = await cli(['history', HOSPITAL, 'adm-2026-0001', ...asClaims]);
+    const history = await cli(['history', HOSPITAL, 'adm-2026-0001', ...asOfficer]);
     expect(history.code, history.stderr).to.equal(0);
     expect(history.stdout).to.include('2 versions');
     expect(history.stdout).to.match(/v1\s+superseded/).and.match(/v2\s+active/);
-    const json = await cli(['history', HOSPITAL, 'exp/part-2/doc-0002.txt', '--json', ...asClaims]);
+    const json = await cli(['history', HOSPITAL, 'exp/part-2/doc-0002.txt', '--json', ...asOfficer]);
     expect(json.code, json.stderr).to.equal(0);
     expect(JSON.parse(json.stdout).versions.map((v: { version: number }) => v.version)).to.deep.equal([1]);
+    // At the insurer, the hospital's record is read only under the patient's consent (issue 13): refused without it.
+    const elsewhere = await cli(['history', HOSPITAL, 'adm-2026-0001', ...asClaims]);
+    expect(elsewhere.code).to.equal(4);
+    expect(elsewhere.stderr).to.include('CONSENT_REQUIRED').and.include('--purpose claims');
+    expect(elsewhere.stdout).to.equal('');
     const old = await cli(['verify', v1, ...asClaims]);
     expect(old.code).to.equal(1);
     expect(old.stdout).to.match(/^SUPERSEDED /);

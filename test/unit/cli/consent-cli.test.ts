@@ -36,15 +36,9 @@ describe('medprov consent, access-log, key and patient register (child process a
   const asPatient = (args: string[], env: Record<string, string> = {}): Promise<CliRun> =>
     runCli([...args, '--gateway', hospital.url, '--key', keyFile], { home, env: { MEDPROV_KEY_PASSWORD: PASSWORD, ...env } });
 
-  async function insurerAccess(recordId: string): Promise<{ decision: string; reason?: string }> {
-    const res = await fetch(`${insurer.url}/v1/access`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${ROLE_KEYS['claims-officer']}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ issuer: HOSPITAL, recordId, purpose: 'claims' }),
-    });
-    expect(res.status).to.equal(200);
-    return (await res.json()) as { decision: string; reason?: string };
-  }
+  /** As the insurer's claims officer: `medprov history` of a hospital record, which needs the patient's consent (and is logged). */
+  const insurerHistory = (recordId: string, extra: string[] = []): Promise<CliRun> =>
+    runCli(['history', HOSPITAL, recordId, ...extra, '--gateway', insurer.url], { home, env: { MEDPROV_API_KEY: ROLE_KEYS['claims-officer'] } });
 
   /** Runs the CLI and expects exit 2 with `message` on stderr, no stack trace, and nothing written to the ledger. */
   async function usageError(run: () => Promise<CliRun>, message: string | RegExp): Promise<void> {
@@ -123,6 +117,15 @@ describe('medprov consent, access-log, key and patient register (child process a
     expect(statSync(keyFile).mode & 0o777).to.equal(0o600);
   });
 
+  it("the insurer's claims officer cannot list a hospital record's history without a purpose: exit 4, CONSENT_REQUIRED, nothing logged", async () => {
+    const writes = ledger.writeCount;
+    const bare = await insurerHistory('adm-2026-0001');
+    expect(bare.code, bare.stderr).to.equal(4);
+    expect(bare.stderr).to.include('CONSENT_REQUIRED').and.include('With this command: --purpose claims');
+    expect(bare.stdout).to.equal('');
+    expect(ledger.writeCount).to.equal(writes);
+  });
+
   it('consent grant signs and submits; consent list shows it active; the insurer is PERMITted', async () => {
     const run = await asPatient(['consent', 'grant', '--to', INSURER, '--purpose', 'claims', '--category', DISCHARGE, '--days', '30', '--json']);
     expect(run.code, run.stderr).to.equal(0);
@@ -138,7 +141,12 @@ describe('medprov consent, access-log, key and patient register (child process a
     expect(list.stdout).to.include('1 grant, 1 active');
     expect(list.stdout).to.match(new RegExp(`${grantId}\\s+active\\s+${INSURER}\\s+claims\\s+category ${DISCHARGE}`));
 
-    expect(await insurerAccess('adm-2026-0001')).to.include({ decision: 'PERMIT' });
+    // The insurer's claims officer reads the history under that consent (logged: see access-log below).
+    const history = await insurerHistory('adm-2026-0001', ['--purpose', 'claims']);
+    expect(history.code, history.stderr).to.equal(0);
+    expect(history.stdout).to.include(`${HOSPITAL} adm-2026-0001: 1 version`).and.include(`read under the patient's consent of grant ${grantId} for claims; logged in transaction`);
+    const json = await insurerHistory('adm-2026-0001', ['--purpose', 'claims', '--json']);
+    expect(JSON.parse(json.stdout).access).to.include({ purpose: 'claims', grantId });
   });
 
   it('consent revoke withdraws it; consent list shows it revoked; the insurer is DENYed', async () => {
@@ -152,17 +160,22 @@ describe('medprov consent, access-log, key and patient register (child process a
     expect(grants).to.have.length(1);
     expect(grants[0]).to.include({ grantId, status: 'revoked', effectiveStatus: 'revoked' });
 
-    expect(await insurerAccess('adm-2026-0001')).to.include({ decision: 'DENY', reason: 'REVOKED' });
+    const denied = await insurerHistory('adm-2026-0001', ['--purpose', 'claims']);
+    expect(denied.code).to.equal(4);
+    expect(denied.stderr).to.include('CONSENT_DENIED').and.include('revoked');
+    expect(denied.stdout).to.equal('');
     const again = await asPatient(['consent', 'revoke', grantId]);
     expect(again.code, again.stderr).to.equal(0);
     expect(again.stdout).to.include('already revoked');
   });
 
-  it('access-log shows both accesses: who, which record, purpose, decision, time (table and --json)', async () => {
+  it('access-log shows the insurer\'s reads: who, which record, purpose, decision, time (table and --json)', async () => {
     const json = await asPatient(['access-log', '--json']);
     expect(json.code, json.stderr).to.equal(0);
     const entries = JSON.parse(json.stdout).entries;
+    // the two consented history reads, then the one after the revocation
     expect(entries.map((e: { decision: string; reason?: string }) => [e.decision, e.reason])).to.deep.equal([
+      ['PERMIT', undefined],
       ['PERMIT', undefined],
       ['DENY', 'REVOKED'],
     ]);
@@ -170,7 +183,7 @@ describe('medprov consent, access-log, key and patient register (child process a
 
     const text = await asPatient(['access-log']);
     expect(text.code, text.stderr).to.equal(0);
-    expect(text.stdout).to.include('2 access-log entries').and.match(/WHEN\s+WHO\s+RECORD\s+PURPOSE\s+DECISION/);
+    expect(text.stdout).to.include('3 access-log entries').and.match(/WHEN\s+WHO\s+RECORD\s+PURPOSE\s+DECISION/);
     expect(text.stdout).to.match(new RegExp(`UTC\\s+${INSURER}.*${HOSPITAL} adm-2026-0001 v1\\s+claims\\s+PERMIT`));
     expect(text.stdout).to.match(/claims\s+DENY \(revoked\)/);
   });
@@ -181,11 +194,11 @@ describe('medprov consent, access-log, key and patient register (child process a
     const json = await asPatient(['access-log', '--json']);
     expect(json.code, json.stderr).to.equal(0);
     const entries = JSON.parse(json.stdout).entries;
-    expect(entries).to.have.length(3);
-    expect(entries[2]).to.include({ kind: 'disclosure', accessor: INSURER, disclosedBy: HOSPITAL, disclosureId: 'cli-disclosure-1', decision: 'DENY', reason: 'REVOKED' });
+    expect(entries).to.have.length(4);
+    expect(entries[3]).to.include({ kind: 'disclosure', accessor: INSURER, disclosedBy: HOSPITAL, disclosureId: 'cli-disclosure-1', decision: 'DENY', reason: 'REVOKED' });
     const text = await asPatient(['access-log']);
     expect(text.code, text.stderr).to.equal(0);
-    expect(text.stdout).to.include('3 access-log entries');
+    expect(text.stdout).to.include('4 access-log entries');
     expect(text.stdout).to.match(new RegExp(`UTC\\s+Disclosed by ${HOSPITAL} to ${INSURER}\\s+${HOSPITAL} adm-2026-0001 v1\\s+claims\\s+DENY \\(revoked\\)`));
   });
 

@@ -61,7 +61,9 @@ describe('gateway flow: FHIR R4 exports of grants and anchors (issue 4, unit lev
   let sponsor: OrgGateway;
   let patientRef: string;
   const grants: Record<'claims' | 'research' | 'revoked' | 'short', string> = { claims: '', research: '', revoked: '', short: '' };
-  const provenancePath = (recordId: string, version: number) => `/v1/records/${HOSPITAL}/${recordId}/versions/${version}/provenance`;
+  // Another org's reads name their purpose: they go through the consent-checked, logged access (issue 13).
+  const provenancePath = (recordId: string, version: number, purpose?: string) =>
+    `/v1/records/${HOSPITAL}/${recordId}/versions/${version}/provenance${purpose ? `?purpose=${purpose}` : ''}`;
   const consentPath = (grantId: string) => `/v1/consents/${HOSPITAL}/${patientRef}/${grantId}`;
 
   async function grant(overrides: Partial<ConsentGrantMessage>): Promise<string> {
@@ -114,9 +116,9 @@ describe('gateway flow: FHIR R4 exports of grants and anchors (issue 4, unit lev
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('a version 1, an amendment and a retracted version: Provenance bundles that validate, at any member org', async () => {
-    const v1 = expectFhir(await send(insurer, 'GET', provenancePath('adm-1', 1), { role: 'claims-officer' }), 'Bundle');
-    const v2 = expectFhir(await send(sponsor, 'GET', provenancePath('adm-1', 2), { role: 'research-officer' }), 'Bundle');
+  it('a version 1, an amendment and a retracted version: Provenance bundles that validate, at the issuing hospital and, under consent, at the insurer and the sponsor', async () => {
+    const v1 = expectFhir(await send(insurer, 'GET', provenancePath('adm-1', 1, 'claims'), { role: 'claims-officer' }), 'Bundle');
+    const v2 = expectFhir(await send(sponsor, 'GET', provenancePath('adm-1', 2, 'research:KCT-0001'), { role: 'research-officer' }), 'Bundle');
     const retracted = expectFhir(await send(hospital, 'GET', provenancePath('lab-1', 1), { role: 'records-officer' }), 'Bundle');
     const activities = (b: any) => b.entry.map((e: any) => e.resource.activity.coding[0].code);
     expect(activities(v1)).to.deep.equal(['CREATE']);
