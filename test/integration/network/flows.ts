@@ -167,8 +167,20 @@ export class BlockReader {
     return new BlockReader(client, gateway, connection);
   }
 
-  private qscc(fn: string, ...args: string[]): Promise<Uint8Array> {
-    return this.gateway.getNetwork(this.connection.channel).getContract('qscc').evaluateTransaction(fn, this.connection.channel, ...args);
+  /**
+   * A qscc query; a block or transaction this peer has not committed yet (the writer's peer
+   * answered the commit, this one may be a block behind) is asked for again, for a while.
+   */
+  private async qscc(fn: string, ...args: string[]): Promise<Uint8Array> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.gateway.getNetwork(this.connection.channel).getContract('qscc').evaluateTransaction(fn, this.connection.channel, ...args);
+      } catch (err) {
+        const notYet = /no such block number|no such transaction ID/i.test(`${(err as Error).message} ${String((err as { details?: unknown }).details ?? '')}`);
+        if (!notYet || attempt >= 240) throw err;
+        await sleep(250);
+      }
+    }
   }
 
   async height(): Promise<bigint> {
