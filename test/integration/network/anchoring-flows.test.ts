@@ -16,7 +16,8 @@ import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { JsonRpcProvider } from 'ethers';
-import { LedgerAnchorSource, verifyReceipt, verifyReceiptOnChain, type AnchorLeaf, type Receipt } from '../../../gateway/src/anchoring/node';
+import { leafHash, LedgerAnchorSource, verifyReceipt, verifyReceiptOnChain, type AnchorLeaf, type Receipt } from '../../../gateway/src/anchoring/node';
+import { bytesToHex, MerkleTree } from '../../../gateway/src/merkle';
 import { documentCommitment } from '../../../gateway/src/documents/commitment';
 import { LedgerClient } from '../../../gateway/src/fabric/client';
 import { RecordsService, SALT_NOTE } from '../../../gateway/src/records/service';
@@ -353,6 +354,11 @@ describe('real network: records and public anchoring (anchor, verify, amend, ret
     const { anchors: expected } = await anchorsInBlocks(reader, 0n, await reader.height());
     // The checkpoint writer's log on disk (flushed by the checkpoint): exactly the ledger's anchors, in order.
     expect(logOnDiskMatches('Hospital', expected), 'the Hospital log holds what the checkpoint covers').to.be.at.least(receipt.treeSize);
+    // The root on chain is the RFC 6962 root of those leaves, recomputed here from the log's own lines.
+    const { leaves } = committedLeaves(net.network.gatewayDir(net.network.organisation('Hospital')));
+    const tree = MerkleTree.fromLeafHashes(leaves.slice(0, receipt.treeSize).map((leaf) => leafHash(leaf)));
+    expect(bytesToHex(tree.rootAt(receipt.treeSize))).to.equal(receipt.checkpoint.root);
+    expect((await verifyReceiptOnChain(receipt, provider)).valid).to.equal(true);
     // The followers flush every 1,000 anchors: their receipts show where each anchor sits in their logs.
     const tracked = [plain.ledgerHash, salted.ledgerHash, amended.v1, amended.v2, ...concurrent.map((a) => a.ledgerHash), ...batchSmall.records.slice(2).map((r) => r.docHash)];
     for (const docHash of tracked) {
@@ -385,6 +391,8 @@ describe('real network: records and public anchoring (anchor, verify, amend, ret
       version: 1,
     });
     expect(atHospital.checkpoint.chainId).to.equal(chain.chainId);
+    // The leaf's time is the anchoring transaction's, as every verdict reports it.
+    expect(atHospital.leaf.anchoredAt).to.equal((await call(insurer, 'POST', '/v1/verifications', { docHash: plain.ledgerHash })).body.anchoredAt);
     await check(atHospital, plain.doc);
     for (const gw of [insurer, sponsor]) {
       const other = await receiptOf(gw, plain.ledgerHash);
