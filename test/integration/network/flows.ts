@@ -17,68 +17,15 @@ import { parseLeaf, type AnchorLeaf, type Receipt } from '../../../gateway/src/a
 import { ANCHOR_LOG_FILES } from '../../../gateway/src/anchoring/node';
 import type { OrgConnection } from '../../../gateway/src/fabric/client';
 import type { Network } from '../../../network/src/network';
+import { call, sleep, type Answer } from './support/gateway-http';
 
+/** A staff member's access to a gateway: its URL and an API key. */
 export type Gw = { url: string; key: string };
-
-export interface Answer {
-  status: number;
-  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any
-  location: string | null;
-  headers: Headers;
-}
+export type { Answer } from './support/gateway-http';
+export { call, sleep, write } from './support/gateway-http';
 
 export const sha256 = (data: Buffer | string): string => createHash('sha256').update(data).digest('hex');
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** One request with the gateway's API key: a JSON body, or a FormData as it is. */
-export async function call(gw: Gw, method: string, p: string, body?: unknown, headers: Record<string, string> = {}): Promise<Answer> {
-  const init: RequestInit = { method, headers: { authorization: `Bearer ${gw.key}`, ...headers } };
-  if (body instanceof FormData) init.body = body;
-  else if (body !== undefined) {
-    init.body = JSON.stringify(body);
-    (init.headers as Record<string, string>)['content-type'] = 'application/json';
-  }
-  for (let attempt = 0; ; attempt++) {
-    const res = await fetch(gw.url + p, init);
-    const text = await res.text();
-    // The per-key rate limit: waited out, as a client should (it is not what these tests are about).
-    if (res.status === 429 && attempt < 60) {
-      await sleep(Math.min(Number(res.headers.get('retry-after')) || 1, 5) * 1000);
-      continue;
-    }
-    let parsed: unknown = text;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      // not JSON (a page): the text
-    }
-    return { status: res.status, location: res.headers.get('location'), body: parsed, headers: res.headers };
-  }
-}
-
-/**
- * A write through the gateway's journal, waited for: the final answer (201/200, the chaincode's
- * result with the block), or the refusal (409 with the rejection's code). Polls the request's
- * Location for a long while: a 1,000-record batch on a busy machine may be retried by the submitter.
- */
-export async function write(gw: Gw, method: string, p: string, body: unknown, headers: Record<string, string> = {}): Promise<Answer> {
-  const answer = await call(gw, method, p, body, { prefer: 'wait=20', ...headers });
-  if (answer.status !== 202 || !answer.location) return answer;
-  for (let i = 0; i < 600; i++) {
-    await sleep(500);
-    const polled = await call(gw, 'GET', new URL(answer.location, gw.url).pathname);
-    const extra = { ...(answer.body.salt ? { salt: answer.body.salt, commitment: answer.body.commitment } : {}), ...(answer.body.salts ? { salts: answer.body.salts } : {}) };
-    if (polled.body.state === 'committed') {
-      const result = polled.body.result ?? {};
-      const created = result.created ?? (typeof result.anchored === 'number' ? result.anchored > 0 : true);
-      return { ...answer, status: created ? 201 : 200, body: { ...result, ...extra, blockNumber: polled.body.blockNumber } };
-    }
-    if (polled.body.state === 'rejected') return { ...answer, status: 409, body: { error: { code: polled.body.code, message: polled.body.message } } };
-  }
-  throw new Error(`${method} ${p} was accepted but neither committed nor rejected within 5 minutes`);
-}
-
-/** A multipart upload of a document with form fields (POST /v1/records, /v1/verifications). */
 export function uploadForm(doc: Buffer, fields: Record<string, string> = {}, name = 'document.bin'): FormData {
   const form = new FormData();
   for (const [k, v] of Object.entries(fields)) form.append(k, v);

@@ -12,54 +12,12 @@ import { expect } from 'chai';
 import { createHash, randomBytes } from 'node:crypto';
 import { Wallet, hexlify } from 'ethers';
 import { CONSENT_GRANT_TYPES, type ConsentGrantMessage } from '../../../chaincode/src/lib/eip712';
+import { call, sleep, write, type Answer, type GatewayAccess } from './support/gateway-http';
 import { stopTestNetwork, testNetwork, type TestNetwork } from './test-network';
 
-type Gw = { url: string; key?: string };
+type Gw = GatewayAccess;
 
-interface Answer {
-  status: number;
-  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any
-  text: string;
-  headers: Headers;
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const sha256 = (data: string): string => createHash('sha256').update(data).digest('hex');
-
-/** One request: JSON in and out, the API key when the endpoint has one; a 429 is waited out. */
-async function call(gw: Gw, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Answer> {
-  for (let attempt = 0; ; attempt++) {
-    const h: Record<string, string> = { ...(gw.key ? { authorization: `Bearer ${gw.key}` } : {}), ...headers };
-    if (body !== undefined) h['content-type'] = 'application/json';
-    const res = await fetch(gw.url + path, { method, headers: h, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
-    const text = await res.text();
-    if (res.status === 429 && attempt < 30) {
-      await sleep(1000 * (Number(res.headers.get('retry-after')) || 1));
-      continue;
-    }
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      parsed = undefined;
-    }
-    return { status: res.status, body: parsed, text, headers: res.headers };
-  }
-}
-
-/** A write through the gateway's journal, waited for: the committed result (201/200), or the refusal. */
-async function write(gw: Gw, method: string, path: string, body: unknown): Promise<Answer> {
-  const answer = await call(gw, method, path, body, { prefer: 'wait=20' });
-  const location = answer.headers.get('location');
-  if (answer.status !== 202 || !location) return answer;
-  for (let i = 0; i < 240; i++) {
-    await sleep(500);
-    const polled = await call(gw, 'GET', new URL(location, gw.url).pathname);
-    if (polled.body?.state === 'committed') return { ...polled, status: polled.body.result?.created === false ? 200 : 201, body: { ...polled.body.result, blockNumber: polled.body.blockNumber } };
-    if (polled.body?.state === 'rejected') return { ...polled, status: 409, body: { error: { code: polled.body.code, message: polled.body.message } } };
-  }
-  return answer;
-}
 
 // The network is shared by every real-network spec file of the mocha run: stopped once, at the end.
 after(async () => {

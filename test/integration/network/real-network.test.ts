@@ -7,38 +7,8 @@ import { committedDefinition, queryChaincode } from '../../../network/src/chainc
 import { channelHeight } from '../../../network/src/channel';
 import { alive, listening, waitUntil } from '../../../network/src/processes';
 import { down, status, up } from '../../../network/src/system';
+import { call, write, type Answer } from './support/gateway-http';
 import { stopTestNetwork, survivors, TEST_UP_OPTIONS, testNetwork, type TestNetwork } from './test-network';
-
-interface Answer {
-  status: number;
-  body: any;
-  location: string | null;
-}
-
-async function call(gw: { url: string; key: string }, method: string, path: string, body?: unknown | FormData, headers: Record<string, string> = {}): Promise<Answer> {
-  const init: RequestInit = { method, headers: { authorization: `Bearer ${gw.key}`, ...headers } };
-  if (body instanceof FormData) init.body = body;
-  else if (body !== undefined) {
-    init.body = JSON.stringify(body);
-    (init.headers as Record<string, string>)['content-type'] = 'application/json';
-  }
-  const res = await fetch(gw.url + path, init);
-  return { status: res.status, location: res.headers.get('location'), body: await res.json() };
-}
-
-/** A write through the gateway's journal, waited for: the final answer (201/200), or the refusal. */
-async function write(gw: { url: string; key: string }, method: string, path: string, body: unknown | FormData): Promise<Answer> {
-  let answer = await call(gw, method, path, body, { prefer: 'wait=20' });
-  // Not final in time: follow the Location the gateway gave until the request is committed or rejected.
-  for (let i = 0; answer.status === 202 && answer.location && i < 240; i++) {
-    await new Promise((r) => setTimeout(r, 500));
-    const polled = await call(gw, 'GET', new URL(answer.location, gw.url).pathname);
-    // A committed request's `result` is the chaincode's answer; created records answer 201 when waited for.
-    if (polled.body.state === 'committed') return { status: polled.body.result?.created === false ? 200 : 201, body: { ...polled.body.result, blockNumber: polled.body.blockNumber }, location: null };
-    if (polled.body.state === 'rejected') return { status: 409, body: { error: { code: polled.body.code, message: polled.body.message } }, location: null };
-  }
-  return answer;
-}
 
 /** The chaincode version the redeploy test commits (as if the chaincode had changed). */
 const REDEPLOYED = `redeploy-${randomBytes(3).toString('hex')}`;

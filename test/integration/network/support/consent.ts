@@ -12,69 +12,12 @@ import * as http from 'node:http';
 import { Wallet } from 'ethers';
 import { CONSENT_GRANT_TYPES, CONSENT_REVOKE_TYPES, consentDomain, type ConsentGrantMessage } from '../../../../chaincode/src/lib/eip712';
 import { challengeToSign, DAY_SECONDS, grantMessage, patientAuthorization, revokeMessage, type GrantChoice } from '../../../../gateway/src/consent/patient-client';
+import { call, sleep, type Answer, type GatewayAccess } from './gateway-http';
 
 /** A gateway's base URL and, for staff, an API key. */
-export interface Endpoint {
-  url: string;
-  key?: string;
-}
-
-export interface Answer {
-  status: number;
-  body: any;
-  text: string;
-  headers: Headers;
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/**
- * One HTTP request: JSON in and out, `Authorization: Bearer` when the endpoint has a key. A 429
- * (the per-IP patient limit: every test request comes from 127.0.0.1) is retried after its
- * Retry-After, as a patient's app does; anything else is the answer.
- */
-export async function call(gw: Endpoint, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Answer> {
-  for (let attempt = 0; ; attempt++) {
-    const h: Record<string, string> = { ...(gw.key ? { authorization: `Bearer ${gw.key}` } : {}), ...headers };
-    if (body !== undefined) h['content-type'] = 'application/json';
-    let res: Response;
-    try {
-      res = await fetch(gw.url + path, { method, headers: h, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
-    } catch (err) {
-      // A kept-alive connection the gateway closed just as it was reused ("other side closed",
-      // e.g. after this process was busy for longer than the server's 5 s keep-alive): a GET is
-      // sent again once; a write never is (it might have been taken).
-      if (method !== 'GET' || attempt > 0) throw err;
-      continue;
-    }
-    const text = await res.text();
-    if (res.status === 429 && attempt < 30) {
-      await sleep(1000 * Number(res.headers.get('retry-after') ?? '1'));
-      continue;
-    }
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      parsed = undefined;
-    }
-    return { status: res.status, body: parsed, text, headers: res.headers };
-  }
-}
-
-/** A write through the gateway's journal, waited for: the committed result (201/200), or the refusal (409 with its code). */
-export async function journalled(gw: Endpoint, method: string, path: string, body: unknown): Promise<Answer> {
-  const answer = await call(gw, method, path, body, { prefer: 'wait=20' });
-  const location = answer.headers.get('location');
-  if (answer.status !== 202 || !location) return answer;
-  for (let i = 0; i < 240; i++) {
-    await sleep(500);
-    const polled = await call(gw, 'GET', new URL(location, gw.url).pathname);
-    if (polled.body?.state === 'committed') return { ...polled, status: polled.body.result?.created === false ? 200 : 201, body: { ...polled.body.result, blockNumber: polled.body.blockNumber } };
-    if (polled.body?.state === 'rejected') return { ...polled, status: 409, body: { error: { code: polled.body.code, message: polled.body.message } } };
-  }
-  return answer;
-}
+export type Endpoint = GatewayAccess;
+export type { Answer } from './gateway-http';
+export { call, write as journalled } from './gateway-http';
 
 /** Polls `probe` until it returns a value (not undefined); fails with the last thing seen. */
 export async function eventually<T>(what: string, probe: () => Promise<T | undefined>, tries = 240, everyMs = 250): Promise<T> {
