@@ -352,7 +352,7 @@ export function createGatewayApp(options: GatewayOptions): { app: express.Expres
         const out = await records.amendRecord(issuer, recordId, body);
         return { status: out.created ? 201 : 200, body: out };
       },
-      (result) => ({ status: (result as { created: boolean }).created ? 201 : 200, body: result }),
+      (result, blockNumber) => ({ status: (result as { created: boolean }).created ? 201 : 200, body: { ...(result as object), blockNumber } }),
       commitmentFields(body.docHash, body.commitment),
     );
   }));
@@ -367,7 +367,7 @@ export function createGatewayApp(options: GatewayOptions): { app: express.Expres
       user,
       (a, ctx) => a.retractRecord(issuer, recordId, body.reason, ctx),
       async () => ({ status: 200, body: await records.retractRecord(issuer, recordId, body.reason) }),
-      (result) => ({ status: 200, body: result }),
+      (result, blockNumber) => ({ status: 200, body: { ...(result as object), blockNumber } }),
     );
   }));
 

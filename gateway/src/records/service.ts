@@ -103,8 +103,9 @@ export class RecordsService {
     return { ...parse<{ anchored: number; existing: number; anchors: RecordAnchor[] }>(committed.result), blockNumber: committed.blockNumber.toString() };
   }
 
-  async amendRecord(issuer: string, recordId: string, change: AmendmentRequest): Promise<{ anchor: RecordAnchor; created: boolean }> {
-    return parse((await this.submit(prepareAmendRecord(issuer, recordId, change, this.patientRefs))).result);
+  async amendRecord(issuer: string, recordId: string, change: AmendmentRequest): Promise<{ anchor: RecordAnchor; created: boolean; blockNumber: string }> {
+    const committed = await this.submit(prepareAmendRecord(issuer, recordId, change, this.patientRefs));
+    return { ...parse<{ anchor: RecordAnchor; created: boolean }>(committed.result), blockNumber: committed.blockNumber.toString() };
   }
 
   /** How a document hash goes to the ledger in form `kind`: what the routes report (commitment, salt). */
@@ -112,8 +113,9 @@ export class RecordsService {
     return ledgerCommitment(docHash, kind, this.patientRefs);
   }
 
-  async retractRecord(issuer: string, recordId: string, reason: RetractionReason): Promise<{ anchor: RecordAnchor; created: boolean }> {
-    return parse((await this.submit(prepareRetractRecord(issuer, recordId, reason))).result);
+  async retractRecord(issuer: string, recordId: string, reason: RetractionReason): Promise<{ anchor: RecordAnchor; created: boolean; blockNumber: string }> {
+    const committed = await this.submit(prepareRetractRecord(issuer, recordId, reason));
+    return { ...parse<{ anchor: RecordAnchor; created: boolean }>(committed.result), blockNumber: committed.blockNumber.toString() };
   }
 
   async readRecord(issuer: string, recordId: string): Promise<RecordAnchor> {

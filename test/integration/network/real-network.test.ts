@@ -82,6 +82,7 @@ describe('real network: Fabric 3.1.5, 3 Raft orderers, a peer and a gateway per 
     const amended = await write(net.gateway('Hospital', 'records-officer'), 'POST', `/v1/records/HospitalMSP/${recordId}/versions`, { docHash: amendedHash, category: 'loinc:18842-5' });
     expect(amended.status, JSON.stringify(amended.body)).to.equal(201);
     expect(amended.body.anchor).to.include({ docHash: amendedHash, version: 2, supersedes: docHash });
+    expect(amended.body.blockNumber, 'the amendment answer names its block').to.match(/^\d+$/);
     const insurer = net.gateway('Insurer', 'claims-officer');
     expect(await verify(insurer, docHash, 'SUPERSEDED')).to.include({ issuer: 'HospitalMSP', recordId });
     expect(await verify(insurer, amendedHash, 'ORIGINAL')).to.include({ version: 2 });
@@ -111,6 +112,7 @@ describe('real network: Fabric 3.1.5, 3 Raft orderers, a peer and a gateway per 
   it('retracts at the Hospital: RETRACTED at the Insurer, and the history holds both versions', async () => {
     const retracted = await write(net.gateway('Hospital', 'records-officer'), 'PUT', `/v1/records/HospitalMSP/${recordId}/retraction`, { reason: 'entered-in-error' });
     expect(retracted.status, JSON.stringify(retracted.body)).to.equal(200);
+    expect(retracted.body.blockNumber, 'the retraction answer names its block').to.match(/^\d+$/);
     const insurer = net.gateway('Insurer', 'claims-officer');
     expect(await verify(insurer, amendedHash, 'RETRACTED')).to.include({ issuer: 'HospitalMSP', recordId });
     // As the issuer's own staff: another org reads it only under consent (issue 13, reads.test.ts).
