@@ -134,28 +134,39 @@ export async function deployChaincode(network: Network, pkg: ChaincodePackage, p
   const committed = await retry(() => committedDefinition(network), { what: 'query the committed chaincode', progress });
   if (committed?.version === pkg.version) return committed;
   const sequence = (committed?.sequence ?? 0) + 1;
-  const defArgs = ['-C', network.channel, '-n', network.chaincodeName, '--version', pkg.version, '--sequence', String(sequence)];
   if (committed) progress.step(`chaincode changed (${committed.version} → ${pkg.version}): redeploying as sequence ${sequence}; the ledger stays`);
+  const packageIds = Object.fromEntries(network.definition.organisations.map((o) => [o.name, pkg.packageId]));
+  return approveAndCommit(network, { version: pkg.version, sequence }, packageIds, progress);
+}
 
+/**
+ * Each organisation approves the definition with the package `packageIds[org name]` names, then
+ * the first commits it with every org's endorsement. Each step asks first whether it is done:
+ * a try whose answer was lost may have gone through, and doing it again would be refused.
+ */
+async function approveAndCommit(network: Network, def: CommittedDefinition, packageIds: Readonly<Record<string, string>>, progress: Progress): Promise<CommittedDefinition> {
+  const defArgs = ['-C', network.channel, '-n', network.chaincodeName, '--version', def.version, '--sequence', String(def.sequence)];
   for (const org of network.definition.organisations) {
-    const readiness = await retry(
-      () => peerAsAdmin(network, org, ['lifecycle', 'chaincode', 'checkcommitreadiness', ...defArgs, '--output', 'json']),
-      { what: `${org.name}: check commit readiness`, progress },
-    );
-    if ((JSON.parse(readiness) as { approvals: Record<string, boolean> }).approvals[org.mspId]) continue;
-    progress.step(`${org.name} approves ${network.chaincodeName} ${pkg.version} (sequence ${sequence})`);
     await retry(
-      () => peerAsAdmin(network, org, ['lifecycle', 'chaincode', 'approveformyorg', ...defArgs, '--package-id', pkg.packageId, ...ordererFlags(network)], undefined, 60_000),
+      async () => {
+        const approved = await peerAsAdmin(network, org, ['lifecycle', 'chaincode', 'queryapproved', '-C', network.channel, '-n', network.chaincodeName, '--sequence', String(def.sequence), '--output', 'json']).catch(() => undefined);
+        if (approved !== undefined && approvedPackageId(approved) === packageIds[org.name]) return;
+        progress.step(`${org.name} approves ${network.chaincodeName} ${def.version} (sequence ${def.sequence}) with package ${packageIds[org.name]}`);
+        await peerAsAdmin(network, org, ['lifecycle', 'chaincode', 'approveformyorg', ...defArgs, '--package-id', packageIds[org.name], ...ordererFlags(network)], undefined, 60_000);
+      },
       { what: `${org.name}: approve`, progress },
     );
   }
-  progress.step(`committing ${network.chaincodeName} ${pkg.version} (sequence ${sequence}) with every org's endorsement`);
+  progress.step(`committing ${network.chaincodeName} ${def.version} (sequence ${def.sequence}) with every org's endorsement`);
   const first = network.definition.organisations[0];
   await retry(
-    () => peerAsAdmin(network, first, ['lifecycle', 'chaincode', 'commit', ...defArgs, ...ordererFlags(network), ...endorserFlags(network)], undefined, 60_000),
+    async () => {
+      if ((await committedDefinition(network))?.sequence === def.sequence) return;
+      await peerAsAdmin(network, first, ['lifecycle', 'chaincode', 'commit', ...defArgs, ...ordererFlags(network), ...endorserFlags(network)], undefined, 60_000);
+    },
     { what: 'commit the chaincode definition', progress },
   );
-  return { sequence, version: pkg.version };
+  return def;
 }
 
 /** Where a `peer chaincode query` or `invoke` goes, beyond the org whose admin sends it. */
@@ -221,31 +232,7 @@ export async function redefineChaincode(network: Network, packageIds: Readonly<R
   if (!committed) throw new Error(`${network.chaincodeName} is not committed on ${network.channel} yet: deploy it before redefining it.`);
   const missing = network.definition.organisations.filter((o) => !packageIds[o.name]).map((o) => o.name);
   if (missing.length > 0) throw new Error(`no package id for ${missing.join(', ')}: every organisation approves its own package.`);
-  const sequence = committed.sequence + 1;
-  const defArgs = ['-C', network.channel, '-n', network.chaincodeName, '--version', committed.version, '--sequence', String(sequence)];
-  for (const org of network.definition.organisations) {
-    progress.step(`${org.name} approves ${network.chaincodeName} ${committed.version} (sequence ${sequence}) with package ${packageIds[org.name]}`);
-    await retry(
-      async () => {
-        // A try whose answer was lost may have gone through; approving it again would be refused as unchanged.
-        const approved = await peerAsAdmin(network, org, ['lifecycle', 'chaincode', 'queryapproved', '-C', network.channel, '-n', network.chaincodeName, '--sequence', String(sequence), '--output', 'json']).catch(() => undefined);
-        if (approved !== undefined && approvedPackageId(approved) === packageIds[org.name]) return;
-        await peerAsAdmin(network, org, ['lifecycle', 'chaincode', 'approveformyorg', ...defArgs, '--package-id', packageIds[org.name], ...ordererFlags(network)], undefined, 60_000);
-      },
-      { what: `${org.name}: approve`, progress },
-    );
-  }
-  progress.step(`committing ${network.chaincodeName} ${committed.version} (sequence ${sequence})`);
-  const first = network.definition.organisations[0];
-  await retry(
-    async () => {
-      // A try whose answer was lost may have committed: the sequence is then in force already.
-      if ((await committedDefinition(network))?.sequence === sequence) return;
-      await peerAsAdmin(network, first, ['lifecycle', 'chaincode', 'commit', ...defArgs, ...ordererFlags(network), ...endorserFlags(network)], undefined, 60_000);
-    },
-    { what: 'commit the chaincode definition', progress },
-  );
-  return { sequence, version: committed.version };
+  return approveAndCommit(network, { version: committed.version, sequence: committed.sequence + 1 }, packageIds, progress);
 }
 
 /**
