@@ -30,6 +30,7 @@ export const CHAINCODE_ERROR_CODES = [
   'GRANT_NOT_FOUND',
   'UNKNOWN_TRANSACTION',
   'TRANSACTION_TIME_SKEWED',
+  'ARCHIVE_EXISTS',
 ] as const;
 export type ChaincodeErrorCode = (typeof CHAINCODE_ERROR_CODES)[number];
 

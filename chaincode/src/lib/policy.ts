@@ -45,6 +45,9 @@ export const TRANSACTION_RULES: Readonly<Record<string, Rule>> = {
   // Trivial one-key write and read (readiness, the benchmarks' ceiling): any identity of the channel.
   'Probe:put': { open: true },
   'Probe:get': { open: true },
+  // A hospital anchors a folder of its own documents as one root (no patientRef); members read it.
+  'Archives:anchorArchive': { orgTypes: ['hospital'] },
+  'Archives:readArchive': { anyMember: true },
 };
 
 export async function authorize(ctx: Context, transaction: string): Promise<void> {

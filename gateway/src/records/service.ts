@@ -239,6 +239,7 @@ const STATUS_OF_CHAINCODE_CODE: Record<ChaincodeErrorCode, number> = {
   PATIENT_KEY_IN_USE: 409,
   NONCE_REUSED: 409,
   CONSORTIUM_ALREADY_CONFIGURED: 409,
+  ARCHIVE_EXISTS: 409,
   CONSORTIUM_NOT_CONFIGURED: 503,
   // The gateway dated the transaction itself: its clock, or a peer's, is off.
   TRANSACTION_TIME_SKEWED: 503,
