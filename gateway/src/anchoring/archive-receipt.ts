@@ -2,17 +2,24 @@
  * Archive receipts, version 1, and their offline verifier. Browser-safe.
  *
  * Archive mode anchors a whole folder as one Merkle root (see `archive.ts`). Each file is one leaf
- * of the archive tree; the root becomes the `docHash` of one record anchor, which the anchor log
- * checkpoints on chain like any other. An archive receipt therefore chains
- * file → archive root → log root → EVM:
+ * of the archive tree; the root goes to the ledger in one transaction of its own
+ * (`Archives:anchorArchive`, one key, whatever the number of files), which the receipt names in
+ * `anchor`. An archive receipt therefore chains file → archive root → that Fabric transaction,
+ * and, once an anchor-log receipt of the root is attached, → log root → EVM:
  *
  * ```json
  * { "version": 1, "kind": "archive-file",
  *   "file": { "path": "2019/scan-0001.pdf", "docHash": "64 hex" },
  *   "leafIndex": 0, "treeSize": 100000, "inclusionProof": ["64 hex", …],
  *   "archiveRoot": "64 hex",
+ *   "anchor": { "issuer": "HospitalMSP", "archiveId": "scans-2019", "txId": "64 hex",
+ *               "blockNumber": "42", "anchoredAt": "2026-01-31T09:30:00.000Z" },
  *   "logReceipt": { …a receipt of the anchor log whose leaf.docHash is archiveRoot… } }
  * ```
+ *
+ * `anchor` is checked for its form offline; that the ledger holds it is one query away
+ * (`Archives:readArchive(issuer, archiveId)`, or `GET /v1/archives/{issuer}/{archiveId}` at any
+ * member's gateway), compared by {@link archiveAnchorReasons}.
  *
  * Archive leaf data = canonical JSON `{"docHash":"…","path":"…"}` (sorted keys, no whitespace,
  * UTF-8): the path is part of the leaf so a receipt proves *which* file of the archive the
@@ -70,10 +77,26 @@ export interface ArchiveReceipt {
   readonly treeSize: number;
   /** Sibling hashes in the archive tree, leaf side first, 64 lowercase hex each. */
   readonly inclusionProof: readonly string[];
-  /** Root of the archive tree, 64 lowercase hex: the `docHash` of the archive's record anchor. */
+  /** Root of the archive tree, 64 lowercase hex: what the archive's ledger transaction anchored. */
   readonly archiveRoot: string;
+  /** The ledger transaction that anchored `archiveRoot` (absent until the archive is anchored). */
+  readonly anchor?: ArchiveLedgerAnchor;
   /** The anchor log's receipt of the archive's record anchor, once checkpointed. */
   readonly logReceipt?: Receipt;
+}
+
+/** Where an archive's root is on the ledger: the `Archives:anchorArchive` transaction. */
+export interface ArchiveLedgerAnchor {
+  /** MSP ID of the hospital that anchored the archive. */
+  readonly issuer: string;
+  /** The hospital's id of the archive (`Archives:readArchive(issuer, archiveId)`). */
+  readonly archiveId: string;
+  /** Fabric transaction id, 64 lowercase hex. */
+  readonly txId: string;
+  /** The block the transaction committed in, decimal. */
+  readonly blockNumber: string;
+  /** The transaction's timestamp, ISO-8601 UTC with milliseconds. */
+  readonly anchoredAt: string;
 }
 
 /** Result of {@link verifyArchiveReceipt}. */
@@ -87,7 +110,13 @@ export interface ArchiveVerificationResult extends VerificationResult {
 
 const encoder = new TextEncoder();
 const LONE_SURROGATE = /\p{Cs}/u;
-const RECEIPT_KEYS = ['version', 'kind', 'file', 'leafIndex', 'treeSize', 'inclusionProof', 'archiveRoot', 'logReceipt'] as const;
+const RECEIPT_KEYS = ['version', 'kind', 'file', 'leafIndex', 'treeSize', 'inclusionProof', 'archiveRoot', 'anchor', 'logReceipt'] as const;
+const ANCHOR_KEYS = ['issuer', 'archiveId', 'txId', 'blockNumber', 'anchoredAt'] as const;
+// The chaincode's forms (chaincode/src/lib/validate.ts), repeated: the verifier runs in browsers too.
+const MSP_ID = /^[A-Za-z0-9.-]{1,64}$/;
+const OPAQUE_ID = /^[\p{L}\p{N}._:/#@+-]{1,128}$/u;
+const DECIMAL = /^(0|[1-9][0-9]{0,19})$/;
+const ISO_MILLIS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const RECEIPT_REQUIRED = ['version', 'kind', 'file', 'leafIndex', 'treeSize', 'inclusionProof', 'archiveRoot'] as const;
 
 /**
@@ -165,8 +194,59 @@ export function parseArchiveReceipt(input: unknown): ArchiveReceipt {
     treeSize: requireCount('archiveReceipt.treeSize', obj.treeSize),
     inclusionProof: requireProof('archiveReceipt.inclusionProof', obj.inclusionProof),
     archiveRoot: requireHashHex('archiveReceipt.archiveRoot', obj.archiveRoot),
+    ...(obj.anchor !== undefined ? { anchor: parseArchiveLedgerAnchor('archiveReceipt.anchor', obj.anchor) } : {}),
     ...(logReceipt ? { logReceipt } : {}),
   };
+}
+
+/**
+ * Checks the form of an archive's ledger anchor (see {@link ArchiveLedgerAnchor}).
+ *
+ * @throws AnchoringError RECEIPT_MALFORMED
+ */
+export function parseArchiveLedgerAnchor(field: string, value: unknown): ArchiveLedgerAnchor {
+  const a = requireShape(field, value, ANCHOR_KEYS);
+  const text = (key: (typeof ANCHOR_KEYS)[number], form: RegExp, sentence: string): string => {
+    const v = a[key];
+    if (typeof v !== 'string' || !form.test(v)) throw malformed(`${field}.${key}`, sentence);
+    return v;
+  };
+  return {
+    issuer: text('issuer', MSP_ID, 'must be an MSP ID of 1 to 64 letters, digits, dots or hyphens.'),
+    archiveId: text('archiveId', OPAQUE_ID, 'must be 1 to 128 letters, digits or . _ : / # @ + -.'),
+    txId: requireHashHex(`${field}.txId`, a.txId),
+    blockNumber: text('blockNumber', DECIMAL, 'must be a block number in decimal.'),
+    anchoredAt: text('anchoredAt', ISO_MILLIS, 'must be an ISO-8601 UTC timestamp with milliseconds.'),
+  };
+}
+
+/** The ledger's record of an archive, as `Archives:readArchive` returns it. */
+export interface LedgerArchive {
+  readonly archiveId: string;
+  readonly issuer: string;
+  readonly root: string;
+  readonly count: number;
+  readonly anchoredAt: string;
+  readonly txId: string;
+  readonly category?: string;
+}
+
+/**
+ * Compares an archive receipt with what the ledger holds for the archive it names (`null` when
+ * the ledger has none): the same root and file count, anchored by the same transaction. An empty
+ * list means they agree; a receipt without `anchor` cannot be compared and says so.
+ */
+export function archiveAnchorReasons(receipt: ArchiveReceipt, ledger: LedgerArchive | null): string[] {
+  const anchor = receipt.anchor;
+  if (!anchor) return ['The receipt names no ledger transaction (its archive was not anchored when it was written).'];
+  if (!ledger) return [`The ledger has no archive ${anchor.archiveId} of ${anchor.issuer}.`];
+  const reasons: string[] = [];
+  if (ledger.issuer !== anchor.issuer || ledger.archiveId !== anchor.archiveId) reasons.push('The ledger answered for another archive.');
+  if (ledger.root !== receipt.archiveRoot) reasons.push('The ledger anchored another root under this archive id.');
+  if (ledger.count !== receipt.treeSize) reasons.push(`The ledger's archive holds ${ledger.count} files, the receipt's tree ${receipt.treeSize}.`);
+  if (ledger.txId !== anchor.txId) reasons.push('The ledger says another transaction anchored this archive.');
+  if (ledger.anchoredAt !== anchor.anchoredAt) reasons.push('The ledger gives the archive another anchoring time.');
+  return reasons;
 }
 
 /**

@@ -1,17 +1,22 @@
 /**
- * Archive mode: anchor a folder of any size (a million files and more) as ONE Merkle root, and
- * write a receipt for every file. Node only; the receipt format and verifier are in the
- * browser-safe `archive-receipt.ts`.
+ * Archive mode: anchor a folder of any size (a million files and more) as ONE Merkle root, in one
+ * ledger transaction (`Archives:anchorArchive`), with a receipt for every file. Node only; the
+ * receipt format and verifier are in the browser-safe `archive-receipt.ts`, the in-memory build
+ * in `archive-build.ts`, the receipts folder in `archive-store.ts`.
  *
  * Steps:
  * 1. walk the folder (`fs.opendir`, one folder's names in memory at a time) and count the files,
  *    for progress and ETA;
  * 2. walk it again in the same order and hash every regular file with `node:crypto` on a small
- *    pool of threads (`file-hash-pool.ts`); paths go to a temporary file as they are walked, file
- *    digests and archive leaf hashes into two flat arrays (64 bytes per file in memory);
- * 3. build the archive tree with `nodeHasher` over leaf = SHA-256(0x00 ‖ `{"docHash","path"}`);
- * 4. write the receipts (proofs in batches from the flat tree levels);
- * 5. hand the root to `anchorRoot` (the gateway anchors it as one record on Fabric).
+ *    pool of threads (`file-hash-pool.ts`), each thread also computing the file's archive leaf
+ *    hash, SHA-256(0x00 ‖ `{"docHash","path"}`); paths go to a temporary file as they are walked,
+ *    digests and leaf hashes into two flat arrays (64 bytes per file in memory);
+ * 3. hash the tree's levels (`archive-build.ts`);
+ * 4. write the receipts folder: the levels once, each file's SHA-256 and path
+ *    (`archive-store.ts`), from which any file's self-contained receipt is read back;
+ * 5. hand the root to `anchorRoot` (the CLI: `POST /v1/archives` at the hospital's gateway, one
+ *    `Archives:anchorArchive` transaction) and record the transaction in the manifest: every
+ *    receipt read afterwards names it.
  *
  * Order and reproducibility: files are taken folder by folder, each folder's entries sorted by
  * JavaScript string order (UTF-16 code units), sub-folders where their names sort. The same
@@ -20,53 +25,27 @@
  * devices, are skipped and counted. A file that cannot be read fails the whole archive: a partial
  * archive would silently not cover files its owner believes covered.
  *
- * Receipts on disk (choice measured by `scripts/bench/receipts.ts`): one NDJSON file,
- * `receipts.ndjson`, line `i` = the complete archive receipt of leaf `i` (without the log receipt),
- * plus `receipts.idx`, `size + 1` little-endian uint64 byte offsets, so receipt `i` is one seek
- * away and a path is found by binary search (paths are in walk order). One JSON file per source
- * file would double the inode count of a million-file archive and write several times slower.
- * `archive.json` holds the root, counts, the anchor reference and, once available, the log
- * receipt of the root's anchor — stored once, and added to every receipt read back through
- * {@link readArchiveReceipt}, which therefore returns self-contained receipts.
- *
  * @module
  */
-import { createReadStream, createWriteStream, promises as fs, readFileSync, type Dir, type Dirent, type WriteStream } from 'node:fs';
+import { createWriteStream, promises as fs, readFileSync, type Dir, type Dirent, type WriteStream } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import * as path from 'node:path';
-import { createInterface } from 'node:readline';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import { bytesToHex, MerkleTree } from '../merkle';
-import { nodeHasher } from '../merkle/node-hasher';
-import {
-  ARCHIVE_RECEIPT_KIND,
-  ARCHIVE_RECEIPT_VERSION,
-  encodeArchiveLeaf,
-  parseArchiveReceipt,
-  validateArchivePath,
-  verifyArchiveReceipt,
-  type ArchiveReceipt,
-} from './archive-receipt';
+import { createNodeHasher, nodeHasher } from '../merkle/node-hasher';
+import { allocateLevels, buildLevels, leafLevel, levelsRoot, receiptJsonFromBuild, type EncodedPaths } from './archive-build';
+import { validateArchivePath, verifyArchiveReceipt, type ArchiveLedgerAnchor, type ArchiveReceipt } from './archive-receipt';
+import { ArchiveStore, loadArchiveStore, readArchiveManifest, setArchiveAnchor, writeArchiveStore, type ArchiveEntryKey } from './archive-store';
 import { AnchoringError } from './errors';
 import { FileHashPool } from './file-hash-pool';
-import { syncDirectory, writeFileAtomic } from '../storage/durable-file';
-import { parseReceipt, verifyReceipt, type Receipt, type VerifyOptions } from './receipt';
+import type { VerifyOptions } from './receipt';
+
+export { ARCHIVE_FILES, attachLogReceipt, compareWalkOrder, readArchiveManifest, type ArchiveManifest } from './archive-store';
 
 const HASH_SIZE = 32;
-const MANIFEST_FORMAT = 'medprov-archive';
-const MANIFEST_VERSION = 1;
 /** Files per hashing batch sent to a thread. */
 const HASH_BATCH = 256;
-/** Receipts per proof batch. */
-const RECEIPT_BATCH = 4096;
-
-/** File names inside an archive's output folder. */
-export const ARCHIVE_FILES = Object.freeze({
-  manifest: 'archive.json',
-  receipts: 'receipts.ndjson',
-  index: 'receipts.idx',
-  pathsTemp: '.paths.tmp',
-});
+/** The temporary list of paths, in leaf order, while the folder is hashed. */
+const PATHS_TEMP = '.paths.tmp';
 
 /** What `anchorRoot` is told about the archive. */
 export interface ArchiveAnchorMeta {
@@ -78,18 +57,11 @@ export interface ArchiveAnchorMeta {
   readonly createdAt: string;
 }
 
-/** Where the archive root was anchored on the ledger. */
-export interface ArchiveAnchorRef {
-  readonly recordId: string;
-  readonly txId: string;
-  readonly blockNumber: bigint;
-}
-
 /**
- * Anchors the archive root as one record (the gateway implements it with `Records:anchorRecord`,
- * `docHash = rootHex`).
+ * Anchors the archive root on the ledger (the CLI: `POST /v1/archives`, one
+ * `Archives:anchorArchive` transaction) and says where.
  */
-export type AnchorRootFn = (rootHex: string, meta: ArchiveAnchorMeta) => Promise<ArchiveAnchorRef>;
+export type AnchorRootFn = (rootHex: string, meta: ArchiveAnchorMeta) => Promise<ArchiveLedgerAnchor>;
 
 /** Progress of {@link archiveFolder}. */
 export interface ArchiveProgress {
@@ -98,6 +70,7 @@ export interface ArchiveProgress {
   readonly filesTotal: number | undefined;
   readonly filesHashed: number;
   readonly bytesHashed: number;
+  /** Receipts written (all of them at once, at the end of `receipts`). */
   readonly receiptsWritten: number;
   /** Since the archive started. */
   readonly elapsedMs: number;
@@ -127,8 +100,7 @@ export interface ArchiveTimings {
   readonly scanMs: number;
   readonly hashMs: number;
   readonly treeMs: number;
-  /** Inclusion proofs (part of the receipts phase). */
-  readonly proofsMs: number;
+  /** Writing the receipts folder (levels, digests, paths), fsync included. */
   readonly receiptsMs: number;
   readonly anchorMs: number;
   readonly totalMs: number;
@@ -143,38 +115,26 @@ export interface ArchiveSummary {
   /** Entries skipped (symbolic links, sockets, devices). */
   readonly skipped: number;
   readonly out: string;
-  readonly anchor: ArchiveAnchorRef | undefined;
+  /** The ledger transaction that anchored the root (undefined without `anchorRoot`). */
+  readonly anchor: ArchiveLedgerAnchor | undefined;
+  /** Bytes of the receipts folder. */
   readonly receiptBytes: number;
   readonly timings: ArchiveTimings;
 }
 
-/** The manifest `archive.json`. */
-export interface ArchiveManifest {
-  readonly format: typeof MANIFEST_FORMAT;
-  readonly version: typeof MANIFEST_VERSION;
-  readonly name: string;
-  readonly createdAt: string;
-  readonly root: string;
-  readonly fileCount: number;
-  readonly totalBytes: number;
-  readonly skipped: number;
-  readonly anchor: { readonly recordId: string; readonly txId: string; readonly blockNumber: string } | null;
-  readonly logReceipt: Receipt | null;
-}
-
 /**
- * Archives a folder: hashes every regular file, builds the archive tree, writes a receipt per file
- * into `options.out`, and anchors the root through `options.anchorRoot`.
+ * Archives a folder: hashes every regular file, builds the archive tree, writes the receipts
+ * folder into `options.out`, and anchors the root through `options.anchorRoot`.
  *
  * @throws AnchoringError ARCHIVE_EMPTY, ARCHIVE_PATH_INVALID (a name that is not valid Unicode, or
  *   `out` inside the source), ARCHIVE_READ_FAILED, ARCHIVE_WRITE_FAILED, ARCHIVE_ANCHOR_FAILED
- *   (receipts and manifest are written; anchoring can be retried with the same root)
+ *   (receipts and manifest are written; anchor the same root again with {@link anchorArchiveStore})
  *
  * @example
  * ```ts
  * const summary = await archiveFolder('/data/scans-2019', {
  *   out: '/data/receipts/scans-2019',
- *   anchorRoot: (root, meta) => gateway.anchorArchiveRoot(root, meta),
+ *   anchorRoot: (root, meta) => gateway.anchorArchive({ archiveId: 'scans-2019', root, count: meta.fileCount }),
  *   onProgress: (p) => log.info(p),
  * });
  * ```
@@ -207,48 +167,35 @@ export async function archiveFolder(source: string, options: ArchiveOptions): Pr
   // 3. Tree.
   progress.phase('tree');
   const treeStarted = performance.now();
-  const tree = MerkleTree.fromLeafHashes(hashed.leafHashes.subarray(0, n * HASH_SIZE), nodeHasher);
-  const rootHex = bytesToHex(tree.root());
+  const levels = allocateLevels(n);
+  leafLevel(levels).set(hashed.leafHashes.subarray(0, n * HASH_SIZE));
+  const hasher = threads > 1 ? createNodeHasher({ workers: 1 }) : nodeHasher;
+  try {
+    buildLevels(levels, hasher);
+  } finally {
+    if (hasher !== nodeHasher) await hasher.close();
+  }
+  const rootHex = Buffer.from(levelsRoot(levels)).toString('hex');
   const treeMs = performance.now() - treeStarted;
 
   // 4. Receipts.
   progress.phase('receipts');
   const receiptsStarted = performance.now();
-  const written = await writeReceipts(out, tree, hashed.docHashes, rootHex, progress);
-  const receiptsMs = performance.now() - receiptsStarted;
-  await fs.rm(path.join(out, ARCHIVE_FILES.pathsTemp), { force: true });
-
   const createdAt = new Date().toISOString();
-  const manifest: ArchiveManifest = {
-    format: MANIFEST_FORMAT,
-    version: MANIFEST_VERSION,
-    name: path.basename(root),
-    createdAt,
-    root: rootHex,
-    fileCount: n,
-    totalBytes: hashed.totalBytes,
-    skipped: hashed.skipped,
-    anchor: null,
-    logReceipt: null,
-  };
-  await writeManifest(out, manifest);
+  const name = path.basename(root);
+  const paths = await takePaths(out, n);
+  const written = await writeArchiveStore(out, { levels, docHashes: hashed.docHashes, paths, rootHex }, { name, createdAt, totalBytes: hashed.totalBytes, skipped: hashed.skipped, pathOrder: 'walk' });
+  progress.receipts(n);
+  const receiptsMs = performance.now() - receiptsStarted;
 
   // 5. Anchor.
-  let anchor: ArchiveAnchorRef | undefined;
+  let anchor: ArchiveLedgerAnchor | undefined;
   let anchorMs = 0;
   if (options.anchorRoot) {
     progress.phase('anchoring');
     const anchorStarted = performance.now();
-    try {
-      anchor = await options.anchorRoot(rootHex, { fileCount: n, totalBytes: hashed.totalBytes, name: manifest.name, createdAt });
-    } catch (err) {
-      throw new AnchoringError('ARCHIVE_ANCHOR_FAILED', 'The archive was written but anchoring its root failed; anchor the same root again later.', {
-        details: { root: rootHex, out },
-        cause: err,
-      });
-    }
+    anchor = await anchorArchiveStore(out, options.anchorRoot);
     anchorMs = performance.now() - anchorStarted;
-    await writeManifest(out, { ...manifest, anchor: { recordId: anchor.recordId, txId: anchor.txId, blockNumber: anchor.blockNumber.toString() } });
   }
   progress.phase('done');
   return {
@@ -259,85 +206,45 @@ export async function archiveFolder(source: string, options: ArchiveOptions): Pr
     out,
     anchor,
     receiptBytes: written.bytes,
-    timings: { scanMs, hashMs, treeMs, proofsMs: written.proofsMs, receiptsMs, anchorMs, totalMs: performance.now() - started },
+    timings: { scanMs, hashMs, treeMs, receiptsMs, anchorMs, totalMs: performance.now() - started },
   };
 }
 
-/** Reads `archive.json` of an archive output folder. */
-export async function readArchiveManifest(out: string): Promise<ArchiveManifest> {
-  let manifest: ArchiveManifest;
-  try {
-    manifest = JSON.parse(await fs.readFile(path.join(out, ARCHIVE_FILES.manifest), 'utf8')) as ArchiveManifest;
-  } catch (err) {
-    throw new AnchoringError('ARCHIVE_ENTRY_NOT_FOUND', `There is no readable ${ARCHIVE_FILES.manifest} in ${out}.`, { cause: err });
-  }
-  if (manifest.format !== MANIFEST_FORMAT || manifest.version !== MANIFEST_VERSION) {
-    throw new AnchoringError('ARCHIVE_ENTRY_NOT_FOUND', `${ARCHIVE_FILES.manifest} in ${out} is not a medprov archive manifest of version ${MANIFEST_VERSION}.`);
-  }
-  return manifest;
-}
-
 /**
- * Adds the anchor log's receipt of the archive root's anchor to the archive (once a checkpoint
- * covers it: `ReceiptIssuer.issueForDocHash(root)`). Every receipt read afterwards carries it.
+ * Anchors the root of an archive's receipts folder through `anchorRoot` and records the ledger
+ * transaction in its manifest (every receipt read afterwards names it). For an archive whose
+ * anchoring failed, or was left for later; the chaincode answers a re-sent archive with the
+ * anchor it already holds.
  *
- * @throws AnchoringError INVALID_ARGUMENT when the log receipt is for another document or does not verify
+ * @throws AnchoringError ARCHIVE_ANCHOR_FAILED (with `details.root`), ARCHIVE_ENTRY_NOT_FOUND
  */
-export async function attachLogReceipt(out: string, logReceipt: Receipt): Promise<void> {
+export async function anchorArchiveStore(out: string, anchorRoot: AnchorRootFn): Promise<ArchiveLedgerAnchor> {
   const manifest = await readArchiveManifest(out);
-  const receipt = parseReceipt(logReceipt);
-  if (receipt.leaf.docHash !== manifest.root) {
-    throw new AnchoringError('INVALID_ARGUMENT', 'The log receipt anchors another document than this archive\'s root.');
+  let anchor: ArchiveLedgerAnchor;
+  try {
+    anchor = await anchorRoot(manifest.root, { fileCount: manifest.fileCount, totalBytes: manifest.totalBytes, name: manifest.name, createdAt: manifest.createdAt });
+  } catch (err) {
+    throw new AnchoringError('ARCHIVE_ANCHOR_FAILED', 'The archive was written but anchoring its root failed; anchor the same root again later.', {
+      details: { root: manifest.root, out },
+      cause: err,
+    });
   }
-  const check = verifyReceipt(receipt);
-  if (!check.valid) {
-    throw new AnchoringError('INVALID_ARGUMENT', `The log receipt does not verify: ${check.reasons.join(' ')}`);
-  }
-  await writeManifest(out, { ...manifest, logReceipt: receipt });
+  await setArchiveAnchor(out, anchor);
+  return anchor;
 }
 
 /**
  * The self-contained receipt of one archived file, by leaf index or by path (binary search over
- * the walk order: a few reads).
+ * the walk order: a few reads), checked against the archive's root.
  *
  * @throws AnchoringError ARCHIVE_ENTRY_NOT_FOUND
  */
-export async function readArchiveReceipt(out: string, key: { readonly index: number } | { readonly path: string }): Promise<ArchiveReceipt> {
-  const manifest = await readArchiveManifest(out);
-  const receipts = await fs.open(path.join(out, ARCHIVE_FILES.receipts), 'r');
-  const index = await fs.open(path.join(out, ARCHIVE_FILES.index), 'r');
+export async function readArchiveReceipt(out: string, key: ArchiveEntryKey): Promise<ArchiveReceipt> {
+  const store = await ArchiveStore.open(out);
   try {
-    // Offsets are read where needed (two per probe), never the whole index: a million-file
-    // archive's index is 8 MB.
-    const count = (await index.stat()).size / 8 - 1;
-    const pair = Buffer.alloc(16);
-    const lineAt = async (i: number): Promise<Record<string, unknown>> => {
-      await index.read(pair, 0, 16, i * 8);
-      const start = Number(pair.readBigUInt64LE(0));
-      const length = Number(pair.readBigUInt64LE(8)) - start - 1;
-      const buf = Buffer.alloc(length);
-      await receipts.read(buf, 0, length, start);
-      return JSON.parse(buf.toString('utf8')) as Record<string, unknown>;
-    };
-    let found: Record<string, unknown> | undefined;
-    if ('index' in key) {
-      if (Number.isSafeInteger(key.index) && key.index >= 0 && key.index < count) found = await lineAt(key.index);
-    } else {
-      let lo = 0;
-      let hi = count;
-      while (lo < hi && !found) {
-        const mid = (lo + hi) >>> 1;
-        const line = await lineAt(mid);
-        const c = compareWalkOrder((line.file as { path: string }).path, key.path);
-        if (c === 0) found = line;
-        else if (c < 0) lo = mid + 1;
-        else hi = mid;
-      }
-    }
-    if (!found) throw new AnchoringError('ARCHIVE_ENTRY_NOT_FOUND', 'No file with this path or index is in the archive.');
-    return parseArchiveReceipt(manifest.logReceipt ? { ...found, logReceipt: manifest.logReceipt } : found);
+    return await store.receipt(key);
   } finally {
-    await Promise.allSettled([receipts.close(), index.close()]);
+    await store.close();
   }
 }
 
@@ -352,19 +259,20 @@ export interface ArchiveFolderCheck {
 }
 
 /**
- * Verifies every receipt of an archive against the files of `source` (e.g. a restored copy),
- * each one independently with {@link verifyArchiveReceipt}. Meant for the CLI and tests: it reads
- * files synchronously (yielding to the event loop between batches).
+ * Verifies every file's receipt against the files of `source` (e.g. a restored copy), each one
+ * assembled as it is handed out and checked independently with {@link verifyArchiveReceipt}.
+ * Meant for the CLI and tests: it holds the receipts folder in memory and reads files
+ * synchronously (yielding to the event loop between batches).
  */
 export async function verifyArchiveFolder(source: string, out: string, options?: VerifyOptions): Promise<ArchiveFolderCheck> {
-  const manifest = await readArchiveManifest(out);
-  const lines = createInterface({ input: createReadStream(path.join(out, ARCHIVE_FILES.receipts)), crlfDelay: Infinity });
+  const archive = await loadArchiveStore(out);
+  const { manifest } = archive;
   let verified = 0;
   let failed = 0;
   let anchored = 0;
   const failures: { path: string; reasons: readonly string[] }[] = [];
-  for await (const line of lines) {
-    const receipt = JSON.parse(line) as Record<string, unknown>;
+  for (let i = 0; i < manifest.fileCount; i++) {
+    const receipt = JSON.parse(receiptJsonFromBuild(archive, i, manifest.anchor)) as Record<string, unknown>;
     if (manifest.logReceipt) receipt.logReceipt = manifest.logReceipt;
     const rel = (receipt.file as { path: string }).path;
     let reasons: readonly string[];
@@ -384,22 +292,9 @@ export async function verifyArchiveFolder(source: string, out: string, options?:
       failed++;
       if (failures.length < 100) failures.push({ path: rel, reasons });
     }
-    if ((verified + failed) % 1024 === 0) await yieldToLoop();
+    if ((i + 1) % 1024 === 0) await yieldToLoop();
   }
   return { verified, failed, failures, anchored };
-}
-
-/**
- * Compares two archive paths in walk order: segment by segment, JavaScript string order.
- * Negative, zero or positive as `a` comes before, with or after `b`.
- */
-export function compareWalkOrder(a: string, b: string): number {
-  const as = a.split('/');
-  const bs = b.split('/');
-  for (let i = 0; i < Math.min(as.length, bs.length); i++) {
-    if (as[i] !== bs[i]) return as[i]! < bs[i]! ? -1 : 1;
-  }
-  return as.length - bs.length;
 }
 
 async function realDirectory(source: string): Promise<string> {
@@ -524,7 +419,7 @@ interface HashedFolder {
 
 async function hashFolder(root: string, out: string, threads: number, expected: number, progress: ProgressReporter): Promise<HashedFolder> {
   const pool = new FileHashPool(threads);
-  const paths = openWriteStream(path.join(out, ARCHIVE_FILES.pathsTemp), 1 << 20);
+  const paths = openWriteStream(path.join(out, PATHS_TEMP), 1 << 20);
   const docHashes = new FlatHashes(expected);
   const leafHashes = new FlatHashes(expected);
   let count = 0;
@@ -534,17 +429,13 @@ async function hashFolder(root: string, out: string, threads: number, expected: 
 
   const dispatch = (start: number, batch: string[]): void => {
     const job = pool.hash(root, batch).then(
-      ({ hashes, sizes }) => {
+      ({ hashes, leaves, sizes }) => {
         docHashes.ensure(start + batch.length);
         leafHashes.ensure(start + batch.length);
         docHashes.bytes.set(hashes, start * HASH_SIZE);
-        const hex = Buffer.from(hashes.buffer, hashes.byteOffset, hashes.length).toString('hex');
+        leafHashes.bytes.set(leaves, start * HASH_SIZE);
         let bytes = 0;
-        for (let i = 0; i < batch.length; i++) {
-          const leaf = encodeArchiveLeaf({ path: batch[i]!, docHash: hex.slice(i * 64, i * 64 + 64) });
-          leafHashes.bytes.set(nodeHasher.hashLeaf(leaf), (start + i) * HASH_SIZE);
-          bytes += sizes[i]!;
-        }
+        for (let i = 0; i < batch.length; i++) bytes += sizes[i]!;
         progress.hashed(batch.length, bytes);
       },
       (err: unknown) => {
@@ -565,7 +456,7 @@ async function hashFolder(root: string, out: string, threads: number, expected: 
         continue;
       }
       validateArchivePath(entry.rel);
-      // The temporary file keeps paths in leaf order, so receipts need not hold them all in memory.
+      // The temporary file keeps paths in leaf order (as JSON literals, the store's form).
       if (!paths.write(`${JSON.stringify(entry.rel)}\n`)) await drained(paths);
       batch.push(entry.rel);
       count++;
@@ -586,7 +477,7 @@ async function hashFolder(root: string, out: string, threads: number, expected: 
   } catch (err) {
     await Promise.allSettled(inFlight);
     paths.destroy();
-    await fs.rm(path.join(out, ARCHIVE_FILES.pathsTemp), { force: true });
+    await fs.rm(path.join(out, PATHS_TEMP), { force: true });
     throw err instanceof AnchoringError ? err : new AnchoringError('ARCHIVE_WRITE_FAILED', 'Hashing the archive failed.', { cause: err });
   } finally {
     await pool.close();
@@ -594,82 +485,20 @@ async function hashFolder(root: string, out: string, threads: number, expected: 
   return { count, totalBytes: progress.bytesHashed, skipped, docHashes: docHashes.bytes, leafHashes: leafHashes.bytes };
 }
 
-async function writeReceipts(
-  out: string,
-  tree: MerkleTree,
-  docHashes: Uint8Array,
-  rootHex: string,
-  progress: ProgressReporter,
-): Promise<{ bytes: number; proofsMs: number }> {
-  const n = tree.size;
-  const receiptsFile = path.join(out, ARCHIVE_FILES.receipts);
-  const stream = openWriteStream(receiptsFile, 4 << 20);
-  const offsets = new BigUint64Array(n + 1);
-  const pathLines = createInterface({ input: createReadStream(path.join(out, ARCHIVE_FILES.pathsTemp)), crlfDelay: Infinity })[
-    Symbol.asyncIterator
-  ]();
-  let bytes = 0;
-  let proofsMs = 0;
-  const tail = `,"archiveRoot":"${rootHex}"}\n`;
+/** The walked paths back from the temporary file (which is removed), with their offsets. */
+async function takePaths(out: string, n: number): Promise<EncodedPaths> {
+  const file = path.join(out, PATHS_TEMP);
   try {
-    for (let start = 0; start < n; start += RECEIPT_BATCH) {
-      const end = Math.min(n, start + RECEIPT_BATCH);
-      const t = performance.now();
-      const batch = tree.inclusionProofBatch(start, end, n);
-      proofsMs += performance.now() - t;
-      // One hex conversion per batch; receipts slice it (much cheaper than per-hash encoding).
-      const proofHex = Buffer.from(batch.proofs.buffer, batch.proofs.byteOffset, batch.proofs.length).toString('hex');
-      const docHex = Buffer.from(docHashes.buffer, docHashes.byteOffset + start * HASH_SIZE, (end - start) * HASH_SIZE).toString('hex');
-      let chunk = '';
-      for (let i = start; i < end; i++) {
-        const j = i - start;
-        const next = await pathLines.next();
-        if (next.done) throw new Error('the temporary path list ended early');
-        const pathJson = next.value; // already a JSON string literal
-        let proof = '';
-        for (let o = batch.offsets[j]!; o < batch.offsets[j + 1]!; o += HASH_SIZE) {
-          proof += proof === '' ? `"${proofHex.slice(o * 2, o * 2 + 64)}"` : `,"${proofHex.slice(o * 2, o * 2 + 64)}"`;
-        }
-        const line =
-          `{"version":${ARCHIVE_RECEIPT_VERSION},"kind":"${ARCHIVE_RECEIPT_KIND}","file":{"path":${pathJson},` +
-          `"docHash":"${docHex.slice(j * 64, j * 64 + 64)}"},"leafIndex":${i},"treeSize":${n},"inclusionProof":[${proof}]${tail}`;
-        offsets[i] = BigInt(bytes);
-        bytes += Buffer.byteLength(line, 'utf8');
-        chunk += line;
-      }
-      if (!stream.write(chunk)) await drained(stream);
-      progress.receipts(end);
-    }
-    offsets[n] = BigInt(bytes);
-    await endStream(stream);
-    const index = await fs.open(path.join(out, ARCHIVE_FILES.index), 'w');
-    try {
-      await index.writeFile(new Uint8Array(offsets.buffer));
-      await index.sync();
-    } finally {
-      await index.close();
-    }
-    const receipts = await fs.open(receiptsFile, 'r');
-    try {
-      await receipts.sync();
-    } finally {
-      await receipts.close();
-    }
-    await syncDirectory(out);
+    const blob = await fs.readFile(file);
+    const offsets = new Uint32Array(n + 1);
+    let k = 1;
+    for (let i = 0; i < blob.length; i++) if (blob[i] === 0x0a && k <= n) offsets[k++] = i + 1;
+    if (k !== n + 1 || offsets[n] !== blob.length) throw new Error('the temporary path list does not hold one line per file');
+    return { count: n, blob: new Uint8Array(blob.buffer, blob.byteOffset, blob.length), offsets };
   } catch (err) {
-    stream.destroy();
-    throw new AnchoringError('ARCHIVE_WRITE_FAILED', `Writing the receipts to ${out} failed.`, { cause: err });
+    throw new AnchoringError('ARCHIVE_WRITE_FAILED', `Reading back the list of paths in ${out} failed.`, { cause: err });
   } finally {
-    await pathLines.return?.();
-  }
-  return { bytes, proofsMs };
-}
-
-async function writeManifest(out: string, manifest: ArchiveManifest): Promise<void> {
-  try {
-    await writeFileAtomic(path.join(out, ARCHIVE_FILES.manifest), `${JSON.stringify(manifest, null, 2)}\n`, 0o644);
-  } catch (err) {
-    throw new AnchoringError('ARCHIVE_WRITE_FAILED', `Writing ${ARCHIVE_FILES.manifest} to ${out} failed.`, { cause: err });
+    await fs.rm(file, { force: true });
   }
 }
 

@@ -9,9 +9,14 @@
  * once; the gateway's event loop stays free. Concurrency is bounded by the pool: `workers`
  * threads, at most two batches queued per thread.
  *
+ * Each thread also computes the file's archive leaf hash (SHA-256 of 0x00 ‖
+ * `{"docHash":"…","path":…}`, `archive-build.ts`' {@link HASH_CODE}) while it holds the digest,
+ * so the calling thread only collects.
+ *
  * @module
  */
 import { Worker } from 'node:worker_threads';
+import { HASH_CODE } from './archive-build';
 import { AnchoringError } from './errors';
 
 /** Worker program (plain CommonJS, evaluated as a string so no transpiler is involved). */
@@ -21,9 +26,12 @@ const { parentPort } = require('node:worker_threads');
 const fs = require('node:fs');
 const crypto = require('node:crypto');
 const path = require('node:path');
+${HASH_CODE}
+const hasher = makeArchiveHasher(crypto);
 const buf = Buffer.allocUnsafe(1 << 20);
 parentPort.on('message', ({ id, root, paths }) => {
   const hashes = new Uint8Array(paths.length * 32);
+  const leaves = new Uint8Array(paths.length * 32);
   const sizes = new Float64Array(paths.length);
   for (let i = 0; i < paths.length; i++) {
     let fd;
@@ -38,6 +46,7 @@ parentPort.on('message', ({ id, root, paths }) => {
         total += n;
       }
       hashes.set(h.digest(), i * 32);
+      hasher.leafInto(hashes, i * 32, Buffer.from(JSON.stringify(paths[i]), 'utf8'), leaves, i * 32);
       sizes[i] = total;
     } catch (err) {
       parentPort.postMessage({ id, error: { path: paths[i], code: err && err.code, message: String(err && err.message) } });
@@ -46,14 +55,16 @@ parentPort.on('message', ({ id, root, paths }) => {
       if (fd !== undefined) fs.closeSync(fd);
     }
   }
-  parentPort.postMessage({ id, hashes, sizes }, [hashes.buffer, sizes.buffer]);
+  parentPort.postMessage({ id, hashes, leaves, sizes }, [hashes.buffer, leaves.buffer, sizes.buffer]);
 });
 `;
 
 /** Digests of one batch, in the order of its paths. */
 export interface HashedBatch {
-  /** 32 bytes per file. */
+  /** SHA-256 of each file, 32 bytes per file. */
   readonly hashes: Uint8Array;
+  /** Archive leaf hash of each (path, SHA-256), 32 bytes per file. */
+  readonly leaves: Uint8Array;
   /** Bytes read per file. */
   readonly sizes: Float64Array;
 }
@@ -83,7 +94,7 @@ export class FileHashPool {
   constructor(workers: number) {
     this.#workers = Array.from({ length: workers }, () => {
       const entry: PoolWorker = { worker: new Worker(WORKER_SOURCE, { eval: true }), jobs: new Map() };
-      entry.worker.on('message', (msg: { id: number; hashes?: Uint8Array; sizes?: Float64Array; error?: { path: string; code?: string; message: string } }) => {
+      entry.worker.on('message', (msg: { id: number; hashes?: Uint8Array; leaves?: Uint8Array; sizes?: Float64Array; error?: { path: string; code?: string; message: string } }) => {
         const job = entry.jobs.get(msg.id);
         if (!job) return;
         entry.jobs.delete(msg.id);
@@ -94,7 +105,7 @@ export class FileHashPool {
             }),
           );
         } else {
-          job.resolve({ hashes: msg.hashes!, sizes: msg.sizes! });
+          job.resolve({ hashes: msg.hashes!, leaves: msg.leaves!, sizes: msg.sizes! });
         }
         this.#waiting.shift()?.();
       });

@@ -32,13 +32,17 @@ export { verifyReceiptOnChain, type OnChainVerificationResult } from './receipt-
 export {
   ARCHIVE_RECEIPT_KIND,
   ARCHIVE_RECEIPT_VERSION,
+  archiveAnchorReasons,
   encodeArchiveLeaf,
   MAX_ARCHIVE_PATH,
+  parseArchiveLedgerAnchor,
   parseArchiveReceipt,
   validateArchivePath,
   verifyArchiveReceipt,
   type ArchiveFileLeaf,
+  type ArchiveLedgerAnchor,
   type ArchiveReceipt,
+  type LedgerArchive,
   type ArchiveVerificationResult,
 } from './archive-receipt';
 export { ANCHOR_REGISTRY_VIEW_ABI, type OnChainCheckpoint } from './registry-abi';

@@ -34,6 +34,7 @@ export {
 } from './registry';
 export { buildReceipt, ReceiptIssuer, type BuildReceiptInput } from './receipt-issuer';
 export {
+  anchorArchiveStore,
   ARCHIVE_FILES,
   archiveFolder,
   attachLogReceipt,
@@ -43,7 +44,6 @@ export {
   verifyArchiveFolder,
   type AnchorRootFn,
   type ArchiveAnchorMeta,
-  type ArchiveAnchorRef,
   type ArchiveFolderCheck,
   type ArchiveManifest,
   type ArchiveOptions,
@@ -51,3 +51,5 @@ export {
   type ArchiveSummary,
   type ArchiveTimings,
 } from './archive';
+export { ArchiveStore, loadArchiveStore, setArchiveAnchor, writeArchiveStore, type ArchiveEntryKey, type LoadedArchive } from './archive-store';
+export { buildArchive, encodePaths, receiptJsonFromBuild, type BuiltArchive, type FileContents } from './archive-build';

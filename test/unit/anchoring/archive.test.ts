@@ -2,12 +2,17 @@ import { expect } from 'chai';
 import { createHash } from 'node:crypto';
 import { mkdirSync, promises as fs, symlinkSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { encodeArchiveLeaf, parseArchiveReceipt, verifyArchiveReceipt, type ArchiveReceipt } from '../../../gateway/src/anchoring';
+import { archiveAnchorReasons, encodeArchiveLeaf, parseArchiveReceipt, verifyArchiveReceipt, type ArchiveLedgerAnchor, type ArchiveReceipt } from '../../../gateway/src/anchoring';
 import {
+  anchorArchiveStore,
   AnchorLog,
   archiveFolder,
   attachLogReceipt,
+  buildArchive,
   buildReceipt,
+  encodePaths,
+  receiptJsonFromBuild,
+  writeArchiveStore,
   compareWalkOrder,
   readArchiveManifest,
   readArchiveReceipt,
@@ -15,9 +20,19 @@ import {
   type ArchiveProgress,
 } from '../../../gateway/src/anchoring/node';
 import { bytesToHex, MerkleTree } from '../../../gateway/src/merkle';
+import { nativeSha256, nodeHasher } from '../../../gateway/src/merkle/node-hasher';
 import { codeOf, makeAnchor, makeSourced, tempDir } from './fixtures';
 
 const sha256Hex = (b: Uint8Array | string): string => createHash('sha256').update(b).digest('hex');
+
+/** Where the fake ledger says the root went (what POST /v1/archives answers). */
+const ANCHOR: ArchiveLedgerAnchor = {
+  issuer: 'HospitalMSP',
+  archiveId: 'scans-2019',
+  txId: 'ab'.repeat(32),
+  blockNumber: '12',
+  anchoredAt: '2026-01-31T09:30:00.000Z',
+};
 
 /** The small folder: nested folders, an empty file, non-ASCII and odd names, a symlink. */
 const FILES: Record<string, string> = {
@@ -74,7 +89,7 @@ describe('anchoring: archive mode', function () {
       onProgress: (p) => progress.push(p),
       anchorRoot: async (root, meta) => {
         calls.push({ root, meta });
-        return { recordId: 'archive-scans-2019', txId: 'ab'.repeat(32), blockNumber: 12n };
+        return ANCHOR;
       },
     });
     const count = Object.keys(FILES).length;
@@ -84,8 +99,9 @@ describe('anchoring: archive mode', function () {
     expect(calls).to.have.length(1);
     expect(calls[0]!.root).to.equal(summary.root);
     expect(calls[0]!.meta).to.deep.include({ fileCount: count, name: 'scans-2019' });
+    expect(summary.anchor).to.deep.equal(ANCHOR);
     const manifest = await readArchiveManifest(out);
-    expect(manifest.anchor).to.deep.equal({ recordId: 'archive-scans-2019', txId: 'ab'.repeat(32), blockNumber: '12' });
+    expect(manifest.anchor).to.deep.equal(ANCHOR);
     expect(manifest.logReceipt).to.equal(null);
     expect(progress[0]!.phase).to.equal('scanning');
     expect(progress.at(-1)).to.deep.include({ phase: 'done', filesHashed: count, receiptsWritten: count, filesTotal: count });
@@ -96,6 +112,8 @@ describe('anchoring: archive mode', function () {
     for (const [rel, content] of Object.entries(FILES)) {
       const receipt = await readArchiveReceipt(out, { path: rel });
       expect(receipt.file.path).to.equal(rel);
+      // Every receipt names the ledger transaction that anchored the root.
+      expect(receipt.anchor).to.deep.equal(ANCHOR);
       expect(verifyArchiveReceipt(receipt, Buffer.from(content))).to.deep.equal({ valid: true, reasons: [], anchored: false });
       expect(await readArchiveReceipt(out, { index: receipt.leafIndex })).to.deep.equal(receipt);
     }
@@ -242,6 +260,46 @@ describe('anchoring: archive mode', function () {
     expect(manifest.anchor).to.equal(null);
     expect(err.details.root).to.equal(manifest.root);
     expect((await verifyArchiveFolder(source, out)).verified).to.equal(Object.keys(FILES).length);
+    expect((await readArchiveReceipt(out, { index: 0 })).anchor).to.equal(undefined);
+    // Anchored later: the same root goes to the ledger, and the receipts name the transaction from then on.
+    const roots: string[] = [];
+    expect(await anchorArchiveStore(out, async (root) => (roots.push(root), ANCHOR))).to.deep.equal(ANCHOR);
+    expect(roots).to.deep.equal([manifest.root]);
+    expect((await readArchiveReceipt(out, { path: 'README.txt' })).anchor).to.deep.equal(ANCHOR);
+    expect((await verifyArchiveFolder(source, out)).verified).to.equal(Object.keys(FILES).length);
+    // A malformed anchor is refused before it is recorded.
+    expect(await codeOf(() => anchorArchiveStore(out, async () => ({ ...ANCHOR, txId: 'nope' })))).to.equal('INVALID_ARGUMENT');
+    expect((await readArchiveManifest(out)).anchor).to.deep.equal(ANCHOR);
+  });
+
+  it('compares a receipt with the ledger\'s record of its archive', async () => {
+    const out = path.join(base, 'receipts');
+    const summary = await archiveFolder(source, { out, anchorRoot: async () => ANCHOR });
+    const receipt = await readArchiveReceipt(out, { index: 3 });
+    const ledger = { archiveId: ANCHOR.archiveId, issuer: ANCHOR.issuer, root: summary.root, count: summary.fileCount, anchoredAt: ANCHOR.anchoredAt, txId: ANCHOR.txId };
+    expect(archiveAnchorReasons(receipt, ledger)).to.deep.equal([]);
+    expect(archiveAnchorReasons(receipt, null)).to.have.length(1);
+    expect(archiveAnchorReasons(receipt, { ...ledger, root: 'cd'.repeat(32) })).to.deep.equal(['The ledger anchored another root under this archive id.']);
+    expect(archiveAnchorReasons(receipt, { ...ledger, count: 1 })).to.have.length(1);
+    expect(archiveAnchorReasons(receipt, { ...ledger, txId: 'cd'.repeat(32) })).to.have.length(1);
+    const { anchor: _, ...unanchored } = receipt;
+    expect(archiveAnchorReasons(unanchored, ledger)).to.have.length(1);
+    // The anchor's form is checked by the parser.
+    for (const bad of [{ ...ANCHOR, blockNumber: 12 }, { ...ANCHOR, issuer: 'no spaces allowed' }, { ...ANCHOR, extra: 1 }, { ...ANCHOR, anchoredAt: 'today' }]) {
+      expect(await codeOf(() => parseArchiveReceipt({ ...receipt, anchor: bad }))).to.equal('RECEIPT_MALFORMED');
+    }
+  });
+
+  it('never hands out a receipt from a damaged store', async () => {
+    const out = path.join(base, 'receipts');
+    await archiveFolder(source, { out });
+    const tree = path.join(out, 'tree.bin');
+    const bytes = await fs.readFile(tree);
+    bytes[40]! ^= 1; // leaf 1's hash: the sibling in leaf 0's proof
+    await fs.writeFile(tree, bytes);
+    expect(await codeOf(() => readArchiveReceipt(out, { index: 0 }))).to.equal('ARCHIVE_READ_FAILED');
+    await fs.truncate(tree, bytes.length - 32);
+    expect(await codeOf(() => readArchiveReceipt(out, { index: 0 }))).to.equal('ARCHIVE_ENTRY_NOT_FOUND');
   });
 
   it('encodes the archive leaf canonically and validates paths', async () => {
@@ -251,5 +309,82 @@ describe('anchoring: archive mode', function () {
       expect(await codeOf(() => encodeArchiveLeaf({ path: bad, docHash: 'ab'.repeat(32) })), JSON.stringify(bad)).to.equal('ARCHIVE_PATH_INVALID');
     }
     expect(await codeOf(() => encodeArchiveLeaf({ path: 'a', docHash: 'AB'.repeat(32) }))).to.equal('LEAF_INVALID');
+  });
+});
+
+describe('anchoring: archive built in memory', function () {
+  this.timeout(60_000);
+
+  /** Contents of `n` files in one buffer; file i is i % 61 bytes. */
+  function contentsOf(n: number): { data: Uint8Array; offsets: Float64Array } {
+    const offsets = new Float64Array(n + 1);
+    for (let i = 0; i < n; i++) offsets[i + 1] = offsets[i]! + (i % 61);
+    const data = new Uint8Array(offsets[n]!);
+    for (let i = 0; i < data.length; i++) data[i] = (i * 131) & 0xff;
+    return { data, offsets };
+  }
+
+  it('gives the RFC 6962 root and proofs of MerkleTree for every size up to 70, and receipts that verify', async () => {
+    for (let n = 1; n <= 70; n++) {
+      const paths = Array.from({ length: n }, (_, i) => `d${i % 4}/f${i}.bin`);
+      const contents = contentsOf(n);
+      const built = await buildArchive(paths, contents);
+      const leaves = paths.map((p, i) => {
+        const doc = sha256Hex(contents.data.subarray(contents.offsets[i], contents.offsets[i + 1]));
+        return new Uint8Array(createHash('sha256').update(Buffer.from([0])).update(`{"docHash":"${doc}","path":${JSON.stringify(p)}}`).digest());
+      });
+      const tree = MerkleTree.fromLeafHashes(leaves, nodeHasher);
+      expect(built.rootHex, `n=${n}`).to.equal(bytesToHex(tree.root()));
+      for (let i = 0; i < n; i++) {
+        const receipt = JSON.parse(receiptJsonFromBuild(built, i)) as ArchiveReceipt;
+        expect(receipt.inclusionProof, `n=${n} i=${i}`).to.deep.equal(tree.inclusionProof(i).map(bytesToHex));
+        expect(verifyArchiveReceipt(receipt, contents.data.subarray(contents.offsets[i], contents.offsets[i + 1]), { sha256: nativeSha256 }).valid).to.equal(true);
+      }
+    }
+  });
+
+  it('hashes on threads over shared memory with the same result as the calling thread', async () => {
+    const n = 20_000; // above one thread's piece, so the work is shared
+    const paths = Array.from({ length: n }, (_, i) => (i === 7 ? 'odd/"quoted"\nname' : `batch-${Math.floor(i / 1000)}/scan-${i}.bin`));
+    const contents = contentsOf(n);
+    const inline = await buildArchive(paths, contents, { threads: 0 });
+    const threaded = await buildArchive(paths, contents, { threads: 2 });
+    expect(threaded.rootHex).to.equal(inline.rootHex);
+    expect(Buffer.from(threaded.docHashes).equals(Buffer.from(inline.docHashes))).to.equal(true);
+    expect(Buffer.from(threaded.levels.nodes).equals(Buffer.from(inline.levels.nodes))).to.equal(true);
+    expect(threaded.totalBytes).to.equal(contents.offsets[n]);
+    const receipt = JSON.parse(receiptJsonFromBuild(threaded, 7)) as ArchiveReceipt;
+    expect(receipt.file.path).to.equal('odd/"quoted"\nname');
+    expect(verifyArchiveReceipt(receipt, contents.data.subarray(contents.offsets[7], contents.offsets[8])).valid).to.equal(true);
+  });
+
+  it('encodes paths fast or one by one to the same bytes, and refuses bad ones', async () => {
+    const plain = ['a', 'b/c.txt', 'ü/ñ', 'x'.repeat(4096)];
+    const fast = encodePaths(plain);
+    expect(Buffer.from(fast.blob).toString('utf8')).to.equal(plain.map((p) => `${JSON.stringify(p)}\n`).join(''));
+    expect(Array.from(fast.offsets)).to.deep.equal([0, 4, 14, 22, 22 + 4099]);
+    const odd = ['tab\there', 'quote"', 'back\\slash', 'new\nline', 'emoji 😀', 'del\u007f'];
+    expect(Buffer.from(encodePaths(odd).blob).toString('utf8')).to.equal(odd.map((p) => `${JSON.stringify(p)}\n`).join(''));
+    for (const bad of [[''], ['a//b'], ['./a'], ['a/..'], ['/abs'], ['a/'], ['\ud800'], ['x'.repeat(4097)], ['ok', 'a\u0000b']]) {
+      expect(await codeOf(() => encodePaths(bad)), JSON.stringify(bad).slice(0, 40)).to.equal('ARCHIVE_PATH_INVALID');
+    }
+  });
+
+  it('writes a store whose receipts read back by index and by path, in the caller\'s order', async () => {
+    const { dir, cleanup } = tempDir('medprov-archive-mem-');
+    try {
+      const paths = ['z.txt', 'a.txt', 'm/n.txt'];
+      const contents = contentsOf(3);
+      const built = await buildArchive(paths, contents);
+      await writeArchiveStore(dir, built, { name: 'in-memory', createdAt: new Date().toISOString(), totalBytes: built.totalBytes, skipped: 0, pathOrder: 'given' });
+      const receipt = await readArchiveReceipt(dir, { path: 'a.txt' });
+      expect(receipt.leafIndex).to.equal(1);
+      expect(JSON.parse(receiptJsonFromBuild(built, 1))).to.deep.equal(receipt);
+      expect((await readArchiveReceipt(dir, { path: 'm/n.txt' })).leafIndex).to.equal(2);
+      expect(await codeOf(() => readArchiveReceipt(dir, { path: 'b.txt' }))).to.equal('ARCHIVE_ENTRY_NOT_FOUND');
+      expect(await codeOf(() => buildArchive([], contentsOf(0)))).to.equal('ARCHIVE_EMPTY');
+    } finally {
+      cleanup();
+    }
   });
 });
