@@ -15,9 +15,10 @@ import {
   requireSha256Hex,
 } from '../lib/validate';
 
-import { MAX_BATCH, RECORDS_EVENT, RETRACTION_REASONS, type RecordAnchor, type RecordStatus } from '../lib/record-model';
+import { MAX_BATCH, RECORDS_EVENT, RETRACTION_REASONS, type AnchorBatchAnswer, type AnchorResult, type RecordAnchor, type RecordStatus } from '../lib/record-model';
+import { getStates, orgPolicy, StateWrites } from '../lib/state-batch';
 
-export { MAX_BATCH, RETRACTION_REASONS, type RecordAnchor, type RecordStatus, type RetractionReason } from '../lib/record-model';
+export { MAX_BATCH, RETRACTION_REASONS, expandAnchorResults, type AnchorBatchAnswer, type AnchorResult, type RecordAnchor, type RecordStatus, type RetractionReason } from '../lib/record-model';
 
 interface NewRecord {
   recordId: string;
@@ -32,6 +33,9 @@ interface HashEntry {
   recordId: string;
   version: number;
 }
+
+/** What anchoring one record came to, inside the chaincode. */
+type Outcome = { status: 'created'; anchor: RecordAnchor } | { status: 'existing'; anchor: RecordAnchor } | { status: 'refused'; error: ChaincodeError };
 
 /** Pointer to a record's latest version, so amend and retract are single-key reads. */
 interface RecordHead {
@@ -89,47 +93,36 @@ export class RecordsContract extends MedprovContract {
   @Returns('string')
   async anchorRecord(ctx: Context, recordJson: string): Promise<string> {
     const input = parseNewRecord('record', parseJsonArgument('record', recordJson));
-    const outcome = await this.anchorOne(ctx, input, 'record');
-    this.emit(ctx, outcome.created ? [changeOf('anchored', outcome.anchor)] : []);
-    return canonicalJson(outcome);
+    const [outcome] = await this.anchorMany(ctx, [{ input, label: 'record' }], false);
+    if (outcome!.status === 'refused') throw outcome!.error;
+    const anchor = outcome!.anchor;
+    this.emit(ctx, outcome!.status === 'created' ? [changeOf('anchored', anchor)] : []);
+    return canonicalJson({ anchor, created: outcome!.status === 'created' });
   }
 
   /**
-   * Anchors many new records in one transaction. Each is validated on its own; the first
-   * invalid one fails the whole transaction with a message that names it.
+   * Anchors many new records in one transaction, all or none: the first invalid one fails the
+   * whole transaction with a message that names it. The answer is compact (see
+   * {@link AnchorBatchAnswer}): a created record's anchor is what was sent plus the answer's
+   * issuer, anchoredAt and txId ({@link expandAnchorResults} rebuilds it).
    */
   @Transaction()
   @Returns('string')
   async anchorRecords(ctx: Context, recordsJson: string): Promise<string> {
-    const list = parseJsonArgument('records', recordsJson);
-    if (!Array.isArray(list) || list.length === 0 || list.length > MAX_BATCH) {
-      throw new ChaincodeError('INVALID_ARGUMENT', `records must be a list of 1 to ${MAX_BATCH} records.`);
-    }
-    // A transaction does not read its own writes, so duplicates inside the batch are caught here.
-    const seenHashes = new Map<string, number>();
-    const seenIds = new Map<string, number>();
-    const outcomes: { anchor: RecordAnchor; created: boolean }[] = [];
-    for (let i = 0; i < list.length; i++) {
-      const field = `records[${i}]`;
-      const input = withBatchContext(field, list[i], () => parseNewRecord(field, list[i]));
-      const hashAt = seenHashes.get(input.docHash);
-      if (hashAt !== undefined) {
-        throw new ChaincodeError('BATCH_INVALID', `${field} (recordId ${input.recordId}) repeats the docHash of records[${hashAt}].`);
-      }
-      const idAt = seenIds.get(input.recordId);
-      if (idAt !== undefined) {
-        throw new ChaincodeError('BATCH_INVALID', `${field} (recordId ${input.recordId}) repeats the recordId of records[${idAt}].`);
-      }
-      seenHashes.set(input.docHash, i);
-      seenIds.set(input.recordId, i);
-      outcomes.push(await withBatchContextAsync(field, input.recordId, () => this.anchorOne(ctx, input, field)));
-    }
-    this.emit(ctx, outcomes.filter((o) => o.created).map((o) => changeOf('anchored', o.anchor)));
-    return canonicalJson({
-      anchored: outcomes.filter((o) => o.created).length,
-      existing: outcomes.filter((o) => !o.created).length,
-      anchors: outcomes.map((o) => o.anchor),
-    });
+    return this.anchorList(ctx, recordsJson, false);
+  }
+
+  /**
+   * Anchors many new records in one transaction, each on its own: a record that is invalid,
+   * repeats another of the list, or is refused (DOC_HASH_CLAIMED, RECORD_EXISTS) is answered
+   * `refused` with its code and changes nothing, and the others are anchored. Only a list that
+   * is not a list of 1 to MAX_BATCH elements fails the transaction. The gateway sends
+   * concurrent single anchors together this way.
+   */
+  @Transaction()
+  @Returns('string')
+  async anchorEach(ctx: Context, recordsJson: string): Promise<string> {
+    return this.anchorList(ctx, recordsJson, true);
   }
 
   /**
@@ -226,29 +219,98 @@ export class RecordsContract extends MedprovContract {
     return canonicalJson((await this.anchorOfHash(ctx, docHash)) ?? null);
   }
 
-  private async anchorOne(ctx: Context, input: NewRecord, field: string): Promise<{ anchor: RecordAnchor; created: boolean }> {
-    const issuer = ctx.clientIdentity.getMSPID();
-    const existing = await this.anchorOfHash(ctx, input.docHash);
-    if (existing) {
-      if (existing.issuer !== issuer) {
-        throw new ChaincodeError('DOC_HASH_CLAIMED', `${field}: this document is already anchored by ${existing.issuer}.`);
+  private async anchorList(ctx: Context, recordsJson: string, each: boolean): Promise<string> {
+    const list = parseJsonArgument('records', recordsJson);
+    if (!Array.isArray(list) || list.length === 0 || list.length > MAX_BATCH) {
+      throw new ChaincodeError('INVALID_ARGUMENT', `records must be a list of 1 to ${MAX_BATCH} records.`);
+    }
+    const items: ({ input: NewRecord; label: string } | ChaincodeError)[] = [];
+    // A transaction does not read its own writes, so duplicates inside the batch are caught here.
+    const seenHashes = new Map<string, number>();
+    const seenIds = new Map<string, number>();
+    for (let i = 0; i < list.length; i++) {
+      const field = `records[${i}]`;
+      try {
+        const input = withBatchContext(field, list[i], () => parseNewRecord(field, list[i]));
+        const label = `${field} (recordId ${input.recordId})`;
+        const hashAt = seenHashes.get(input.docHash);
+        if (hashAt !== undefined) throw new ChaincodeError('BATCH_INVALID', `${label} repeats the docHash of records[${hashAt}].`);
+        const idAt = seenIds.get(input.recordId);
+        if (idAt !== undefined) throw new ChaincodeError('BATCH_INVALID', `${label} repeats the recordId of records[${idAt}].`);
+        seenHashes.set(input.docHash, i);
+        seenIds.set(input.recordId, i);
+        items.push({ input, label });
+      } catch (err) {
+        if (!each || !(err instanceof ChaincodeError)) throw err;
+        items.push(err);
       }
-      return { anchor: existing, created: false };
     }
-    if ((await ctx.stub.getState(recordHeadKey(ctx, issuer, input.recordId))).length > 0) {
-      throw new ChaincodeError('RECORD_EXISTS', `${field}: record ${input.recordId} already exists; amend it to issue a new version.`);
-    }
-    const anchor: RecordAnchor = {
-      ...input,
-      version: 1,
-      issuer,
-      status: 'active',
+    const outcomes = await this.anchorMany(ctx, items, each);
+    this.emit(ctx, outcomes.flatMap((o) => (o.status === 'created' ? [changeOf('anchored', o.anchor)] : [])));
+    const results: AnchorResult[] = outcomes.map((o) =>
+      o.status === 'created' ? { status: 'created' } : o.status === 'existing' ? { status: 'existing', anchor: o.anchor } : { status: 'refused', code: o.error.code, message: o.error.message.slice(o.error.code.length + 2) },
+    );
+    const count = (status: AnchorResult['status']) => results.filter((r) => r.status === status).length;
+    const answer: AnchorBatchAnswer = {
+      issuer: ctx.clientIdentity.getMSPID(),
       anchoredAt: txTimeIso(ctx),
       txId: ctx.stub.getTxID(),
+      anchored: count('created'),
+      existing: count('existing'),
+      ...(each ? { refused: count('refused') } : {}),
+      results,
     };
-    await this.store(ctx, anchor);
-    await this.index(ctx, anchor);
-    return { anchor, created: true };
+    return canonicalJson(answer);
+  }
+
+  /**
+   * Anchors version 1 of each new record: all keys read in two messages to the peer, all
+   * writes sent in one (lib/state-batch). An item that is already an error stays refused. Not
+   * `each`: the first refusal is thrown. A document the same issuer already anchored is
+   * `existing`, with its anchor.
+   */
+  private async anchorMany(ctx: Context, items: readonly ({ input: NewRecord; label: string } | ChaincodeError)[], each: boolean): Promise<Outcome[]> {
+    const issuer = ctx.clientIdentity.getMSPID();
+    const outcomes: (Outcome | { status: 'pending' })[] = items.map((item) => (item instanceof ChaincodeError ? { status: 'refused', error: item } : { status: 'pending' }));
+    const refuse = (i: number, error: ChaincodeError) => {
+      if (!each) throw error;
+      outcomes[i] = { status: 'refused', error };
+    };
+    const pending = () => outcomes.flatMap((o, i) => (o.status === 'pending' ? [i] : []));
+    const itemAt = (i: number) => items[i] as { input: NewRecord; label: string };
+
+    // Documents already anchored: the same issuer's are answered as they are, another's refused.
+    const hashed = pending();
+    const entries = (await getStates(ctx, hashed.map((i) => docHashKey(ctx, itemAt(i).input.docHash)))).map((bytes) => (bytes.length > 0 ? fromBytes<HashEntry>(bytes) : undefined));
+    const known = hashed.flatMap((i, n) => (entries[n] ? [{ i, entry: entries[n]! }] : []));
+    const anchors = await getStates(ctx, known.map(({ entry }) => recordVersionKey(ctx, entry.issuer, entry.recordId, entry.version)));
+    known.forEach(({ i }, n) => {
+      const existing = fromBytes<RecordAnchor>(anchors[n]!);
+      if (existing.issuer !== issuer) refuse(i, new ChaincodeError('DOC_HASH_CLAIMED', `${itemAt(i).label}: this document is already anchored by ${existing.issuer}.`));
+      else outcomes[i] = { status: 'existing', anchor: existing };
+    });
+
+    // Record ids already taken by this issuer.
+    const fresh = pending();
+    const heads = await getStates(ctx, fresh.map((i) => recordHeadKey(ctx, issuer, itemAt(i).input.recordId)));
+    const anchoredAt = txTimeIso(ctx);
+    const txId = ctx.stub.getTxID();
+    const policy = orgPolicy(issuer);
+    const writes = new StateWrites();
+    fresh.forEach((i, n) => {
+      const { input, label } = itemAt(i);
+      if (heads[n]!.length > 0) {
+        refuse(i, new ChaincodeError('RECORD_EXISTS', `${label}: record ${input.recordId} already exists; amend it to issue a new version.`));
+        return;
+      }
+      const anchor: RecordAnchor = { ...input, version: 1, issuer, status: 'active', anchoredAt, txId };
+      writes.put(recordVersionKey(ctx, issuer, input.recordId, 1), toBytes(anchor), policy);
+      writes.put(recordHeadKey(ctx, issuer, input.recordId), toBytes({ version: 1 } satisfies RecordHead), policy);
+      writes.put(docHashKey(ctx, input.docHash), toBytes({ issuer, recordId: input.recordId, version: 1 } satisfies HashEntry), policy);
+      outcomes[i] = { status: 'created', anchor };
+    });
+    await writes.flush(ctx);
+    return outcomes as Outcome[];
   }
 
   /** Only the issuing organisation changes a record; the issuer named must be the caller. */

@@ -20,6 +20,7 @@ export const TRANSACTION_RULES: Readonly<Record<string, Rule>> = {
   'Identity:readConsortiumChange': { anyMember: true },
   'Records:anchorRecord': { orgTypes: ['hospital'] },
   'Records:anchorRecords': { orgTypes: ['hospital'] },
+  'Records:anchorEach': { orgTypes: ['hospital'] },
   'Records:amendRecord': { orgTypes: ['hospital'] },
   'Records:retractRecord': { orgTypes: ['hospital'] },
   'Records:readRecord': { anyMember: true },

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { createHash } from 'node:crypto';
 import { KeyEndorsementPolicy } from 'fabric-shim';
 import { IdentityContract, RecordsContract } from '../../../chaincode/src';
-import { MAX_BATCH, RECORDS_EVENT, type RecordAnchor } from '../../../chaincode/src/contracts/records';
+import { MAX_BATCH, RECORDS_EVENT, expandAnchorResults, type RecordAnchor } from '../../../chaincode/src/contracts/records';
 import { FakeLedger } from './fake-ledger';
 import { CONSORTIUM, HOSPITAL, HOSPITAL2, INSURER, SPONSOR, expectCode } from './fixtures';
 
@@ -157,10 +157,15 @@ describe('chaincode: records', () => {
 
     it('anchors many records in one transaction with one event', async () => {
       const out = JSON.parse(await ledger.invoke(HOSPITAL, records, 'anchorRecords', JSON.stringify(batch(50))));
-      expect(out.anchored).to.equal(50);
-      expect(out.anchors).to.have.length(50);
+      expect(out).to.include({ anchored: 50, existing: 0, issuer: HOSPITAL });
+      expect(out.results).to.have.length(50);
+      expect(out.results.every((r: { status: string }) => r.status === 'created')).to.equal(true);
       expect(ledger.committed).to.have.length(2);
       expect((ledger.lastEvent()?.payload as { changes: unknown[] }).changes).to.have.length(50);
+      // The compact answer and what was sent give back every anchor as stored.
+      const expanded = expandAnchorResults(batch(50), out);
+      const stored = JSON.parse(await ledger.invoke(INSURER, records, 'readRecord', HOSPITAL, 'b-7', ''));
+      expect(expanded[7]).to.deep.equal({ anchor: stored, created: true });
     });
 
     it('fails as a whole on the first invalid record and names it; nothing is written', async () => {
@@ -202,6 +207,43 @@ describe('chaincode: records', () => {
       const again = JSON.parse(await ledger.invoke(HOSPITAL, records, 'anchorRecords', list));
       expect(again).to.include({ anchored: 0, existing: 5 });
       expect(ledger.writeCount).to.equal(writes);
+    });
+  });
+
+  describe('anchorEach (each record on its own)', () => {
+    const each = (list: unknown[]) => ledger.invoke(HOSPITAL, records, 'anchorEach', JSON.stringify(list));
+
+    it('anchors the good records and refuses each bad one with its own code, in one transaction', async () => {
+      await anchor(HOSPITAL2, record('theirs', 'document e-claimed'));
+      await anchor(HOSPITAL, record('e-old'));
+      await anchor(HOSPITAL, record('e-taken'));
+      const list: unknown[] = [
+        record('e-0'),
+        { ...record('e-1'), docHash: 'nope' },
+        record('e-2', 'document e-claimed'),
+        record('e-old'),
+        record('e-0', 'another document'),
+        record('e-new-id', 'document e-0'),
+        record('e-taken', 'a fresh document'),
+        record('e-6'),
+      ];
+      const writes = ledger.writeCount;
+      const out = JSON.parse(await each(list));
+      expect(out).to.include({ anchored: 2, existing: 1, refused: 5 });
+      const codes = out.results.map((r: { status: string; code?: string }) => r.code ?? r.status);
+      expect(codes).to.deep.equal(['created', 'INVALID_ARGUMENT', 'DOC_HASH_CLAIMED', 'existing', 'BATCH_INVALID', 'BATCH_INVALID', 'RECORD_EXISTS', 'created']);
+      expect(out.results[1].message).to.include('records[1] (recordId e-1).docHash');
+      expect(ledger.writeCount - writes).to.equal(6); // two records: version, head and hash keys
+      expect((ledger.lastEvent()?.payload as { changes: { recordId: string }[] }).changes.map((c) => c.recordId)).to.deep.equal(['e-0', 'e-6']);
+    });
+
+    it('fails only on a list that is not a list of 1 to MAX_BATCH records', async () => {
+      await expectCode(each([]), 'INVALID_ARGUMENT');
+      await expectCode(ledger.invoke(HOSPITAL, records, 'anchorEach', '{"a":1}'), 'INVALID_ARGUMENT');
+    });
+
+    it('is open to hospitals only', async () => {
+      await expectCode(ledger.invoke(INSURER, records, 'anchorEach', JSON.stringify([record('i-1')])), 'FORBIDDEN_ORG_TYPE');
     });
   });
 
