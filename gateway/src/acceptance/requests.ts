@@ -14,7 +14,7 @@
  * @module
  */
 import { createHash } from 'node:crypto';
-import type { RetractionReason } from '../../../chaincode/src/lib/record-model';
+import { expandAnchorResults, type AnchorBatchAnswer, type NewRecordInput, type RecordAnchor, type RetractionReason } from '../../../chaincode/src/lib/record-model';
 import { ApiError } from '../errors';
 import { assertNoDirectIdentifier } from '../privacy';
 import type { AmendmentRequest, NewRecordRequest, OrgKeys } from '../records/service';
@@ -42,6 +42,29 @@ export interface LedgerRequest {
   readonly transaction: string;
   /** The string arguments, exactly as submitted. */
   readonly args: readonly string[];
+}
+
+/**
+ * A committed request's ledger answer as the API shows it. The journal keeps what the ledger
+ * answered; a batch's compact answer (Records:anchorRecords gives only the created records'
+ * status) is shown with every record's full anchor, rebuilt from the arguments sent.
+ */
+export function presentResult(request: Pick<LedgerRequest, 'kind' | 'args'>, result: unknown): unknown {
+  if (request.kind !== 'anchorBatch' || !isCompactBatchAnswer(result)) return result;
+  return batchResult(JSON.parse(request.args[0]!) as NewRecordInput[], result);
+}
+
+/** `{ anchored, existing, anchors }` of a batch, from its compact ledger answer and the records sent. */
+export function batchResult(sent: readonly NewRecordInput[], answer: AnchorBatchAnswer): { anchored: number; existing: number; anchors: RecordAnchor[] } {
+  const anchors = expandAnchorResults(sent, answer).map((r) => {
+    if ('refused' in r) throw new Error(`a batch answered with a refused record: ${r.refused.code}`);
+    return r.anchor;
+  });
+  return { anchored: answer.anchored, existing: answer.existing, anchors };
+}
+
+function isCompactBatchAnswer(value: unknown): value is AnchorBatchAnswer {
+  return value !== null && typeof value === 'object' && Array.isArray((value as { results?: unknown }).results) && typeof (value as { txId?: unknown }).txId === 'string';
 }
 
 /** True when `value` is one of {@link REQUEST_KINDS}. */

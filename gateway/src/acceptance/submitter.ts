@@ -31,7 +31,7 @@ import { LedgerError, toLedgerError } from '../fabric/errors';
 import { AcceptanceError } from './errors';
 import type { AcceptanceJournal, AcceptedEntry, Outcome } from './journal';
 import { silentLogger, type AcceptanceLogger } from './logger';
-import { orderingKeysOf, type RequestKind } from './requests';
+import { orderingKeysOf, presentResult, type RequestKind } from './requests';
 
 /** How long to wait between attempts: `base · 2^(attempt−1)`, capped, with "equal jitter". */
 export interface RetryPolicy {
@@ -278,7 +278,7 @@ export class Submitter {
     const base = { id: entry.id, kind: entry.kind, acceptedAt: entry.acceptedAt };
     const outcome = entry.outcome;
     if (outcome?.status === 'committed') {
-      return { ...base, state: 'committed', finishedAt: outcome.at, transactionId: outcome.transactionId, blockNumber: outcome.blockNumber, result: outcome.result };
+      return { ...base, state: 'committed', finishedAt: outcome.at, transactionId: outcome.transactionId, blockNumber: outcome.blockNumber, result: presentResult(entry, outcome.result) };
     }
     if (outcome?.status === 'rejected') return { ...base, state: 'rejected', finishedAt: outcome.at, code: outcome.code, message: outcome.message };
     const t = this.tracked.get(id);

@@ -4,7 +4,7 @@ import { silentLogger, type AcceptanceLogger } from '../acceptance/logger';
 import { ApiError } from '../errors';
 import type { Committed, Ledger } from '../fabric/client';
 import { LedgerError } from '../fabric/errors';
-import { hasSalts, ledgerCommitment, prepareAmendRecord, prepareAnchorBatch, prepareAnchorRecord, prepareRetractRecord, type LedgerRequest } from '../acceptance/requests';
+import { hasSalts, ledgerCommitment, prepareAmendRecord, prepareAnchorBatch, prepareAnchorRecord, prepareRetractRecord, presentResult, type LedgerRequest } from '../acceptance/requests';
 import { documentCommitment, type CommitmentKind, type DocumentSalts, type LedgerCommitment } from '../documents/commitment';
 import type { IndexedAnchor } from './anchor-table';
 
@@ -99,8 +99,9 @@ export class RecordsService {
   }
 
   async anchorBatch(requests: NewRecordRequest[]): Promise<{ anchored: number; existing: number; anchors: RecordAnchor[]; blockNumber: string }> {
-    const committed = await this.submit(await prepareAnchorBatch(requests, this.patientRefs));
-    return { ...parse<{ anchored: number; existing: number; anchors: RecordAnchor[] }>(committed.result), blockNumber: committed.blockNumber.toString() };
+    const prepared = await prepareAnchorBatch(requests, this.patientRefs);
+    const committed = await this.submit(prepared);
+    return { ...(presentResult(prepared, parse<unknown>(committed.result)) as { anchored: number; existing: number; anchors: RecordAnchor[] }), blockNumber: committed.blockNumber.toString() };
   }
 
   async amendRecord(issuer: string, recordId: string, change: AmendmentRequest): Promise<{ anchor: RecordAnchor; created: boolean; blockNumber: string }> {
