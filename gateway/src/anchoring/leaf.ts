@@ -172,7 +172,7 @@ export function parseLeaf(bytes: Uint8Array | string): AnchorLeaf {
  * @throws AnchoringError LEAF_INVALID when the anchor's fields are malformed or the block
  *   number is beyond 2^53 (not reachable by a real channel)
  */
-export function leafFromAnchor(anchor: RecordAnchor, blockNumber: bigint): AnchorLeaf {
+export function leafFromAnchor(anchor: Pick<RecordAnchor, 'docHash' | 'issuer' | 'recordId' | 'version' | 'anchoredAt' | 'txId'>, blockNumber: bigint): AnchorLeaf {
   if (typeof blockNumber !== 'bigint' || blockNumber < 0n || blockNumber > BigInt(Number.MAX_SAFE_INTEGER)) {
     invalid('the block number must be a non-negative integer below 2^53.', 'blockNumber');
   }

@@ -1,7 +1,9 @@
 /**
  * The checkpointer's {@link AnchorSource} on the real ledger: the chaincode's
  * `medprov.RecordsChanged` events, in commit order, through the gateway's {@link LedgerEvents}
- * seam, each anchored or amended record read back in full from the ledger.
+ * seam. The event of a valid transaction carries every field a leaf holds (the chaincode takes
+ * them from the anchor it stores), so nothing is read back: one evaluate per anchor made every
+ * peer do a second transaction's work for each record, and the log lag far behind batches.
  *
  * Positions. Fabric's chaincode events carry a block number and a transaction id, not the
  * transaction's index in its block; so `txIndex` here is the ordinal of the event among this
@@ -25,18 +27,14 @@
  *
  * @module
  */
-import { RECORDS_EVENT, type RecordAnchor } from '../../../chaincode/src/lib/record-model';
+import { RECORDS_EVENT } from '../../../chaincode/src/lib/record-model';
 import type { Ledger, LedgerEvent, LedgerEvents } from '../fabric/client';
 import { AnchoringError } from './errors';
-import { comparePositions, type AnchorsAfterOptions, type AnchorSource, type LedgerPosition, type SourcedAnchor } from './source';
+import { comparePositions, type AnchorsAfterOptions, type AnchorSource, type AnchoredFields, type LedgerPosition, type SourcedAnchor } from './source';
 
 /** What this source reads of a change in the chaincode's record-change event. */
-interface RecordChange {
+interface RecordChange extends AnchoredFields {
   kind: 'anchored' | 'amended' | 'retracted';
-  docHash: string;
-  issuer: string;
-  recordId: string;
-  version: number;
 }
 
 /** Options of {@link LedgerAnchorSource}. */
@@ -49,7 +47,7 @@ export interface LedgerAnchorSourceOptions {
 
 const decoder = new TextDecoder();
 
-/** Record anchors from the ledger's events, each read back in full by key. */
+/** Record anchors from the ledger's events. */
 export class LedgerAnchorSource implements AnchorSource {
   constructor(
     private readonly events: LedgerEvents,
@@ -109,34 +107,16 @@ export class LedgerAnchorSource implements AnchorSource {
         const position: LedgerPosition = { blockNumber: event.blockNumber, txIndex: ordinal, anchorIndex };
         anchorIndex += 1;
         if (after && comparePositions(position, after) <= 0) continue;
-        const anchor = await this.readAnchor(change);
-        if (anchor.txId !== event.transactionId) {
+        if (change.txId !== event.transactionId) {
           throw new AnchoringError(
             'SOURCE_INCONSISTENT',
-            `record ${change.issuer}/${change.recordId} v${change.version} was announced by transaction ${event.transactionId} but the ledger says ${anchor.txId} anchored it.`,
+            `record ${change.issuer}/${change.recordId} v${change.version} was announced by transaction ${event.transactionId} but its change names ${change.txId}.`,
           );
         }
-        yield { position, anchor, blockNumber: event.blockNumber };
+        const { docHash, issuer, recordId, version, anchoredAt, txId } = change;
+        yield { position, anchor: { docHash, issuer, recordId, version, anchoredAt, txId }, blockNumber: event.blockNumber };
       }
     }
-  }
-
-  private async readAnchor(change: RecordChange): Promise<RecordAnchor> {
-    let anchor: RecordAnchor | null = null;
-    try {
-      const bytes = await this.ledger.evaluate('Records:readRecord', change.issuer, change.recordId, String(change.version));
-      anchor = JSON.parse(decoder.decode(bytes)) as RecordAnchor | null;
-    } catch (err) {
-      // Anything else (peer unavailable, …) is the caller's to retry.
-      if ((err as { code?: string }).code !== 'RECORD_NOT_FOUND') throw err;
-    }
-    if (!anchor || anchor.docHash !== change.docHash) {
-      throw new AnchoringError(
-        'SOURCE_INCONSISTENT',
-        `the ledger has no anchor ${change.issuer}/${change.recordId} v${change.version} with document hash ${change.docHash}, though an event announced it.`,
-      );
-    }
-    return anchor;
   }
 }
 

@@ -26,11 +26,14 @@ export interface LedgerPosition {
 }
 
 /** One anchor as the ledger committed it. */
+/** The fields of a record anchor that the anchor log's leaf holds. */
+export type AnchoredFields = Pick<RecordAnchor, 'docHash' | 'issuer' | 'recordId' | 'version' | 'anchoredAt' | 'txId'>;
+
 export interface SourcedAnchor {
   /** Where it sits in commit order; strictly increasing along a source's output. */
   readonly position: LedgerPosition;
-  /** The anchor exactly as stored on the ledger. */
-  readonly anchor: RecordAnchor;
+  /** What a leaf holds of the anchor, as the ledger stored it (a full RecordAnchor will do). */
+  readonly anchor: AnchoredFields;
   /** The block the anchoring transaction committed in (equal to `position.blockNumber`). */
   readonly blockNumber: bigint;
 }
