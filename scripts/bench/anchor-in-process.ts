@@ -1,11 +1,11 @@
 /**
- * bench:anchor — record anchors through the gateway's HTTP API: single anchors per second and
+ * bench:anchor --in-process (the real network is the default: anchor.ts) — record anchors through the gateway's HTTP API: single anchors per second and
  * their p50/p99/max latency at bounded concurrency, with and without durable acceptance (the
  * journal: 202 to-ack latency, then time until committed), and records per second in batches.
  * Beside each, the same transactions submitted straight to the ledger object (no HTTP, no
  * validation, no journal), in the same run. Prints figures; asserts nothing.
  *
- * Run: `CORE_CHAINCODE_LOGGING_LEVEL=WARNING npx tsx scripts/bench/anchor.ts`. Sizes:
+ * Run: `npm run bench:anchor -- --in-process` (or `MEDPROV_BENCH_GATEWAY=… MEDPROV_BENCH_API_KEY=… npm run bench:anchor`). Sizes:
  *   MEDPROV_BENCH_N            single anchors per row (default 2000)
  *   MEDPROV_BENCH_CONCURRENCY  clients for single anchors (default 8,32)
  *   MEDPROV_BENCH_BATCHES      batches per batch row (default 12), MEDPROV_BENCH_BATCH_SIZE (1000)
@@ -18,6 +18,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { prepareAnchorBatch, prepareAnchorRecord, type LedgerRequest } from '../../gateway/src/acceptance';
 import type { NewRecordRequest } from '../../gateway/src/records/service';
 import { HOSPITAL } from '../../test/unit/chaincode/fixtures';
+import { anchorRecords, batchAnchorRequests, singleAnchorRequests } from './lib/anchor-requests';
 import { describeTarget, freshLedger, startLocalGateway, targetFromEnv, type Target } from './lib/in-process';
 import { CLIENT_DESCRIPTION, runLoad, type LoadRequest, type LoadResult } from './lib/load';
 import { type Deferred, type RunOutcome, envCounts, envNumber, fmtInt, printFailures, printHeader, printTable, progressLine, runBench, runConcurrent, resultRow, medianRun } from './lib/report';
@@ -36,27 +37,12 @@ const sha = (s: string) => createHash('sha256').update(s).digest('hex');
 /** The baselines' patient refs: an HMAC-like hash, no key store. */
 const refs = { ensurePatientRef: async (id: string) => sha(`bench\u0000${id}`) };
 
-function records(tag: string, count: number): NewRecordRequest[] {
-  return Array.from({ length: count }, (_, i) => ({
-    recordId: `bench-${RUN}-${tag}-${i}`,
-    docHash: sha(`${RUN}/${tag}/${i}`),
-    patientId: `bench-patient-${i % PATIENTS}`,
-    category: 'loinc:18842-5',
-  }));
-}
+const records = (tag: string, count: number): NewRecordRequest[] => anchorRecords(RUN, tag, count, PATIENTS);
 
-const singleRequests = (tag: string, headers?: Record<string, string>): LoadRequest[] =>
-  records(tag, N).map((r) => ({ method: 'POST', path: '/v1/records', json: JSON.stringify(r), ...(headers ? { headers } : {}) }));
+const singleRequests = (tag: string, headers?: Record<string, string>): LoadRequest[] => singleAnchorRequests(records(tag, N), headers);
 
-function batchRequests(tag: string, headers?: Record<string, string>, batches = BATCHES): LoadRequest[] {
-  const all = records(tag, batches * BATCH_SIZE);
-  return Array.from({ length: batches }, (_, b) => ({
-    method: 'POST',
-    path: '/v1/records/batch',
-    json: JSON.stringify({ records: all.slice(b * BATCH_SIZE, (b + 1) * BATCH_SIZE) }),
-    ...(headers ? { headers } : {}),
-  }));
-}
+const batchRequests = (tag: string, headers?: Record<string, string>, batches = BATCHES): LoadRequest[] =>
+  batchAnchorRequests(records(tag, batches * BATCH_SIZE), BATCH_SIZE, headers);
 
 let warmUps = 0;
 /** One record of each patient, in batches, answered when committed. */
@@ -197,19 +183,22 @@ async function batchedAnchors(resources: Deferred, target: Target): Promise<void
   for (const line of notes) console.log(line);
 }
 
-runBench(async (resources) => {
-  const target = targetFromEnv();
-  printHeader(
-    'bench:anchor — record anchors through the gateway beside the same transactions straight on the ledger object',
-    `MEDPROV_BENCH_N=${N} MEDPROV_BENCH_CONCURRENCY=${CONCURRENCY.join(',')} MEDPROV_BENCH_BATCHES=${BATCHES} MEDPROV_BENCH_BATCH_SIZE=${BATCH_SIZE} MEDPROV_BENCH_BATCH_CONCURRENCY=${BATCH_CONCURRENCY} MEDPROV_BENCH_PATIENTS=${PATIENTS}`,
-  );
-  console.log(describeTarget(target));
-  console.log(`client: ${CLIENT_DESCRIPTION}`);
-  console.log('baseline: the real chaincode on the in-memory stub, called as an object in this thread (no HTTP, no validation, no journal, patient refs precomputed); a fresh ledger per row');
-  if (target.kind === 'in-process') console.log('in-process gateways: a fresh hospital gateway and ledger per row, per-key rate limit lifted, journal (when on) in the temp folder');
-  else console.log('a real gateway keeps its per-key rate limit (default 200/s, burst 400): 429s above it are counted as errors');
-  // Not timed: warms up the chaincode and the stub in this thread, as the gateways' warm-up does.
-  await ledgerRow('ledger warm-up', await Promise.all(records('ledger-warm', 1000).map((r) => prepareAnchorRecord(r, refs))), 8, 1);
-  await singleAnchors(resources, target);
-  await batchedAnchors(resources, target);
-});
+/** The in-process (or given gateway URL) variant of bench:anchor. */
+export function inProcessMain(): void {
+  runBench(async (resources) => {
+    const target = targetFromEnv();
+    printHeader(
+      'bench:anchor — record anchors through the gateway beside the same transactions straight on the ledger object',
+      `MEDPROV_BENCH_N=${N} MEDPROV_BENCH_CONCURRENCY=${CONCURRENCY.join(',')} MEDPROV_BENCH_BATCHES=${BATCHES} MEDPROV_BENCH_BATCH_SIZE=${BATCH_SIZE} MEDPROV_BENCH_BATCH_CONCURRENCY=${BATCH_CONCURRENCY} MEDPROV_BENCH_PATIENTS=${PATIENTS}`,
+    );
+    console.log(describeTarget(target));
+    console.log(`client: ${CLIENT_DESCRIPTION}`);
+    console.log('baseline: the real chaincode on the in-memory stub, called as an object in this thread (no HTTP, no validation, no journal, patient refs precomputed); a fresh ledger per row');
+    if (target.kind === 'in-process') console.log('in-process gateways: a fresh hospital gateway and ledger per row, per-key rate limit lifted, journal (when on) in the temp folder');
+    else console.log('a real gateway keeps its per-key rate limit (default 200/s, burst 400): 429s above it are counted as errors');
+    // Not timed: warms up the chaincode and the stub in this thread, as the gateways' warm-up does.
+    await ledgerRow('ledger warm-up', await Promise.all(records('ledger-warm', 1000).map((r) => prepareAnchorRecord(r, refs))), 8, 1);
+    await singleAnchors(resources, target);
+    await batchedAnchors(resources, target);
+  });
+}

@@ -106,3 +106,27 @@ export async function benchNetwork(resources: Deferred, options: { evm?: boolean
   const seconds = (performance.now() - t0) / 1000;
   return benchNetworkOf(network, `a fresh network (temp state ${stateDir}, base port ${basePort}, ${upOptions.evm ? 'with' : 'without'} the EVM chain; up took ${seconds.toFixed(1)} s), stopped at the end`);
 }
+
+/**
+ * The command that ran this bench, as one would type it again: the MEDPROV_* settings in the
+ * environment (none that look like secrets), then `npm run <script> -- <args>` or `npx tsx <file> <args>`.
+ */
+export function benchCommand(): string {
+  const settings = Object.entries(process.env)
+    .filter(([k]) => k.startsWith('MEDPROV_') && !/KEY|SECRET|TOKEN|PASSWORD/.test(k))
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([k, v]) => `${k}=${v}`);
+  const args = process.argv.slice(2);
+  const script = process.env.npm_lifecycle_event;
+  const command = script?.startsWith('bench:')
+    ? `npm run ${script}${args.length > 0 ? ` -- ${args.join(' ')}` : ''}`
+    : `npx tsx ${path.relative(process.cwd(), process.argv[1] ?? '')} ${args.join(' ')}`.trim();
+  return [...settings, command].join(' ');
+}
+
+/** The lines every real-network bench prints after its header: command, date, the network. */
+export function printRunContext(net: BenchNetwork): void {
+  console.log(`command: ${benchCommand()}`);
+  console.log(`date: ${new Date().toISOString()}`);
+  console.log(`network: ${net.description}`);
+}
