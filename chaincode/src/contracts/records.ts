@@ -37,7 +37,10 @@ interface HashEntry {
 /** What anchoring one record came to, inside the chaincode. */
 type Outcome = { status: 'created'; anchor: RecordAnchor } | { status: 'existing'; anchor: RecordAnchor } | { status: 'refused'; error: ChaincodeError };
 
-/** Pointer to a record's latest version, so amend and retract are single-key reads. */
+/**
+ * Pointer to a record's latest version, so amend and retract are single-key reads. Written from
+ * the first amendment or retraction on; a record without one is at version 1.
+ */
 interface RecordHead {
   version: number;
 }
@@ -264,8 +267,8 @@ export class RecordsContract extends MedprovContract {
   }
 
   /**
-   * Anchors version 1 of each new record: all keys read in two messages to the peer, all
-   * writes sent in one (lib/state-batch). An item that is already an error stays refused. Not
+   * Anchors version 1 of each new record: two keys per record (the version and the hash entry),
+   * all read in one message to the peer, all written in one (lib/state-batch). An item that is already an error stays refused. Not
    * `each`: the first refusal is thrown. A document the same issuer already anchored is
    * `existing`, with its anchor.
    */
@@ -279,10 +282,17 @@ export class RecordsContract extends MedprovContract {
     const pending = () => outcomes.flatMap((o, i) => (o.status === 'pending' ? [i] : []));
     const itemAt = (i: number) => items[i] as { input: NewRecord; label: string };
 
+    // One read of every document's hash entry and every record's first version.
+    const live = pending();
+    const found = await getStates(ctx, [
+      ...live.map((i) => docHashKey(ctx, itemAt(i).input.docHash)),
+      ...live.map((i) => recordVersionKey(ctx, issuer, itemAt(i).input.recordId, 1)),
+    ]);
+    const entries = live.map((_, n) => (found[n]!.length > 0 ? fromBytes<HashEntry>(found[n]!) : undefined));
+    const taken = live.map((_, n) => found[live.length + n]!.length > 0);
+
     // Documents already anchored: the same issuer's are answered as they are, another's refused.
-    const hashed = pending();
-    const entries = (await getStates(ctx, hashed.map((i) => docHashKey(ctx, itemAt(i).input.docHash)))).map((bytes) => (bytes.length > 0 ? fromBytes<HashEntry>(bytes) : undefined));
-    const known = hashed.flatMap((i, n) => (entries[n] ? [{ i, entry: entries[n]! }] : []));
+    const known = live.flatMap((i, n) => (entries[n] ? [{ i, entry: entries[n]! }] : []));
     const anchors = await getStates(ctx, known.map(({ entry }) => recordVersionKey(ctx, entry.issuer, entry.recordId, entry.version)));
     known.forEach(({ i }, n) => {
       const existing = fromBytes<RecordAnchor>(anchors[n]!);
@@ -290,22 +300,21 @@ export class RecordsContract extends MedprovContract {
       else outcomes[i] = { status: 'existing', anchor: existing };
     });
 
-    // Record ids already taken by this issuer.
-    const fresh = pending();
-    const heads = await getStates(ctx, fresh.map((i) => recordHeadKey(ctx, issuer, itemAt(i).input.recordId)));
+    // New documents: refused when the issuer already has the record id, else version 1 and the
+    // hash entry are written (no head pointer: a record without one is at version 1).
     const anchoredAt = txTimeIso(ctx);
     const txId = ctx.stub.getTxID();
     const policy = orgPolicy(issuer);
     const writes = new StateWrites();
-    fresh.forEach((i, n) => {
+    live.forEach((i, n) => {
+      if (outcomes[i]!.status !== 'pending') return;
       const { input, label } = itemAt(i);
-      if (heads[n]!.length > 0) {
+      if (taken[n]) {
         refuse(i, new ChaincodeError('RECORD_EXISTS', `${label}: record ${input.recordId} already exists; amend it to issue a new version.`));
         return;
       }
       const anchor: RecordAnchor = { ...input, version: 1, issuer, status: 'active', anchoredAt, txId };
       writes.put(recordVersionKey(ctx, issuer, input.recordId, 1), toBytes(anchor), policy);
-      writes.put(recordHeadKey(ctx, issuer, input.recordId), toBytes({ version: 1 } satisfies RecordHead), policy);
       writes.put(docHashKey(ctx, input.docHash), toBytes({ issuer, recordId: input.recordId, version: 1 } satisfies HashEntry), policy);
       outcomes[i] = { status: 'created', anchor };
     });
@@ -383,10 +392,12 @@ export async function readAnchorVersion(ctx: Context, issuer: string, recordId: 
 /** The latest version of a record (via its head pointer), or RECORD_NOT_FOUND. */
 export async function readLatestAnchor(ctx: Context, issuer: string, recordId: string): Promise<RecordAnchor> {
   const headBytes = await ctx.stub.getState(recordHeadKey(ctx, issuer, recordId));
-  if (headBytes.length === 0) throw new ChaincodeError('RECORD_NOT_FOUND', `record ${recordId} of ${issuer} is not anchored.`);
-  const head = fromBytes<RecordHead>(headBytes);
-  const anchor = await readAnchorVersion(ctx, issuer, recordId, head.version);
-  if (!anchor) throw new ChaincodeError('RECORD_NOT_FOUND', `record ${recordId} of ${issuer} has no version ${head.version}.`);
+  // No head pointer: the record is at version 1, or not anchored at all.
+  const version = headBytes.length > 0 ? fromBytes<RecordHead>(headBytes).version : 1;
+  const anchor = await readAnchorVersion(ctx, issuer, recordId, version);
+  if (!anchor) {
+    throw new ChaincodeError('RECORD_NOT_FOUND', headBytes.length > 0 ? `record ${recordId} of ${issuer} has no version ${version}.` : `record ${recordId} of ${issuer} is not anchored.`);
+  }
   return anchor;
 }
 
