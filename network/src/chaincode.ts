@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
-import { endorserFlags, ordererFlags, peerAsAdmin, retry } from './fabric-cli';
+import { eachInParallel, endorserFlags, ordererFlags, peerAsAdmin, retry } from './fabric-cli';
 import type { PeerOrganisation } from './consortium';
 import type { Network, PeerNode } from './network';
 import type { Progress } from './progress';
@@ -111,16 +111,16 @@ export async function committedDefinition(network: Network): Promise<CommittedDe
 
 /** Installs the package on `peers` (default: every peer) where it is not installed yet. */
 export async function installChaincode(network: Network, pkg: ChaincodePackage, progress: Progress, peers: readonly PeerNode[] = network.peers): Promise<void> {
-  for (const peer of peers) {
+  await eachInParallel(peers, async (peer) => {
     const out = await retry(() => peerAsAdmin(network, peer.org, ['lifecycle', 'chaincode', 'queryinstalled', '--output', 'json'], peer), {
       what: `${peer.name}: query installed chaincode`,
       progress,
     });
     const installed = ((JSON.parse(out || '{}') as { installed_chaincodes?: { package_id: string }[] }).installed_chaincodes ?? []).some((c) => c.package_id === pkg.packageId);
-    if (installed) continue;
+    if (installed) return;
     progress.step(`${peer.name}: installing chaincode ${pkg.label}`);
     await retry(() => peerAsAdmin(network, peer.org, ['lifecycle', 'chaincode', 'install', pkg.file], peer), { what: `${peer.name}: install`, progress });
-  }
+  });
 }
 
 /**
@@ -146,8 +146,9 @@ export async function deployChaincode(network: Network, pkg: ChaincodePackage, p
  */
 async function approveAndCommit(network: Network, def: CommittedDefinition, packageIds: Readonly<Record<string, string>>, progress: Progress): Promise<CommittedDefinition> {
   const defArgs = ['-C', network.channel, '-n', network.chaincodeName, '--version', def.version, '--sequence', String(def.sequence)];
-  for (const org of network.definition.organisations) {
-    await retry(
+  // Each org's approval is its own transaction on its own keys: they go together.
+  await eachInParallel(network.definition.organisations, (org) =>
+    retry(
       async () => {
         const approved = await peerAsAdmin(network, org, ['lifecycle', 'chaincode', 'queryapproved', '-C', network.channel, '-n', network.chaincodeName, '--sequence', String(def.sequence), '--output', 'json']).catch(() => undefined);
         if (approved !== undefined && approvedPackageId(approved) === packageIds[org.name]) return;
@@ -155,8 +156,8 @@ async function approveAndCommit(network: Network, def: CommittedDefinition, pack
         await peerAsAdmin(network, org, ['lifecycle', 'chaincode', 'approveformyorg', ...defArgs, '--package-id', packageIds[org.name], ...ordererFlags(network)], undefined, 60_000);
       },
       { what: `${org.name}: approve`, progress },
-    );
-  }
+    ),
+  );
   progress.step(`committing ${network.chaincodeName} ${def.version} (sequence ${def.sequence}) with every org's endorsement`);
   const first = network.definition.organisations[0];
   await retry(

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { osnadmin, peerAsAdmin, retry } from './fabric-cli';
+import { eachInParallel, osnadmin, peerAsAdmin, retry } from './fabric-cli';
 import type { Network, OrdererNode, PeerNode } from './network';
 import type { Progress } from './progress';
 
@@ -18,16 +18,16 @@ export async function ordererChannels(network: Network, orderer: OrdererNode): P
 }
 
 export async function joinOrderers(network: Network, progress: Progress): Promise<void> {
-  for (const orderer of network.orderers) {
+  await eachInParallel(network.orderers, async (orderer) => {
     const joined = await retry(() => ordererChannels(network, orderer), { what: `${orderer.name}: list channels`, progress, withinMs: 30_000 });
-    if (joined.includes(network.channel)) continue;
+    if (joined.includes(network.channel)) return;
     progress.step(`${orderer.name} joins channel ${network.channel}`);
     await retry(() => osnadmin(network, orderer, ['join', '--channelID', network.channel, '--config-block', network.genesisBlock]), {
       what: `${orderer.name}: join ${network.channel}`,
       progress,
       withinMs: 30_000,
     });
-  }
+  });
 }
 
 /** The channels a peer has joined (`peer channel list`). */
@@ -40,16 +40,16 @@ export async function peerChannels(network: Network, peer: PeerNode): Promise<st
 }
 
 export async function joinPeers(network: Network, progress: Progress): Promise<void> {
-  for (const peer of network.peers) {
+  await eachInParallel(network.peers, async (peer) => {
     const joined = await retry(() => peerChannels(network, peer), { what: `${peer.name}: list channels`, progress, withinMs: 30_000 });
-    if (joined.includes(network.channel)) continue;
+    if (joined.includes(network.channel)) return;
     progress.step(`${peer.name} joins channel ${network.channel}`);
     await retry(() => peerAsAdmin(network, peer.org, ['channel', 'join', '-b', network.genesisBlock], peer), {
       what: `${peer.name}: join ${network.channel}`,
       progress,
       withinMs: 60_000,
     });
-  }
+  });
 }
 
 /** The channel's height as one peer sees it (`peer channel getinfo`). */

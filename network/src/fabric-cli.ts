@@ -127,3 +127,13 @@ export async function retry<T>(attempt: () => Promise<T>, options: RetryOptions)
     }
   }
 }
+
+/**
+ * Runs `each` on every item at once and waits for all of them; then throws the first failure, if
+ * any (like Promise.all, but none is left running behind a failure). Steps on different nodes or
+ * organisations (joins, installs, approvals, starts) need not wait for each other.
+ */
+export async function eachInParallel<T>(items: readonly T[], each: (item: T) => Promise<unknown>): Promise<void> {
+  const failed = (await Promise.allSettled(items.map(each))).find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+}

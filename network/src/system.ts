@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import { down as evmDown, status as evmStatus, up as evmUp } from '../../scripts/evm/local-chain';
 import { channelHeight, joinOrderers, joinPeers } from './channel';
 import { chaincodeVersion, committedDefinition, deployChaincode, initConsortium, packageChaincode, probeWrite, type ChaincodePackage } from './chaincode';
-import { baseEnv } from './fabric-cli';
+import { baseEnv, eachInParallel } from './fabric-cli';
 import { gatewayHealth, gatewayName, gatewayUrl, readApiKeys, startGateway } from './gateways';
 import { generate } from './generate';
 import { networkFromEnv, type Network } from './network';
@@ -92,41 +92,57 @@ export interface UpOptions {
 export async function up(network: Network, progress: Progress, options: UpOptions = {}): Promise<void> {
   const t0 = Date.now();
   await checkPortsFree(network, options);
-  await generate(network, progress);
-  progress.step(`starting ${network.orderers.length} orderers`);
-  await allSettled(network.orderers.map((o) => startNode(network, o)));
-  await joinOrderers(network, progress);
-  progress.step(`starting ${network.peers.length} peers`);
-  await allSettled(network.peers.map((p) => startNode(network, p)));
-  await joinPeers(network, progress);
+  // The local EVM chain needs nothing of Fabric: it comes up alongside (its error, if any, is
+  // kept until the gateways need it, and nothing is left starting behind a Fabric failure).
+  let evmReady: Promise<Error | undefined> = Promise.resolve(undefined);
+  let evmDone = true;
+  if (options.evm ?? true) {
+    progress.step('starting the local EVM chain with the AnchorRegistry (alongside)');
+    evmDone = false;
+    evmReady = evmUp(evmEnv(network)).then(
+      () => {
+        evmDone = true;
+        progress.step('local EVM chain ready (alongside)');
+        return undefined;
+      },
+      (err: unknown) => err as Error,
+    );
+  }
+  let definition: { version: string; sequence: number };
+  try {
+    await generate(network, progress);
+    progress.step(`starting ${network.orderers.length} orderers`);
+    await eachInParallel(network.orderers, (o) => startNode(network, o));
+    await joinOrderers(network, progress);
+    progress.step(`starting ${network.peers.length} peers`);
+    await eachInParallel(network.peers, (p) => startNode(network, p));
+    await joinPeers(network, progress);
 
-  buildChaincode(network, progress);
-  const pkg = await packageChaincode(network, options.chaincodeVersion);
-  await startChaincodeServer(network, pkg, progress);
-  const definition = await deployChaincode(network, pkg, progress);
-  await initConsortium(network, progress);
-  progress.step('waiting for a committed probe transaction (readiness is a real write)');
-  await probeWrite(network, progress);
+    buildChaincode(network, progress);
+    const pkg = await packageChaincode(network, options.chaincodeVersion);
+    await startChaincodeServer(network, pkg, progress);
+    definition = await deployChaincode(network, pkg, progress);
+    await initConsortium(network, progress);
+    progress.step('waiting for a committed probe transaction (readiness is a real write)');
+    await probeWrite(network, progress);
+  } catch (err) {
+    await evmReady;
+    throw err;
+  }
   progress.step(`network ready: channel ${network.channel}, chaincode ${network.chaincodeName} ${definition.version} (sequence ${definition.sequence})`);
 
-  if (options.evm ?? true) {
-    progress.step('local EVM chain with the AnchorRegistry');
-    await evmUp(evmEnv(network));
-  }
+  if (!evmDone) progress.step('waiting for the local EVM chain');
+  const evmError = await evmReady;
+  if (evmError) throw evmError;
   if (options.gateways ?? true) {
+    // In parallel, each until it has committed its own probe (prepareGateway runs before each one's first await, one at a time).
     progress.step(`starting ${network.definition.organisations.length} gateways`);
-    for (const org of network.definition.organisations) {
+    await eachInParallel(network.definition.organisations, async (org) => {
       await startGateway(network, org);
       progress.step(`${org.name} gateway ready at ${gatewayUrl(network, org)}`);
-    }
+    });
   }
   progress.step(`everything is up (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
-}
-
-/** Like Promise.all, but only after every start has finished: none is left starting behind a failure. */
-async function allSettled(starts: Promise<unknown>[]): Promise<void> {
-  const failed = (await Promise.allSettled(starts)).find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (failed) throw failed.reason;
 }
 
 /** The ports our processes would take that another process holds now, as `port (name)`. */

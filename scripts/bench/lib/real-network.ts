@@ -76,11 +76,13 @@ function benchNetworkOf(network: Network, description: string): BenchNetwork {
  * network running there (not stopped at the end); otherwise a fresh network in a temp state folder
  * on a free base port, brought down by pid at the end of the run via `resources.defer` (also when
  * `up` fails half-way). `evm`: also the local EVM chain (default false: the checkpointer would
- * take CPU from the ledger). Progress lines on stderr.
+ * take CPU from the ledger). `fresh`: a fresh network even when MEDPROV_BENCH_STATE_DIR is set.
+ * Progress lines on stderr (or to `progress`).
  */
-export async function benchNetwork(resources: Deferred, options: { evm?: boolean } = {}): Promise<BenchNetwork> {
-  const fabricHome = installFabric(benchProgress);
-  const given = process.env.MEDPROV_BENCH_STATE_DIR;
+export async function benchNetwork(resources: Deferred, options: { evm?: boolean; fresh?: boolean; progress?: Progress } = {}): Promise<BenchNetwork> {
+  const progress = options.progress ?? benchProgress;
+  const fabricHome = installFabric(progress);
+  const given = options.fresh ? undefined : process.env.MEDPROV_BENCH_STATE_DIR;
   if (given) {
     const stateDir = path.resolve(given);
     const basePort = process.env.MEDPROV_BENCH_BASE_PORT ?? basePortOf(stateDir);
@@ -95,14 +97,14 @@ export async function benchNetwork(resources: Deferred, options: { evm?: boolean
   const basePort = await freeBasePort(stateDir, fabricHome, upOptions);
   const network = networkFromEnv({ MEDPROV_STATE_DIR: stateDir, MEDPROV_BASE_PORT: String(basePort) }, ROOT, fabricHome);
   resources.defer(async () => {
-    benchProgress.step(`stopping the bench network (by pid) and removing ${stateDir}`);
-    await down(network, benchProgress);
-    if (process.env.MEDPROV_BENCH_KEEP_STATE) benchProgress.step(`kept ${stateDir} (MEDPROV_BENCH_KEEP_STATE)`);
+    progress.step(`stopping the bench network (by pid) and removing ${stateDir}`);
+    await down(network, progress);
+    if (process.env.MEDPROV_BENCH_KEEP_STATE) progress.step(`kept ${stateDir} (MEDPROV_BENCH_KEEP_STATE)`);
     else rmSync(stateDir, { recursive: true, force: true });
   });
-  benchProgress.step(`a fresh network in ${stateDir}, base port ${basePort}${upOptions.evm ? ', with the local EVM chain' : ', without the EVM chain'}`);
+  progress.step(`a fresh network in ${stateDir}, base port ${basePort}${upOptions.evm ? ', with the local EVM chain' : ', without the EVM chain'}`);
   const t0 = performance.now();
-  await up(network, benchProgress, upOptions);
+  await up(network, progress, upOptions);
   const seconds = (performance.now() - t0) / 1000;
   return benchNetworkOf(network, `a fresh network (temp state ${stateDir}, base port ${basePort}, ${upOptions.evm ? 'with' : 'without'} the EVM chain; up took ${seconds.toFixed(1)} s), stopped at the end`);
 }
