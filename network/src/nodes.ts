@@ -78,6 +78,8 @@ export function peerSpec(network: Network, node: PeerNode): DaemonSpec {
       CORE_OPERATIONS_LISTENADDRESS: `${network.host}:${node.operationsPort}`,
       // One process per machine here: the peer's gateway service finds the other orgs' peers by discovery.
       CORE_PEER_GATEWAY_ENABLED: 'true',
+      // Go's pprof endpoints on the peer's port + 3, for finding where a peer's CPU goes (never by default).
+      ...(process.env.MEDPROV_PEER_PROFILE === '1' ? { CORE_PEER_PROFILE_ENABLED: 'true', CORE_PEER_PROFILE_LISTENADDRESS: `${network.host}:${node.port + 3}` } : {}),
     },
   };
 }
