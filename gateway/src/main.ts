@@ -12,6 +12,7 @@ import { createGatewayApp } from './http/app';
 import { masterKeysFromEnv, MasterKeyRotation, NEXT_MASTER_KEY_FILE_ENV, nextMasterKeyFromFile, PatientKeyStore } from './privacy';
 import { ErasureService } from './erasure/service';
 import { AnchorIndex } from './records/anchor-index';
+import { ArchiveLedger } from './anchoring/archive-ledger';
 import { RecordsService } from './records/service';
 import { releaseOptionsFromEnv } from './research/release';
 
@@ -91,6 +92,8 @@ async function main(): Promise<void> {
     rotation: new MasterKeyRotation(keys, nextMasterKeyFromFile(process.env[NEXT_MASTER_KEY_FILE_ENV])),
     // Research releases: minimum k, suppression limit and release profiles (MEDPROV_RELEASE_*).
     research: releaseOptionsFromEnv(process.env),
+    // Archives: a folder's root in one ledger transaction (POST /v1/archives), read back by anyone.
+    archives: new ArchiveLedger(tracked),
     logger,
   });
   const server = http.createServer(app);

@@ -15,6 +15,7 @@
  *   key create <file>                 a patient's new encrypted key file
  *   consent grant|revoke|list         the patient's consent, signed with their key file
  *   access-log                        who accessed the patient's records, and the decision
+ *   archive create|anchor|receipt|verify  a folder as one root in one transaction, a receipt per file
  *
  * Commands of two words ('consent grant') are listed by their first word: `medprov consent --help`.
  *
@@ -45,6 +46,7 @@ import { accessLogCommand } from './commands/access-log';
 import { consentGrantCommand, consentListCommand, consentRevokeCommand } from './commands/consent';
 import { keyCreateCommand } from './commands/key';
 import { patientRegisterCommand } from './commands/patient';
+import { ARCHIVE_COMMANDS } from './commands/archive';
 
 export const COMMANDS: readonly Command[] = [
   verifyCommand,
@@ -60,6 +62,7 @@ export const COMMANDS: readonly Command[] = [
   consentRevokeCommand,
   consentListCommand,
   accessLogCommand,
+  ...ARCHIVE_COMMANDS,
 ];
 
 const VERSION = '0.1.0';

@@ -31,6 +31,8 @@ import { ResearchReleases, type ReleaseOptions } from '../research/release';
 import { LedgerDisclosures } from '../research/disclosure';
 import { mountResearchRoutes } from './research-routes';
 import type { LedgerProbeStatus } from '../fabric/probe';
+import type { ArchiveLedger } from '../anchoring/archive-ledger';
+import { mountArchiveRoutes } from './archive-routes';
 
 export interface GatewayOptions {
   org: { mspId: string; name: string; type: 'hospital' | 'insurer' | 'sponsor' };
@@ -63,6 +65,8 @@ export interface GatewayOptions {
    * routes come with `consent`, at the defaults unless given (k = 5, 10% suppression).
    */
   research?: ReleaseOptions;
+  /** Archives (POST /v1/archives, GET /v1/archives/{issuer}/{archiveId}); without it not offered. */
+  archives?: ArchiveLedger;
   logger: Logger;
   /**
    * perSecond/burst: per API-key user. patientPerSecond/patientBurst: per client IP on the
@@ -101,6 +105,7 @@ export function createGatewayApp(options: GatewayOptions): { app: express.Expres
     consentEvents: options.consentEvents !== undefined,
     erasure: options.erasure !== undefined,
     rotation: options.rotation !== undefined,
+    archives: options.archives !== undefined,
   });
 
   const metrics = new Registry();
@@ -424,6 +429,7 @@ export function createGatewayApp(options: GatewayOptions): { app: express.Expres
   const privacyKit = { route, requireJson, preferredWaitSeconds };
   if (options.erasure) mountErasureRoutes(app, options.erasure, privacyKit);
   if (options.rotation) mountRotationRoutes(app, options.rotation, privacyKit);
+  if (options.archives) mountArchiveRoutes(app, options.archives, { route, requireJson });
 
   if (options.consentEvents) {
     const consentEvents = options.consentEvents;
@@ -593,6 +599,8 @@ function describe(operation: Operation): string {
     rotationStatus: 'see the master key rotation',
     previewResearchRelease: 'preview research releases',
     prepareResearchRelease: 'prepare research releases',
+    anchorArchive: 'anchor archives',
+    readArchive: 'read archives',
   };
   return words[operation];
 }

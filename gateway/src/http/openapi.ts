@@ -2,6 +2,7 @@ import { MAX_SCOPE_ITEMS } from '../../../chaincode/src/lib/consent-model';
 import { MAX_BATCH, RETRACTION_REASONS } from '../../../chaincode/src/lib/record-model';
 import { MAX_UNIX_SECONDS } from '../../../chaincode/src/lib/validate';
 import { MAX_RELEASE_RECORDS } from '../research/release';
+import { archivePaths, archiveSchemas } from './archive-openapi';
 
 /**
  * The gateway's OpenAPI 3.1 description: served at /v1/openapi.json and, through its
@@ -76,6 +77,7 @@ const typedData = (messageSchema: string, description: string) =>
   }) as const;
 
 export const schemas = {
+  ...archiveSchemas,
   AnchorRequest: {
     type: 'object',
     additionalProperties: false,
@@ -581,7 +583,7 @@ const accepted = { description: 'Accepted durably; poll the Location header (/v1
 
 export function openApiDocument(
   org: { mspId: string; name: string },
-  features: { consent?: boolean; consentEvents?: boolean; erasure?: boolean; rotation?: boolean } = {},
+  features: { consent?: boolean; consentEvents?: boolean; erasure?: boolean; rotation?: boolean; archives?: boolean } = {},
 ): Record<string, unknown> {
   return {
     openapi: '3.1.0',
@@ -693,6 +695,7 @@ export function openApiDocument(
       ...(features.consentEvents ? consentEventPaths : {}),
       ...(features.erasure ? erasurePaths : {}),
       ...(features.rotation ? rotationPaths : {}),
+      ...(features.archives ? archivePaths(errorResponses) : {}),
     },
   };
 }

@@ -45,11 +45,14 @@ export const OPERATION_ROLES = {
   // goes to the sponsor); the DPO may preview what a release would do, and hands nothing out.
   previewResearchRelease: ['research-officer', 'dpo'],
   prepareResearchRelease: ['research-officer'],
+  // Archives: the records office anchors a folder of the hospital's documents as one root; anyone reads the ledger's record of one.
+  anchorArchive: ['records-officer'],
+  readArchive: ROLES,
 } as const satisfies Record<string, readonly Role[]>;
 export type Operation = keyof typeof OPERATION_ROLES;
 
 /** Operations only a hospital's gateway offers: the ledger would refuse them from anyone else. */
-export const HOSPITAL_ONLY: readonly Operation[] = ['anchorRecord', 'anchorBatch', 'amendRecord', 'retractRecord', 'requestRegistration', 'registerPatient', 'erasePatient', 'recordErasure', 'previewResearchRelease', 'prepareResearchRelease'];
+export const HOSPITAL_ONLY: readonly Operation[] = ['anchorRecord', 'anchorBatch', 'amendRecord', 'retractRecord', 'requestRegistration', 'registerPatient', 'erasePatient', 'recordErasure', 'previewResearchRelease', 'prepareResearchRelease', 'anchorArchive'];
 
 /**
  * Operations a patient uses without an API key: the patient's EIP-712 signature (in the body,

@@ -88,6 +88,7 @@ const TEMPLATES: Record<string, () => Record<string, unknown>> = {
   verify: () => ({ docHash: hex64('doc') }),
   registrationRequest: () => ({ patientId: 'MRN-1' }),
   erasure: () => ({ patientId: 'MRN-abuse-erasure' }),
+  archive: () => ({ archiveId: 'archive-abuse-1', root: hex64('archive'), count: 1000, category: 'scans' }),
   register: () => ({ message: { hospital: HOSPITAL, patientRef: hex64('ref'), nonce: bytes32('n') }, patient: ADDR, signature: SIG }),
   grant: () => ({
     message: {
@@ -155,6 +156,8 @@ const ROUTES: Route[] = [
   { method: 'GET', path: '/v1/admin/master-key/rotation', auth: 'key' },
   { method: 'POST', path: '/v1/research/releases/preview', auth: 'key', body: 'release' },
   { method: 'POST', path: '/v1/research/releases', auth: 'key', body: 'release' },
+  { method: 'POST', path: '/v1/archives', auth: 'key', body: 'archive' },
+  { method: 'GET', path: '/v1/archives/{issuer}/{archiveId}', auth: 'key' },
 ];
 const OPEN_PATHS = ['/healthz', '/metrics', '/v1/openapi.json'];
 
@@ -381,6 +384,7 @@ const PARAM_VALID: Record<string, string> = {
   grantId: bytes32('grant'),
   docHash: hex64('receipt'),
   erasureId: '3b0e5a4c-1f2d-4e6a-9b7c-8d9e0f1a2b3c',
+  archiveId: 'archive-abuse-1',
 };
 
 function fillPath(p: string, rng: Rng, breakOne: boolean): { path: string; what: string } {

@@ -57,6 +57,8 @@ const MATRIX: { endpoint: string; roles: Role[]; orgs: OrgType[] }[] = [
   { endpoint: 'GET /v1/admin/master-key/rotation',           roles: [AD],                  orgs: ALL_ORGS },
   { endpoint: 'POST /v1/research/releases/preview',          roles: [RS, DPO],             orgs: HOSPITALS },
   { endpoint: 'POST /v1/research/releases',                  roles: [RS],                  orgs: HOSPITALS },
+  { endpoint: 'POST /v1/archives',                           roles: [RO],                  orgs: HOSPITALS },
+  { endpoint: 'GET /v1/archives/{issuer}/{archiveId}',       roles: [RO, CO, RS, DPO, AD], orgs: ALL_ORGS },
 ];
 
 let unique = 0;
@@ -81,7 +83,8 @@ function validRequest(endpoint: string, caller: Caller, gw: OrgGateway): { metho
     .replace('{patientRef}', sha('ref'))
     .replace('{grantId}', `0x${sha(`grant ${n}`)}`)
     .replace('{docHash}', sha(`receipt ${n}`))
-    .replace('{erasureId}', randomUUID());
+    .replace('{erasureId}', randomUUID())
+    .replace('{archiveId}', `matrix-archive-${n}`);
   const purpose = caller === 'research-officer' ? 'research:trial-1' : 'claims';
   let rest: { headers: Record<string, string>; body?: string } = { headers: {} };
   switch (endpoint) {
@@ -116,6 +119,9 @@ function validRequest(endpoint: string, caller: Caller, gw: OrgGateway): { metho
       break;
     case 'POST /v1/access':
       rest = json({ issuer: HOSPITAL, recordId: 'matrix-rec-1', purpose });
+      break;
+    case 'POST /v1/archives':
+      rest = json({ archiveId: `matrix-archive-${n}`, root: sha(`archive ${n}`), count: 3 });
       break;
     case 'POST /v1/research/releases/preview':
     case 'POST /v1/research/releases':

@@ -15,6 +15,7 @@ import { MasterKey, MasterKeyRotation, PatientKeyStore, nextMasterKeyFromFile } 
 import { ErasureService, type ErasableKeys } from '../../../gateway/src/erasure/service';
 import { AnchorIndex } from '../../../gateway/src/records/anchor-index';
 import { RecordsService } from '../../../gateway/src/records/service';
+import { ArchiveLedger } from '../../../gateway/src/anchoring/archive-ledger';
 import type { FakeLedger } from '../chaincode/fake-ledger';
 import { ChaincodeLedger } from './chaincode-ledger';
 
@@ -164,6 +165,7 @@ export async function startOrgGateway(options: {
     ...(acceptance ? { acceptance } : {}),
     erasure: erasures,
     rotation: new MasterKeyRotation(keys, nextMasterKeyFromFile(nextMasterKeyFile)),
+    archives: new ArchiveLedger(chain),
     logger: options.logger?.child({ org: mspId }) ?? pino({ level: 'silent' }),
     ...(options.limits ? { limits: options.limits } : {}),
     ...(options.research ? { research: options.research } : {}),
