@@ -10,6 +10,11 @@
  * require(esm)) and browser bundles load it natively. The noble baseline below therefore uses a
  * noble instance loaded with a native dynamic `import()` (identical code, no transpilation) and
  * reports the tsx-transpiled static import separately, on a sample.
+ *
+ * Beside the tree, the raw hashing of the same bytes: node:crypto SHA-256 of the n − 1 interior
+ * messages (0x01 ‖ left ‖ right, 65 bytes, one call each: the least any builder must hash) and of
+ * the n leaf hashes as one message; and the archive's level builder (`archive-build.ts`, the
+ * same tree kept as flat levels) for comparison.
  */
 import { createHash, hash as cryptoHash, randomBytes, randomInt } from 'node:crypto';
 import {
@@ -22,6 +27,7 @@ import {
   type MerkleHasher,
 } from '../../gateway/src/merkle';
 import { createNodeHasher, nodeHasher } from '../../gateway/src/merkle/node-hasher';
+import { allocateLevels, buildLevels, leafLevel, levelsRoot } from '../../gateway/src/anchoring/archive-build';
 
 const N = Number(process.env.MERKLE_BENCH_LEAVES ?? 1_000_000);
 const VERIFY_N = Number(process.env.MERKLE_BENCH_VERIFY ?? 100_000);
@@ -126,11 +132,37 @@ async function main(): Promise<void> {
   const leaves = new Uint8Array(randomBytes(32 * N));
   row(`${int(N)} random leaf hashes generated`, '', undefined, '');
 
+  // Raw hashing of the same bytes: every interior message once, one node:crypto call each.
+  {
+    const msg = new Uint8Array(65);
+    msg[0] = 1;
+    const [, ms] = timed(() => {
+      for (let i = 0; i + 1 < N; i++) {
+        msg.set(leaves.subarray((i % (N >>> 1)) * 64, (i % (N >>> 1)) * 64 + 64), 1);
+        cryptoHash('sha256', msg, 'binary');
+      }
+    });
+    row(`raw: ${int(N - 1)} SHA-256 of 65-byte node messages, one call each`, "crypto.hash 'binary'", ms, perSec(N - 1, ms));
+    const [, oneMs] = timed(() => cryptoHash('sha256', leaves, 'buffer'));
+    row(`raw: SHA-256 of the ${mib(leaves.length)} of leaf hashes as one message`, 'node:crypto', oneMs, `${((leaves.length / 2 ** 20) / (oneMs / 1000)).toFixed(0)} MiB/s`);
+  }
+
   const roots = [
     benchTree(leaves, nodeHasher, true),
     benchTree(leaves, parallelNode, false),
     benchTree(leaves, nobleNative, false),
   ];
+  // The archive's flat levels (the same RFC 6962 tree; a receipt is read straight from them).
+  {
+    const [levelsRootBytes, ms] = timed(() => {
+      const levels = allocateLevels(N);
+      leafLevel(levels).set(leaves);
+      buildLevels(levels, nodeHasher);
+      return levelsRoot(levels);
+    });
+    row(`archive levels (archive-build.ts), ${int(N)} leaves + root`, nodeHasher.name, ms, `${perSec(N, ms)} leaves`);
+    roots.push(levelsRootBytes);
+  }
   if (!roots.every((r) => bytesEqual(r, roots[0]!))) throw new Error('roots differ between hashers');
 
   // Every proof at once, kept in memory.
