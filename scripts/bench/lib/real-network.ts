@@ -96,7 +96,10 @@ export async function benchNetwork(resources: Deferred, options: { evm?: boolean
   const upOptions = { evm: options.evm ?? false };
   const basePort = await freeBasePort(stateDir, fabricHome, upOptions);
   const network = networkFromEnv({ MEDPROV_STATE_DIR: stateDir, MEDPROV_BASE_PORT: String(basePort) }, ROOT, fabricHome);
+  // `up` cannot be cancelled: on Ctrl-C half-way, it is let finish (or fail) first, so that it starts nothing after `down`.
+  let upSettled: Promise<unknown> = Promise.resolve();
   resources.defer(async () => {
+    await upSettled.catch(() => undefined);
     progress.step(`stopping the bench network (by pid) and removing ${stateDir}`);
     await down(network, progress);
     if (process.env.MEDPROV_BENCH_KEEP_STATE) progress.step(`kept ${stateDir} (MEDPROV_BENCH_KEEP_STATE)`);
@@ -104,7 +107,9 @@ export async function benchNetwork(resources: Deferred, options: { evm?: boolean
   });
   progress.step(`a fresh network in ${stateDir}, base port ${basePort}${upOptions.evm ? ', with the local EVM chain' : ', without the EVM chain'}`);
   const t0 = performance.now();
-  await up(network, progress, upOptions);
+  const started = up(network, progress, upOptions);
+  upSettled = started;
+  await started;
   const seconds = (performance.now() - t0) / 1000;
   return benchNetworkOf(network, `a fresh network (temp state ${stateDir}, base port ${basePort}, ${upOptions.evm ? 'with' : 'without'} the EVM chain; up took ${seconds.toFixed(1)} s), stopped at the end`);
 }
