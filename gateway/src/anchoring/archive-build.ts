@@ -217,9 +217,8 @@ export function levelCounts(n: number): number[] {
   return counts;
 }
 
-/** Memory for the levels of a tree of `n` leaves; level 0 is filled in by the caller. */
-export function allocateLevels(n: number, shared = false): ArchiveLevels {
-  if (!Number.isSafeInteger(n) || n < 1 || n > MAX_TREE_SIZE) throw new AnchoringError('INVALID_ARGUMENT', `An archive holds 1 to ${MAX_TREE_SIZE} files.`);
+/** Where each level of a tree of `n` leaves starts in the flat node array, and the nodes in all. */
+export function levelLayout(n: number): { levelStart: number[]; levelCount: number[]; total: number } {
   const levelCount = levelCounts(n);
   const levelStart: number[] = [];
   let total = 0;
@@ -227,6 +226,13 @@ export function allocateLevels(n: number, shared = false): ArchiveLevels {
     levelStart.push(total);
     total += c;
   }
+  return { levelStart, levelCount, total };
+}
+
+/** Memory for the levels of a tree of `n` leaves; level 0 is filled in by the caller. */
+export function allocateLevels(n: number, shared = false): ArchiveLevels {
+  if (!Number.isSafeInteger(n) || n < 1 || n > MAX_TREE_SIZE) throw new AnchoringError('INVALID_ARGUMENT', `An archive holds 1 to ${MAX_TREE_SIZE} files.`);
+  const { levelStart, levelCount, total } = levelLayout(n);
   const bytes = total * HASH_SIZE;
   const nodes = shared ? new Uint8Array(new SharedArrayBuffer(bytes)) : new Uint8Array(bytes);
   return { size: n, nodes, levelStart, levelCount };

@@ -27,7 +27,7 @@ import * as path from 'node:path';
 import { syncDirectory, writeFileAtomic } from '../storage/durable-file';
 import { verifyInclusion } from '../merkle';
 import { nodeHasher } from '../merkle/node-hasher';
-import { archiveReceiptJson, levelCounts, type ArchiveLevels, type EncodedPaths } from './archive-build';
+import { archiveReceiptJson, levelLayout, type ArchiveLevels, type EncodedPaths } from './archive-build';
 import {
   archiveAnchorReasons,
   encodeArchiveLeaf,
@@ -241,17 +241,11 @@ export async function loadArchiveStore(out: string): Promise<LoadedArchive> {
   const offsets = new Uint32Array(manifest.fileCount + 1);
   new Uint8Array(offsets.buffer).set(index);
   if (offsets[manifest.fileCount] !== blob.length) throw new AnchoringError('ARCHIVE_READ_FAILED', `The archive store in ${out} is damaged: its path index does not match its paths.`);
-  const counts = levelCounts(manifest.fileCount);
-  const levelStart: number[] = [];
-  let total = 0;
-  for (const c of counts) {
-    levelStart.push(total);
-    total += c;
-  }
+  const { levelStart, levelCount } = levelLayout(manifest.fileCount);
   return {
     manifest,
     rootHex: manifest.root,
-    levels: { size: manifest.fileCount, nodes: new Uint8Array(tree.buffer, tree.byteOffset, tree.length), levelStart, levelCount: counts },
+    levels: { size: manifest.fileCount, nodes: new Uint8Array(tree.buffer, tree.byteOffset, tree.length), levelStart, levelCount },
     docHashes: new Uint8Array(files.buffer, files.byteOffset, files.length),
     paths: { count: manifest.fileCount, blob: new Uint8Array(blob.buffer, blob.byteOffset, blob.length), offsets },
   };
@@ -279,13 +273,7 @@ export class ArchiveStore {
   /** @throws AnchoringError ARCHIVE_ENTRY_NOT_FOUND when the folder is not a complete archive */
   static async open(out: string): Promise<ArchiveStore> {
     const manifest = await readArchiveManifest(out);
-    const counts = levelCounts(manifest.fileCount);
-    const starts: number[] = [];
-    let total = 0;
-    for (const c of counts) {
-      starts.push(total);
-      total += c;
-    }
+    const { levelStart: starts, levelCount: counts, total } = levelLayout(manifest.fileCount);
     const handles: FileHandle[] = [];
     try {
       for (const name of [ARCHIVE_FILES.tree, ARCHIVE_FILES.files, ARCHIVE_FILES.paths, ARCHIVE_FILES.pathIndex]) handles.push(await fs.open(path.join(out, name), 'r'));
