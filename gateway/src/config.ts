@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { UserConfig } from './http/auth';
+import { rateLimitFromEnv } from './http/rate-limit';
 import type { OrgConnection } from './fabric/client';
 import { networkFromEnv, type GatewaySettings } from '../../network/src/network';
 
@@ -16,6 +17,8 @@ export interface GatewayConfig {
   keyStoreDir: string;
   fabric: OrgConnection;
   logLevel: string;
+  /** Per API key: sustained requests per second and burst (MEDPROV_RATE_LIMIT_PER_SECOND / _BURST). */
+  rateLimit: { perSecond: number; burst: number };
 }
 
 /**
@@ -28,7 +31,9 @@ export interface GatewayConfig {
  *   (`MEDPROV_ORG`, an organisation name or MSP ID; `MEDPROV_STATE_DIR`, `MEDPROV_BASE_PORT`), the
  *   same derivation that generated the network, so there is one source of truth.
  *
- * `MEDPROV_GATEWAY_HOST` and `MEDPROV_LOG_LEVEL` apply to both.
+ * `MEDPROV_GATEWAY_HOST`, `MEDPROV_LOG_LEVEL` and the per-key rate limit
+ * (`MEDPROV_RATE_LIMIT_PER_SECOND`, `MEDPROV_RATE_LIMIT_BURST`; see {@link rateLimitFromEnv})
+ * apply to both.
  */
 export function loadGatewayConfig(env: NodeJS.ProcessEnv, root: string): GatewayConfig {
   const stateDir = path.resolve(root, env.MEDPROV_STATE_DIR ?? 'state');
@@ -54,6 +59,7 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv, root: string): Gateway
     usersFile: path.join(settings.dir, 'users.json'),
     keyStoreDir: path.join(settings.dir, 'patient-keys'),
     logLevel: env.MEDPROV_LOG_LEVEL ?? 'info',
+    rateLimit: rateLimitFromEnv(env),
     fabric: settings.fabric,
   };
 }

@@ -92,6 +92,8 @@ async function main(): Promise<void> {
     rotation: new MasterKeyRotation(keys, nextMasterKeyFromFile(process.env[NEXT_MASTER_KEY_FILE_ENV])),
     // Research releases: minimum k, suppression limit and release profiles (MEDPROV_RELEASE_*).
     research: releaseOptionsFromEnv(process.env),
+    // Per API key (MEDPROV_RATE_LIMIT_PER_SECOND / _BURST; 200/s, burst 400 unless set).
+    limits: config.rateLimit,
     // Archives: a folder's root in one ledger transaction (POST /v1/archives), read back by anyone.
     archives: new ArchiveLedger(tracked),
     logger,

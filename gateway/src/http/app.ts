@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
@@ -21,9 +22,10 @@ import { ApiKeyAuthenticator, type User, type UserConfig } from './auth';
 import { streamConsentEvents, type ConsentEventsOptions } from './consent-events';
 import { openApiDocument } from './openapi';
 import { mountPages } from './pages';
-import { RateLimiter } from './rate-limit';
+import { DEFAULT_RATE_LIMIT, RateLimiter } from './rate-limit';
 import { ACCESS_PURPOSES, HOSPITAL_ONLY, OPERATION_ROLES, type Operation, type PatientOperation } from './roles';
 import { validateBody } from './validation';
+import { verifyLane, type RequestFields } from './verify-lane';
 import { mountErasureRoutes, mountRotationRoutes } from './privacy-routes';
 import type { ErasureService } from '../erasure/service';
 import type { MasterKeyRotation } from '../privacy';
@@ -69,7 +71,8 @@ export interface GatewayOptions {
   archives?: ArchiveLedger;
   logger: Logger;
   /**
-   * perSecond/burst: per API-key user. patientPerSecond/patientBurst: per client IP on the
+   * perSecond/burst: per API-key user (default {@link DEFAULT_RATE_LIMIT}; the gateway process
+   * reads them from MEDPROV_RATE_LIMIT_PER_SECOND / _BURST). patientPerSecond/patientBurst: per client IP on the
    * routes patients use without an API key (behind a reverse proxy, set Express's
    * "trust proxy" so that the IP is the client's, not the proxy's).
    */
@@ -97,7 +100,7 @@ export function createGatewayApp(options: GatewayOptions): { app: express.Expres
   const uploadLimits = options.limits?.upload ?? DEFAULT_UPLOAD;
   const saltedUploadMaxBytes = options.limits?.saltedUploadMaxBytes ?? DEFAULT_SALTED_UPLOAD_MAX_BYTES;
   const auth = new ApiKeyAuthenticator(options.users);
-  const limiter = new RateLimiter(options.limits?.perSecond ?? 200, options.limits?.burst ?? 400);
+  const limiter = new RateLimiter(options.limits?.perSecond ?? DEFAULT_RATE_LIMIT.perSecond, options.limits?.burst ?? DEFAULT_RATE_LIMIT.burst);
   // Patients have no API key: their flood is counted per client IP, apart from staff traffic.
   const patientLimiter = new RateLimiter(options.limits?.patientPerSecond ?? 5, options.limits?.patientBurst ?? 30);
   const spec = openApiDocument(org, {
@@ -118,6 +121,9 @@ export function createGatewayApp(options: GatewayOptions): { app: express.Expres
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [metrics],
   });
+  // Each label set's child, found once: prom-client hashes the labels object on every inc/observe otherwise.
+  const requestCounts = new Map<string, { inc(): void }>();
+  const latencies = new Map<string, { observe(seconds: number): void }>();
   if (options.anchorIndex) registerAnchorIndexMetrics(metrics, options.anchorIndex);
   if (consent) registerLedgerConflictMetrics(metrics, consent);
 
@@ -125,24 +131,34 @@ export function createGatewayApp(options: GatewayOptions): { app: express.Expres
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
 
-  app.use((req, res, next) => {
+  /**
+   * Gives the request its id (and the header), and when it finishes counts it, times it and logs
+   * it with what the route put in `fields` (Express's `res.locals`, or the verification lane's own).
+   */
+  const begin = (req: IncomingMessage, res: ServerResponse, fields: RequestFields): void => {
     // The client's X-Request-Id is logged, so only an opaque one is kept (a UUID, or 32 hex
     // digits as proxies make them); anything else (a date, a phone or registration number
     // someone chose as a "request id") is replaced, never written to the log.
-    const requestId = OPAQUE_REQUEST_ID.test(String(req.headers['x-request-id'] ?? '')) ? String(req.headers['x-request-id']) : randomUUID();
-    res.locals.requestId = requestId;
-    res.locals.start = process.hrtime.bigint();
+    const given = req.headers['x-request-id'];
+    const requestId = typeof given === 'string' && OPAQUE_REQUEST_ID.test(given) ? given : randomUUID();
+    fields.requestId = requestId;
+    const start = process.hrtime.bigint();
     res.setHeader('x-request-id', requestId);
     res.on('finish', () => {
-      const operation = String(res.locals.operation ?? 'other');
-      const seconds = Number(process.hrtime.bigint() - (res.locals.start as bigint)) / 1e9;
-      requests.inc({ operation, status: String(res.statusCode) });
-      latency.observe({ operation }, seconds);
-      logger.info(
-        { requestId, operation, method: req.method, status: res.statusCode, ms: Math.round(seconds * 1000), user: res.locals.userId, code: res.locals.errorCode },
-        'request',
-      );
+      const operation = String(fields.operation ?? 'other');
+      const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+      const counted = `${operation} ${res.statusCode}`;
+      let count = requestCounts.get(counted);
+      if (!count) requestCounts.set(counted, (count = requests.labels(operation, String(res.statusCode))));
+      count.inc();
+      let timer = latencies.get(operation);
+      if (!timer) latencies.set(operation, (timer = latency.labels(operation)));
+      timer.observe(seconds);
+      logger.info({ requestId, operation, method: req.method, status: res.statusCode, ms: Math.round(seconds * 1000), user: fields.userId, code: fields.errorCode }, 'request');
     });
+  };
+  app.use((req, res, next) => {
+    begin(req, res, res.locals as RequestFields);
     next();
   });
 
@@ -165,21 +181,26 @@ export function createGatewayApp(options: GatewayOptions): { app: express.Expres
 
   const jsonBody = express.json({ limit: options.limits?.jsonBytes ?? '1mb', strict: true, type: 'application/json' });
 
+  /** Who is calling (by API key), within their rate limit, and may they do `operation` here? */
+  const admit = (operation: Operation, authorization: string | undefined, fields?: RequestFields): User => {
+    const user = auth.authenticate(authorization);
+    if (fields) fields.userId = user.id;
+    limiter.take(user.id);
+    if (!(OPERATION_ROLES[operation] as readonly string[]).includes(user.role)) {
+      throw new ApiError(403, 'FORBIDDEN_ROLE', `Your role (${user.role}) may not ${describe(operation)}.`);
+    }
+    if (HOSPITAL_ONLY.includes(operation) && org.type !== 'hospital') {
+      throw new ApiError(403, 'FORBIDDEN_ORG_TYPE', `${org.mspId} is a ${org.type}; only hospitals ${describe(operation)}.`);
+    }
+    return user;
+  };
+
   /** Wraps a route: who is calling, may they, and what the body says. */
   const route = (operation: Operation, handler: Handler) => [
     (req: Request, res: Response, next: NextFunction) => {
       res.locals.operation = operation;
       try {
-        const user = auth.authenticate(req.headers.authorization);
-        res.locals.userId = user.id;
-        limiter.take(user.id);
-        if (!(OPERATION_ROLES[operation] as readonly string[]).includes(user.role)) {
-          throw new ApiError(403, 'FORBIDDEN_ROLE', `Your role (${user.role}) may not ${describe(operation)}.`);
-        }
-        if (HOSPITAL_ONLY.includes(operation) && org.type !== 'hospital') {
-          throw new ApiError(403, 'FORBIDDEN_ORG_TYPE', `${org.mspId} is a ${org.type}; only hospitals ${describe(operation)}.`);
-        }
-        res.locals.user = user;
+        res.locals.user = admit(operation, req.headers.authorization, res.locals as RequestFields);
         next();
       } catch (err) {
         next(err);
@@ -406,16 +427,21 @@ export function createGatewayApp(options: GatewayOptions): { app: express.Expres
     }
   }));
 
+  /** A verification request's body, checked against its schema → the verdict. */
+  const verify = async (unchecked: unknown) => {
+    const body = validateBody<{ docHash: string; salt?: string }>('VerifyRequest', unchecked);
+    // Without a salt, a hospital also tries its own: it finds its own salted records (no one else can).
+    return records.verifyDocument(body.docHash, body.salt !== undefined ? { salt: body.salt } : { ownSalt: org.type === 'hospital' });
+  };
+
+  // Uploads, and JSON the verification lane (./verify-lane.ts) leaves to Express.
   app.post('/v1/verifications', ...route('verifyDocument', async (req, res) => {
-    let body: { docHash: string; salt?: string };
     if (req.is('multipart/form-data')) {
       const upload = await hashMultipartUpload(req.headers, req, uploadLimits);
-      body = validateBody('VerifyRequest', { ...upload.fields, docHash: upload.docHash });
+      res.json(await verify({ ...upload.fields, docHash: upload.docHash }));
     } else {
-      body = validateBody('VerifyRequest', requireJson(req));
+      res.json(await verify(requireJson(req)));
     }
-    // Without a salt, a hospital also tries its own: it finds its own salted records (no one else can).
-    res.json(await records.verifyDocument(body.docHash, body.salt !== undefined ? { salt: body.salt } : { ownSalt: org.type === 'hospital' }));
   }));
 
   if (consent) mountConsentRoutes(consent);
@@ -513,19 +539,37 @@ export function createGatewayApp(options: GatewayOptions): { app: express.Expres
 
   app.use((req, _res, next) => next(new ApiError(404, 'ROUTE_NOT_FOUND', `There is no ${req.method} ${req.path.slice(0, 200)} here; see /v1/openapi.json.`)));
 
-  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+  /** Any error as the envelope `{ error: { code, message, requestId } }`; a 5xx is logged with its cause. */
+  const sendError = (err: unknown, req: IncomingMessage, res: ServerResponse, fields: RequestFields): void => {
     const apiError = toEnvelope(err);
-    if (apiError.status >= 500) logger.error({ err, requestId: res.locals.requestId }, 'request failed');
-    res.locals.errorCode = apiError.code;
+    if (apiError.status >= 500) logger.error({ err, requestId: fields.requestId }, 'request failed');
+    fields.errorCode = apiError.code;
     if (apiError.code === 'RATE_LIMITED' || typeof apiError.details?.retryAfterSeconds === 'number') {
       res.setHeader('retry-after', String(apiError.details?.retryAfterSeconds ?? 1));
     }
     // An unread upload body is dropped with the connection rather than read to the end.
     if (!req.complete) res.setHeader('connection', 'close');
-    res.status(apiError.status).json({ error: { ...apiError.toJSON().error, requestId: res.locals.requestId } });
-  });
+    const text = JSON.stringify({ error: { ...apiError.toJSON().error, requestId: fields.requestId } });
+    res.writeHead(apiError.status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+    res.end(text);
+  };
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => sendError(err, req, res, res.locals as RequestFields));
+
+  // Plain JSON verifications skip Express altogether (see ./verify-lane.ts); `app` stays the
+  // one request handler, so every server and test built on it gets the lane. Express's `app`
+  // function calls `app.handle` for each request.
+  const lane = verifyLane({ begin, admit, verify, sendError });
+  const expressHandle = (app as unknown as ExpressHandle).handle.bind(app);
+  (app as unknown as ExpressHandle).handle = (req, res, next) => {
+    if (!lane(req, res)) expressHandle(req, res, next);
+  };
 
   return { app, metrics };
+}
+
+/** Express's own entry point for each request (not in its type definitions). */
+interface ExpressHandle {
+  handle(req: IncomingMessage, res: ServerResponse, next?: (err?: unknown) => void): void;
 }
 
 /** A client X-Request-Id the gateway keeps: a UUID (any version) or 32 hex digits. */

@@ -1,5 +1,31 @@
 import { ApiError } from '../errors';
 
+/** Requests per second and burst per API key unless configured (MEDPROV_RATE_LIMIT_PER_SECOND / _BURST). */
+export const DEFAULT_RATE_LIMIT = { perSecond: 200, burst: 400 } as const;
+
+/**
+ * The per-API-key rate limit from the environment: `MEDPROV_RATE_LIMIT_PER_SECOND` (sustained
+ * requests per second per key, default 200) and `MEDPROV_RATE_LIMIT_BURST` (the bucket's size,
+ * default twice the rate). A value that is not a positive number stops the gateway at start,
+ * naming the variable: a typing mistake never turns the limit off or sets it to something unmeant.
+ */
+export function rateLimitFromEnv(env: NodeJS.ProcessEnv): { perSecond: number; burst: number } {
+  const read = (name: string): number | undefined => {
+    const raw = env[name];
+    if (raw === undefined || raw.trim() === '') return undefined;
+    const value = Number(raw);
+    if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number of requests per API key (got "${raw}").`);
+    return value;
+  };
+  const perSecond = read('MEDPROV_RATE_LIMIT_PER_SECOND');
+  const burst = read('MEDPROV_RATE_LIMIT_BURST');
+  if (burst !== undefined && burst < 1) throw new Error(`MEDPROV_RATE_LIMIT_BURST must be at least 1 (got "${env.MEDPROV_RATE_LIMIT_BURST}").`);
+  return {
+    perSecond: perSecond ?? DEFAULT_RATE_LIMIT.perSecond,
+    burst: burst ?? (perSecond !== undefined ? 2 * perSecond : DEFAULT_RATE_LIMIT.burst),
+  };
+}
+
 /**
  * A token bucket per user: bursts up to `burst`, then `perSecond` sustained. One user's flood
  * gets 429s while everyone else is served.
