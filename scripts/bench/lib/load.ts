@@ -1,8 +1,9 @@
 /**
  * The HTTP load generator of the gateway benchmarks: `runLoad` sends a list of requests to a
- * gateway with bounded concurrency from a worker thread of this process, over a node:http(s)
- * keep-alive Agent, and returns per-request latencies, failures by kind and, for writes the
- * gateway accepted with 202, how long until every one of them was committed.
+ * gateway with bounded concurrency from a worker thread of this process, over keep-alive
+ * connections (./http-client.ts for http:, node:https's Agent for https:), and returns
+ * per-request latencies, failures by kind and, for writes the gateway accepted with 202, how long
+ * until every one of them was committed.
  *
  * The worker keeps the client off the thread that runs the in-process gateways, so that on a
  * two-core machine client and server are not queued behind each other on one event loop.
@@ -10,6 +11,7 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { RawHttpClient } from './http-client';
 import { type Failures, type RunOutcome, failureCount, progressLine, runConcurrent } from './report';
 
 export interface LoadRequest {
@@ -27,6 +29,11 @@ export interface LoadSpec {
   label: string;
   baseUrl: string;
   apiKey: string;
+  /**
+   * More API keys (of the same role): request i is sent with `apiKeys[i % length]`, as many staff
+   * of one organisation would, each under the gateway's per-key rate limit. `apiKey` when absent.
+   */
+  apiKeys?: string[];
   concurrency: number;
   requests: LoadRequest[];
   documents?: Uint8Array[];
@@ -46,7 +53,7 @@ export interface LoadResult extends RunOutcome {
   committed?: { count: number; seconds: number; polls: number; failures: Failures };
 }
 
-export const CLIENT_DESCRIPTION = 'node:http keep-alive Agent (maxSockets = clients), in a worker thread of this process';
+export const CLIENT_DESCRIPTION = 'a lean HTTP/1.1 keep-alive client (one connection per client, scripts/bench/lib/http-client.ts; node:https for https:), in a worker thread of this process';
 
 const BOUNDARY = '----medprov-bench-7d1f0c2a9b';
 
@@ -81,9 +88,12 @@ function client(spec: LoadSpec) {
   const base = new URL(spec.baseUrl);
   const transport = base.protocol === 'https:' ? https : http;
   const agent = new transport.Agent({ keepAlive: true, maxSockets: spec.concurrency });
-  const send = (request: LoadRequest): Promise<Answer> =>
+  // Plain http: the lean client (./http-client.ts); https: node's.
+  const raw = base.protocol === 'http:' ? new RawHttpClient(spec.baseUrl) : undefined;
+  const keys = spec.apiKeys && spec.apiKeys.length > 0 ? spec.apiKeys : [spec.apiKey];
+  const send = (request: LoadRequest, i = 0): Promise<Answer> =>
     new Promise((resolve, reject) => {
-      const headers: Record<string, string | number> = { authorization: `Bearer ${spec.apiKey}`, ...request.headers };
+      const headers: Record<string, string | number> = { authorization: `Bearer ${keys[i % keys.length]}`, ...request.headers };
       let parts: (string | Uint8Array)[] = [];
       if (request.json !== undefined) {
         headers['content-type'] = 'application/json';
@@ -95,6 +105,13 @@ function client(spec: LoadSpec) {
         parts = [`--${BOUNDARY}\r\ncontent-disposition: form-data; name="document"; filename="document.bin"\r\ncontent-type: application/octet-stream\r\n\r\n`, doc, `\r\n--${BOUNDARY}--\r\n`];
       }
       headers['content-length'] = parts.reduce((n, p) => n + (typeof p === 'string' ? Buffer.byteLength(p) : p.byteLength), 0);
+      if (raw) {
+        raw.request(request.method, request.path, headers, parts).then(
+          (answer) => resolve({ status: answer.status, location: answer.headers.location, body: answer.body.toString('utf8') }),
+          reject,
+        );
+        return;
+      }
       const req = transport.request(new URL(request.path, base), { method: request.method, headers, agent }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
@@ -105,7 +122,13 @@ function client(spec: LoadSpec) {
       for (const part of parts) req.write(part);
       req.end();
     });
-  return { send, close: () => agent.destroy() };
+  return {
+    send,
+    close: () => {
+      raw?.close();
+      agent.destroy();
+    },
+  };
 }
 
 /** `409 DOC_HASH_CLAIMED`, `200 verdict=UNKNOWN`, or undefined when the answer is what was expected. */
@@ -137,7 +160,7 @@ async function workerMain(spec: LoadSpec): Promise<LoadResult> {
     async (request, i) => {
       let answer: Answer;
       try {
-        answer = await send(request);
+        answer = await send(request, i);
       } catch (err) {
         sampleFailure ??= (err as Error).message;
         return `network ${(err as NodeJS.ErrnoException).code ?? (err as Error).name}`;
@@ -157,16 +180,17 @@ async function workerMain(spec: LoadSpec): Promise<LoadResult> {
     },
   );
   const result: LoadResult = { ...outcome, statuses, ...(sampleFailure !== undefined ? { sampleFailure } : {}) };
-  const pending = locations.filter((l): l is string => l !== undefined);
+  // Each with the index of its request: a request's status is shown only to the key that sent it.
+  const pending = locations.flatMap((location, i) => (location === undefined ? [] : [{ location, i }]));
   if (spec.awaitCommitted && pending.length > 0) {
     const { pollMs, timeoutMs } = spec.awaitCommitted;
     const failures: Failures = {};
     let polls = 0;
     let lastCommitted = start;
-    for (const location of pending) {
+    for (const { location, i } of pending) {
       for (;;) {
         polls += 1;
-        const answer = await send({ method: 'GET', path: location }).catch((err: Error) => ({ status: 0, location: undefined, body: JSON.stringify({ state: `network ${err.message}` }) }));
+        const answer = await send({ method: 'GET', path: location }, i).catch((err: Error) => ({ status: 0, location: undefined, body: JSON.stringify({ state: `network ${err.message}` }) }));
         const state = answer.status === 200 ? (JSON.parse(answer.body) as { state: string; code?: string }) : undefined;
         if (state?.state === 'committed') {
           lastCommitted = performance.now();
