@@ -27,7 +27,7 @@ import { anchorRecords, batchAnchorRequests, singleAnchorRequests } from './lib/
 import { CEILING_DESCRIPTION, ceilingPut } from './lib/ceiling';
 import { printCpu, withCpu } from './lib/cpu';
 import { CLIENT_DESCRIPTION, runLoad, type LoadRequest, type LoadResult } from './lib/load';
-import { benchNetwork, printRunContext, type BenchNetwork } from './lib/real-network';
+import { benchNetwork, benchRateLimit, printRunContext, type BenchNetwork } from './lib/real-network';
 import { type Deferred, type RunOutcome, envNumber, failureCount, fmtInt, fmtMs, fmtRatio, printFailures, printHeader, printTable, runBench, summarize } from './lib/report';
 
 const N = envNumber('MEDPROV_BENCH_N', 2000);
@@ -126,7 +126,7 @@ interface Target {
 }
 
 function load(target: Target, label: string, clients: number, requests: LoadRequest[], expect?: { field: string; values: string[] }): Promise<LoadResult> {
-  return runLoad({ label, baseUrl: target.url, apiKey: target.apiKeys[0], concurrency: clients, requests, awaitCommitted: POLL, ...(expect ? { expect } : {}) });
+  return runLoad({ label, baseUrl: target.url, apiKey: target.apiKeys[0], apiKeys: target.apiKeys, concurrency: clients, requests, awaitCommitted: POLL, ...(expect ? { expect } : {}) });
 }
 
 /** Row 1, the ceiling at 100 clients; row 2, single-record anchors from 100 HTTP clients. */
@@ -174,13 +174,14 @@ async function realNetwork(resources: Deferred): Promise<void> {
     'bench:anchor — record anchors on the real network beside the same-run ceiling (Probe:put through the same peer, same identity, same concurrency)',
     `MEDPROV_BENCH_N=${N} MEDPROV_BENCH_CONCURRENCY=${CLIENTS} MEDPROV_BENCH_BATCHES=${BATCHES} MEDPROV_BENCH_BATCH_SIZE=${BATCH_SIZE} MEDPROV_BENCH_BATCH_CONCURRENCY=${BATCH_CLIENTS} MEDPROV_BENCH_PATIENTS=${PATIENTS}${only ? ` (--${only} only)` : ''}`,
   );
+  const rateLimit = benchRateLimit();
   const net = await benchNetwork(resources);
   printRunContext(net);
   const org = net.network.definition.organisations.find((o) => o.type === 'hospital')?.name;
   if (!org) throw new Error('the consortium has no hospital');
   const { url, apiKey } = net.gateway(org, 'records-officer');
   const target: Target = { net, org, url, apiKeys: [apiKey] };
-  console.log(`gateway: ${org}'s at ${url} as it runs (journal, coalescing, per-key rate limit as configured), ${target.apiKeys.length} records-officer API key(s)`);
+  console.log(`gateway: ${org}'s at ${url} as it runs (journal, coalescing as configured), ${target.apiKeys.length} records-officer API key(s); ${rateLimit}`);
   console.log(`client: ${CLIENT_DESCRIPTION}`);
   console.log(CEILING_DESCRIPTION);
   console.log('warm-up (not timed) before each row: the ceiling puts as many as its clients; one batch of one record per patient (creates each patient key), then two rounds of anchors / one batch per client');

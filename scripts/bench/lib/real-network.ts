@@ -137,3 +137,19 @@ export function printRunContext(net: BenchNetwork): void {
   console.log(`date: ${new Date().toISOString()}`);
   console.log(`network: ${net.description}`);
 }
+
+/** The per-key rate limit a fresh bench network's gateways get: one bench client stands for many staff. */
+export const BENCH_RATE_LIMIT = '100000';
+
+/**
+ * Before `benchNetwork`: a fresh network's gateways inherit MEDPROV_* from this process
+ * (network/src/gateways.ts), so their per-key rate limit is lifted to {@link BENCH_RATE_LIMIT}
+ * unless MEDPROV_RATE_LIMIT_PER_SECOND is set; a running network keeps its own. Returns how the
+ * limit stands, for the report.
+ */
+export function benchRateLimit(): string {
+  if (process.env.MEDPROV_BENCH_STATE_DIR) return 'per-key rate limit: as the running network was started with (default 200/s, burst 400)';
+  const set = process.env.MEDPROV_RATE_LIMIT_PER_SECOND;
+  if (set === undefined) process.env.MEDPROV_RATE_LIMIT_PER_SECOND = BENCH_RATE_LIMIT;
+  return `per-key rate limit: MEDPROV_RATE_LIMIT_PER_SECOND=${process.env.MEDPROV_RATE_LIMIT_PER_SECOND} (set for this fresh network${set === undefined ? ' by the bench' : ''})`;
+}
