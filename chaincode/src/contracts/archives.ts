@@ -6,38 +6,9 @@ import { MedprovContract } from '../lib/policy';
 import { txTimeIso } from '../lib/tx-time';
 import { parseJsonArgument, requireCode, requireMspId, requireObject, requireOpaqueId, requirePositiveInt, requireSha256Hex } from '../lib/validate';
 
-/**
- * Composite-key type of an archive anchor: issuer, archiveId. Prefixed like every medprov key
- * (see KEY_TYPES in lib/keys.ts), kept here because no other contract reads it.
- */
-export const ARCHIVE_KEY_TYPE = 'medprov.archive';
+import { ARCHIVE_KEY_TYPE, ARCHIVES_EVENT, MAX_ARCHIVE_FILES, MAX_ARCHIVE_ID, type ArchiveAnchor } from '../lib/archive-model';
 
-/** The one event an archive anchor emits (Fabric keeps one event per transaction). */
-export const ARCHIVES_EVENT = 'medprov.ArchiveAnchored';
-
-/** Largest archive: the gateway's Merkle tree holds at most 2^30 leaves. */
-export const MAX_ARCHIVE_FILES = 2 ** 30;
-
-/**
- * A folder anchored as one Merkle root: what the ledger keeps of an archive. No file names, no
- * folder name, no patient: the root commits to every file's path and SHA-256, and the per-file
- * receipts (kept by the hospital, handed to whoever needs one) prove a file's place in it.
- */
-export interface ArchiveAnchor {
-  /** The hospital's opaque id for the archive (unique per hospital). */
-  archiveId: string;
-  /** MSP ID of the anchoring hospital (the caller). */
-  issuer: string;
-  /** RFC 6962 Merkle root over the archive's files, 64 lowercase hex. */
-  root: string;
-  /** Number of files (leaves) under the root. */
-  count: number;
-  /** Optional code of what the archive holds (same form as a record's category). */
-  category?: string;
-  /** The transaction's timestamp. */
-  anchoredAt: string;
-  txId: string;
-}
+export { ARCHIVE_KEY_TYPE, ARCHIVES_EVENT, MAX_ARCHIVE_FILES, MAX_ARCHIVE_ID, type ArchiveAnchor } from '../lib/archive-model';
 
 /** What `anchorArchive` takes. */
 interface NewArchive {
@@ -54,7 +25,7 @@ function archiveKey(ctx: Context, issuer: string, archiveId: string): string {
 function parseNewArchive(value: unknown): NewArchive {
   const body = requireObject('archive', value, ['archiveId', 'root', 'count', 'category']);
   return {
-    archiveId: requireOpaqueId('archive.archiveId', body.archiveId),
+    archiveId: requireOpaqueId('archive.archiveId', body.archiveId, MAX_ARCHIVE_ID),
     root: requireSha256Hex('archive.root', body.root),
     count: requirePositiveInt('archive.count', body.count, MAX_ARCHIVE_FILES),
     ...(body.category === undefined ? {} : { category: requireCode('archive.category', body.category) }),
@@ -109,7 +80,7 @@ export class ArchivesContract extends MedprovContract {
   @Returns('string')
   async readArchive(ctx: Context, issuerArg: string, archiveIdArg: string): Promise<string> {
     const issuer = requireMspId('issuer', issuerArg);
-    const archiveId = requireOpaqueId('archiveId', archiveIdArg);
+    const archiveId = requireOpaqueId('archiveId', archiveIdArg, MAX_ARCHIVE_ID);
     const bytes = await ctx.stub.getState(archiveKey(ctx, issuer, archiveId));
     return canonicalJson(bytes.length > 0 ? fromBytes<ArchiveAnchor>(bytes) : null);
   }

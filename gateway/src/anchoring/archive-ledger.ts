@@ -9,7 +9,7 @@
  *
  * @module
  */
-import type { ArchiveAnchor } from '../../../chaincode/src/contracts/archives';
+import type { ArchiveAnchor } from '../../../chaincode/src/lib/archive-model';
 import { ApiError } from '../errors';
 import type { Ledger } from '../fabric/client';
 import { toApiError } from '../records/service';

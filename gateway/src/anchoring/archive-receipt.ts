@@ -33,6 +33,7 @@
  *
  * @module
  */
+import { ARCHIVE_LEAF_PREFIX } from '../../../chaincode/src/lib/archive-model';
 import { AnchoringError } from './errors';
 import {
   documentHashHex,
@@ -114,7 +115,7 @@ const RECEIPT_KEYS = ['version', 'kind', 'file', 'leafIndex', 'treeSize', 'inclu
 const ANCHOR_KEYS = ['issuer', 'archiveId', 'txId', 'blockNumber', 'anchoredAt'] as const;
 // The chaincode's forms (chaincode/src/lib/validate.ts), repeated: the verifier runs in browsers too.
 const MSP_ID = /^[A-Za-z0-9.-]{1,64}$/;
-const OPAQUE_ID = /^[\p{L}\p{N}._:/#@+-]{1,128}$/u;
+const OPAQUE_ID = /^[\p{L}\p{N}._:/#@+-]{1,120}$/u;
 const DECIMAL = /^(0|[1-9][0-9]{0,19})$/;
 const ISO_MILLIS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const RECEIPT_REQUIRED = ['version', 'kind', 'file', 'leafIndex', 'treeSize', 'inclusionProof', 'archiveRoot'] as const;
@@ -213,7 +214,7 @@ export function parseArchiveLedgerAnchor(field: string, value: unknown): Archive
   };
   return {
     issuer: text('issuer', MSP_ID, 'must be an MSP ID of 1 to 64 letters, digits, dots or hyphens.'),
-    archiveId: text('archiveId', OPAQUE_ID, 'must be 1 to 128 letters, digits or . _ : / # @ + -.'),
+    archiveId: text('archiveId', OPAQUE_ID, 'must be 1 to 120 letters, digits or . _ : / # @ + -.'),
     txId: requireHashHex(`${field}.txId`, a.txId),
     blockNumber: text('blockNumber', DECIMAL, 'must be a block number in decimal.'),
     anchoredAt: text('anchoredAt', ISO_MILLIS, 'must be an ISO-8601 UTC timestamp with milliseconds.'),
@@ -252,8 +253,9 @@ export function archiveAnchorReasons(receipt: ArchiveReceipt, ledger: LedgerArch
 /**
  * Verifies an archive receipt offline against the file's bytes: the file hashes to
  * `file.docHash`; the archive leaf of (path, docHash) is at `leafIndex` of the archive tree whose
- * root is `archiveRoot`; and, when the log receipt is present, it verifies ({@link verifyReceipt})
- * and its leaf's `docHash` is `archiveRoot`.
+ * root is `archiveRoot`; and, when the log receipt is present, it verifies ({@link verifyReceipt}),
+ * its leaf's `docHash` is `archiveRoot` and, with `anchor`, its leaf names the same transaction
+ * (issuer, `archive:<archiveId>`, time, block).
  *
  * @param receipt - the archive receipt object or its JSON text
  * @param fileBytes - the file's bytes
@@ -272,11 +274,18 @@ export function verifyArchiveReceipt(receipt: unknown, fileBytes: Uint8Array, op
   let anchored = false;
   if (r.logReceipt) {
     const log = verifyReceipt(r.logReceipt, undefined, options);
-    reasons.push(...log.reasons.map((reason) => `Log receipt: ${reason}`));
+    const chain: string[] = log.reasons.map((reason) => `Log receipt: ${reason}`);
     if (r.logReceipt.leaf.docHash !== r.archiveRoot) {
-      reasons.push('The log receipt anchors another document: its leaf.docHash is not the archive root.');
+      chain.push('The log receipt anchors another document: its leaf.docHash is not the archive root.');
     }
-    anchored = log.valid && r.logReceipt.leaf.docHash === r.archiveRoot;
+    // The log names the archive's transaction as it names any anchor (ledger-source.ts): both must agree.
+    const leaf = r.logReceipt.leaf;
+    const a = r.anchor;
+    if (a && (leaf.txId !== a.txId || leaf.issuer !== a.issuer || leaf.recordId !== `${ARCHIVE_LEAF_PREFIX}${a.archiveId}` || leaf.anchoredAt !== a.anchoredAt || String(leaf.blockNumber) !== a.blockNumber)) {
+      chain.push("The log receipt's leaf names another transaction, issuer, archive, time or block than the receipt's anchor.");
+    }
+    reasons.push(...chain);
+    anchored = chain.length === 0;
   }
   return { valid: reasons.length === 0, reasons, anchored };
 }

@@ -12,6 +12,10 @@
  * written by this source must keep being fed by it (or by one that numbers the same way).
  * `anchorIndex` is the change's index among the anchored/amended changes of its transaction.
  *
+ * Archives (`Archives:anchorArchive`, event `medprov.ArchiveAnchored`) are anchors too: the root
+ * is the leaf's docHash, the archive is named `archive:<archiveId>` as its recordId, version 1, so
+ * the archive's receipts can chain through the log to the EVM checkpoints (archive-receipt.ts).
+ *
  * Resuming after a position re-reads its whole block (events carry no index to start from) and
  * skips what is at or before it. Retractions are not yielded (see {@link AnchorSource}).
  *
@@ -28,6 +32,7 @@
  * @module
  */
 import { RECORDS_EVENT } from '../../../chaincode/src/lib/record-model';
+import { ARCHIVE_LEAF_PREFIX, ARCHIVES_EVENT, type ArchiveAnchor } from '../../../chaincode/src/lib/archive-model';
 import type { Ledger, LedgerEvent, LedgerEvents } from '../fabric/client';
 import { AnchoringError } from './errors';
 import { comparePositions, type AnchorsAfterOptions, type AnchorSource, type AnchoredFields, type LedgerPosition, type SourcedAnchor } from './source';
@@ -99,6 +104,12 @@ export class LedgerAnchorSource implements AnchorSource {
       } else {
         ordinal += 1;
       }
+      if (event.eventName === ARCHIVES_EVENT) {
+        const position: LedgerPosition = { blockNumber: event.blockNumber, txIndex: ordinal, anchorIndex: 0 };
+        if (after && comparePositions(position, after) <= 0) continue;
+        yield { position, anchor: archiveAnchorOf(event.payload, event.transactionId), blockNumber: event.blockNumber };
+        continue;
+      }
       if (event.eventName !== RECORDS_EVENT) continue;
       const changes = parseChanges(event.payload, event.transactionId);
       let anchorIndex = 0;
@@ -118,6 +129,20 @@ export class LedgerAnchorSource implements AnchorSource {
       }
     }
   }
+}
+
+/** An archive's anchor as the log records it: root as docHash, `archive:<archiveId>` as recordId, version 1. */
+function archiveAnchorOf(payload: Uint8Array, transactionId: string): AnchoredFields {
+  let archive: Partial<ArchiveAnchor> | undefined;
+  try {
+    archive = JSON.parse(decoder.decode(payload)) as Partial<ArchiveAnchor>;
+  } catch {
+    archive = undefined;
+  }
+  if (!archive || typeof archive.root !== 'string' || typeof archive.archiveId !== 'string' || archive.txId !== transactionId) {
+    throw new AnchoringError('SOURCE_INCONSISTENT', `the ${ARCHIVES_EVENT} event of transaction ${transactionId} is not the archive that transaction anchored.`);
+  }
+  return { docHash: archive.root, issuer: String(archive.issuer), recordId: `${ARCHIVE_LEAF_PREFIX}${archive.archiveId}`, version: 1, anchoredAt: String(archive.anchoredAt), txId: archive.txId };
 }
 
 function parseChanges(payload: Uint8Array, transactionId: string): RecordChange[] {

@@ -5,14 +5,13 @@
  *
  * @module
  */
-// The chaincode's bound (MAX_ARCHIVE_FILES in chaincode/src/contracts/archives.ts) is the tree's.
-import { MAX_TREE_SIZE as MAX_ARCHIVE_FILES } from '../merkle';
+import { MAX_ARCHIVE_FILES, MAX_ARCHIVE_ID } from '../../../chaincode/src/lib/archive-model';
 
 const sha256Hex = { type: 'string', pattern: '^[0-9a-f]{64}$', description: 'SHA-256 digest, 64 lowercase hex characters' } as const;
 const archiveId = {
   type: 'string',
   minLength: 1,
-  maxLength: 128,
+  maxLength: MAX_ARCHIVE_ID,
   pattern: '^[\\p{L}\\p{N}._:/#@+-]+$',
   description: "The hospital's id of the archive (letters, digits and . _ : / # @ + -), unique per hospital; never a name that says whom the files are about",
 } as const;

@@ -5,7 +5,9 @@
  * files, read back from the receipts folder, verify offline and against that record, a changed
  * file fails; re-sending the archive writes nothing, another root under the same id is refused
  * (ARCHIVE_EXISTS) and bad input gets a 4xx with a code and writes nothing; the chaincode itself
- * refuses an insurer's archive (FORBIDDEN_ORG_TYPE), with no gateway in between.
+ * refuses an insurer's archive (FORBIDDEN_ORG_TYPE), with no gateway in between; the anchor log
+ * follows the archive's transaction, so once a checkpoint covers the root (`medprov archive
+ * checkpoint`) every file's receipt chains to the AnchorRegistry on the local EVM chain.
  */
 import { expect } from 'chai';
 import { createHash, randomBytes } from 'node:crypto';
@@ -17,6 +19,7 @@ import { archiveAnchorReasons, verifyArchiveReceipt, type LedgerArchive } from '
 import { readArchiveManifest, readArchiveReceipt } from '../../../gateway/src/anchoring/node';
 import { nativeSha256 } from '../../../gateway/src/merkle/node-hasher';
 import { runCli, type CliRun } from '../../unit/support/cli-process';
+import { localChain, receiptOf } from './flows';
 import { call } from './support/gateway-http';
 import { ledgerTransaction, refusalOf } from './support/peer-cli';
 import { stopTestNetwork, testNetwork, type TestNetwork } from './test-network';
@@ -155,5 +158,23 @@ describe('real network: an archive is one transaction, with receipts that verify
     const refusal = await refusalOf(invokeChaincode(net.network, 'Insurer', 'Archives:anchorArchive', [JSON.stringify({ archiveId: `ins-${run}`, root: sha256('ins'), count: 1 })]));
     expect(refusal).to.include({ code: 'FORBIDDEN_ORG_TYPE', stage: 'endorsement' });
     expect((await queryChaincode(net.network, 'Hospital', 'Archives:readArchive', ['InsurerMSP', `ins-${run}`])).trim()).to.equal('null');
+  });
+
+  it('the anchor log follows the archive: after a checkpoint, every receipt chains to the AnchorRegistry on the EVM chain', async () => {
+    const hospital = net.gateway('Hospital', 'records-officer');
+    // The Hospital's log holds the root as the leaf of the archive's transaction (archive:<id>, version 1).
+    const logReceipt = await receiptOf(hospital, summary.root);
+    expect(logReceipt.leaf).to.include({ docHash: summary.root, issuer: 'HospitalMSP', recordId: `archive:${archiveId}`, version: 1, txId: summary.anchor.txId, blockNumber: Number(summary.anchor.blockNumber) });
+    const attached = await cli(['archive', 'checkpoint', out, '--json', '--gateway', hospital.url, '--api-key', hospital.key]);
+    expect(attached.code, attached.stderr).to.equal(0);
+    const rel = 'batch-03/scan-00010.bin';
+    const receipt = await readArchiveReceipt(out, { path: rel });
+    const bytes = readFileSync(path.join(folder, ...rel.split('/')));
+    expect(verifyArchiveReceipt(receipt, bytes, { sha256: nativeSha256 })).to.deep.equal({ valid: true, reasons: [], anchored: true });
+    const receiptFile = path.join(dir, 'checkpointed.json');
+    writeFileSync(receiptFile, JSON.stringify(receipt));
+    const onChain = await cli(['archive', 'verify', receiptFile, path.join(folder, ...rel.split('/')), '--rpc', localChain(net.network).rpcUrl, '--json']);
+    expect(onChain.code, onChain.stdout + onChain.stderr).to.equal(0);
+    expect(JSON.parse(onChain.stdout)).to.include({ valid: true, anchored: true });
   });
 });

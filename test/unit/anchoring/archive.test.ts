@@ -22,6 +22,12 @@ import {
 import { bytesToHex, MerkleTree } from '../../../gateway/src/merkle';
 import { nativeSha256, nodeHasher } from '../../../gateway/src/merkle/node-hasher';
 import { codeOf, makeAnchor, makeSourced, tempDir } from './fixtures';
+import { ArchivesContract, IdentityContract, RecordsContract } from '../../../chaincode/src';
+import { LedgerAnchorSource } from '../../../gateway/src/anchoring/node';
+import type { SourcedAnchor } from '../../../gateway/src/anchoring/source';
+import { FakeLedger } from '../chaincode/fake-ledger';
+import { CONSORTIUM, HOSPITAL } from '../chaincode/fixtures';
+import { ChaincodeLedger } from '../support/chaincode-ledger';
 
 const sha256Hex = (b: Uint8Array | string): string => createHash('sha256').update(b).digest('hex');
 
@@ -383,6 +389,69 @@ describe('anchoring: archive built in memory', function () {
       expect((await readArchiveReceipt(dir, { path: 'm/n.txt' })).leafIndex).to.equal(2);
       expect(await codeOf(() => readArchiveReceipt(dir, { path: 'b.txt' }))).to.equal('ARCHIVE_ENTRY_NOT_FOUND');
       expect(await codeOf(() => buildArchive([], contentsOf(0)))).to.equal('ARCHIVE_EMPTY');
+    } finally {
+      cleanup();
+    }
+  });
+});
+
+describe('anchoring: an archive in the anchor log (file → archive root → Archives transaction → log → checkpoint)', function () {
+  this.timeout(30_000);
+
+  it('the ledger source yields the archive as an anchor (root, archive:<id>, version 1) in commit order, and its log receipt chains onto the archive\'s receipts', async () => {
+    const { dir, cleanup } = tempDir('medprov-archive-log-');
+    try {
+      const source = path.join(dir, 'scans');
+      makeFolder(source);
+      const out = path.join(dir, 'receipts');
+      const ledger = new FakeLedger();
+      await ledger.invoke(HOSPITAL, new IdentityContract(), 'initConsortium', CONSORTIUM);
+      const recordOf = (id: string) => JSON.stringify({ recordId: id, docHash: sha256Hex(id), patientRef: sha256Hex(`ref ${id}`), category: 'loinc:11506-3' });
+      await ledger.invoke(HOSPITAL, new RecordsContract(), 'anchorRecord', recordOf('before'));
+      // The archive anchored by its own transaction, as POST /v1/archives does.
+      const summary = await archiveFolder(source, {
+        out,
+        anchorRoot: async (root, meta) => {
+          const { archive } = JSON.parse(await ledger.invoke(HOSPITAL, new ArchivesContract(), 'anchorArchive', JSON.stringify({ archiveId: 'scans-2019', root, count: meta.fileCount })));
+          return { issuer: archive.issuer, archiveId: archive.archiveId, txId: archive.txId, blockNumber: String(ledger.committed.length), anchoredAt: archive.anchoredAt };
+        },
+      });
+      await ledger.invoke(HOSPITAL, new RecordsContract(), 'anchorRecord', recordOf('after'));
+
+      // The log's source: three anchors, the archive in the middle, named archive:<id>.
+      const view = new ChaincodeLedger(ledger, HOSPITAL);
+      const items: SourcedAnchor[] = [];
+      for await (const item of new LedgerAnchorSource(view, view, { untilHeight: true, quietMs: 200 }).anchorsAfter(undefined)) items.push(item);
+      expect(items.map((i) => i.anchor.recordId)).to.deep.equal(['before', 'archive:scans-2019', 'after']);
+      expect(items[1]!.anchor).to.deep.equal({ docHash: summary.root, issuer: HOSPITAL, recordId: 'archive:scans-2019', version: 1, anchoredAt: summary.anchor!.anchoredAt, txId: summary.anchor!.txId });
+      expect(String(items[1]!.blockNumber)).to.equal(summary.anchor!.blockNumber);
+
+      // The log and a checkpoint of it (offline here), its receipt of the root attached to the archive.
+      const logDir = tempDir();
+      const log = await AnchorLog.open(logDir.dir);
+      try {
+        for (const item of items) await log.append(item);
+        await log.flush();
+        const tree = await log.tree();
+        const index = (await log.findByDocHash(summary.root))!;
+        const logReceipt = buildReceipt({
+          leafBytes: await log.leafBytes(index),
+          leafIndex: index,
+          tree,
+          checkpoint: { treeSize: 3, root: bytesToHex(tree.root()), fabricBlockHeight: ledger.committed.length + 1, chainId: 31337, contract: `0x${'12'.repeat(20)}` },
+        });
+        await attachLogReceipt(out, logReceipt);
+        const receipt = await readArchiveReceipt(out, { path: 'a/1.pdf' });
+        expect(verifyArchiveReceipt(receipt, Buffer.from(FILES['a/1.pdf']!))).to.deep.equal({ valid: true, reasons: [], anchored: true });
+        // A receipt whose anchor names another transaction than the log's leaf does not chain.
+        const forged = { ...receipt, anchor: { ...receipt.anchor!, txId: 'cd'.repeat(32) } };
+        const result = verifyArchiveReceipt(forged, Buffer.from(FILES['a/1.pdf']!));
+        expect(result.anchored).to.equal(false);
+        expect(result.reasons).to.deep.equal(["The log receipt's leaf names another transaction, issuer, archive, time or block than the receipt's anchor."]);
+      } finally {
+        await log.close();
+        logDir.cleanup();
+      }
     } finally {
       cleanup();
     }

@@ -83,7 +83,7 @@ describe('chaincode: Archives (one transaction per archive)', () => {
       [archiveJson({ archiveId: '' }), 'INVALID_ARGUMENT'],
       [archiveJson({ archiveId: 'has space' }), 'INVALID_ARGUMENT'],
       [archiveJson({ archiveId: 'a\u0000b' }), 'INVALID_ARGUMENT'],
-      [archiveJson({ archiveId: 'x'.repeat(129) }), 'INVALID_ARGUMENT'],
+      [archiveJson({ archiveId: 'x'.repeat(121) }), 'INVALID_ARGUMENT'],
       [archiveJson({ root: ROOT.toUpperCase() }), 'INVALID_ARGUMENT'],
       [archiveJson({ root: ROOT.slice(2) }), 'INVALID_ARGUMENT'],
       [archiveJson({ count: 0 }), 'INVALID_ARGUMENT'],
@@ -96,7 +96,8 @@ describe('chaincode: Archives (one transaction per archive)', () => {
     ];
     for (const [json, code] of cases) await expectCode(ledger.invoke(HOSPITAL, archives, 'anchorArchive', json), code);
     expect(ledger.committed).to.have.length(1);
-    // The largest archive the gateway's tree holds is accepted.
+    // The longest id and the largest archive the gateway's tree holds are accepted.
+    expect(JSON.parse(await ledger.invoke(HOSPITAL, archives, 'anchorArchive', archiveJson({ archiveId: 'x'.repeat(120) }))).created).to.equal(true);
     expect(JSON.parse(await ledger.invoke(HOSPITAL, archives, 'anchorArchive', archiveJson({ count: 2 ** 30 }))).created).to.equal(true);
   });
 

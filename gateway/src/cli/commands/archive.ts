@@ -1,7 +1,9 @@
 import { readFile, writeFile } from 'node:fs/promises';
-import { archiveAnchorReasons, isAnchoringError, parseArchiveReceipt, verifyArchiveReceipt, type ArchiveLedgerAnchor, type ArchiveReceipt, type LedgerArchive } from '../../anchoring';
+import { JsonRpcProvider } from 'ethers';
+import { archiveAnchorReasons, isAnchoringError, parseArchiveReceipt, verifyArchiveReceipt, verifyReceiptOnChain, type ArchiveLedgerAnchor, type ArchiveReceipt, type LedgerArchive } from '../../anchoring';
 import type { AnchoredArchive } from '../../anchoring/archive-ledger';
-import { anchorArchiveStore, archiveFolder, readArchiveManifest, readArchiveReceipt, type AnchorRootFn } from '../../anchoring/node';
+import { anchorArchiveStore, archiveFolder, attachLogReceipt, readArchiveManifest, readArchiveReceipt, type AnchorRootFn } from '../../anchoring/node';
+import type { Receipt } from '../../anchoring/receipt';
 import { nativeSha256 } from '../../merkle/node-hasher';
 import { intOption, str, type Command, type Parsed } from '../command';
 import { gatewaySettings } from '../config';
@@ -9,14 +11,14 @@ import { GatewayClient, segment } from '../client';
 import { CliError, EXIT, UsageError } from '../errors';
 import { fields, type Output } from '../output';
 
-const ARCHIVE_ID = /^[\p{L}\p{N}._:/#@+-]{1,128}$/u;
+const ARCHIVE_ID = /^[\p{L}\p{N}._:/#@+-]{1,120}$/u;
 const CATEGORY = /^[A-Za-z0-9._:-]{1,64}$/;
 
 /** --id and --category, checked as the gateway would. */
 function archiveIdentity(args: Parsed): { archiveId: string; category?: string } {
   const archiveId = str(args, 'id');
   if (archiveId === undefined) throw new UsageError('--id <archiveId> is required: the id the ledger keeps the archive under.');
-  if (!ARCHIVE_ID.test(archiveId)) throw new UsageError('--id must be 1 to 128 letters, digits or . _ : / # @ + - (no spaces).');
+  if (!ARCHIVE_ID.test(archiveId)) throw new UsageError('--id must be 1 to 120 letters, digits or . _ : / # @ + - (no spaces).');
   const category = str(args, 'category');
   if (category !== undefined && !CATEGORY.test(category)) throw new UsageError('--category must be a code of letters, digits and . _ : - (at most 64).');
   return { archiveId, ...(category !== undefined ? { category } : {}) };
@@ -145,6 +147,51 @@ id is refused (ARCHIVE_EXISTS, exit 4).`,
   },
 };
 
+/** `medprov archive checkpoint <receipts-folder>`: the anchor log's receipt of the root, added to every file's receipt. */
+export const archiveCheckpointCommand: Command = {
+  name: 'archive checkpoint',
+  summary: "add the EVM checkpoint of the archive's root to every file's receipt, once there is one",
+  usage: 'archive checkpoint <receipts-folder> [--gateway <url>] [--api-key <key>] [--json]',
+  description: `
+Asks the gateway for the anchor log's receipt of the archive's root (GET /v1/receipts/{root}: the
+log follows Archives:anchorArchive like record anchors) and, once it verifies and names the
+archive's transaction, keeps it in <receipts-folder>: every file's receipt read afterwards chains
+file → archive root → log root → the AnchorRegistry checkpoint on the EVM chain. Until a
+checkpoint covers the root (every 1,000 anchors or 60 s) the gateway answers RECEIPT_PENDING
+(exit 4): ask again a little later.`,
+  examples: ['medprov archive checkpoint /data/receipts/scans-2019'],
+  options: {},
+  usesGateway: true,
+  positionals: { min: 1, max: 1 },
+  async run({ args, out, env }) {
+    const folder = args.positionals[0]!;
+    const manifest = await readArchiveManifest(folder).catch((err: unknown) => {
+      throw new UsageError(`${folder} is not an archive's receipts folder (${(err as Error).message}).`);
+    });
+    if (!manifest.anchor) throw new UsageError(`the archive in ${folder} is not anchored yet: run 'medprov archive anchor' first.`);
+    const client = new GatewayClient(gatewaySettings(args, env));
+    const { body: logReceipt } = await client.request<Receipt>('GET', `/v1/receipts/${manifest.root}`);
+    try {
+      await attachLogReceipt(folder, logReceipt);
+    } catch (err) {
+      if (isAnchoringError(err)) throw new CliError(EXIT.FAILED, `The gateway's log receipt of the root was not kept: ${err.message}`, err.code, { cause: err });
+      throw err;
+    }
+    // The chain as a verifier will see it: one file's receipt, the log's leaf naming the archive's transaction.
+    const check = await readArchiveReceipt(folder, { index: 0 });
+    const leaf = check.logReceipt!.leaf;
+    if (leaf.txId !== manifest.anchor.txId) throw new CliError(EXIT.FAILED, `The log's receipt names transaction ${leaf.txId}, not the archive's ${manifest.anchor.txId}.`);
+    out.document({ root: manifest.root, logReceipt });
+    out.line(`every receipt in ${folder} now chains to the EVM checkpoint`);
+    for (const l of fields([
+      ['log leaf', `${logReceipt.leafIndex} of ${logReceipt.treeSize}`],
+      ['checkpoint', `chain ${logReceipt.checkpoint.chainId}, contract ${logReceipt.checkpoint.contract}`],
+      ['EVM tx', logReceipt.checkpoint.evmTxHash],
+    ])) out.line(l);
+    return EXIT.OK;
+  },
+};
+
 /** `medprov archive receipt <receipts-folder> <path>`: one file's self-contained receipt. */
 export const archiveReceiptCommand: Command = {
   name: 'archive receipt',
@@ -200,17 +247,20 @@ Written to --out, or printed. Check it with 'medprov archive verify <receipt.jso
 /** `medprov archive verify <receipt.json> <file> [--ledger]`: check an archive receipt offline (and against the ledger). */
 export const archiveVerifyCommand: Command = {
   name: 'archive verify',
-  summary: "check an archived file's receipt offline, and with --ledger against the ledger",
-  usage: 'archive verify <receipt.json> <file> [--ledger] [--gateway <url>] [--api-key <key>] [--json]',
+  summary: "check an archived file's receipt offline, and with --ledger against the ledger, with --rpc on the EVM chain",
+  usage: 'archive verify <receipt.json> <file> [--ledger] [--rpc <url>] [--gateway <url>] [--api-key <key>] [--json]',
   description: `
 Checks without any gateway that <file> hashes to the receipt's SHA-256 and that the receipt's
 proof leads from its leaf (path and SHA-256) to the archive's root. With --ledger it also asks a
 gateway what the ledger holds for the archive the receipt names (GET /v1/archives/{issuer}/{id},
-any member's gateway) and checks the same root, file count and transaction.
-Exit status 0 when everything checked holds, 1 when not.`,
+any member's gateway) and checks the same root, file count and transaction. A receipt that
+carries the anchor log's receipt of the root ('medprov archive checkpoint') is checked to its
+checkpoint offline too, and with --rpc on the EVM chain (the AnchorRegistry it names).
+Exit status 0 when everything checked holds, 1 when not, 3 when the EVM node cannot be reached.`,
   examples: ['medprov archive verify scan-0042.receipt.json scan-0042.pdf', 'medprov archive verify scan-0042.receipt.json scan-0042.pdf --ledger --json'],
   options: {
     ledger: { type: 'boolean', description: 'also compare with the ledger, through the gateway' },
+    rpc: { type: 'string', value: 'url', description: "JSON-RPC URL of the EVM chain: also check the root's checkpoint on chain" },
   },
   usesGateway: true,
   positionals: { min: 2, max: 2 },
@@ -247,9 +297,26 @@ Exit status 0 when everything checked holds, 1 when not.`,
         reasons.push(...archiveAnchorReasons(receipt, ledger));
       }
     }
+    const rpc = str(args, 'rpc');
+    if (rpc !== undefined) {
+      if (!/^(https?|wss?):\/\//.test(rpc)) throw new UsageError(`--rpc '${rpc}' must be an http(s) or ws(s) URL.`);
+      if (!receipt.logReceipt) {
+        reasons.push("The receipt carries no checkpoint to check on chain (run 'medprov archive checkpoint' on its receipts folder).");
+      } else {
+        const provider = new JsonRpcProvider(rpc, undefined, { staticNetwork: true });
+        try {
+          reasons.push(...(await verifyReceiptOnChain(receipt.logReceipt, provider, { sha256: nativeSha256 })).reasons.map((r) => `On chain: ${r}`));
+        } catch (err) {
+          if (isAnchoringError(err) && err.code === 'REGISTRY_UNAVAILABLE') throw new CliError(EXIT.UNREACHABLE, `Cannot ask the EVM chain at ${rpc} about the checkpoint.`, err.code, { cause: err });
+          throw err;
+        } finally {
+          provider.destroy();
+        }
+      }
+    }
     const valid = reasons.length === 0;
-    out.document({ valid, reasons, file: receipt.file, leafIndex: receipt.leafIndex, treeSize: receipt.treeSize, archiveRoot: receipt.archiveRoot, anchor: receipt.anchor ?? null, ...(ledger !== undefined ? { ledger } : {}) });
-    out.line(valid ? `VALID: ${file} is ${receipt.file.path} of the archive with root ${receipt.archiveRoot}${ledger ? ', as the ledger holds it' : ''}` : `NOT VALID: ${file}`);
+    out.document({ valid, reasons, anchored: offline.anchored, file: receipt.file, leafIndex: receipt.leafIndex, treeSize: receipt.treeSize, archiveRoot: receipt.archiveRoot, anchor: receipt.anchor ?? null, ...(ledger !== undefined ? { ledger } : {}) });
+    out.line(valid ? `VALID: ${file} is ${receipt.file.path} of the archive with root ${receipt.archiveRoot}${ledger ? ', as the ledger holds it' : ''}${offline.anchored ? `, checkpointed on chain ${receipt.logReceipt!.checkpoint.chainId}${rpc ? ' (checked there)' : ''}` : ''}` : `NOT VALID: ${file}`);
     for (const reason of reasons) out.line(`  ${reason}`);
     if (valid && receipt.anchor) printAnchor(out, receipt.anchor);
     return valid ? EXIT.OK : EXIT.FAILED;
@@ -257,4 +324,4 @@ Exit status 0 when everything checked holds, 1 when not.`,
 };
 
 /** The archive commands, in the order `medprov archive --help` lists them. */
-export const ARCHIVE_COMMANDS: readonly Command[] = [archiveCreateCommand, archiveAnchorCommand, archiveReceiptCommand, archiveVerifyCommand];
+export const ARCHIVE_COMMANDS: readonly Command[] = [archiveCreateCommand, archiveAnchorCommand, archiveCheckpointCommand, archiveReceiptCommand, archiveVerifyCommand];
