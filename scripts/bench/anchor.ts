@@ -27,8 +27,9 @@ import { anchorRecords, batchAnchorRequests, singleAnchorRequests } from './lib/
 import { CEILING_DESCRIPTION, ceilingPut } from './lib/ceiling';
 import { printCpu, withCpu } from './lib/cpu';
 import { CLIENT_DESCRIPTION, runLoad, type LoadRequest, type LoadResult } from './lib/load';
+import { ceilingRow, printBenchRows as printRows, type BenchRow as Row } from './lib/rows';
 import { benchNetwork, benchRateLimit, printRunContext, type BenchNetwork } from './lib/real-network';
-import { type Deferred, type RunOutcome, envNumber, failureCount, fmtInt, fmtMs, fmtRatio, printFailures, printHeader, printTable, runBench, summarize } from './lib/report';
+import { type Deferred, envNumber, failureCount, fmtInt, printFailures, printHeader, runBench } from './lib/report';
 
 const N = envNumber('MEDPROV_BENCH_N', 2000);
 const CLIENTS = envNumber('MEDPROV_BENCH_CONCURRENCY', 100);
@@ -41,27 +42,6 @@ const PREFER_WAIT = { prefer: 'wait=30' };
 const POLL = { pollMs: 50, timeoutMs: 600_000 };
 const GOAL_SINGLE = 1.5;
 const GOAL_BATCH = 20_000;
-
-/** One line of the results table. */
-interface Row {
-  label: string;
-  clients: number;
-  /** Operations sent (transactions, requests). */
-  sent: number;
-  /** The figure: per second, in `unit`. */
-  rate: number;
-  unit: string;
-  latenciesMs: Float64Array;
-  errors: number;
-  rateLimited: number;
-  /** The same-run ceiling (tx/s) this row is held against, and the goal as text. */
-  ceiling?: number;
-  goal?: string;
-}
-
-function ceilingRow(label: string, clients: number, outcome: RunOutcome): Row {
-  return { label, clients, sent: outcome.latenciesMs.length, rate: outcome.ok / outcome.seconds, unit: 'tx/s', latenciesMs: outcome.latenciesMs, errors: failureCount(outcome.failures), rateLimited: 0 };
-}
 
 /**
  * What a load run committed and how fast, end to end: answers that were final (201/200: committed
@@ -86,29 +66,6 @@ function loadRow(label: string, clients: number, result: LoadResult, perRequest:
     errors: failureCount(result.failures) + failureCount(result.committed?.failures ?? {}),
     rateLimited: result.statuses['429'] ?? 0,
   };
-}
-
-function printRows(rows: Row[]): void {
-  printTable(
-    ['', 'clients', 'sent', 'figure', 'p50 ms', 'p99 ms', 'max ms', 'errors', '429s', 'ceiling tx/s', 'ratio', 'goal'],
-    rows.map((r) => {
-      const s = summarize(r.latenciesMs);
-      return [
-        r.label,
-        String(r.clients),
-        fmtInt(r.sent),
-        `${fmtInt(r.rate)} ${r.unit}`,
-        fmtMs(s.p50),
-        fmtMs(s.p99),
-        fmtMs(s.max),
-        r.errors === 0 ? '0' : `${r.errors} !!!`,
-        r.rateLimited === 0 ? '0' : `${r.rateLimited} !!!`,
-        r.ceiling === undefined ? '' : fmtInt(r.ceiling),
-        r.ceiling === undefined ? '' : fmtRatio(r.rate / r.ceiling),
-        r.goal ?? '',
-      ];
-    }),
-  );
 }
 
 function printLoadFailures(label: string, result: LoadResult): void {

@@ -44,7 +44,8 @@ import { CEILING_DESCRIPTION, ceilingEvaluate } from './lib/ceiling';
 import { printCpu, withCpu } from './lib/cpu';
 import { CLIENT_DESCRIPTION, runLoad, type LoadRequest, type LoadResult } from './lib/load';
 import { benchNetwork, benchProgress, benchRateLimit, printRunContext, type BenchNetwork } from './lib/real-network';
-import { type Deferred, type RunOutcome, envNumber, failureCount, fmtInt, fmtMs, fmtRatio, printFailures, printHeader, printTable, runBench, summarize } from './lib/report';
+import { type Deferred, type RunOutcome, envNumber, failureCount, fmtInt, fmtMs, printFailures, printHeader, runBench, summarize } from './lib/report';
+import { ceilingRow, printBenchRows, type BenchRow } from './lib/rows';
 
 const N = envNumber('MEDPROV_BENCH_N', 50_000);
 const ROUNDS = envNumber('MEDPROV_BENCH_ROUNDS', 3);
@@ -60,50 +61,21 @@ const RUN = randomBytes(4).toString('hex');
 const GOAL = { rate: 5000, p99Ms: 50 };
 const sha = (data: string | Uint8Array) => createHash('sha256').update(data).digest('hex');
 
-/** One line of the results table. */
-interface Row {
-  label: string;
-  clients: number;
-  sent: number;
-  rate: number;
-  unit: string;
-  latenciesMs: Float64Array;
-  errors: number;
-  rateLimited: number;
-  /** Answers from the anchor index / from the peer during the row (the gateway's counters). */
-  answered?: { index: number; peer: number };
-  ceiling?: number;
-  goal?: string;
-}
-
 const rateOf = (o: RunOutcome) => o.ok / o.seconds;
 
-function row(label: string, clients: number, outcome: RunOutcome & { statuses?: Record<string, number> }, unit: string): Row {
-  return { label, clients, sent: outcome.latenciesMs.length, rate: rateOf(outcome), unit, latenciesMs: outcome.latenciesMs, errors: failureCount(outcome.failures), rateLimited: outcome.statuses?.['429'] ?? 0 };
-}
-
-function printRows(rows: Row[]): void {
-  printTable(
-    ['', 'clients', 'sent', 'figure', 'p50 ms', 'p99 ms', 'max ms', 'errors', '429s', 'index / peer', 'ceiling tx/s', 'ratio', 'goal'],
-    rows.map((r) => {
-      const s = summarize(r.latenciesMs);
-      return [
-        r.label,
-        String(r.clients),
-        fmtInt(r.sent),
-        `${fmtInt(r.rate)} ${r.unit}`,
-        fmtMs(s.p50),
-        fmtMs(s.p99),
-        fmtMs(s.max),
-        r.errors === 0 ? '0' : `${fmtInt(r.errors)} !!!`,
-        r.rateLimited === 0 ? '0' : `${fmtInt(r.rateLimited)} !!!`,
-        r.answered ? `${fmtInt(r.answered.index)} / ${fmtInt(r.answered.peer)}` : '',
-        r.ceiling === undefined ? '' : fmtInt(r.ceiling),
-        r.ceiling === undefined ? '' : fmtRatio(r.rate / r.ceiling),
-        r.goal ?? '',
-      ];
-    }),
-  );
+/** A load run's row: its answers per second; who answered it (index / peer) in the table's own column. */
+function loadRow(label: string, clients: number, result: LoadResult, unit: string, answered: { index: number; peer: number }): BenchRow {
+  return {
+    label,
+    clients,
+    sent: result.latenciesMs.length,
+    rate: rateOf(result),
+    unit,
+    latenciesMs: result.latenciesMs,
+    errors: failureCount(result.failures),
+    rateLimited: result.statuses['429'] ?? 0,
+    extra: [`${fmtInt(answered.index)} / ${fmtInt(answered.peer)}`],
+  };
 }
 
 interface IndexHealth {
@@ -211,10 +183,10 @@ async function realNetwork(resources: Deferred): Promise<void> {
   benchProgress.step(`waiting for ${insurer}'s anchor index to hold them`);
   await waitForIndex(url, before.entries + hashes.length + documents.length);
 
-  const rows: Row[] = [];
+  const rows: BenchRow[] = [];
   const ceiling = await withCpu(net.pids(), () => ceilingEvaluate(net, insurer, { concurrency: CLIENTS, count: Math.max(5000, PEER_N) }));
   const ceilingRate = rateOf(ceiling.result);
-  rows.push(row(`ceiling: Probe:get via ${insurer}'s peer`, CLIENTS, ceiling.result, 'tx/s'));
+  rows.push(ceilingRow(`ceiling: Probe:get via ${insurer}'s peer`, CLIENTS, ceiling.result));
   printFailures('ceiling', ceiling.result.failures, ceiling.result.sampleFailure);
   printCpu(`ceiling Probe:get, ${CLIENTS} clients`, ceiling);
 
@@ -228,7 +200,7 @@ async function realNetwork(resources: Deferred): Promise<void> {
   }
   const median = [...runs].sort((a, b) => rateOf(a.result) - rateOf(b.result))[Math.floor(runs.length / 2)];
   const label = 'verify by hash: POST /v1/verifications (JSON), anchored documents';
-  rows.push({ ...row(label, CLIENTS, median.result, 'verifies/s'), answered: median.answered, ceiling: ceilingRate, goal: `≥ ${fmtInt(GOAL.rate)}/s, p99 ≤ ${GOAL.p99Ms} ms` });
+  rows.push({ ...loadRow(label, CLIENTS, median.result, 'verifies/s', median.answered), ceiling: ceilingRate, goal: `≥ ${fmtInt(GOAL.rate)}/s, p99 ≤ ${GOAL.p99Ms} ms` });
   console.log(`\n${label}: ${runs.map((r) => `${fmtInt(rateOf(r.result))}/s (p99 ${fmtMs(summarize(r.result.latenciesMs).p99)} ms)`).join(', ')}; the median in the table`);
   for (const [i, r] of runs.entries()) printFailures(`by hash, run ${i + 1}`, r.result.failures, r.result.sampleFailure);
   printCpu(`verify by hash, ${CLIENTS} clients (the median run)`, median);
@@ -238,7 +210,7 @@ async function realNetwork(resources: Deferred): Promise<void> {
   await runLoad({ label: 'peer-path warm-up', baseUrl: url, apiKey, concurrency: CLIENTS, requests: byHash(unknown, 2 * CLIENTS, 3) });
   const peer = await measured(target, 'unanchored hashes', CLIENTS, byHash(unknown, PEER_N, 11), 'UNKNOWN');
   const peerLabel = 'verify by hash, not anchored: the peer answers (lookupByHash)';
-  rows.push({ ...row(peerLabel, CLIENTS, peer.result, 'verifies/s'), answered: peer.answered, ceiling: ceilingRate });
+  rows.push({ ...loadRow(peerLabel, CLIENTS, peer.result, 'verifies/s', peer.answered), ceiling: ceilingRate });
   printFailures(peerLabel, peer.result.failures, peer.result.sampleFailure);
   rateLimitHint(peer.result);
   printCpu(`verify unanchored hashes, ${CLIENTS} clients`, peer);
@@ -249,13 +221,13 @@ async function realNetwork(resources: Deferred): Promise<void> {
   const up = await measured(target, 'uploads', CLIENTS, uploads(UPLOADS), 'ORIGINAL', documents);
   const upLabel = `verify by upload: multipart, ${fmtInt(UPLOAD_KIB)} KiB documents`;
   const mbps = (rateOf(up.result) * UPLOAD_KIB * 1024) / 1e6;
-  rows.push({ ...row(upLabel, CLIENTS, up.result, `verifies/s (${mbps.toFixed(0)} MB/s)`), answered: up.answered });
+  rows.push(loadRow(upLabel, CLIENTS, up.result, `verifies/s (${mbps.toFixed(0)} MB/s)`, up.answered));
   printFailures(upLabel, up.result.failures, up.result.sampleFailure);
   rateLimitHint(up.result);
   printCpu(`verify by upload, ${CLIENTS} clients`, up);
 
   console.log(`\nbench:verify on ${os.cpus().length} cores (${os.cpus()[0]?.model.trim() ?? '?'}); latency per request, at the client; index / peer: who answered the row's verifications:`);
-  printRows(rows);
+  printBenchRows(rows, ['index / peer']);
 }
 
 if (process.argv.includes('--in-process') || process.env.MEDPROV_BENCH_GATEWAY) {
