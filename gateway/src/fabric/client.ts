@@ -22,6 +22,73 @@ export interface OrgConnection {
   chaincode: string;
 }
 
+/**
+ * How long the client waits at each step of a ledger call. The endorsement's deadline grows
+ * with the size of the proposal's arguments (a 1,000-record batch runs far longer in the
+ * chaincode than one record), up to a cap: the peers give up on a chaincode after 30 s
+ * (`chaincode.executetimeout`, and the peer gateway's `endorsementTimeout`) anyway, and a client
+ * that gives up earlier only makes the peers work twice when it retries.
+ */
+export interface LedgerDeadlines {
+  /** A query (default 5 s). */
+  evaluateMs: number;
+  /** The endorsement of a small proposal (default 15 s). */
+  endorseMs: number;
+  /** Added per KiB of arguments (default 60 ms: about 12 s more for 1,000 records). */
+  endorsePerKiBMs: number;
+  /** The endorsement's deadline never exceeds this (default 35 s). */
+  maxEndorseMs: number;
+  /** Handing the endorsed transaction to the orderer (default 5 s, plus 10 ms per KiB). */
+  submitMs: number;
+  /** Waiting for the commit status (default 60 s). */
+  commitStatusMs: number;
+}
+
+export const DEFAULT_DEADLINES: Readonly<LedgerDeadlines> = Object.freeze({
+  evaluateMs: 5_000,
+  endorseMs: 15_000,
+  endorsePerKiBMs: 60,
+  maxEndorseMs: 35_000,
+  submitMs: 5_000,
+  commitStatusMs: 60_000,
+});
+
+/** The endorsement and ordering deadlines (ms from now) of a call whose arguments take `argumentBytes`. */
+export function callDeadlines(deadlines: LedgerDeadlines, argumentBytes: number): { endorseMs: number; submitMs: number } {
+  const kib = argumentBytes / 1024;
+  return {
+    endorseMs: Math.round(Math.max(deadlines.endorseMs, Math.min(deadlines.maxEndorseMs, deadlines.endorseMs + deadlines.endorsePerKiBMs * kib))),
+    submitMs: Math.round(deadlines.submitMs + 10 * kib),
+  };
+}
+
+/**
+ * Deadlines from the environment (milliseconds, whole numbers): MEDPROV_LEDGER_EVALUATE_TIMEOUT_MS,
+ * MEDPROV_LEDGER_ENDORSE_TIMEOUT_MS, MEDPROV_LEDGER_ENDORSE_MS_PER_KIB,
+ * MEDPROV_LEDGER_MAX_ENDORSE_TIMEOUT_MS, MEDPROV_LEDGER_SUBMIT_TIMEOUT_MS,
+ * MEDPROV_LEDGER_COMMIT_TIMEOUT_MS. Unset means the default.
+ *
+ * @throws Error naming the variable when one is not a whole number
+ */
+export function ledgerDeadlinesFromEnv(env: NodeJS.ProcessEnv): Partial<LedgerDeadlines> {
+  const names: Record<keyof LedgerDeadlines, string> = {
+    evaluateMs: 'MEDPROV_LEDGER_EVALUATE_TIMEOUT_MS',
+    endorseMs: 'MEDPROV_LEDGER_ENDORSE_TIMEOUT_MS',
+    endorsePerKiBMs: 'MEDPROV_LEDGER_ENDORSE_MS_PER_KIB',
+    maxEndorseMs: 'MEDPROV_LEDGER_MAX_ENDORSE_TIMEOUT_MS',
+    submitMs: 'MEDPROV_LEDGER_SUBMIT_TIMEOUT_MS',
+    commitStatusMs: 'MEDPROV_LEDGER_COMMIT_TIMEOUT_MS',
+  };
+  const out: Partial<LedgerDeadlines> = {};
+  for (const [field, name] of Object.entries(names) as [keyof LedgerDeadlines, string][]) {
+    const text = env[name];
+    if (text === undefined || text === '') continue;
+    if (!/^\d{1,9}$/.test(text)) throw new Error(`${name} must be a whole number of milliseconds, not ${JSON.stringify(text)}.`);
+    out[field] = Number(text);
+  }
+  return out;
+}
+
 /** A committed transaction: its result and where it landed. */
 export interface Committed {
   result: Uint8Array;
@@ -94,9 +161,12 @@ export class LedgerClient implements Ledger, LedgerEvents {
     private readonly grpcClient: grpc.Client,
     private readonly gateway: Gateway,
     readonly connection: OrgConnection,
+    private readonly deadlines: LedgerDeadlines,
   ) {}
 
-  static async connect(connection: OrgConnection): Promise<LedgerClient> {
+  /** @param deadlines - how long each step may take; {@link DEFAULT_DEADLINES} for what is not given */
+  static async connect(connection: OrgConnection, deadlines: Partial<LedgerDeadlines> = {}): Promise<LedgerClient> {
+    const d: LedgerDeadlines = { ...DEFAULT_DEADLINES, ...deadlines };
     const [tlsRoot, cert, keyPem] = await Promise.all([
       fs.readFile(connection.tlsRootCertPath),
       fs.readFile(connection.certPath),
@@ -110,12 +180,12 @@ export class LedgerClient implements Ledger, LedgerEvents {
       identity: { mspId: connection.mspId, credentials: cert },
       // node:crypto ECDSA (with hash.none): fabric-gateway's own signer costs ~1.5 ms of CPU per signature (./signer.ts).
       ...fabricSigning(createPrivateKey(keyPem)),
-      evaluateOptions: () => ({ deadline: Date.now() + 5_000 }),
-      endorseOptions: () => ({ deadline: Date.now() + 15_000 }),
-      submitOptions: () => ({ deadline: Date.now() + 5_000 }),
-      commitStatusOptions: () => ({ deadline: Date.now() + 60_000 }),
+      evaluateOptions: () => ({ deadline: Date.now() + d.evaluateMs }),
+      endorseOptions: () => ({ deadline: Date.now() + d.endorseMs }),
+      submitOptions: () => ({ deadline: Date.now() + d.submitMs }),
+      commitStatusOptions: () => ({ deadline: Date.now() + d.commitStatusMs }),
     });
-    return new LedgerClient(grpcClient, gateway, connection);
+    return new LedgerClient(grpcClient, gateway, connection, d);
   }
 
   /** Runs a query on the org's peer; nothing is written. `name` is `Contract:transaction`. */
@@ -127,10 +197,15 @@ export class LedgerClient implements Ledger, LedgerEvents {
     }
   }
 
-  /** Endorses, orders and waits for the commit; throws if the transaction did not commit valid. */
+  /**
+   * Endorses, orders and waits for the commit; throws if the transaction did not commit valid.
+   * The endorsement may take longer the larger the arguments (see {@link LedgerDeadlines}).
+   */
   async submit(name: string, ...args: string[]): Promise<Committed> {
     try {
-      const submitted = await this.contract().submitAsync(name, { arguments: args });
+      const { endorseMs, submitMs } = callDeadlines(this.deadlines, args.reduce((n, a) => n + Buffer.byteLength(a), 0));
+      const endorsed = await this.contract().newProposal(name, { arguments: args }).endorse({ deadline: Date.now() + endorseMs });
+      const submitted = await endorsed.submit({ deadline: Date.now() + submitMs });
       const status = await submitted.getStatus();
       if (!status.successful) {
         throw Object.assign(new Error(`transaction ${status.transactionId} committed invalid: ${codeName(status.code)}`), {

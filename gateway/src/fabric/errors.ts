@@ -51,6 +51,14 @@ export function toLedgerError(err: unknown): LedgerError {
   if (/ENDORSEMENT_POLICY_FAILURE/.test(all)) {
     return new LedgerError('ENDORSEMENT_POLICY_FAILURE', 'The ledger refused the write: its endorsements do not satisfy the policy.', e?.transactionId, err);
   }
+  // The peer could not reach the chaincode server (down, restarting): nothing ran, nothing was ordered.
+  if (/could not launch chaincode|chaincode stream terminated|chaincode .* is not running/i.test(all)) {
+    return new LedgerError('LEDGER_UNAVAILABLE', `The chaincode did not answer the peer; the request was not recorded. (${all.slice(0, 300)})`, e?.transactionId, err);
+  }
+  // The peer gave up on the chaincode (its execute timeout, under load): not endorsed, not ordered.
+  if (/timeout expired while executing transaction/i.test(all)) {
+    return new LedgerError('LEDGER_TIMEOUT', 'The chaincode did not finish in the time the peer allows; the request was not recorded.', e?.transactionId, err);
+  }
   if (e?.code === GRPC_UNAVAILABLE) {
     return new LedgerError('LEDGER_UNAVAILABLE', 'No peer or orderer of the consortium answered; the request was not recorded.', e?.transactionId, err);
   }

@@ -22,6 +22,18 @@ describe('gateway: Fabric errors', () => {
     expect(toLedgerError({ message: '4 DEADLINE_EXCEEDED', code: 4 })).to.include({ code: 'LEDGER_TIMEOUT', transient: true });
   });
 
+  it("marks a chaincode the peer cannot reach, or gave up on, as transient (a batch is retried whole, not record by record)", () => {
+    const down = toLedgerError({
+      message: '10 ABORTED: failed to endorse transaction, see attached details for more info',
+      code: 10,
+      details: [{ message: 'error in simulation: failed to execute transaction 1f2e: could not launch chaincode medprov_1:abc: connection to 127.0.0.1:7900 refused' }],
+    });
+    expect(down).to.include({ code: 'LEDGER_UNAVAILABLE', transient: true });
+    expect(down.message).to.include('could not launch chaincode');
+    const slow = toLedgerError({ message: '10 ABORTED: failed to endorse transaction', code: 10, details: [{ message: 'error in simulation: failed to execute transaction 9a: error sending: timeout expired while executing transaction' }] });
+    expect(slow).to.include({ code: 'LEDGER_TIMEOUT', transient: true });
+  });
+
   it('names an endorsement policy failure, which a retry cannot fix', () => {
     expect(toLedgerError(new Error('transaction x committed invalid: ENDORSEMENT_POLICY_FAILURE'))).to.include({
       code: 'ENDORSEMENT_POLICY_FAILURE',
