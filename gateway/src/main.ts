@@ -4,9 +4,9 @@ import pino from 'pino';
 import { loadGatewayConfig, loadUsers } from './config';
 import { ConsentFeed } from './consent/feed';
 import { ConsentService } from './consent/service';
-import { LedgerClient } from './fabric/client';
+import { LedgerClient, ledgerDeadlinesFromEnv } from './fabric/client';
 import { LedgerProbe } from './fabric/probe';
-import { AcceptanceJournal, AcceptanceService, fromPino, Submitter } from './acceptance';
+import { AcceptanceJournal, AcceptanceService, fromPino, Submitter, submitterOptionsFromEnv } from './acceptance';
 import { startAnchoring } from './anchoring/setup';
 import { createGatewayApp } from './http/app';
 import { masterKeysFromEnv, MasterKeyRotation, NEXT_MASTER_KEY_FILE_ENV, nextMasterKeyFromFile, PatientKeyStore } from './privacy';
@@ -26,7 +26,7 @@ async function main(): Promise<void> {
   const { masterKey, previousMasterKeys } = masterKeysFromEnv(process.env);
   const keys = await PatientKeyStore.open({ stateDir: config.keyStoreDir, masterKey, previousMasterKeys, ifMissing: process.env.MEDPROV_CREATE_KEY_STORE === '1' ? 'create' : 'fail' });
   if (keys.status().entriesAwaitingRotation > 0) await keys.resumeRotation();
-  const ledger = await LedgerClient.connect(config.fabric);
+  const ledger = await LedgerClient.connect(config.fabric, ledgerDeadlinesFromEnv(process.env));
   // Ready once a real write went through: /healthz says so (`ledger.ready`), and `npm run up` waits for it.
   const probe = new LedgerProbe(ledger, {
     onReady: (s) => logger.info({ txId: s.transactionId, block: s.blockNumber, attempts: s.attempts }, 'ledger ready: a probe transaction committed'),
@@ -53,7 +53,8 @@ async function main(): Promise<void> {
   // Writes are journalled before they are acknowledged, then submitted with retries.
   const acceptanceLog = fromPino(logger.child({ component: 'acceptance' }));
   const journal = await AcceptanceJournal.open({ dir: path.join(config.dir, 'acceptance'), logger: acceptanceLog });
-  const submitter = new Submitter({ journal, ledger: tracked, logger: acceptanceLog });
+  // Single anchors ready together go as one Records:anchorEach transaction (MEDPROV_ANCHOR_MAX_BATCH=1: each alone).
+  const submitter = new Submitter({ journal, ledger: tracked, logger: acceptanceLog, ...submitterOptionsFromEnv(process.env) });
   submitter.start();
   const compactor = setInterval(() => void journal.compact().catch((err: unknown) => logger.error({ err }, 'journal compaction failed')), 3_600_000);
   compactor.unref();

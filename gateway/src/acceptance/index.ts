@@ -24,6 +24,7 @@ export {
   type Outcome,
   type RecordedOutcome,
 } from './journal';
+export { ANCHOR_EACH, LedgerWriter, NotSentError, splitAnchorEach, type AnchorEachOutcome, type CallReport, type LedgerAnswer, type LedgerWriterOptions, type WriterCounts } from './coalescer';
 export { fromPino, silentLogger, type AcceptanceLogger, type LogFields, type PinoLike } from './logger';
 export {
   REQUEST_KINDS,
@@ -43,6 +44,7 @@ export { AcceptanceService, type Acknowledgement, type RequestContext } from './
 export {
   Submitter,
   backoffDelay,
+  submitterOptionsFromEnv,
   classifyFailure,
   type FailureClass,
   type LastError,

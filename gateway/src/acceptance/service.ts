@@ -22,6 +22,7 @@ import {
   type DisclosureRequest,
   type LedgerRequest,
 } from './requests';
+import type { CallReport } from './coalescer';
 import type { RequestStatus, Submitter, SubmitterCounts } from './submitter';
 
 /** The answer to an accepted request: what a route turns into `202` + `Location`. */
@@ -110,6 +111,11 @@ export class AcceptanceService {
     const mapped = toApiError(new LedgerError(status.code, status.message));
     const error = mapped instanceof ApiError ? mapped : new ApiError(502, status.code, status.message);
     return new ApiError(error.status, error.code, error.message, { ...error.details, acceptedRequestId: status.id });
+  }
+
+  /** Called with each ledger transaction's report (how many requests it carried): for metrics. Returns the function that unsubscribes. */
+  observeCalls(listener: (report: CallReport) => void): () => void {
+    return this.submitter.observeCalls(listener);
   }
 
   /** Counters for `/metrics`: the submitter's and the journal's. */

@@ -13,8 +13,12 @@
  *   ledger one after the other, in acceptance order (see {@link orderingKeysOf}); a request is
  *   only released to its successors once its outcome is durable, so a later change can never
  *   overtake a request that still has to be re-sent.
- * - **Bounded**: at most `concurrency` ledger calls at once; a request waiting for its retry
- *   holds no slot.
+ * - **Coalesced**: requests go through a {@link LedgerWriter}, which sends single-record anchors
+ *   that are ready at the same time as one `Records:anchorEach` transaction (each request still
+ *   gets its own outcome: committed with its own anchor, or rejected with its own code), and
+ *   everything else one request per transaction.
+ * - **Bounded**: at most `concurrency` ledger transactions and about `maxRecordsInFlight` records
+ *   in flight; a request waiting for its retry holds no slot.
  * - **Final only on a real refusal**: `rejected` is recorded only when the chaincode refused the
  *   request with its own code (DOC_HASH_CLAIMED, FORBIDDEN_*, …), which no retry can change.
  *   Transient failures (LEDGER_UNAVAILABLE, LEDGER_TIMEOUT, MVCC_CONFLICT) are retried; so is
@@ -26,8 +30,10 @@
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import { CHAINCODE_ERROR_CODES } from '../../../chaincode/src/lib/errors';
+import { MAX_BATCH } from '../../../chaincode/src/lib/record-model';
 import type { Ledger } from '../fabric/client';
 import { LedgerError, toLedgerError } from '../fabric/errors';
+import { DEFAULT_CONCURRENCY, LedgerWriter, NotSentError, type CallReport, type WriterCounts } from './coalescer';
 import { AcceptanceError } from './errors';
 import type { AcceptanceJournal, AcceptedEntry, Outcome } from './journal';
 import { silentLogger, type AcceptanceLogger } from './logger';
@@ -46,8 +52,12 @@ export interface SubmitterOptions {
   journal: AcceptanceJournal;
   /** Where requests go: the org's {@link LedgerClient} in the gateway. */
   ledger: Ledger;
-  /** Most ledger calls in flight at once (default 8). */
+  /** Most ledger transactions in flight at once (default 16). */
   concurrency?: number;
+  /** Most single-record anchors sent together as one Records:anchorEach transaction (default 1,000; 1: each alone). */
+  maxBatch?: number;
+  /** About the most records in the transactions in flight (default 2,000): a batch of 1,000 takes 1,000. */
+  maxRecordsInFlight?: number;
   retry?: Partial<RetryPolicy>;
   /** Milliseconds since the epoch (default `Date.now`). */
   now?: () => number;
@@ -118,7 +128,7 @@ export interface SubmitterCounts {
   accepted: number;
   /** Requests sent at least once and not finished. */
   submitting: number;
-  /** Ledger calls in flight now. */
+  /** Ledger transactions in flight now. */
   inFlight: number;
   /** Requests waiting for their next attempt. */
   backingOff: number;
@@ -133,6 +143,8 @@ export interface SubmitterCounts {
   rejected: number;
   /** True once the journal refused an outcome: the submitter stopped and needs a restart. */
   halted: boolean;
+  /** The transactions: how many, how many carried several anchors, and how many requests those carried. */
+  ledger: WriterCounts;
 }
 
 /** What a ledger failure means for an accepted request. */
@@ -155,6 +167,52 @@ export function backoffDelay(attempt: number, policy: RetryPolicy, random: () =>
   return Math.round(ceiling / 2 + random() * (ceiling / 2));
 }
 
+/**
+ * Submitter settings from the environment, for the gateway's process: MEDPROV_SUBMIT_CONCURRENCY
+ * (transactions in flight), MEDPROV_ANCHOR_MAX_BATCH (anchors per transaction; 1 turns coalescing
+ * off), MEDPROV_SUBMIT_MAX_RECORDS_IN_FLIGHT. Unset means the default.
+ *
+ * @throws Error naming the variable when one is not a whole number of at least 1
+ */
+export function submitterOptionsFromEnv(env: NodeJS.ProcessEnv): Pick<SubmitterOptions, 'concurrency' | 'maxBatch' | 'maxRecordsInFlight'> {
+  const read = (name: string, max = Number.MAX_SAFE_INTEGER): number | undefined => {
+    const text = env[name];
+    if (text === undefined || text === '') return undefined;
+    const value = Number(text);
+    if (!/^\d+$/.test(text) || !Number.isSafeInteger(value) || value < 1 || value > max) throw new Error(`${name} must be a whole number from 1 to ${max}, not ${JSON.stringify(text)}.`);
+    return value;
+  };
+  const concurrency = read('MEDPROV_SUBMIT_CONCURRENCY', 1024);
+  const maxBatch = read('MEDPROV_ANCHOR_MAX_BATCH', MAX_BATCH);
+  const maxRecordsInFlight = read('MEDPROV_SUBMIT_MAX_RECORDS_IN_FLIGHT');
+  return { ...(concurrency ? { concurrency } : {}), ...(maxBatch ? { maxBatch } : {}), ...(maxRecordsInFlight ? { maxRecordsInFlight } : {}) };
+}
+
+/** A first-in first-out queue whose `shift` does not move the rest (the ready list can hold many thousands). */
+class Fifo<T> {
+  private items: (T | undefined)[] = [];
+  private head = 0;
+
+  get length(): number {
+    return this.items.length - this.head;
+  }
+
+  push(item: T): void {
+    this.items.push(item);
+  }
+
+  shift(): T | undefined {
+    if (this.head >= this.items.length) return undefined;
+    const item = this.items[this.head];
+    this.items[this.head++] = undefined;
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return item;
+  }
+}
+
 interface Tracked {
   entry: AcceptedEntry;
   keys: string[];
@@ -164,14 +222,14 @@ interface Tracked {
   nextAttemptAt?: number;
 }
 
-const decoder = new TextDecoder();
 const defaultSleep = (ms: number, signal: AbortSignal): Promise<void> => delay(ms, undefined, { signal, ref: false });
 
 /** Submits accepted requests to the ledger until each has a final, recorded outcome. */
 export class Submitter {
   private readonly journal: AcceptanceJournal;
-  private readonly ledger: Ledger;
-  private readonly concurrency: number;
+  private readonly writer: LedgerWriter;
+  /** Most requests handed to the writer at once: enough to fill the next transactions. */
+  private readonly handOverLimit: number;
   private readonly policy: RetryPolicy;
   private readonly now: () => number;
   private readonly sleep: (ms: number, signal: AbortSignal) => Promise<void>;
@@ -182,8 +240,11 @@ export class Submitter {
   private readonly tracked = new Map<string, Tracked>();
   /** Per ordering key, the unfinished requests that touch it, oldest first; only the head may run. */
   private readonly keyQueues = new Map<string, string[]>();
-  private readonly ready: string[] = [];
+  private readonly ready = new Fifo<string>();
+  /** Requests handed to the writer and not yet answered. */
   private inFlight = 0;
+  /** Failures already logged (a failed batch hands the same error to each of its requests). */
+  private readonly loggedFailures = new WeakSet<object>();
   private readonly abort = new AbortController();
   private started = false;
   private stopping = false;
@@ -195,21 +256,28 @@ export class Submitter {
   private readonly totals = { attempts: 0, retries: 0, transientFailures: 0, unknownFailures: 0, committed: 0, rejected: 0 };
 
   constructor(options: SubmitterOptions) {
-    const concurrency = options.concurrency ?? 8;
-    if (!Number.isSafeInteger(concurrency) || concurrency < 1) throw new AcceptanceError('INVALID_ARGUMENT', 'concurrency must be a whole number of at least 1.');
+    const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
+    const maxBatch = Math.min(MAX_BATCH, options.maxBatch ?? MAX_BATCH);
+    const maxRecordsInFlight = options.maxRecordsInFlight ?? 2 * MAX_BATCH;
     const policy: RetryPolicy = { baseDelayMs: 200, maxDelayMs: 30_000, ...options.retry };
     if (!(policy.baseDelayMs >= 0) || !(policy.maxDelayMs >= policy.baseDelayMs)) {
       throw new AcceptanceError('INVALID_ARGUMENT', 'retry delays must satisfy 0 ≤ baseDelayMs ≤ maxDelayMs.');
     }
     this.journal = options.journal;
-    this.ledger = options.ledger;
-    this.concurrency = concurrency;
     this.policy = policy;
     this.now = options.now ?? Date.now;
     this.sleep = options.sleep ?? defaultSleep;
     this.random = options.random ?? Math.random;
     this.logger = options.logger ?? silentLogger;
     this.stuckAfter = options.stuckAfterAttempts ?? 10;
+    // The writer checks the numbers (INVALID_ARGUMENT); retries are this submitter's, with its backoff.
+    this.writer = new LedgerWriter({ ledger: options.ledger, concurrency, maxBatch, maxRecordsInFlight, logger: this.logger, now: this.now, random: this.random });
+    this.handOverLimit = maxBatch === 1 ? concurrency : Math.min(concurrency * maxBatch, maxRecordsInFlight + maxBatch);
+  }
+
+  /** Called with each ledger transaction's report (batch sizes, timings): for metrics. Returns the function that unsubscribes. */
+  observeCalls(listener: (report: CallReport) => void): () => void {
+    return this.writer.observe(listener);
   }
 
   /** Picks up every unfinished request in the journal, oldest first, and follows new ones. */
@@ -234,6 +302,8 @@ export class Submitter {
     this.unsubscribe?.();
     this.abort.abort();
     this.releaseSettledWaiters();
+    // Requests not sent yet come back (NotSentError) and stay unfinished; the transactions in flight finish.
+    await this.writer.stop();
     if (this.inFlight > 0) await new Promise<void>((resolve) => this.drainWaiters.push(resolve));
   }
 
@@ -307,7 +377,8 @@ export class Submitter {
       if (t.phase === 'backoff') backingOff += 1;
       if (t.attempts >= this.stuckAfter) stuck += 1;
     }
-    return { accepted, submitting, inFlight: this.inFlight, backingOff, stuck, ...this.totals, halted: this.halted !== undefined };
+    const ledger = this.writer.counts();
+    return { accepted, submitting, inFlight: ledger.inFlight, backingOff, stuck, ...this.totals, halted: this.halted !== undefined, ledger };
   }
 
   private track(entry: AcceptedEntry): void {
@@ -334,7 +405,7 @@ export class Submitter {
   }
 
   private pump(): void {
-    while (!this.stopping && !this.halted && this.inFlight < this.concurrency && this.ready.length > 0) {
+    while (!this.stopping && !this.halted && this.inFlight < this.handOverLimit && this.ready.length > 0) {
       const t = this.tracked.get(this.ready.shift() as string);
       if (t?.phase === 'ready') void this.attempt(t);
     }
@@ -348,6 +419,14 @@ export class Submitter {
     if (t.attempts > 1) this.totals.retries += 1;
     try {
       const answer = await this.submitOnce(t);
+      if ('notSent' in answer) {
+        // The submitter is stopping: never sent, so not an attempt; it stays in the journal.
+        t.attempts -= 1;
+        this.totals.attempts -= 1;
+        if (t.attempts > 0) this.totals.retries -= 1;
+        t.phase = 'ready';
+        return;
+      }
       if ('retry' in answer) {
         this.scheduleRetry(t, answer.retry, answer.cls);
         return;
@@ -367,16 +446,17 @@ export class Submitter {
     }
   }
 
-  private async submitOnce(t: Tracked): Promise<Outcome | { retry: LedgerError; cls: FailureClass }> {
-    const { id, kind, transaction, args } = t.entry;
+  private async submitOnce(t: Tracked): Promise<Outcome | { retry: LedgerError; cls: FailureClass } | { notSent: true }> {
+    const { id, kind } = t.entry;
     try {
-      const committed = await this.ledger.submit(transaction, ...args);
-      return { status: 'committed', transactionId: committed.transactionId, blockNumber: committed.blockNumber.toString(), result: parseResult(committed.result) };
+      const committed = await this.writer.submit(t.entry);
+      return { status: 'committed', transactionId: committed.transactionId, blockNumber: committed.blockNumber.toString(), result: committed.result };
     } catch (err) {
+      if (err instanceof NotSentError) return { notSent: true };
       const ledgerError = err instanceof LedgerError ? err : toLedgerError(err);
       const cls = classifyFailure(ledgerError);
       if (cls === 'final') {
-        this.logger.info('acceptance: the ledger refused a request', { id, kind, attempts: t.attempts, code: ledgerError.code });
+        this.logger.info('acceptance: the ledger refused a request', { id, kind, attempts: t.attempts, code: ledgerError.code, message: ledgerError.message });
         return { status: 'rejected', code: ledgerError.code, message: ledgerError.message };
       }
       return { retry: ledgerError, cls };
@@ -389,13 +469,16 @@ export class Submitter {
     const wait = backoffDelay(t.attempts, this.policy, this.random);
     t.phase = 'backoff';
     t.nextAttemptAt = now + wait;
-    const fields = { id: t.entry.id, kind: t.entry.kind, attempts: t.attempts, code: err.code, retryInMs: wait };
+    const fields = { id: t.entry.id, kind: t.entry.kind, attempts: t.attempts, code: err.code, message: err.message, retryInMs: wait };
+    // A failed batch gives all its requests the same error: logged once (the writer logged the batch).
+    const log = !this.loggedFailures.has(err);
+    this.loggedFailures.add(err);
     if (cls === 'transient') {
       this.totals.transientFailures += 1;
-      this.logger.warn('acceptance: ledger call failed; retrying', fields);
+      if (log) this.logger.warn('acceptance: ledger call failed; retrying', fields);
     } else {
       this.totals.unknownFailures += 1;
-      this.logger.error('acceptance: ledger call failed for a reason the gateway cannot classify; retrying', fields);
+      if (log) this.logger.error('acceptance: ledger call failed for a reason the gateway cannot classify; retrying', fields);
     }
     this.sleep(wait, this.abort.signal).then(
       () => {
@@ -445,11 +528,3 @@ export class Submitter {
   }
 }
 
-function parseResult(bytes: Uint8Array): unknown {
-  const text = decoder.decode(bytes);
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
-  }
-}

@@ -1,5 +1,6 @@
 import type { ChaincodeErrorCode } from '../../../chaincode/src/lib/errors';
 import type { RecordAnchor, RetractionReason } from '../../../chaincode/src/lib/record-model';
+import { LedgerWriter, type CallReport, type LedgerWriterOptions } from '../acceptance/coalescer';
 import { silentLogger, type AcceptanceLogger } from '../acceptance/logger';
 import { ApiError } from '../errors';
 import type { Committed, Ledger } from '../fabric/client';
@@ -84,6 +85,9 @@ const parse = <T>(bytes: Uint8Array): T => JSON.parse(decoder.decode(bytes)) as 
  * identifier stops here: the ledger receives only its HMAC commitment.
  */
 export class RecordsService {
+  /** Single anchors: concurrent calls share Records:anchorEach transactions, each with its own answer. */
+  private readonly anchors: LedgerWriter;
+
   constructor(
     private readonly ledger: Ledger,
     private readonly patientRefs: OrgKeys,
@@ -91,11 +95,26 @@ export class RecordsService {
     private readonly index?: VerdictSource,
     /** Where a block number that could not be found is reported. */
     private readonly logger: AcceptanceLogger = silentLogger,
-  ) {}
+    /** How single anchors are coalesced (defaults: 16 transactions in flight, up to 1,000 anchors each, 3 attempts on a transient failure). */
+    anchorWriter: Omit<LedgerWriterOptions, 'ledger' | 'logger'> = {},
+  ) {
+    this.anchors = new LedgerWriter({ transientAttempts: 3, ...anchorWriter, ledger, logger });
+  }
 
+  /**
+   * Anchors one record. Calls made while earlier ones are on their way to the ledger go
+   * together as one transaction (Records:anchorEach); each gets its own anchor or its own
+   * error (409 DOC_HASH_CLAIMED for one record fails only that call).
+   */
   async anchorRecord(request: NewRecordRequest): Promise<{ anchor: RecordAnchor; created: boolean; blockNumber: string }> {
-    const committed = await this.submit(await prepareAnchorRecord(request, this.patientRefs));
-    return { ...parse<{ anchor: RecordAnchor; created: boolean }>(committed.result), blockNumber: committed.blockNumber.toString() };
+    const prepared = await prepareAnchorRecord(request, this.patientRefs);
+    const answer = await this.call(() => this.anchors.submit(prepared));
+    return { ...(answer.result as { anchor: RecordAnchor; created: boolean }), blockNumber: answer.blockNumber.toString() };
+  }
+
+  /** Called with each anchor transaction's report (how many anchors it carried): for metrics. Returns the function that unsubscribes. */
+  observeAnchorCalls(listener: (report: CallReport) => void): () => void {
+    return this.anchors.observe(listener);
   }
 
   async anchorBatch(requests: NewRecordRequest[]): Promise<{ anchored: number; existing: number; anchors: RecordAnchor[]; blockNumber: string }> {

@@ -246,7 +246,8 @@ describe('acceptance submitter (real chaincode on the in-memory stub)', function
 
   it('never has more ledger calls in flight than its concurrency', async () => {
     const faulty = new FaultyLedger(new ChaincodeLedger(ledger, HOSPITAL), { before: 0.2, rng: seeded(5) });
-    const s = new Submitter({ journal, ledger: faulty, concurrency: 3, sleep: recordingSleep().sleep, random: seeded(1) });
+    // One request per transaction (coalescing would put all 60 in one), so that 60 ready requests could fill any number of slots.
+    const s = new Submitter({ journal, ledger: faulty, concurrency: 3, maxBatch: 1, sleep: recordingSleep().sleep, random: seeded(1) });
     running.push(s);
     // All accepted first, so that 60 are ready at once and only the bound holds them back.
     await Promise.all(Array.from({ length: 60 }, async (_, i) => journal.accept(await anchor(i))));
@@ -260,7 +261,8 @@ describe('acceptance submitter (real chaincode on the in-memory stub)', function
     const gate = { open: false };
     const slow = new FaultyLedger(new ChaincodeLedger(ledger, HOSPITAL));
     const blocked = delegatingLedger(slow, { submit: async (name, ...args) => (await until(() => gate.open), slow.submit(name, ...args)) });
-    const first = new Submitter({ journal, ledger: blocked, concurrency: 2 });
+    // One request per transaction here, so that exactly the two in flight commit before the stop.
+    const first = new Submitter({ journal, ledger: blocked, concurrency: 2, maxBatch: 1 });
     first.start();
     const ids = await Promise.all(Array.from({ length: 10 }, async (_, i) => (await journal.accept(await anchor(i))).id));
     await until(() => first.counts().inFlight === 2);
