@@ -6,6 +6,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { ConsentCheckQuery, ConsentService, SignedChallenge, SignedGrant, SignedRegistration, SignedRevocation } from '../consent/service';
 import { hashMultipartUpload, type UploadLimits } from '../documents/upload';
 import { AcceptanceService, type Acknowledgement, type RequestContext } from '../acceptance/service';
+import { registerLedgerWriteMetrics } from '../acceptance/metrics';
 import type { RequestStatus } from '../acceptance/submitter';
 import { ApiError } from '../errors';
 import { FHIR_JSON, anchorToProvenanceBundle, grantToConsent, grantsToConsentBundle } from '../fhir';
@@ -126,6 +127,7 @@ export function createGatewayApp(options: GatewayOptions): { app: express.Expres
   const latencies = new Map<string, { observe(seconds: number): void }>();
   if (options.anchorIndex) registerAnchorIndexMetrics(metrics, options.anchorIndex);
   if (consent) registerLedgerConflictMetrics(metrics, consent);
+  registerLedgerWriteMetrics(metrics, { records, ...(options.acceptance ? { acceptance: options.acceptance } : {}) });
 
   const app = express();
   app.disable('x-powered-by');
