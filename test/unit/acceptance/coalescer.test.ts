@@ -1,49 +1,16 @@
 import { expect } from 'chai';
-import { rmSync } from 'node:fs';
 import type { RecordAnchor } from '../../../chaincode/src/lib/record-model';
-import { AcceptanceJournal, Submitter, prepareAmendRecord, prepareAnchorBatch, prepareAnchorRecord, type LedgerRequest } from '../../../gateway/src/acceptance';
+import type { LedgerRequest } from '../../../gateway/src/acceptance';
 import { ANCHOR_EACH, LedgerWriter, NotSentError, splitAnchorEach, type CallReport, type LedgerAnswer } from '../../../gateway/src/acceptance/coalescer';
-import type { Committed, Ledger } from '../../../gateway/src/fabric/client';
-import { delegatingLedger } from '../../../gateway/src/fabric/delegating-ledger';
+import type { Ledger } from '../../../gateway/src/fabric/client';
 import { LedgerError } from '../../../gateway/src/fabric/errors';
 import { RecordsService } from '../../../gateway/src/records/service';
 import type { FakeLedger } from '../chaincode/fake-ledger';
 import { HOSPITAL, HOSPITAL2, INSURER } from '../chaincode/fixtures';
 import { ChaincodeLedger } from '../support/chaincode-ledger';
 import { recorder } from '../support/recording-logger';
-import { FaultyLedger, consortium, docHash, indexWrites, patientRefs, recordingSleep, seeded, tempDir, until, versionsWithHash } from './support';
+import { CATEGORY, FaultyLedger, anchor, consortium, docHash, gated, indexWrites, patientRefs, recordsOf, until, versionsWithHash } from './support';
 
-const CATEGORY = 'loinc:18842-5';
-const anchor = (i: number | string, recordId = `rec-${i}`, hash = docHash(i)): Promise<LedgerRequest> =>
-  prepareAnchorRecord({ recordId, docHash: hash, patientId: `patient-${i}`, category: CATEGORY }, patientRefs);
-
-/** The records each ledger call carried, by the keys the chaincode checks for repeats. */
-function recordsOf(call: { name: string; args: string[] }): { recordId: string; docHash: string }[] {
-  const parsed = JSON.parse(call.args[0]!) as unknown;
-  return (Array.isArray(parsed) ? parsed : [parsed]) as { recordId: string; docHash: string }[];
-}
-
-/** A ledger that holds every submit until `release()`, counting what is in flight. */
-function gated(inner: Ledger): { ledger: Ledger; release(): void; inFlight(): number; maxInFlight(): number; calls: { name: string; args: string[] }[] } {
-  let open = false;
-  let inFlight = 0;
-  let max = 0;
-  const calls: { name: string; args: string[] }[] = [];
-  const ledger = delegatingLedger(inner, {
-    submit: async (name, ...args): Promise<Committed> => {
-      calls.push({ name, args });
-      inFlight += 1;
-      max = Math.max(max, inFlight);
-      try {
-        await until(() => open);
-        return await inner.submit(name, ...args);
-      } finally {
-        inFlight -= 1;
-      }
-    },
-  });
-  return { ledger, release: () => (open = true), inFlight: () => inFlight, maxInFlight: () => max, calls };
-}
 
 describe('ledger writer: concurrent single anchors share Records:anchorEach transactions (real chaincode on the in-memory stub)', function () {
   this.timeout(30_000);
@@ -290,115 +257,5 @@ describe('synchronous anchors (RecordsService, no journal): concurrent calls sha
     const outs = await Promise.all([1, 2].map((i) => records.anchorRecord({ recordId: `rec-${i}`, docHash: docHash(i), patientId: `p-${i}`, category: CATEGORY })));
     expect(outs.map((o) => o.created)).to.deep.equal([false, false]); // the lost answer's commit, found again
     expect(faulty.submits).to.have.length(3);
-  });
-});
-
-describe('acceptance submitter: journalled single anchors go to the ledger together', function () {
-  this.timeout(30_000);
-  let dir: string;
-  let ledger: FakeLedger;
-  let journal: AcceptanceJournal;
-  const running: Submitter[] = [];
-
-  beforeEach(async () => {
-    dir = tempDir();
-    ledger = await consortium();
-    journal = await AcceptanceJournal.open({ dir });
-  });
-  afterEach(async () => {
-    for (const s of running.splice(0)) await s.stop();
-    await journal.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-
-  function submitter(faulty: Ledger, options: Partial<ConstructorParameters<typeof Submitter>[0]> = {}): Submitter {
-    const s = new Submitter({ journal, ledger: faulty, sleep: recordingSleep().sleep, random: seeded(1), ...options });
-    running.push(s);
-    return s;
-  }
-
-  it('each journal entry gets its own outcome: committed with its own anchor, txId and block, or rejected with its own code', async () => {
-    await new ChaincodeLedger(ledger, HOSPITAL2).submit('Records:anchorRecord', (await anchor(7, 'theirs-7')).args[0]!);
-    const faulty = new FaultyLedger(new ChaincodeLedger(ledger, HOSPITAL));
-    const s = submitter(faulty);
-    const ids: string[] = [];
-    for (let i = 0; i < 40; i++) ids.push((await journal.accept(await anchor(i))).id);
-    s.start();
-    await s.idle();
-    expect(faulty.submits.every((c) => c.name === ANCHOR_EACH)).to.equal(true);
-    expect(faulty.submits.length).to.equal(1);
-    ids.forEach((id, i) => {
-      const status = s.status(id);
-      if (i === 7) {
-        expect(status).to.include({ state: 'rejected', code: 'DOC_HASH_CLAIMED' });
-        expect(journal.get(id)?.outcome).to.include({ status: 'rejected', code: 'DOC_HASH_CLAIMED' });
-        return;
-      }
-      if (status?.state !== 'committed') throw new Error(`entry ${i}: ${status?.state}`);
-      const { anchor: a, created } = status.result as { anchor: RecordAnchor; created: boolean };
-      expect(created).to.equal(true);
-      expect(a).to.include({ recordId: `rec-${i}`, docHash: docHash(i), txId: status.transactionId });
-      expect(status.blockNumber).to.match(/^\d+$/);
-    });
-    expect(s.counts()).to.include({ committed: 39, rejected: 1, attempts: 40, retries: 0 });
-    expect(s.counts().ledger).to.include({ coalescedTransactions: faulty.submits.length, coalescedRequests: 40 });
-  });
-
-  it('a batch whose answer was lost is retried; its records come back `existing`, committed, each anchored once', async () => {
-    const faulty = new FaultyLedger(new ChaincodeLedger(ledger, HOSPITAL)).plan('after');
-    const log = recorder();
-    const s = submitter(faulty, { concurrency: 1, logger: log });
-    const ids: string[] = [];
-    for (let i = 0; i < 25; i++) ids.push((await journal.accept(await anchor(i))).id);
-    s.start();
-    await s.idle();
-    expect(faulty.submits.map((c) => `${c.name}${c.fault ? ` (${c.fault})` : ''}`)).to.deep.equal([`${ANCHOR_EACH} (after)`, ANCHOR_EACH]);
-    for (const [i, id] of ids.entries()) {
-      const status = s.status(id);
-      if (status?.state !== 'committed') throw new Error(`entry ${i}: ${status?.state}`);
-      expect(status.result).to.deep.include({ created: false });
-      expect(indexWrites(ledger, docHash(i))).to.equal(1);
-    }
-    expect(s.counts()).to.include({ committed: 25, retries: 25, transientFailures: 25 });
-    // One line for the batch from the writer, one from the submitter, not one per request.
-    const warnings = log.lines.filter((l) => l.level === 'warn');
-    expect(warnings).to.have.length(2);
-    expect(warnings[1]!.fields).to.include({ code: 'LEDGER_TIMEOUT', message: 'injected: committed, but the reply was lost' });
-  });
-
-  it('an anchor and a later amendment of the same record never share a transaction, and go in acceptance order', async () => {
-    const faulty = new FaultyLedger(new ChaincodeLedger(ledger, HOSPITAL));
-    const s = submitter(faulty);
-    const ids: string[] = [];
-    for (let i = 0; i < 5; i++) ids.push((await journal.accept(await anchor(i))).id);
-    ids.push((await journal.accept(prepareAmendRecord(HOSPITAL, 'rec-2', { docHash: docHash('2-v2') }))).id);
-    ids.push((await journal.accept(await anchor('again', 'rec-2-copy', docHash('2-v2')))).id); // the amendment's document again
-    s.start();
-    await s.idle();
-    expect(faulty.submits.map((c) => c.name)).to.deep.equal([ANCHOR_EACH, 'Records:amendRecord', 'Records:anchorRecord']);
-    expect(ids.map((id) => s.status(id)?.state)).to.deep.equal([...Array(6).fill('committed'), 'committed']);
-    // The same document, after the amendment anchored it: the chaincode answers with that version.
-    const last = s.status(ids[6]!);
-    if (last?.state !== 'committed') throw new Error('not committed');
-    expect(last.result).to.deep.include({ created: false });
-    expect((last.result as { anchor: RecordAnchor }).anchor).to.include({ recordId: 'rec-2', version: 2 });
-  });
-
-  it('maxRecordsInFlight bounds journalled requests by their records: a batch larger than the budget goes alone, anchors wait for room', async () => {
-    const g = gated(new ChaincodeLedger(ledger, HOSPITAL));
-    const s = submitter(g.ledger, { concurrency: 8, maxRecordsInFlight: 100 });
-    const batch = Array.from({ length: 150 }, (_, i) => ({ recordId: `b-${i}`, docHash: docHash(`b-${i}`), patientId: `p-${i}`, category: CATEGORY }));
-    await journal.accept(await prepareAnchorBatch(batch, patientRefs));
-    for (let i = 0; i < 300; i++) await journal.accept(await anchor(i));
-    s.start();
-    await until(() => g.calls.length > 0);
-    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
-    expect(g.calls.map((c) => c.name)).to.deep.equal(['Records:anchorRecords']);
-    g.release();
-    await until(() => g.calls.length > 1);
-    await s.idle();
-    expect(s.counts()).to.include({ committed: 301 });
-    // After the batch, never more than 100 anchors in flight at once.
-    expect(Math.max(...g.calls.slice(1).map((c) => recordsOf(c).length))).to.be.at.most(100);
   });
 });

@@ -7,22 +7,21 @@ import {
   classifyFailure,
   prepareAmendRecord,
   prepareAnchorBatch,
-  prepareAnchorRecord,
   prepareRetractRecord,
   type LedgerRequest,
   type SubmitterOptions,
 } from '../../../gateway/src/acceptance';
 import { delegatingLedger } from '../../../gateway/src/fabric/delegating-ledger';
 import { LedgerError } from '../../../gateway/src/fabric/errors';
+import type { RecordAnchor } from '../../../chaincode/src/lib/record-model';
+import { ANCHOR_EACH } from '../../../gateway/src/acceptance/coalescer';
+import type { Ledger } from '../../../gateway/src/fabric/client';
 import type { FakeLedger } from '../chaincode/fake-ledger';
 import { HOSPITAL, HOSPITAL2, INSURER } from '../chaincode/fixtures';
 import { ChaincodeLedger } from '../support/chaincode-ledger';
 import { recorder } from '../support/recording-logger';
-import { FaultyLedger, consortium, docHash, indexWrites, patientRefs, recordingSleep, seeded, tempDir, until, versionsWithHash } from './support';
+import { CATEGORY, FaultyLedger, anchor, consortium, docHash, gated, indexWrites, patientRefs, recordingSleep, recordsOf, seeded, tempDir, until, versionsWithHash } from './support';
 
-const CATEGORY = 'loinc:18842-5';
-const anchor = (i: number | string, recordId = `rec-${i}`): Promise<LedgerRequest> =>
-  prepareAnchorRecord({ recordId, docHash: docHash(i), patientId: `patient-${i}`, category: CATEGORY }, patientRefs);
 
 describe('acceptance submitter (real chaincode on the in-memory stub)', function () {
   this.timeout(30_000);
@@ -42,10 +41,11 @@ describe('acceptance submitter (real chaincode on the in-memory stub)', function
     rmSync(dir, { recursive: true, force: true });
   });
 
-  function submitter(faulty: FaultyLedger, options: Partial<SubmitterOptions> = {}): Submitter {
+  /** A submitter on `faulty`, started unless `start` is false (to accept requests first, so that they are all ready at once). */
+  function submitter(faulty: Ledger, options: Partial<SubmitterOptions> = {}, start = true): Submitter {
     const s = new Submitter({ journal, ledger: faulty, sleep: recordingSleep().sleep, random: seeded(1), ...options });
     running.push(s);
-    s.start();
+    if (start) s.start();
     return s;
   }
 
@@ -279,5 +279,92 @@ describe('acceptance submitter (real chaincode on the in-memory stub)', function
     await second.idle();
     expect(ids.map((id) => second.status(id)?.state)).to.deep.equal(ids.map(() => 'committed'));
     for (let i = 0; i < 10; i++) expect(indexWrites(ledger, docHash(i))).to.equal(1);
+  });
+
+  describe('single anchors ready together go to the ledger as one Records:anchorEach transaction', () => {
+    it('each journal entry gets its own outcome: committed with its own anchor, txId and block, or rejected with its own code', async () => {
+      await new ChaincodeLedger(ledger, HOSPITAL2).submit('Records:anchorRecord', (await anchor(7, 'theirs-7')).args[0]!);
+      const faulty = new FaultyLedger(new ChaincodeLedger(ledger, HOSPITAL));
+      const s = submitter(faulty, {}, false);
+      const ids: string[] = [];
+      for (let i = 0; i < 40; i++) ids.push((await journal.accept(await anchor(i))).id);
+      s.start();
+      await s.idle();
+      expect(faulty.submits.every((c) => c.name === ANCHOR_EACH)).to.equal(true);
+      expect(faulty.submits.length).to.equal(1);
+      ids.forEach((id, i) => {
+        const status = s.status(id);
+        if (i === 7) {
+          expect(status).to.include({ state: 'rejected', code: 'DOC_HASH_CLAIMED' });
+          expect(journal.get(id)?.outcome).to.include({ status: 'rejected', code: 'DOC_HASH_CLAIMED' });
+          return;
+        }
+        if (status?.state !== 'committed') throw new Error(`entry ${i}: ${status?.state}`);
+        const { anchor: a, created } = status.result as { anchor: RecordAnchor; created: boolean };
+        expect(created).to.equal(true);
+        expect(a).to.include({ recordId: `rec-${i}`, docHash: docHash(i), txId: status.transactionId });
+        expect(status.blockNumber).to.match(/^\d+$/);
+      });
+      expect(s.counts()).to.include({ committed: 39, rejected: 1, attempts: 40, retries: 0 });
+      expect(s.counts().ledger).to.include({ coalescedTransactions: faulty.submits.length, coalescedRequests: 40 });
+    });
+
+    it('a batch whose answer was lost is retried; its records come back `existing`, committed, each anchored once', async () => {
+      const faulty = new FaultyLedger(new ChaincodeLedger(ledger, HOSPITAL)).plan('after');
+      const log = recorder();
+      const s = submitter(faulty, { concurrency: 1, logger: log }, false);
+      const ids: string[] = [];
+      for (let i = 0; i < 25; i++) ids.push((await journal.accept(await anchor(i))).id);
+      s.start();
+      await s.idle();
+      expect(faulty.submits.map((c) => `${c.name}${c.fault ? ` (${c.fault})` : ''}`)).to.deep.equal([`${ANCHOR_EACH} (after)`, ANCHOR_EACH]);
+      for (const [i, id] of ids.entries()) {
+        const status = s.status(id);
+        if (status?.state !== 'committed') throw new Error(`entry ${i}: ${status?.state}`);
+        expect(status.result).to.deep.include({ created: false });
+        expect(indexWrites(ledger, docHash(i))).to.equal(1);
+      }
+      expect(s.counts()).to.include({ committed: 25, retries: 25, transientFailures: 25 });
+      // One line for the batch from the writer, one from the submitter, not one per request.
+      const warnings = log.lines.filter((l) => l.level === 'warn');
+      expect(warnings).to.have.length(2);
+      expect(warnings[1]!.fields).to.include({ code: 'LEDGER_TIMEOUT', message: 'injected: committed, but the reply was lost' });
+    });
+
+    it('an anchor and a later amendment of the same record never share a transaction, and go in acceptance order', async () => {
+      const faulty = new FaultyLedger(new ChaincodeLedger(ledger, HOSPITAL));
+      const s = submitter(faulty, {}, false);
+      const ids: string[] = [];
+      for (let i = 0; i < 5; i++) ids.push((await journal.accept(await anchor(i))).id);
+      ids.push((await journal.accept(prepareAmendRecord(HOSPITAL, 'rec-2', { docHash: docHash('2-v2') }))).id);
+      ids.push((await journal.accept(await anchor('again', 'rec-2-copy', docHash('2-v2')))).id); // the amendment's document again
+      s.start();
+      await s.idle();
+      expect(faulty.submits.map((c) => c.name)).to.deep.equal([ANCHOR_EACH, 'Records:amendRecord', 'Records:anchorRecord']);
+      expect(ids.map((id) => s.status(id)?.state)).to.deep.equal([...Array(6).fill('committed'), 'committed']);
+      // The same document, after the amendment anchored it: the chaincode answers with that version.
+      const last = s.status(ids[6]!);
+      if (last?.state !== 'committed') throw new Error('not committed');
+      expect(last.result).to.deep.include({ created: false });
+      expect((last.result as { anchor: RecordAnchor }).anchor).to.include({ recordId: 'rec-2', version: 2 });
+    });
+
+    it('maxRecordsInFlight bounds journalled requests by their records: a batch larger than the budget goes alone, anchors wait for room', async () => {
+      const g = gated(new ChaincodeLedger(ledger, HOSPITAL));
+      const s = submitter(g.ledger, { concurrency: 8, maxRecordsInFlight: 100 }, false);
+      const batch = Array.from({ length: 150 }, (_, i) => ({ recordId: `b-${i}`, docHash: docHash(`b-${i}`), patientId: `p-${i}`, category: CATEGORY }));
+      await journal.accept(await prepareAnchorBatch(batch, patientRefs));
+      for (let i = 0; i < 300; i++) await journal.accept(await anchor(i));
+      s.start();
+      await until(() => g.calls.length > 0);
+      for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+      expect(g.calls.map((c) => c.name)).to.deep.equal(['Records:anchorRecords']);
+      g.release();
+      await until(() => g.calls.length > 1);
+      await s.idle();
+      expect(s.counts()).to.include({ committed: 301 });
+      // After the batch, never more than 100 anchors in flight at once.
+      expect(Math.max(...g.calls.slice(1).map((c) => recordsOf(c).length))).to.be.at.most(100);
+    });
   });
 });

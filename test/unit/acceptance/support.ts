@@ -3,9 +3,9 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { IdentityContract } from '../../../chaincode/src';
-import { openNodeJournalFile, type JournalFile, type OpenJournalFile } from '../../../gateway/src/acceptance';
+import { openNodeJournalFile, prepareAnchorRecord, type JournalFile, type LedgerRequest, type OpenJournalFile } from '../../../gateway/src/acceptance';
 import type { Committed, Ledger } from '../../../gateway/src/fabric/client';
-import { DelegatingLedger } from '../../../gateway/src/fabric/delegating-ledger';
+import { DelegatingLedger, delegatingLedger } from '../../../gateway/src/fabric/delegating-ledger';
 import { LedgerError } from '../../../gateway/src/fabric/errors';
 import type { PatientRefs } from '../../../gateway/src/records/service';
 import { FakeLedger } from '../chaincode/fake-ledger';
@@ -15,6 +15,11 @@ import { CONSORTIUM, HOSPITAL } from '../chaincode/fixtures';
 
 export const sha = (text: string): string => createHash('sha256').update(text).digest('hex');
 export const docHash = (i: number | string): string => sha(`document ${i}`);
+export const CATEGORY = 'loinc:18842-5';
+
+/** The prepared anchor of record `recordId` (default rec-i) with document `hash` (default document i). */
+export const anchor = (i: number | string, recordId = `rec-${i}`, hash = docHash(i)): Promise<LedgerRequest> =>
+  prepareAnchorRecord({ recordId, docHash: hash, patientId: `patient-${i}`, category: CATEGORY }, patientRefs);
 
 /** A fresh folder under the OS temp folder. */
 export function tempDir(prefix = 'medprov-accept-'): string {
@@ -232,4 +237,32 @@ export async function until(predicate: () => boolean, limit = 100_000): Promise<
     await new Promise((r) => setImmediate(r));
   }
   throw new Error('condition not reached');
+}
+
+/** The records each ledger call carried, by the keys the chaincode checks for repeats. */
+export function recordsOf(call: { name: string; args: string[] }): { recordId: string; docHash: string }[] {
+  const parsed = JSON.parse(call.args[0]!) as unknown;
+  return (Array.isArray(parsed) ? parsed : [parsed]) as { recordId: string; docHash: string }[];
+}
+
+/** A ledger that holds every submit until `release()`, counting what is in flight. */
+export function gated(inner: Ledger): { ledger: Ledger; release(): void; inFlight(): number; maxInFlight(): number; calls: { name: string; args: string[] }[] } {
+  let open = false;
+  let inFlight = 0;
+  let max = 0;
+  const calls: { name: string; args: string[] }[] = [];
+  const ledger = delegatingLedger(inner, {
+    submit: async (name, ...args): Promise<Committed> => {
+      calls.push({ name, args });
+      inFlight += 1;
+      max = Math.max(max, inFlight);
+      try {
+        await until(() => open);
+        return await inner.submit(name, ...args);
+      } finally {
+        inFlight -= 1;
+      }
+    },
+  });
+  return { ledger, release: () => (open = true), inFlight: () => inFlight, maxInFlight: () => max, calls };
 }
