@@ -14,7 +14,7 @@ import type { Network } from './network';
 import type { Progress } from './progress';
 
 /** Ordering: how long a block waits for more transactions, and how large it may get. */
-export const BATCHING = { timeout: '250ms', maxMessageCount: 100, absoluteMaxBytes: '16 MB', preferredMaxBytes: '2 MB' } as const;
+export const BATCHING = { timeout: '100ms', maxMessageCount: 100, absoluteMaxBytes: '16 MB', preferredMaxBytes: '2 MB' } as const;
 
 const SANS = ['localhost', '127.0.0.1'];
 

@@ -194,8 +194,8 @@ describe('real network: records and public anchoring (anchor, verify, amend, ret
 
   it('anchors many documents concurrently: blocks hold several anchoring transactions, and every verdict names the block that holds its transaction', async () => {
     const perBlock = new Map<string, number>();
-    // Until some block holds several of them (the gateway submits up to 8 at a time and the
-    // orderers cut a block every 250 ms): a bounded number of rounds, no timing asserted.
+    // Until some block holds several of them (the gateway coalesces concurrent anchors into shared
+    // transactions and the orderers cut a block every 100 ms): a bounded number of rounds, no timing asserted.
     for (let round = 0; round < 4 && ![...perBlock.values()].some((n) => n >= 3); round++) {
       const docs = Array.from({ length: 40 }, (_, i) => ({ bytes: doc(`concurrent ${round}-${i}`), recordId: `cc-${run}-${round}-${i}` }));
       const answers = await Promise.all(
