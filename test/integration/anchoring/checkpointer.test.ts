@@ -35,6 +35,7 @@ import {
 import { bytesToHex, MerkleTree } from '../../../gateway/src/merkle';
 import { nodeHasher } from '../../../gateway/src/merkle/node-hasher';
 import { ArraySource, codeOf, documentOf, makeAnchor, makeSourced, sha256Hex, tempDir } from '../../unit/anchoring/fixtures';
+import { ARCHIVE_LEAF_PREFIX } from '../../../chaincode/src/lib/archive-model';
 import { answers, compileContracts, DEV_ADDRESSES, DEV_KEYS, startEvmNode, type EvmNode } from './evm';
 
 const CHANNEL = 'medprov';
@@ -402,14 +403,14 @@ describe('anchoring on a real EVM (hardhat node)', function () {
         anchorRoot: async (rootHex, meta) => {
           anchorCalls.push(rootHex);
           expect(meta.fileCount).to.equal(FILES);
-          // The root in the anchor log as an anchor whose docHash is the root. (The ledger anchors an
-          // archive with Archives:anchorArchive; the log's ledger source does not follow that event
-          // yet, so this test puts the root in the log itself.)
+          // The root in the anchor log as the ledger source yields an Archives:anchorArchive
+          // transaction: docHash the root, recordId `archive:<archiveId>`, version 1 (no Fabric here).
           const blockNumber = 500n;
-          const anchor = makeAnchor(40, 'archive', { docHash: rootHex, recordId: `archive-${meta.name}` });
+          const archiveId = `archive-${meta.name}`;
+          const anchor = makeAnchor(40, 'archive', { docHash: rootHex, recordId: `${ARCHIVE_LEAF_PREFIX}${archiveId}` });
           const item: SourcedAnchor = { position: { blockNumber, txIndex: 0, anchorIndex: 0 }, anchor, blockNumber };
           ledger.push(item);
-          return { issuer: anchor.issuer, archiveId: anchor.recordId, txId: anchor.txId, blockNumber: String(blockNumber), anchoredAt: anchor.anchoredAt };
+          return { issuer: anchor.issuer, archiveId, txId: anchor.txId, blockNumber: String(blockNumber), anchoredAt: anchor.anchoredAt };
         },
       });
       expect(summary.fileCount).to.equal(FILES);
