@@ -1,7 +1,7 @@
 import { Context, Info, Returns, Transaction } from 'fabric-contract-api';
 import { ChaincodeError } from '../lib/errors';
 import { canonicalJson, fromBytes, toBytes } from '../lib/canonical-json';
-import { docHashKey, KEY_TYPES, recordHeadKey, recordVersionKey, restrictToOrg } from '../lib/keys';
+import { docHashKey, KEY_TYPES, orgPolicy, recordHeadKey, recordVersionKey, restrictToOrg } from '../lib/keys';
 import { MedprovContract } from '../lib/policy';
 import { txTimeIso } from '../lib/tx-time';
 import {
@@ -16,7 +16,7 @@ import {
 } from '../lib/validate';
 
 import { MAX_BATCH, RECORDS_EVENT, RETRACTION_REASONS, type AnchorBatchAnswer, type AnchorResult, type RecordAnchor, type RecordStatus } from '../lib/record-model';
-import { getStates, orgPolicy, StateWrites } from '../lib/state-batch';
+import { getStates, StateWrites } from '../lib/state-batch';
 
 export { MAX_BATCH, RETRACTION_REASONS, expandAnchorResults, type AnchorBatchAnswer, type AnchorResult, type RecordAnchor, type RecordStatus, type RetractionReason } from '../lib/record-model';
 
@@ -268,9 +268,9 @@ export class RecordsContract extends MedprovContract {
 
   /**
    * Anchors version 1 of each new record: two keys per record (the version and the hash entry),
-   * all read in one message to the peer, all written in one (lib/state-batch). An item that is already an error stays refused. Not
-   * `each`: the first refusal is thrown. A document the same issuer already anchored is
-   * `existing`, with its anchor.
+   * all read in one message to the peer, all written in one (lib/state-batch). An item that is
+   * already an error stays refused. Not `each`: the first refusal is thrown. A document the same
+   * issuer already anchored is `existing`, with its anchor.
    */
   private async anchorMany(ctx: Context, items: readonly ({ input: NewRecord; label: string } | ChaincodeError)[], each: boolean): Promise<Outcome[]> {
     const issuer = ctx.clientIdentity.getMSPID();
@@ -279,11 +279,10 @@ export class RecordsContract extends MedprovContract {
       if (!each) throw error;
       outcomes[i] = { status: 'refused', error };
     };
-    const pending = () => outcomes.flatMap((o, i) => (o.status === 'pending' ? [i] : []));
     const itemAt = (i: number) => items[i] as { input: NewRecord; label: string };
 
     // One read of every document's hash entry and every record's first version.
-    const live = pending();
+    const live = outcomes.flatMap((o, i) => (o.status === 'pending' ? [i] : []));
     const found = await getStates(ctx, [
       ...live.map((i) => docHashKey(ctx, itemAt(i).input.docHash)),
       ...live.map((i) => recordVersionKey(ctx, issuer, itemAt(i).input.recordId, 1)),

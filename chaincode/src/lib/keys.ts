@@ -85,9 +85,14 @@ export function erasureKey(ctx: Context, erasureId: string): string {
  * another org running patched chaincode cannot rewrite the key on its own.
  */
 export async function restrictToOrg(ctx: Context, key: string, mspId: string): Promise<void> {
+  await ctx.stub.setStateValidationParameter(key, orgPolicy(mspId));
+}
+
+/** The key-level endorsement policy "a peer of `mspId`", as `setStateValidationParameter` takes it. */
+export function orgPolicy(mspId: string): Uint8Array {
   const policy = new KeyEndorsementPolicy();
   policy.addOrgs('PEER', mspId);
-  await ctx.stub.setStateValidationParameter(key, policy.getPolicy());
+  return policy.getPolicy();
 }
 
 /**

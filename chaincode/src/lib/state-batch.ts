@@ -18,7 +18,6 @@
 import * as path from 'node:path';
 import { peer as peerProtos } from '@hyperledger/fabric-protos';
 import type { Context } from 'fabric-contract-api';
-import { KeyEndorsementPolicy } from 'fabric-shim';
 
 /** Keys per message; the peer advertises 1,000 (`maxSizeWriteBatch`, `maxSizeGetMultipleKeys`). */
 const MAX_PER_MESSAGE = 1000;
@@ -99,13 +98,6 @@ export async function getStates(ctx: Context, keys: readonly string[]): Promise<
   return values;
 }
 
-/** The key-level endorsement policy "a peer of `mspId`", as `setStateValidationParameter` takes it. */
-export function orgPolicy(mspId: string): Uint8Array {
-  const policy = new KeyEndorsementPolicy();
-  policy.addOrgs('PEER', mspId);
-  return policy.getPolicy();
-}
-
 type Write = { key: string; value: Uint8Array; policy?: Uint8Array };
 
 /**
@@ -119,10 +111,6 @@ export class StateWrites {
   /** Puts `value` under `key`; with `policy`, also sets the key's endorsement policy. */
   put(key: string, value: Uint8Array, policy?: Uint8Array): void {
     this.writes.push(policy ? { key, value, policy } : { key, value });
-  }
-
-  get size(): number {
-    return this.writes.length;
   }
 
   /** Sends every write to the peer; the list is empty afterwards. */

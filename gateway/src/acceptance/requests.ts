@@ -55,7 +55,7 @@ export function presentResult(request: Pick<LedgerRequest, 'kind' | 'args'>, res
 }
 
 /** `{ anchored, existing, anchors }` of a batch, from its compact ledger answer and the records sent. */
-export function batchResult(sent: readonly NewRecordInput[], answer: AnchorBatchAnswer): { anchored: number; existing: number; anchors: RecordAnchor[] } {
+function batchResult(sent: readonly NewRecordInput[], answer: AnchorBatchAnswer): { anchored: number; existing: number; anchors: RecordAnchor[] } {
   const anchors = expandAnchorResults(sent, answer).map((r) => {
     if ('refused' in r) throw new Error(`a batch answered with a refused record: ${r.refused.code}`);
     return r.anchor;
