@@ -218,7 +218,8 @@ function badValue(rng: Rng, field: string): unknown {
 /** Breaks one thing in a valid-shaped body, so that it is certainly invalid. */
 function breakBody(rng: Rng, body: Record<string, unknown>): { body: unknown; what: string } {
   // every place in the body, with its parent
-  const places: { parent: Record<string, unknown> | unknown[]; key: string | number; field: string }[] = [];
+  type Place = { parent: Record<string, unknown> | unknown[]; key: string | number; field: string };
+  const places: Place[] = [];
   const objects: Record<string, unknown>[] = [];
   const walk = (node: unknown, field: string): void => {
     if (Array.isArray(node)) node.forEach((v, i) => (typeof v === 'object' && v !== null ? walk(v, field) : places.push({ parent: node, key: i, field })));
@@ -259,7 +260,9 @@ function breakBody(rng: Rng, body: Record<string, unknown>): { body: unknown; wh
     return { body, what: `extra field ${describeValue(name)}` };
   }
   if (how < 90) {
-    const place = rng.pick(places.filter((p) => !Array.isArray(p.parent) && !(p.field === 'category' && 'docHash' in p.parent && !('recordId' in p.parent))));
+    // Only required fields: an amendment's and an archive's category are optional.
+    const optional = (p: Place) => p.field === 'category' && (('docHash' in p.parent && !('recordId' in p.parent)) || 'archiveId' in p.parent);
+    const place = rng.pick(places.filter((p) => !Array.isArray(p.parent) && !optional(p)));
     delete (place.parent as Record<string, unknown>)[place.key as string];
     return { body, what: `missing ${place.field}` };
   }
