@@ -214,6 +214,25 @@ export class RecordsContract extends MedprovContract {
     return canonicalJson(versions);
   }
 
+  /**
+   * Every version of each of up to MAX_BATCH records of one issuer, in one query: an auditor
+   * (or an operator after a fault) checks many records at once, e.g. through the `peer` CLI.
+   * A record that is not anchored answers an empty list.
+   */
+  @Transaction(false)
+  @Returns('string')
+  async recordHistories(ctx: Context, issuerArg: string, recordIdsJson: string): Promise<string> {
+    const issuer = requireMspId('issuer', issuerArg);
+    const list = parseJsonArgument('recordIds', recordIdsJson);
+    if (!Array.isArray(list) || list.length === 0 || list.length > MAX_BATCH) {
+      throw new ChaincodeError('INVALID_ARGUMENT', `recordIds must be a list of 1 to ${MAX_BATCH} record ids.`);
+    }
+    const recordIds = list.map((id, i) => requireOpaqueId(`recordIds[${i}]`, id));
+    const histories: Record<string, RecordAnchor[]> = {};
+    for (const recordId of recordIds) histories[recordId] = await readRecordVersions(ctx, issuer, recordId);
+    return canonicalJson(histories);
+  }
+
   /** Is this exact document anchored, and by whom? One key read, then the anchor. */
   @Transaction(false)
   @Returns('string')

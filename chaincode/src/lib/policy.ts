@@ -25,6 +25,7 @@ export const TRANSACTION_RULES: Readonly<Record<string, Rule>> = {
   'Records:retractRecord': { orgTypes: ['hospital'] },
   'Records:readRecord': { anyMember: true },
   'Records:recordHistory': { anyMember: true },
+  'Records:recordHistories': { anyMember: true },
   'Records:lookupByHash': { anyMember: true },
   // The hospital vouches for its own patientRef; the patient's signature proves the key.
   'Consent:registerPatient': { orgTypes: ['hospital'] },

@@ -341,6 +341,19 @@ describe('chaincode: records', () => {
       for (let i = 1; i < history.length; i++) expect(history[i].supersedes).to.equal(history[i - 1].docHash);
     });
 
+    it('gives the histories of many records in one query: an unknown record has an empty history; a bad list is INVALID_ARGUMENT', async () => {
+      await amend(HOSPITAL, { issuer: HOSPITAL, recordId: 'r-1', docHash: sha('v2') });
+      await ledger.invoke(HOSPITAL, records, 'anchorRecord', JSON.stringify(record('r-2')));
+      const histories: Record<string, RecordAnchor[]> = JSON.parse(await ledger.invoke(INSURER, records, 'recordHistories', HOSPITAL, JSON.stringify(['r-1', 'r-2', 'nope'])));
+      expect(Object.keys(histories).sort()).to.deep.equal(['nope', 'r-1', 'r-2']);
+      expect(histories['r-1'].map((a) => a.version)).to.deep.equal([1, 2]);
+      expect(histories['r-2'].map((a) => a.version)).to.deep.equal([1]);
+      expect(histories.nope).to.deep.equal([]);
+      await expectCode(ledger.invoke(INSURER, records, 'recordHistories', HOSPITAL, '[]'), 'INVALID_ARGUMENT');
+      await expectCode(ledger.invoke(INSURER, records, 'recordHistories', HOSPITAL, JSON.stringify(Array.from({ length: MAX_BATCH + 1 }, (_, i) => `r-${i}`))), 'INVALID_ARGUMENT');
+      await expectCode(ledger.invoke(INSURER, records, 'recordHistories', HOSPITAL, JSON.stringify(['has space'])), 'INVALID_ARGUMENT');
+    });
+
     it('answers null for a document nobody anchored, and RECORD_NOT_FOUND for an unknown record', async () => {
       expect(await lookup('never anchored')).to.equal(null);
       await expectCode(ledger.invoke(INSURER, records, 'recordHistory', HOSPITAL, 'nope'), 'RECORD_NOT_FOUND');
