@@ -1,143 +1,26 @@
 import { expect } from 'chai';
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { IdentityContract, RecordsContract } from '../../../chaincode/src';
-import type { Role } from '../../../gateway/src/http/roles';
 import { FakeLedger } from '../chaincode/fake-ledger';
 import { CONSORTIUM, HOSPITAL, HOSPITAL2, INSURER, SPONSOR } from '../chaincode/fixtures';
 import { NOTHING_ANCHORED, ROLE_KEYS, startOrgGateway, type OrgGateway, type OrgType } from '../support/org-gateways';
+import { askCell, authorizationOf, CALLERS, MATRIX, ORGS, validRequest, type Caller } from '../../support/authorisation-matrix';
 
 /**
- * Issue 7, authorisation: every caller × organisation type × API-key endpoint, each with a
- * body the schemas accept, so that only authorisation decides. Denied = 401/403 with a code;
- * allowed = anything else. The table below is written out by hand, on purpose apart from
- * gateway/src/http/roles.ts, so that a change to the gateway's table shows up here.
+ * Issue 7, authorisation: every caller × organisation type × API-key endpoint (the table and the
+ * requests are in test/support/authorisation-matrix.ts, shared with the real-network run in
+ * test/faults/abuse.test.ts), each with a body the schemas accept, so that only authorisation
+ * decides. Denied = 401/403 with a code; allowed = anything else.
  */
-type Caller = Role | 'no key' | 'bad key';
-const CALLERS: Caller[] = ['records-officer', 'claims-officer', 'research-officer', 'dpo', 'admin', 'no key', 'bad key'];
-const ORGS: OrgType[] = ['hospital', 'insurer', 'sponsor'];
-const sha = (s: string): string => createHash('sha256').update(s).digest('hex');
-
 const RO = 'records-officer';
 const CO = 'claims-officer';
 const RS = 'research-officer';
-const DPO = 'dpo';
 const AD = 'admin';
-const ALL_ORGS: OrgType[] = ['hospital', 'insurer', 'sponsor'];
-const HOSPITALS: OrgType[] = ['hospital'];
-
-//  endpoint                                              roles allowed             at org types
-const MATRIX: { endpoint: string; roles: Role[]; orgs: OrgType[] }[] = [
-  { endpoint: 'GET /v1/whoami',                              roles: [RO, CO, RS, DPO, AD], orgs: ALL_ORGS },
-  { endpoint: 'POST /v1/documents/hash',                     roles: [RO, CO, RS, DPO, AD], orgs: ALL_ORGS },
-  { endpoint: 'POST /v1/records',                            roles: [RO],                  orgs: HOSPITALS },
-  { endpoint: 'POST /v1/records (multipart)',                roles: [RO],                  orgs: HOSPITALS },
-  { endpoint: 'POST /v1/records/batch',                      roles: [RO],                  orgs: HOSPITALS },
-  { endpoint: 'GET /v1/requests/{id}',                       roles: [RO, DPO, AD],         orgs: ALL_ORGS },
-  { endpoint: 'GET /v1/records/{issuer}/{recordId}',         roles: [RO, CO, RS, AD],      orgs: ALL_ORGS },
-  { endpoint: 'GET /v1/records/{issuer}/{recordId}/history', roles: [RO, CO, RS, AD],      orgs: ALL_ORGS },
-  { endpoint: 'GET /v1/records/{issuer}/{recordId}/versions/{version}/provenance', roles: [RO, CO, RS, AD], orgs: ALL_ORGS },
-  { endpoint: 'POST /v1/records/{issuer}/{recordId}/versions', roles: [RO],                orgs: HOSPITALS },
-  { endpoint: 'PUT /v1/records/{issuer}/{recordId}/retraction', roles: [RO],               orgs: HOSPITALS },
-  { endpoint: 'POST /v1/verifications',                      roles: [RO, CO, RS, DPO, AD], orgs: ALL_ORGS },
-  { endpoint: 'POST /v1/verifications (multipart)',          roles: [RO, CO, RS, DPO, AD], orgs: ALL_ORGS },
-  { endpoint: 'POST /v1/patients/registration-requests',     roles: [RO],                  orgs: HOSPITALS },
-  { endpoint: 'POST /v1/patients',                           roles: [RO],                  orgs: HOSPITALS },
-  { endpoint: 'GET /v1/consents/check',                      roles: [RO, CO, RS, DPO, AD], orgs: ALL_ORGS },
-  { endpoint: 'POST /v1/access',                             roles: [CO, RS],              orgs: ALL_ORGS },
-  { endpoint: 'GET /v1/consents/{hospital}/{patientRef}/{grantId}', roles: [RO, CO, RS, DPO, AD], orgs: ALL_ORGS },
-  { endpoint: 'GET /v1/consents/events',                     roles: [CO, RS, AD],          orgs: ALL_ORGS },
-  { endpoint: 'GET /v1/receipts/{docHash}',                  roles: [RO, CO, RS, DPO, AD], orgs: ALL_ORGS },
-  { endpoint: 'POST /v1/erasures',                           roles: [DPO],                 orgs: HOSPITALS },
-  { endpoint: 'GET /v1/erasures/{erasureId}',                roles: [DPO, AD],             orgs: ALL_ORGS },
-  { endpoint: 'POST /v1/erasures/{erasureId}/ledger-record', roles: [DPO],                 orgs: HOSPITALS },
-  { endpoint: 'POST /v1/admin/master-key/rotation',          roles: [AD],                  orgs: ALL_ORGS },
-  { endpoint: 'GET /v1/admin/master-key/rotation',           roles: [AD],                  orgs: ALL_ORGS },
-  { endpoint: 'POST /v1/research/releases/preview',          roles: [RS, DPO],             orgs: HOSPITALS },
-  { endpoint: 'POST /v1/research/releases',                  roles: [RS],                  orgs: HOSPITALS },
-  { endpoint: 'POST /v1/archives',                           roles: [RO],                  orgs: HOSPITALS },
-  { endpoint: 'GET /v1/archives/{issuer}/{archiveId}',       roles: [RO, CO, RS, DPO, AD], orgs: ALL_ORGS },
-];
-
-let unique = 0;
-/** A request the schemas accept, for this endpoint, caller and gateway. */
-function validRequest(endpoint: string, caller: Caller, gw: OrgGateway): { method: string; path: string; headers: Record<string, string>; body?: string | Buffer } {
-  const n = ++unique;
-  const [method, rawPath] = endpoint.split(' ');
-  const json = (v: unknown) => ({ headers: { 'content-type': 'application/json' }, body: JSON.stringify(v) });
-  const multipart = (fields: Record<string, string>) => {
-    const b = `----matrix${n}`;
-    const parts = Object.entries(fields).map(([k, v]) => `--${b}\r\nContent-Disposition: form-data; name="${k}"\r\n\r\n${v}\r\n`);
-    const body = `${parts.join('')}--${b}\r\nContent-Disposition: form-data; name="document"; filename="d.txt"\r\nContent-Type: text/plain\r\n\r\ndocument ${n}\r\n--${b}--\r\n`;
-    return { headers: { 'content-type': `multipart/form-data; boundary=${b}` }, body };
-  };
-  // the caller's own org in write paths, so that only the role and org type decide
-  const p = rawPath
-    .replace('{issuer}', gw.mspId)
-    .replace('{recordId}', 'matrix-rec-1')
-    .replace('{id}', `unknown-request-${n}`)
-    .replace('{version}', '1')
-    .replace('{hospital}', HOSPITAL)
-    .replace('{patientRef}', sha('ref'))
-    .replace('{grantId}', `0x${sha(`grant ${n}`)}`)
-    .replace('{docHash}', sha(`receipt ${n}`))
-    .replace('{erasureId}', randomUUID())
-    .replace('{archiveId}', `matrix-archive-${n}`);
-  const purpose = caller === 'research-officer' ? 'research:trial-1' : 'claims';
-  let rest: { headers: Record<string, string>; body?: string } = { headers: {} };
-  switch (endpoint) {
-    case 'POST /v1/documents/hash':
-    case 'POST /v1/verifications (multipart)':
-      rest = multipart({});
-      break;
-    case 'POST /v1/records':
-      rest = json({ recordId: `matrix-${n}`, docHash: sha(`matrix ${n}`), patientId: `MRN-${n}`, category: 'loinc:11506-3' });
-      break;
-    case 'POST /v1/records (multipart)':
-      rest = multipart({ recordId: `matrix-${n}`, patientId: `MRN-${n}`, category: 'loinc:11506-3' });
-      break;
-    case 'POST /v1/records/batch':
-      rest = json({ records: [{ recordId: `matrix-${n}`, docHash: sha(`matrix ${n}`), patientId: `MRN-${n}`, category: 'loinc:11506-3' }] });
-      break;
-    case 'POST /v1/records/{issuer}/{recordId}/versions':
-      rest = json({ docHash: sha(`amended ${n}`) });
-      break;
-    case 'PUT /v1/records/{issuer}/{recordId}/retraction':
-      rest = json({ reason: 'duplicate' });
-      break;
-    case 'POST /v1/verifications':
-      rest = json({ docHash: sha(`verify ${n}`) });
-      break;
-    case 'POST /v1/patients/registration-requests':
-    case 'POST /v1/erasures':
-      rest = json({ patientId: `MRN-${n}` });
-      break;
-    case 'POST /v1/patients':
-      rest = json({ message: { hospital: gw.mspId, patientRef: sha(`ref ${n}`), nonce: `0x${sha(`nonce ${n}`)}` }, patient: `0x${'1'.repeat(40)}`, signature: `0x${'ab'.repeat(65)}` });
-      break;
-    case 'POST /v1/access':
-      rest = json({ issuer: HOSPITAL, recordId: 'matrix-rec-1', purpose });
-      break;
-    case 'POST /v1/archives':
-      rest = json({ archiveId: `matrix-archive-${n}`, root: sha(`archive ${n}`), count: 3 });
-      break;
-    case 'POST /v1/research/releases/preview':
-    case 'POST /v1/research/releases':
-      // the caller's own org as issuer; allowed cells end in 422 (no consent) or a 200 preview
-      rest = json({
-        grantee: SPONSOR,
-        purpose: 'research:trial-1',
-        records: [{ issuer: gw.mspId, recordId: 'matrix-rec-1', attributes: { sex: 'F', birthDate: '1961-03-02', regionCode: '11680', admissionDate: '2025-10-01', diagnosisCode: 'E11.9' } }],
-      });
-      break;
-  }
-  const path = endpoint === 'GET /v1/consents/check' ? `${p}?${new URLSearchParams({ hospital: HOSPITAL, patientRef: sha('ref'), purpose })}` : p.replace(' (multipart)', '');
-  const auth: Record<string, string> =
-    caller === 'no key' ? {} : caller === 'bad key' ? { authorization: `Bearer ${ROLE_KEYS.admin}-forged` } : { authorization: `Bearer ${ROLE_KEYS[caller]}` };
-  return { method, path, headers: { ...auth, ...rest.headers }, ...(rest.body !== undefined ? { body: rest.body } : {}) };
-}
+const sha = (s: string): string => createHash('sha256').update(s).digest('hex');
+const request = (endpoint: string, caller: Caller, gw: OrgGateway) => validRequest(endpoint, caller, gw.mspId, authorizationOf(caller, (role) => ROLE_KEYS[role]));
 
 describe('gateway authorisation matrix: role × org type × endpoint (issue 7)', function () {
   this.timeout(60_000);
@@ -174,25 +57,10 @@ describe('gateway authorisation matrix: role × org type × endpoint (issue 7)',
     for (const row of MATRIX) {
       for (const org of ORGS) {
         for (const caller of CALLERS) {
-          const expected = caller !== 'no key' && caller !== 'bad key' && row.roles.includes(caller) && row.orgs.includes(org) ? 'allowed' : 'denied';
-          const req = validRequest(row.endpoint, caller, gws[org]);
-          const res = await fetch(gws[org].url + req.path, { method: req.method, headers: req.headers, ...(req.body !== undefined ? { body: req.body } : {}) });
-          // An allowed event stream never ends: its 200 is the answer.
-          const stream = res.status === 200 && (res.headers.get('content-type') ?? '').startsWith('text/event-stream');
-          if (stream) await res.body?.cancel();
-          const text = stream ? '' : await res.text();
+          const cell = await askCell(gws[org].url, row, org, caller, request(row.endpoint, caller, gws[org]));
           cells += 1;
-          const denied = res.status === 401 || res.status === 403;
-          const got = denied ? 'denied' : 'allowed';
-          if (denied) {
-            const code = (JSON.parse(text) as { error?: { code?: string } }).error?.code ?? '';
-            if (!/^[A-Z_]+$/.test(code)) wrong.push(`${row.endpoint} @${org} as ${caller}: denied without a code: ${text.slice(0, 100)}`);
-            const expectedCodes = caller === 'no key' ? ['AUTH_REQUIRED'] : caller === 'bad key' ? ['AUTH_INVALID'] : ['FORBIDDEN_ROLE', 'FORBIDDEN_ORG_TYPE'];
-            if (expected === 'denied' && !expectedCodes.includes(code)) wrong.push(`${row.endpoint} @${org} as ${caller}: denied with ${code}, expected one of ${expectedCodes.join(', ')}`);
-          }
-          if (got === 'allowed' && expected === 'denied') unauthorisedSuccesses += 1;
-          if (got !== expected) wrong.push(`${row.endpoint} @${org} as ${caller}: expected ${expected}, got ${res.status} ${text.slice(0, 160)}`);
-          if (res.status >= 500) wrong.push(`${row.endpoint} @${org} as ${caller}: ${res.status} ${text.slice(0, 160)}`);
+          if (cell.unauthorisedSuccess) unauthorisedSuccesses += 1;
+          wrong.push(...cell.wrong);
         }
       }
     }
@@ -286,7 +154,7 @@ describe('gateway authorisation matrix: role × org type × endpoint (issue 7)',
     const writes = ledger.writeCount;
     for (const org of ['insurer', 'sponsor'] as const) {
       for (const endpoint of ['POST /v1/records', 'POST /v1/records (multipart)', 'POST /v1/records/batch']) {
-        const req = validRequest(endpoint, RO, gws[org]);
+        const req = request(endpoint, RO, gws[org]);
         const res = await fetch(gws[org].url + req.path, { method: req.method, headers: { ...req.headers, prefer: 'wait=5' }, ...(req.body !== undefined ? { body: req.body } : {}) });
         const body = (await res.json()) as { error: { code: string } };
         expect(res.status, `${org} ${endpoint}`).to.equal(403);
