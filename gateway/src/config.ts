@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { UserConfig } from './http/auth';
-import { rateLimitFromEnv } from './http/rate-limit';
+import { patientRateLimitFromEnv, rateLimitFromEnv } from './http/rate-limit';
 import type { OrgConnection } from './fabric/client';
 import { networkFromEnv, type GatewaySettings } from '../../network/src/network';
 
@@ -19,6 +19,8 @@ export interface GatewayConfig {
   logLevel: string;
   /** Per API key: sustained requests per second and burst (MEDPROV_RATE_LIMIT_PER_SECOND / _BURST). */
   rateLimit: { perSecond: number; burst: number };
+  /** Per client IP on the patients' routes (MEDPROV_PATIENT_RATE_LIMIT_PER_SECOND / _BURST). */
+  patientRateLimit: { perSecond: number; burst: number };
 }
 
 /**
@@ -26,14 +28,15 @@ export interface GatewayConfig {
  *
  * - `MEDPROV_GATEWAY_CONFIG`: a JSON file with the gateway's settings (`org`, `host`, `port`,
  *   `dir`, `fabric`: peer endpoint, TLS name and root, certificate and key of its identity,
- *   channel, chaincode) — a real deployment, laid out however the organisation likes.
+ *   channel, chaincode; optionally `fabric.peers`, every peer of the org in order, to fail over
+ *   to) — a real deployment, laid out however the organisation likes.
  * - Otherwise derived by the network layer from `network/consortium.json` and the state folder
  *   (`MEDPROV_ORG`, an organisation name or MSP ID; `MEDPROV_STATE_DIR`, `MEDPROV_BASE_PORT`), the
  *   same derivation that generated the network, so there is one source of truth.
  *
- * `MEDPROV_GATEWAY_HOST`, `MEDPROV_LOG_LEVEL` and the per-key rate limit
- * (`MEDPROV_RATE_LIMIT_PER_SECOND`, `MEDPROV_RATE_LIMIT_BURST`; see {@link rateLimitFromEnv})
- * apply to both.
+ * `MEDPROV_GATEWAY_HOST`, `MEDPROV_LOG_LEVEL`, the per-key rate limit
+ * (`MEDPROV_RATE_LIMIT_PER_SECOND`, `MEDPROV_RATE_LIMIT_BURST`; see {@link rateLimitFromEnv}) and
+ * the patients' per-IP one (`MEDPROV_PATIENT_RATE_LIMIT_*`) apply to both.
  */
 export function loadGatewayConfig(env: NodeJS.ProcessEnv, root: string): GatewayConfig {
   const stateDir = path.resolve(root, env.MEDPROV_STATE_DIR ?? 'state');
@@ -60,6 +63,7 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv, root: string): Gateway
     keyStoreDir: path.join(settings.dir, 'patient-keys'),
     logLevel: env.MEDPROV_LOG_LEVEL ?? 'info',
     rateLimit: rateLimitFromEnv(env),
+    patientRateLimit: patientRateLimitFromEnv(env),
     fabric: settings.fabric,
   };
 }
@@ -77,6 +81,10 @@ function readSettingsFile(file: string): GatewaySettings {
   );
   if (missing.length + fabricMissing.length > 0) {
     throw new Error(`${file} lacks ${[...missing, ...fabricMissing.map((k) => `fabric.${k}`)].join(', ')}`);
+  }
+  const peers: unknown = parsed.fabric?.peers;
+  if (peers !== undefined && !(Array.isArray(peers) && peers.every((p: unknown) => typeof (p as { endpoint?: unknown })?.endpoint === 'string' && typeof (p as { hostAlias?: unknown })?.hostAlias === 'string'))) {
+    throw new Error(`${file}: fabric.peers must be a list of { "endpoint": "host:port", "hostAlias": "TLS name" }, the org's peers in order of preference`);
   }
   const dir = path.resolve(path.dirname(file), parsed.dir as string);
   return { ...(parsed as GatewaySettings), dir };

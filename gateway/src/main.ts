@@ -4,7 +4,8 @@ import pino from 'pino';
 import { loadGatewayConfig, loadUsers } from './config';
 import { ConsentFeed } from './consent/feed';
 import { ConsentService } from './consent/service';
-import { LedgerClient, ledgerDeadlinesFromEnv } from './fabric/client';
+import { ledgerDeadlinesFromEnv } from './fabric/client';
+import { FailoverLedger } from './fabric/failover';
 import { LedgerProbe } from './fabric/probe';
 import { AcceptanceJournal, AcceptanceService, fromPino, Submitter, submitterOptionsFromEnv } from './acceptance';
 import { startAnchoring } from './anchoring/setup';
@@ -26,7 +27,8 @@ async function main(): Promise<void> {
   const { masterKey, previousMasterKeys } = masterKeysFromEnv(process.env);
   const keys = await PatientKeyStore.open({ stateDir: config.keyStoreDir, masterKey, previousMasterKeys, ifMissing: process.env.MEDPROV_CREATE_KEY_STORE === '1' ? 'create' : 'fail' });
   if (keys.status().entriesAwaitingRotation > 0) await keys.resumeRotation();
-  const ledger = await LedgerClient.connect(config.fabric, ledgerDeadlinesFromEnv(process.env));
+  // Every peer of the org, in order: when the one in use stops answering, the next (logged, shown at /healthz as `peer`).
+  const ledger = await FailoverLedger.connect(config.fabric, ledgerDeadlinesFromEnv(process.env), { logger: fromPino(logger.child({ component: 'ledger' })) });
   // Ready once a real write went through: /healthz says so (`ledger.ready`), and `npm run up` waits for it.
   const probe = new LedgerProbe(ledger, {
     onReady: (s) => logger.info({ txId: s.transactionId, block: s.blockNumber, attempts: s.attempts }, 'ledger ready: a probe transaction committed'),
@@ -83,6 +85,7 @@ async function main(): Promise<void> {
     records: new RecordsService(tracked, keys, anchorIndex, fromPino(logger.child({ component: 'records' }))),
     anchorIndex,
     ledgerProbe: probe,
+    ledgerPeer: ledger,
     anchoring: anchoring.service ? { service: anchoring.service } : { off: anchoring.off },
     consent,
     consentEvents: { feed },
@@ -93,8 +96,9 @@ async function main(): Promise<void> {
     rotation: new MasterKeyRotation(keys, nextMasterKeyFromFile(process.env[NEXT_MASTER_KEY_FILE_ENV])),
     // Research releases: minimum k, suppression limit and release profiles (MEDPROV_RELEASE_*).
     research: releaseOptionsFromEnv(process.env),
-    // Per API key (MEDPROV_RATE_LIMIT_PER_SECOND / _BURST; 200/s, burst 400 unless set).
-    limits: config.rateLimit,
+    // Per API key (MEDPROV_RATE_LIMIT_PER_SECOND / _BURST; 200/s, burst 400 unless set), and per
+    // client IP on the patients' routes (MEDPROV_PATIENT_RATE_LIMIT_PER_SECOND / _BURST; 5/s, burst 30).
+    limits: { ...config.rateLimit, patientPerSecond: config.patientRateLimit.perSecond, patientBurst: config.patientRateLimit.burst },
     // Archives: a folder's root in one ledger transaction (POST /v1/archives), read back by anyone.
     archives: new ArchiveLedger(tracked),
     logger,
@@ -102,7 +106,7 @@ async function main(): Promise<void> {
   const server = http.createServer(app);
   server.requestTimeout = 120_000;
   await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
-  logger.info({ url: `http://${config.host}:${config.port}`, peer: config.fabric.peerEndpoint }, 'gateway listening');
+  logger.info({ url: `http://${config.host}:${config.port}`, peer: ledger.status().endpoint, peers: ledger.status().peers }, 'gateway listening');
 
   let stopping = false;
   let feedClosed: Promise<void> = Promise.resolve();

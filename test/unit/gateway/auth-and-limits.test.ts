@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { loadGatewayConfig } from '../../../gateway/src/config';
 import { ApiError } from '../../../gateway/src/errors';
 import { ApiKeyAuthenticator, hashApiKey } from '../../../gateway/src/http/auth';
-import { DEFAULT_RATE_LIMIT, RateLimiter, rateLimitFromEnv } from '../../../gateway/src/http/rate-limit';
+import { DEFAULT_PATIENT_RATE_LIMIT, DEFAULT_RATE_LIMIT, patientRateLimitFromEnv, RateLimiter, rateLimitFromEnv } from '../../../gateway/src/http/rate-limit';
 
 const ROOT = path.resolve(__dirname, '../../..');
 const codeOf = (fn: () => unknown): string | undefined => {
@@ -67,6 +67,16 @@ describe('gateway: the per-key rate limit', () => {
     }
     expect(() => rateLimitFromEnv({ MEDPROV_RATE_LIMIT_BURST: '0.5' })).to.throw(/MEDPROV_RATE_LIMIT_BURST must be at least 1/);
     expect(() => loadGatewayConfig({ MEDPROV_ORG: 'Insurer', MEDPROV_RATE_LIMIT_BURST: 'lots' }, ROOT)).to.throw(/MEDPROV_RATE_LIMIT_BURST/);
+  });
+
+  it("the patients' per-IP limit: 5/s with a burst of 30 unless MEDPROV_PATIENT_RATE_LIMIT_PER_SECOND / _BURST say", () => {
+    expect(patientRateLimitFromEnv({})).to.deep.equal({ perSecond: 5, burst: 30 });
+    expect(patientRateLimitFromEnv({ MEDPROV_RATE_LIMIT_PER_SECOND: '9000' }), 'the staff limit is another one').to.deep.equal(DEFAULT_PATIENT_RATE_LIMIT);
+    expect(patientRateLimitFromEnv({ MEDPROV_PATIENT_RATE_LIMIT_PER_SECOND: '50' })).to.deep.equal({ perSecond: 50, burst: 100 });
+    expect(patientRateLimitFromEnv({ MEDPROV_PATIENT_RATE_LIMIT_PER_SECOND: '1', MEDPROV_PATIENT_RATE_LIMIT_BURST: '4' })).to.deep.equal({ perSecond: 1, burst: 4 });
+    expect(loadGatewayConfig({ MEDPROV_ORG: 'Insurer', MEDPROV_PATIENT_RATE_LIMIT_PER_SECOND: '1000' }, ROOT).patientRateLimit).to.deep.equal({ perSecond: 1000, burst: 2000 });
+    expect(() => patientRateLimitFromEnv({ MEDPROV_PATIENT_RATE_LIMIT_PER_SECOND: 'off' })).to.throw(/MEDPROV_PATIENT_RATE_LIMIT_PER_SECOND must be a positive number of requests per client IP/);
+    expect(() => patientRateLimitFromEnv({ MEDPROV_PATIENT_RATE_LIMIT_BURST: '0.5' })).to.throw(/MEDPROV_PATIENT_RATE_LIMIT_BURST must be at least 1/);
   });
 
   it('lets a burst through, then the sustained rate, per user', () => {
