@@ -4,8 +4,7 @@ import pino from 'pino';
 import { loadGatewayConfig, loadUsers } from './config';
 import { ConsentFeed } from './consent/feed';
 import { ConsentService } from './consent/service';
-import { ledgerDeadlinesFromEnv } from './fabric/client';
-import { FailoverLedger } from './fabric/failover';
+import { LedgerClient, ledgerDeadlinesFromEnv } from './fabric/client';
 import { LedgerProbe } from './fabric/probe';
 import { AcceptanceJournal, AcceptanceService, fromPino, Submitter, submitterOptionsFromEnv } from './acceptance';
 import { startAnchoring } from './anchoring/setup';
@@ -27,8 +26,7 @@ async function main(): Promise<void> {
   const { masterKey, previousMasterKeys } = masterKeysFromEnv(process.env);
   const keys = await PatientKeyStore.open({ stateDir: config.keyStoreDir, masterKey, previousMasterKeys, ifMissing: process.env.MEDPROV_CREATE_KEY_STORE === '1' ? 'create' : 'fail' });
   if (keys.status().entriesAwaitingRotation > 0) await keys.resumeRotation();
-  // Every peer of the org, in order: when the one in use stops answering, the next (logged, shown at /healthz as `peer`).
-  const ledger = await FailoverLedger.connect(config.fabric, ledgerDeadlinesFromEnv(process.env), { logger: fromPino(logger.child({ component: 'ledger' })) });
+  const ledger = await LedgerClient.connect(config.fabric, ledgerDeadlinesFromEnv(process.env));
   // Ready once a real write went through: /healthz says so (`ledger.ready`), and `npm run up` waits for it.
   const probe = new LedgerProbe(ledger, {
     onReady: (s) => logger.info({ txId: s.transactionId, block: s.blockNumber, attempts: s.attempts }, 'ledger ready: a probe transaction committed'),
@@ -85,7 +83,6 @@ async function main(): Promise<void> {
     records: new RecordsService(tracked, keys, anchorIndex, fromPino(logger.child({ component: 'records' }))),
     anchorIndex,
     ledgerProbe: probe,
-    ledgerPeer: ledger,
     anchoring: anchoring.service ? { service: anchoring.service } : { off: anchoring.off },
     consent,
     consentEvents: { feed },
@@ -106,7 +103,7 @@ async function main(): Promise<void> {
   const server = http.createServer(app);
   server.requestTimeout = 120_000;
   await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
-  logger.info({ url: `http://${config.host}:${config.port}`, peer: ledger.status().endpoint, peers: ledger.status().peers }, 'gateway listening');
+  logger.info({ url: `http://${config.host}:${config.port}`, peer: config.fabric.peerEndpoint }, 'gateway listening');
 
   let stopping = false;
   let feedClosed: Promise<void> = Promise.resolve();

@@ -34,7 +34,6 @@ import { ResearchReleases, type ReleaseOptions } from '../research/release';
 import { LedgerDisclosures } from '../research/disclosure';
 import { mountResearchRoutes } from './research-routes';
 import type { LedgerProbeStatus } from '../fabric/probe';
-import type { LedgerPeerStatus } from '../fabric/failover';
 import type { ArchiveLedger } from '../anchoring/archive-ledger';
 import { mountArchiveRoutes } from './archive-routes';
 
@@ -60,8 +59,6 @@ export interface GatewayOptions {
   anchorIndex?: { status(): AnchorIndexStatus };
   /** Whether a real write has gone through the ledger since start: shown at /healthz as `ledger`. */
   ledgerProbe?: { status(): LedgerProbeStatus };
-  /** The org's peer in use and its moves (failover): shown at /healthz as `peer`, at /metrics as medprov_ledger_peer*. */
-  ledgerPeer?: { status(): LedgerPeerStatus };
   /** Erasure for the DPO (POST /v1/erasures, …); without it those routes are not offered. */
   erasure?: ErasureService;
   /** Master key rotation for the admin (/v1/admin/master-key/rotation); without it not offered. */
@@ -130,7 +127,6 @@ export function createGatewayApp(options: GatewayOptions): { app: express.Expres
   const latencies = new Map<string, { observe(seconds: number): void }>();
   if (options.anchorIndex) registerAnchorIndexMetrics(metrics, options.anchorIndex);
   if (consent) registerLedgerConflictMetrics(metrics, consent);
-  if (options.ledgerPeer) registerLedgerPeerMetrics(metrics, options.ledgerPeer);
   registerLedgerWriteMetrics(metrics, { records, ...(options.acceptance ? { acceptance: options.acceptance } : {}) });
 
   const app = express();
@@ -173,7 +169,6 @@ export function createGatewayApp(options: GatewayOptions): { app: express.Expres
       status: 'ok',
       org: org.mspId,
       ...(options.ledgerProbe ? { ledger: options.ledgerProbe.status() } : {}),
-      ...(options.ledgerPeer ? { peer: options.ledgerPeer.status() } : {}),
       ...(options.anchorIndex ? { anchorIndex: options.anchorIndex.status() } : {}),
       ...(options.anchoring ? { anchoring: 'off' in options.anchoring ? { off: options.anchoring.off } : options.anchoring.service.status() } : {}),
     });
@@ -706,28 +701,6 @@ function registerLedgerConflictMetrics(metrics: Registry, consent: Pick<ConsentS
     collect() {
       this.reset();
       for (const c of consent.ledgerConflicts()) this.inc({ transaction: c.transaction, code: c.code, outcome: c.outcome }, c.count);
-    },
-  });
-}
-
-/** The peer in use (1 for it, 0 for the org's others) and the moves between them, read when /metrics is scraped. */
-function registerLedgerPeerMetrics(metrics: Registry, peer: { status(): LedgerPeerStatus }): void {
-  new Gauge({
-    name: 'medprov_ledger_peer',
-    help: "1 for the organisation's peer the gateway uses now, 0 for its other peers, by endpoint",
-    labelNames: ['endpoint'],
-    registers: [metrics],
-    collect() {
-      const s = peer.status();
-      for (const endpoint of s.peers) this.set({ endpoint }, endpoint === s.endpoint ? 1 : 0);
-    },
-  });
-  new Gauge({
-    name: 'medprov_ledger_peer_switches',
-    help: 'Times the gateway moved to another peer of its organisation because its peer stopped answering, since start',
-    registers: [metrics],
-    collect() {
-      this.set(peer.status().switches);
     },
   });
 }
