@@ -28,7 +28,8 @@ export interface GatewayConfig {
  *
  * - `MEDPROV_GATEWAY_CONFIG`: a JSON file with the gateway's settings (`org`, `host`, `port`,
  *   `dir`, `fabric`: peer endpoint, TLS name and root, certificate and key of its identity,
- *   channel, chaincode) — a real deployment, laid out however the organisation likes.
+ *   channel, chaincode; optionally `fabric.peers`, every peer of the org in order, to fail over
+ *   to) — a real deployment, laid out however the organisation likes.
  * - Otherwise derived by the network layer from `network/consortium.json` and the state folder
  *   (`MEDPROV_ORG`, an organisation name or MSP ID; `MEDPROV_STATE_DIR`, `MEDPROV_BASE_PORT`), the
  *   same derivation that generated the network, so there is one source of truth.
@@ -80,6 +81,10 @@ function readSettingsFile(file: string): GatewaySettings {
   );
   if (missing.length + fabricMissing.length > 0) {
     throw new Error(`${file} lacks ${[...missing, ...fabricMissing.map((k) => `fabric.${k}`)].join(', ')}`);
+  }
+  const peers: unknown = parsed.fabric?.peers;
+  if (peers !== undefined && !(Array.isArray(peers) && peers.every((p: unknown) => typeof (p as { endpoint?: unknown })?.endpoint === 'string' && typeof (p as { hostAlias?: unknown })?.hostAlias === 'string'))) {
+    throw new Error(`${file}: fabric.peers must be a list of { "endpoint": "host:port", "hostAlias": "TLS name" }, the org's peers in order of preference`);
   }
   const dir = path.resolve(path.dirname(file), parsed.dir as string);
   return { ...(parsed as GatewaySettings), dir };

@@ -4,7 +4,8 @@ import pino from 'pino';
 import { loadGatewayConfig, loadUsers } from './config';
 import { ConsentFeed } from './consent/feed';
 import { ConsentService } from './consent/service';
-import { LedgerClient, ledgerDeadlinesFromEnv } from './fabric/client';
+import { ledgerDeadlinesFromEnv } from './fabric/client';
+import { FailoverLedger } from './fabric/failover';
 import { LedgerProbe } from './fabric/probe';
 import { AcceptanceJournal, AcceptanceService, fromPino, Submitter, submitterOptionsFromEnv } from './acceptance';
 import { startAnchoring } from './anchoring/setup';
@@ -15,6 +16,7 @@ import { AnchorIndex } from './records/anchor-index';
 import { ArchiveLedger } from './anchoring/archive-ledger';
 import { RecordsService } from './records/service';
 import { releaseOptionsFromEnv } from './research/release';
+import { gatewayBinding, GatewayBackups } from './recovery/gateway-backup';
 
 /**
  * Starts one organisation's gateway: its Fabric identity, its patient-key store and its HTTP
@@ -26,7 +28,8 @@ async function main(): Promise<void> {
   const { masterKey, previousMasterKeys } = masterKeysFromEnv(process.env);
   const keys = await PatientKeyStore.open({ stateDir: config.keyStoreDir, masterKey, previousMasterKeys, ifMissing: process.env.MEDPROV_CREATE_KEY_STORE === '1' ? 'create' : 'fail' });
   if (keys.status().entriesAwaitingRotation > 0) await keys.resumeRotation();
-  const ledger = await LedgerClient.connect(config.fabric, ledgerDeadlinesFromEnv(process.env));
+  // Every peer of the org, in order: when the one in use stops answering, the next (logged, shown at /healthz as `peer`).
+  const ledger = await FailoverLedger.connect(config.fabric, ledgerDeadlinesFromEnv(process.env), { logger: fromPino(logger.child({ component: 'ledger' })) });
   // Ready once a real write went through: /healthz says so (`ledger.ready`), and `npm run up` waits for it.
   const probe = new LedgerProbe(ledger, {
     onReady: (s) => logger.info({ txId: s.transactionId, block: s.blockNumber, attempts: s.attempts }, 'ledger ready: a probe transaction committed'),
@@ -83,6 +86,7 @@ async function main(): Promise<void> {
     records: new RecordsService(tracked, keys, anchorIndex, fromPino(logger.child({ component: 'records' }))),
     anchorIndex,
     ledgerProbe: probe,
+    ledgerPeer: ledger,
     anchoring: anchoring.service ? { service: anchoring.service } : { off: anchoring.off },
     consent,
     consentEvents: { feed },
@@ -91,6 +95,8 @@ async function main(): Promise<void> {
     erasure: new ErasureService(keys, tracked, { acceptance, logger: fromPino(logger.child({ component: 'erasure' })) }),
     // The admin's rotation reads the new key from the file named in the environment, re-read on each request.
     rotation: new MasterKeyRotation(keys, nextMasterKeyFromFile(process.env[NEXT_MASTER_KEY_FILE_ENV])),
+    // The admin's backups: journal, key store and users, copied while serving, encrypted to the operator's key.
+    backups: new GatewayBackups({ dir: config.dir, binding: await gatewayBinding(config.fabric), journal, keys }),
     // Research releases: minimum k, suppression limit and release profiles (MEDPROV_RELEASE_*).
     research: releaseOptionsFromEnv(process.env),
     // Per API key (MEDPROV_RATE_LIMIT_PER_SECOND / _BURST; 200/s, burst 400 unless set), and per
@@ -103,7 +109,7 @@ async function main(): Promise<void> {
   const server = http.createServer(app);
   server.requestTimeout = 120_000;
   await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
-  logger.info({ url: `http://${config.host}:${config.port}`, peer: config.fabric.peerEndpoint }, 'gateway listening');
+  logger.info({ url: `http://${config.host}:${config.port}`, peer: ledger.status().endpoint, peers: ledger.status().peers }, 'gateway listening');
 
   let stopping = false;
   let feedClosed: Promise<void> = Promise.resolve();

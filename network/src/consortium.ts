@@ -17,7 +17,7 @@ export interface PeerOrganisation {
   readonly type: OrganisationType;
   /** DNS-style domain the org's certificates are issued for (`hospital.medprov.local`). */
   readonly domain: string;
-  /** Number of peers the org runs (its gateway uses the first). */
+  /** Number of peers the org runs (its gateway uses the first, and the next when that one stops answering). */
   readonly peers: number;
 }
 

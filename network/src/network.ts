@@ -287,10 +287,15 @@ export class Network {
     return path.join(this.stateDir, 'gateways', 'api-keys.json');
   }
 
-  /** One organisation's gateway: its HTTP address and its connection to its first peer as `User1`. */
+  /**
+   * One organisation's gateway: its HTTP address and its connection as `User1` to its first peer,
+   * with every peer of the org in order (`fabric.peers`: the gateway moves to the next when its
+   * peer stops answering).
+   */
   gatewaySettings(nameOrMsp: string): GatewaySettings {
     const org = this.organisation(nameOrMsp);
-    const peer = this.peersOf(org)[0];
+    const peers = this.peersOf(org);
+    const peer = peers[0];
     const user = this.identity(org, 'User1');
     return {
       org: { name: org.name, mspId: org.mspId, type: org.type },
@@ -301,6 +306,7 @@ export class Network {
         mspId: org.mspId,
         peerEndpoint: peer.address,
         peerHostAlias: peer.fqdn,
+        peers: peers.map((p) => ({ endpoint: p.address, hostAlias: p.fqdn })),
         tlsRootCertPath: this.tlsCaOf(org),
         certPath: user.certPath,
         keyPath: user.keyDir,

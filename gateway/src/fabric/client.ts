@@ -14,6 +14,12 @@ export interface OrgConnection {
   peerEndpoint: string;
   /** Name the peer's TLS certificate was issued for (cryptogen: peer0.hospital.medprov.local). */
   peerHostAlias: string;
+  /**
+   * Every peer of the organisation the gateway may use, in order of preference (the first is
+   * `peerEndpoint`): the gateway moves to the next when its peer stops answering (./failover.ts).
+   * Without it, the one peer above.
+   */
+  peers?: readonly { endpoint: string; hostAlias: string }[];
   tlsRootCertPath: string;
   certPath: string;
   /** The private key file, or the MSP keystore folder holding exactly one key. */
@@ -174,6 +180,9 @@ export class LedgerClient implements Ledger, LedgerEvents {
     ]);
     const grpcClient = new grpc.Client(connection.peerEndpoint, grpc.credentials.createSsl(tlsRoot), {
       'grpc.ssl_target_name_override': connection.peerHostAlias,
+      // A restarted peer is dialled again within 5 s (gRPC's own backoff grows to 2 minutes).
+      'grpc.initial_reconnect_backoff_ms': 500,
+      'grpc.max_reconnect_backoff_ms': 5_000,
     });
     const gateway = connect({
       client: grpcClient,

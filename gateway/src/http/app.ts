@@ -28,12 +28,15 @@ import { ACCESS_PURPOSES, HOSPITAL_ONLY, OPERATION_ROLES, type Operation, type P
 import { validateBody } from './validation';
 import { verifyLane, type RequestFields } from './verify-lane';
 import { mountErasureRoutes, mountRotationRoutes } from './privacy-routes';
+import { mountBackupRoutes } from './backup-routes';
+import type { GatewayBackups } from '../recovery/gateway-backup';
 import type { ErasureService } from '../erasure/service';
 import type { MasterKeyRotation } from '../privacy';
 import { ResearchReleases, type ReleaseOptions } from '../research/release';
 import { LedgerDisclosures } from '../research/disclosure';
 import { mountResearchRoutes } from './research-routes';
 import type { LedgerProbeStatus } from '../fabric/probe';
+import type { LedgerPeerStatus } from '../fabric/failover';
 import type { ArchiveLedger } from '../anchoring/archive-ledger';
 import { mountArchiveRoutes } from './archive-routes';
 
@@ -59,10 +62,14 @@ export interface GatewayOptions {
   anchorIndex?: { status(): AnchorIndexStatus };
   /** Whether a real write has gone through the ledger since start: shown at /healthz as `ledger`. */
   ledgerProbe?: { status(): LedgerProbeStatus };
+  /** The org's peer in use and its moves (failover): shown at /healthz as `peer`, at /metrics as medprov_ledger_peer*. */
+  ledgerPeer?: { status(): LedgerPeerStatus };
   /** Erasure for the DPO (POST /v1/erasures, …); without it those routes are not offered. */
   erasure?: ErasureService;
   /** Master key rotation for the admin (/v1/admin/master-key/rotation); without it not offered. */
   rotation?: MasterKeyRotation;
+  /** Backups of the gateway's state for the admin (POST /v1/admin/backups); without it not offered. */
+  backups?: GatewayBackups;
   /**
    * The research release policy (minimum k, suppression limit, release profiles); the release
    * routes come with `consent`, at the defaults unless given (k = 5, 10% suppression).
@@ -109,6 +116,7 @@ export function createGatewayApp(options: GatewayOptions): { app: express.Expres
     consentEvents: options.consentEvents !== undefined,
     erasure: options.erasure !== undefined,
     rotation: options.rotation !== undefined,
+    backups: options.backups !== undefined,
     archives: options.archives !== undefined,
   });
 
@@ -127,6 +135,7 @@ export function createGatewayApp(options: GatewayOptions): { app: express.Expres
   const latencies = new Map<string, { observe(seconds: number): void }>();
   if (options.anchorIndex) registerAnchorIndexMetrics(metrics, options.anchorIndex);
   if (consent) registerLedgerConflictMetrics(metrics, consent);
+  if (options.ledgerPeer) registerLedgerPeerMetrics(metrics, options.ledgerPeer);
   registerLedgerWriteMetrics(metrics, { records, ...(options.acceptance ? { acceptance: options.acceptance } : {}) });
 
   const app = express();
@@ -169,6 +178,7 @@ export function createGatewayApp(options: GatewayOptions): { app: express.Expres
       status: 'ok',
       org: org.mspId,
       ...(options.ledgerProbe ? { ledger: options.ledgerProbe.status() } : {}),
+      ...(options.ledgerPeer ? { peer: options.ledgerPeer.status() } : {}),
       ...(options.anchorIndex ? { anchorIndex: options.anchorIndex.status() } : {}),
       ...(options.anchoring ? { anchoring: 'off' in options.anchoring ? { off: options.anchoring.off } : options.anchoring.service.status() } : {}),
     });
@@ -457,6 +467,7 @@ export function createGatewayApp(options: GatewayOptions): { app: express.Expres
   const privacyKit = { route, requireJson, preferredWaitSeconds };
   if (options.erasure) mountErasureRoutes(app, options.erasure, privacyKit);
   if (options.rotation) mountRotationRoutes(app, options.rotation, privacyKit);
+  if (options.backups) mountBackupRoutes(app, options.backups, privacyKit);
   if (options.archives) mountArchiveRoutes(app, options.archives, { route, requireJson });
 
   if (options.consentEvents) {
@@ -643,6 +654,7 @@ function describe(operation: Operation): string {
     readErasure: 'read erasure records',
     rotateMasterKey: 'rotate the master key',
     rotationStatus: 'see the master key rotation',
+    backupGateway: 'back up the gateway',
     previewResearchRelease: 'preview research releases',
     prepareResearchRelease: 'prepare research releases',
     anchorArchive: 'anchor archives',
@@ -701,6 +713,28 @@ function registerLedgerConflictMetrics(metrics: Registry, consent: Pick<ConsentS
     collect() {
       this.reset();
       for (const c of consent.ledgerConflicts()) this.inc({ transaction: c.transaction, code: c.code, outcome: c.outcome }, c.count);
+    },
+  });
+}
+
+/** The peer in use (1 for it, 0 for the org's others) and the moves between them, read when /metrics is scraped. */
+function registerLedgerPeerMetrics(metrics: Registry, peer: { status(): LedgerPeerStatus }): void {
+  new Gauge({
+    name: 'medprov_ledger_peer',
+    help: "1 for the organisation's peer the gateway uses now, 0 for its other peers, by endpoint",
+    labelNames: ['endpoint'],
+    registers: [metrics],
+    collect() {
+      const s = peer.status();
+      for (const endpoint of s.peers) this.set({ endpoint }, endpoint === s.endpoint ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'medprov_ledger_peer_switches',
+    help: 'Times the gateway moved to another peer of its organisation because its peer stopped answering, since start',
+    registers: [metrics],
+    collect() {
+      this.set(peer.status().switches);
     },
   });
 }

@@ -187,6 +187,12 @@ export const schemas = {
       note: { type: 'string', description: 'With UNKNOWN and no salt: a salted record is found only with its salt' },
     },
   },
+  BackupRequestBody: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['recipient'],
+    properties: { recipient: { type: 'string', pattern: '^[A-Za-z0-9_-]{43}$', description: "The operator's X25519 public key (32 bytes, base64url): the backup is encrypted to it" } },
+  },
   ErasureRequestBody: {
     type: 'object',
     additionalProperties: false,
@@ -583,7 +589,7 @@ const accepted = { description: 'Accepted durably; poll the Location header (/v1
 
 export function openApiDocument(
   org: { mspId: string; name: string },
-  features: { consent?: boolean; consentEvents?: boolean; erasure?: boolean; rotation?: boolean; archives?: boolean } = {},
+  features: { consent?: boolean; consentEvents?: boolean; erasure?: boolean; rotation?: boolean; backups?: boolean; archives?: boolean } = {},
 ): Record<string, unknown> {
   return {
     openapi: '3.1.0',
@@ -608,7 +614,7 @@ export function openApiDocument(
       schemas,
     },
     paths: {
-      '/healthz': { get: { security: [], summary: 'Liveness and readiness', description: 'Always 200 while the process serves. `ledger.ready` is true once a probe transaction (Identity:whoAmI) committed through this gateway\'s peer since start; `anchorIndex` and `anchoring` say how far the local index and the public anchoring have read.', responses: { '200': { description: 'Up' } } } },
+      '/healthz': { get: { security: [], summary: 'Liveness and readiness', description: 'Always 200 while the process serves. `ledger.ready` is true once a probe transaction (Identity:whoAmI) committed through this gateway\'s peer since start; `peer` names the organisation\'s peer in use, its configured peers in order and how often the gateway moved to the next one because its peer stopped answering; `anchorIndex` and `anchoring` say how far the local index and the public anchoring have read.', responses: { '200': { description: 'Up' } } } },
       '/metrics': { get: { security: [], summary: 'Prometheus metrics', responses: { '200': { description: 'Metrics in text format' } } } },
       '/v1/openapi.json': { get: { security: [], summary: 'This document', responses: { '200': { description: 'OpenAPI 3.1' } } } },
       '/v1/whoami': { get: { summary: 'The caller and the organisation', responses: { '200': { description: 'Caller' }, ...errorResponses } } },
@@ -695,6 +701,7 @@ export function openApiDocument(
       ...(features.consentEvents ? consentEventPaths : {}),
       ...(features.erasure ? erasurePaths : {}),
       ...(features.rotation ? rotationPaths : {}),
+      ...(features.backups ? backupPaths : {}),
       ...(features.archives ? archivePaths(errorResponses) : {}),
     },
   };
@@ -902,6 +909,18 @@ const erasurePaths = {
       description: '201 when recorded now, 200 when it was recorded already. The ledger keeps one record per id, by the hospital that recorded it first.',
       parameters: [erasureIdParameter],
       responses: { '201': { description: 'Recorded' }, '200': { description: 'Already recorded' }, ...errorResponses },
+    },
+  },
+} as const;
+
+const backupPaths = {
+  '/v1/admin/backups': {
+    post: {
+      summary: "Back up this gateway's state (admin): patient key store, acceptance journal and API users, encrypted to the operator's public key",
+      description:
+        'Copies, while the gateway serves, what the ledger cannot give back: the acceptance journal (every request acknowledged so far, whole), then the patient key store, then the users; encrypts them to `recipient` (X25519, HKDF-SHA256, AES-256-GCM), bound to this organisation, channel and consortium. The answer is the backup file (application/octet-stream; header Medprov-Backup-Summary: counts). Restore it with `medprov admin restore`, gateway stopped. The master key is not in it. 400 INVALID_BACKUP_RECIPIENT for a key that is not X25519.',
+      requestBody: json('BackupRequestBody'),
+      responses: { '200': { description: 'The encrypted backup', content: { 'application/octet-stream': {} } }, ...errorResponses },
     },
   },
 } as const;
