@@ -7,7 +7,7 @@
 import * as path from 'node:path';
 import { baseEnv } from './fabric-cli';
 import type { Network, OrdererNode, PeerNode } from './network';
-import { alive, listening, logTail, runningPid, signal, startDaemon, waitUntil, type DaemonSpec } from './processes';
+import { listening, logTail, runningPid, startDaemon, waitUntil, type DaemonSpec } from './processes';
 
 /** Fabric logs every gRPC call at INFO, which costs throughput on a small machine. */
 const DAEMON_LOGGING = 'info:grpc=error:comm.grpc.server=warn:gossip=warn:lifecycle=warn';
@@ -98,19 +98,6 @@ export async function startNode(network: Network, node: OrdererNode | PeerNode):
     throw new Error(`${node.name} did not start; the end of ${files.logFile}:\n${logTail(files.logFile)}`);
   }
   return 'started';
-}
-
-/**
- * Kills one node as a crash would (SIGKILL unless told otherwise), by its pid file (only a
- * process of ours), and waits until it is gone. Returns its pid, or undefined when it was not
- * running. {@link startNode} starts it again on its own ledger and identity. For fault tests.
- */
-export async function killNode(network: Network, node: OrdererNode | PeerNode, sig: NodeJS.Signals = 'SIGKILL'): Promise<number | undefined> {
-  const pid = runningPid(network.pidFile(node.name));
-  if (pid === undefined) return undefined;
-  signal(pid, sig);
-  if (!(await waitUntil(() => !alive(pid), 30_000))) throw new Error(`${node.name} (pid ${pid}) still runs 30 s after ${sig}`);
-  return pid;
 }
 
 /** The node's own health check (`/healthz` on its operations port). */
