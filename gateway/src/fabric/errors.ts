@@ -59,6 +59,17 @@ export function toLedgerError(err: unknown): LedgerError {
   if (/timeout expired while executing transaction/i.test(all)) {
     return new LedgerError('LEDGER_TIMEOUT', 'The chaincode did not finish in the time the peer allows; the request was not recorded.', e?.transactionId, err);
   }
+  // Ordered, but the peer did not confirm the commit (it died, or the deadline passed): the
+  // transaction may yet commit. Sending the same request again is safe — every medprov write
+  // answers a repeat with what it did the first time — and tells the caller the outcome.
+  if ((err as Error)?.name === 'CommitStatusError') {
+    return new LedgerError(
+      'LEDGER_TIMEOUT',
+      'The consortium took the request but did not confirm its commit in time; the outcome is not known yet. Send the same request again: it is never applied twice.',
+      e?.transactionId,
+      err,
+    );
+  }
   if (e?.code === GRPC_UNAVAILABLE) {
     return new LedgerError('LEDGER_UNAVAILABLE', 'No peer or orderer of the consortium answered; the request was not recorded.', e?.transactionId, err);
   }

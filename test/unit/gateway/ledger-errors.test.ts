@@ -22,6 +22,12 @@ describe('gateway: Fabric errors', () => {
     expect(toLedgerError({ message: '4 DEADLINE_EXCEEDED', code: 4 })).to.include({ code: 'LEDGER_TIMEOUT', transient: true });
   });
 
+  it('never says "not recorded" of an ordered transaction whose commit was not confirmed: the outcome is unknown (LEDGER_TIMEOUT, transient)', () => {
+    const lost = toLedgerError(Object.assign(new Error('14 UNAVAILABLE: Connection dropped'), { name: 'CommitStatusError', code: 14, transactionId: 'tx9' }));
+    expect(lost).to.include({ code: 'LEDGER_TIMEOUT', transient: true, transactionId: 'tx9' });
+    expect(lost.message).to.include('not known yet').and.not.include('not recorded');
+  });
+
   it("marks a chaincode the peer cannot reach, or gave up on, as transient (a batch is retried whole, not record by record)", () => {
     const down = toLedgerError({
       message: '10 ABORTED: failed to endorse transaction, see attached details for more info',
