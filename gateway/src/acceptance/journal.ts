@@ -209,6 +209,12 @@ interface QueuedRecord {
   resolve: () => void;
   reject: (err: unknown) => void;
 }
+/** A copy of the journal taken between two frames (for a backup). */
+interface QueuedSnapshot {
+  op: 'snapshot';
+  resolve: (bytes: Buffer) => void;
+  reject: (err: unknown) => void;
+}
 interface QueuedCompaction {
   op: 'compact';
   retainFinishedMs: number;
@@ -229,7 +235,7 @@ export class AcceptanceJournal {
   private readonly entries = new Map<string, Entry>();
   private readonly byIdempotencyKey = new Map<string, string>();
   private readonly listeners = new Set<(entry: AcceptedEntry) => void>();
-  private readonly queue: (QueuedRecord | QueuedCompaction)[] = [];
+  private readonly queue: (QueuedRecord | QueuedCompaction | QueuedSnapshot)[] = [];
   private flushing: Promise<void> | undefined;
   private failure: AcceptanceError | undefined;
   private closed = false;
@@ -479,6 +485,20 @@ export class AcceptanceJournal {
     });
   }
 
+  /**
+   * The journal's bytes as they stand between two frames: every frame written so far, whole, and
+   * nothing half-written (a backup copies this while requests keep coming). Taken in the writer's
+   * turn, like a compaction, so it sees exactly the requests acknowledged before it; accepts wait
+   * for the read. The copy opens like the journal itself (its requests without an outcome resume).
+   */
+  async snapshot(): Promise<Buffer> {
+    this.assertWritable();
+    return new Promise<Buffer>((resolve, reject) => {
+      this.queue.push({ op: 'snapshot', resolve, reject });
+      this.kick();
+    });
+  }
+
   /** Writes what is queued, then closes the file and releases the lock. Accepts after this are refused. */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -522,6 +542,11 @@ export class AcceptanceJournal {
       if (head.op === 'compact') {
         this.queue.shift();
         await this.runCompaction(head);
+        continue;
+      }
+      if (head.op === 'snapshot') {
+        this.queue.shift();
+        await this.copyFrames(head);
         continue;
       }
       const limit = this.groupCommit ? this.maxFrameRecords : 1;
@@ -628,6 +653,26 @@ export class AcceptanceJournal {
         const { type: _type, id: _id, ...outcome } = record;
         this.finish(entry, outcome as RecordedOutcome);
       }
+    }
+  }
+
+  private async copyFrames(op: QueuedSnapshot): Promise<void> {
+    try {
+      const handle = await fs.open(this.file, 'r');
+      try {
+        const bytes = Buffer.alloc(this.fileBytes);
+        let at = 0;
+        while (at < bytes.length) {
+          const { bytesRead } = await handle.read(bytes, at, bytes.length - at, at);
+          if (bytesRead === 0) throw new Error(`the journal file is shorter (${at} bytes) than what was written (${bytes.length})`);
+          at += bytesRead;
+        }
+        op.resolve(bytes);
+      } finally {
+        await handle.close();
+      }
+    } catch (err) {
+      op.reject(new AcceptanceError('JOURNAL_WRITE_FAILED', 'Copying the request journal for a backup failed; the journal is unchanged.', { cause: err }));
     }
   }
 

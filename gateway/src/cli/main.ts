@@ -16,6 +16,7 @@
  *   consent grant|revoke|list         the patient's consent, signed with their key file
  *   access-log                        who accessed the patient's records, and the decision
  *   archive create|anchor|receipt|verify  a folder as one root in one transaction, a receipt per file
+ *   admin backup|restore|backup-key|key-split|key-combine  disaster recovery (operators)
  *
  * Commands of two words ('consent grant') are listed by their first word: `medprov consent --help`.
  *
@@ -47,6 +48,7 @@ import { consentGrantCommand, consentListCommand, consentRevokeCommand } from '.
 import { keyCreateCommand } from './commands/key';
 import { patientRegisterCommand } from './commands/patient';
 import { ARCHIVE_COMMANDS } from './commands/archive';
+import { ADMIN_COMMANDS } from './commands/admin';
 
 export const COMMANDS: readonly Command[] = [
   verifyCommand,
@@ -63,6 +65,7 @@ export const COMMANDS: readonly Command[] = [
   consentListCommand,
   accessLogCommand,
   ...ARCHIVE_COMMANDS,
+  ...ADMIN_COMMANDS,
 ];
 
 const VERSION = '0.1.0';

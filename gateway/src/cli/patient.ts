@@ -105,7 +105,7 @@ export async function keyPassword(env: NodeJS.ProcessEnv, purpose: string, confi
 }
 
 /** Reads a line from the terminal without echoing it. */
-function promptHidden(prompt: string): Promise<string> {
+export function promptHidden(prompt: string): Promise<string> {
   const stdin = process.stdin;
   process.stderr.write(prompt);
   stdin.setRawMode(true);

@@ -41,6 +41,8 @@ export const OPERATION_ROLES = {
   // Master key rotation: the new key is read from the gateway's configuration, never sent.
   rotateMasterKey: ['admin'],
   rotationStatus: ['admin'],
+  // A backup of the gateway's own state (key store, journal, users), encrypted to the operator's public key.
+  backupGateway: ['admin'],
   // Research releases at the patient's hospital: the research office prepares them (the payload
   // goes to the sponsor); the DPO may preview what a release would do, and hands nothing out.
   previewResearchRelease: ['research-officer', 'dpo'],
