@@ -26,6 +26,12 @@ export const ACCEPTANCE_ERROR_STATUS = {
   JOURNAL_UNSUPPORTED: 500,
   /** Appending to the journal or syncing it failed; nothing more is accepted until the gateway restarts. */
   JOURNAL_WRITE_FAILED: 503,
+  /**
+   * The disk under the gateway's state folder is full (ENOSPC, or a quota: EDQUOT): the request
+   * was not recorded, so not accepted. Nothing already acknowledged is lost, and requests are
+   * accepted again as soon as there is space (no restart).
+   */
+  STORAGE_FULL: 503,
   /** The journal was closed (the gateway is stopping). */
   JOURNAL_CLOSED: 503,
   /** Another live process holds the journal. */
@@ -55,4 +61,22 @@ export class AcceptanceError extends ApiError {
 /** True when `err` is an {@link AcceptanceError}, optionally with the given code. */
 export function isAcceptanceError(err: unknown, code?: AcceptanceErrorCode): err is AcceptanceError {
   return err instanceof AcceptanceError && (code === undefined || err.code === code);
+}
+
+/** True when `err`, or an error it was caused by, is the file system saying it is full (ENOSPC) or over a quota (EDQUOT). */
+export function isStorageFull(err: unknown): boolean {
+  for (let e = err, depth = 0; e !== undefined && e !== null && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (code === 'ENOSPC' || code === 'EDQUOT' || code === 'STORAGE_FULL') return true;
+  }
+  return false;
+}
+
+/** The refusal of a write the gateway could not record for lack of disk space (HTTP 503, STORAGE_FULL). */
+export function storageFullError(cause: unknown): AcceptanceError {
+  return new AcceptanceError(
+    'STORAGE_FULL',
+    "The gateway's disk is full, so it could not record this request, which was not accepted; try again once space has been freed. Requests already acknowledged are safe.",
+    { details: { retryAfterSeconds: 10 }, cause },
+  );
 }

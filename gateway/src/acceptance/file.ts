@@ -15,13 +15,19 @@ export interface JournalFile {
   append(data: Uint8Array): Promise<void>;
   /** Makes everything appended so far durable (fsync). */
   sync(): Promise<void>;
+  /**
+   * Cuts the file to `length` bytes and makes that durable: after a failed append (a full disk)
+   * the journal removes the part of a frame that did reach the file, so the next frame starts
+   * where the last whole one ended.
+   */
+  truncate(length: number): Promise<void>;
   close(): Promise<void>;
 }
 
 /** Opens `file` for appending; the default of {@link JournalOptions.openFile}. */
 export type OpenJournalFile = (file: string) => Promise<JournalFile>;
 
-/** The real thing: `fs.open(file, 'a')`, a write loop, `fsync`. */
+/** The real thing: `fs.open(file, 'a')`, a write loop, `fsync`, `ftruncate`. */
 export const openNodeJournalFile: OpenJournalFile = async (file) => {
   const handle = await fs.open(file, 'a', 0o600);
   return {
@@ -34,6 +40,11 @@ export const openNodeJournalFile: OpenJournalFile = async (file) => {
       }
     },
     sync: () => handle.sync(),
+    async truncate(length) {
+      // Freeing blocks needs none: this works on a full disk.
+      await handle.truncate(length);
+      await handle.sync();
+    },
     close: () => handle.close(),
   };
 };

@@ -6,7 +6,7 @@
  *
  * @module
  */
-export { ACCEPTANCE_ERROR_STATUS, AcceptanceError, isAcceptanceError, type AcceptanceErrorCode } from './errors';
+export { ACCEPTANCE_ERROR_STATUS, AcceptanceError, isAcceptanceError, isStorageFull, storageFullError, type AcceptanceErrorCode } from './errors';
 export { openNodeJournalFile, type JournalFile, type OpenJournalFile } from './file';
 export {
   AcceptanceJournal,

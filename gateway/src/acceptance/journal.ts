@@ -43,7 +43,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { crc32 } from 'node:zlib';
-import { AcceptanceError } from './errors';
+import { AcceptanceError, isStorageFull, storageFullError } from './errors';
 import { acquireLock, syncDirectory, type FileLock } from '../storage/durable-file';
 import { openNodeJournalFile, type JournalFile, type OpenJournalFile } from './file';
 import { silentLogger, type AcceptanceLogger } from './logger';
@@ -239,6 +239,8 @@ export class AcceptanceJournal {
   private flushing: Promise<void> | undefined;
   private failure: AcceptanceError | undefined;
   private closed = false;
+  /** When the last "disk full" warning was logged (one every 10 s is enough). */
+  private lastFullWarning: number | undefined;
   private counts = { unfinished: 0, committed: 0, rejected: 0 };
   private readonly io = { frames: 0, fsyncs: 0, records: 0, bytes: 0, largestFrame: 0, writeMs: 0 };
   private readonly groupCommit: boolean;
@@ -351,7 +353,7 @@ export class AcceptanceJournal {
    * earlier id (`created: false`) and appends nothing; for a different request it is refused.
    *
    * @throws AcceptanceError IDEMPOTENCY_KEY_REUSED (409), IDEMPOTENCY_KEY_INVALID (400),
-   *   INVALID_ARGUMENT, JOURNAL_WRITE_FAILED (503), JOURNAL_CLOSED (503)
+   *   INVALID_ARGUMENT, STORAGE_FULL (503: the disk is full; accepted again once there is space), JOURNAL_WRITE_FAILED (503), JOURNAL_CLOSED (503)
    */
   async accept(request: LedgerRequest, options: AcceptOptions = {}): Promise<AcceptResult> {
     this.assertWritable();
@@ -416,7 +418,7 @@ export class AcceptanceJournal {
    * for the same request waits for the first and changes nothing.
    *
    * @throws AcceptanceError INVALID_ARGUMENT (unknown or not yet durable id, malformed outcome),
-   *   JOURNAL_WRITE_FAILED, JOURNAL_CLOSED
+   *   STORAGE_FULL, JOURNAL_WRITE_FAILED, JOURNAL_CLOSED
    */
   async recordOutcome(id: string, outcome: Outcome): Promise<void> {
     this.assertWritable();
@@ -564,6 +566,13 @@ export class AcceptanceJournal {
         await this.handle.append(frame);
         await this.handle.sync();
       } catch (err) {
+        // A full disk refuses this frame only: cut what of it reached the file, and the journal
+        // goes on (these records were never acknowledged; the next frame may find space again).
+        if (isStorageFull(err) && (await this.cutTornFrame(err))) {
+          const full = storageFullError(err);
+          for (const b of batch) b.reject(full);
+          continue;
+        }
         this.fail(err);
         for (const b of batch) b.reject(this.failure);
         break;
@@ -586,6 +595,29 @@ export class AcceptanceJournal {
       }
     }
     if (this.failure) for (const q of this.queue.splice(0)) q.reject(this.failure);
+  }
+
+  /**
+   * After an append or fsync refused for lack of space: truncates the file back to the end of
+   * the last whole frame (every byte before it was fsynced earlier and stays), durably. True when
+   * that worked; false when the file could not be cut (then the journal must stop).
+   */
+  private async cutTornFrame(err: unknown): Promise<boolean> {
+    try {
+      await this.handle.truncate(this.fileBytes);
+    } catch (cutErr) {
+      this.logger.error('acceptance journal: the disk is full and the partly written record could not be cut off', { file: this.file, error: (cutErr as Error)?.message ?? String(cutErr) });
+      return false;
+    }
+    const now = this.now();
+    if (this.lastFullWarning === undefined || now - this.lastFullWarning > 10_000) {
+      this.lastFullWarning = now;
+      this.logger.warn('acceptance journal: the disk is full; requests are refused (503 STORAGE_FULL) until there is space again', {
+        file: this.file,
+        error: (err as Error)?.message ?? String(err),
+      });
+    }
+    return true;
   }
 
   /**

@@ -34,7 +34,7 @@ import { MAX_BATCH } from '../../../chaincode/src/lib/record-model';
 import type { Ledger } from '../fabric/client';
 import { LedgerError, toLedgerError } from '../fabric/errors';
 import { DEFAULT_CONCURRENCY, LedgerWriter, NotSentError, type CallReport, type WriterCounts } from './coalescer';
-import { AcceptanceError } from './errors';
+import { AcceptanceError, isAcceptanceError } from './errors';
 import type { AcceptanceJournal, AcceptedEntry, Outcome } from './journal';
 import { silentLogger, type AcceptanceLogger } from './logger';
 import { orderingKeysOf, presentResult, type RequestKind } from './requests';
@@ -433,7 +433,7 @@ export class Submitter {
       }
       try {
         // Durable before the next request on the same record may go: see the module comment.
-        await this.journal.recordOutcome(t.entry.id, answer);
+        await this.recordOutcome(t, answer);
       } catch (err) {
         this.halt(err, t);
         return;
@@ -517,6 +517,26 @@ export class Submitter {
   }
 
   /** The journal refused an outcome: stop everything (a restart replays the journal and re-sends, idempotently). */
+  /**
+   * Records a request's outcome in the journal. While the disk is full (STORAGE_FULL) it keeps
+   * trying, with the retry backoff, and the request stays in flight meanwhile (the next request
+   * on its record waits): the ledger has answered, only the note of it waits for space.
+   */
+  private async recordOutcome(t: Tracked, answer: Outcome): Promise<void> {
+    for (let tries = 0; ; tries++) {
+      try {
+        await this.journal.recordOutcome(t.entry.id, answer);
+        return;
+      } catch (err) {
+        if (!isAcceptanceError(err, 'STORAGE_FULL') || this.stopping) throw err;
+        t.lastError = { code: err.code, message: err.message, at: new Date(this.now()).toISOString() };
+        if (tries % 20 === 0) this.logger.warn('acceptance: the disk is full; the outcome of a request the ledger answered waits to be recorded', { id: t.entry.id, tries: tries + 1 });
+        const ms = Math.min(this.policy.maxDelayMs, Math.max(this.policy.baseDelayMs, 1) * 2 ** Math.min(tries, 16));
+        await this.sleep(ms, this.abort.signal).catch(() => undefined);
+      }
+    }
+  }
+
   private halt(err: unknown, t: Tracked): void {
     this.halted = err instanceof AcceptanceError ? err : new AcceptanceError('JOURNAL_WRITE_FAILED', 'The outcome of a request could not be recorded.', { cause: err });
     t.lastError = { code: this.halted.code, message: this.halted.message, at: new Date(this.now()).toISOString() };

@@ -6,6 +6,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { ConsentCheckQuery, ConsentService, SignedChallenge, SignedGrant, SignedRegistration, SignedRevocation } from '../consent/service';
 import { hashMultipartUpload, type UploadLimits } from '../documents/upload';
 import { AcceptanceService, type Acknowledgement, type RequestContext } from '../acceptance/service';
+import { isStorageFull, storageFullError } from '../acceptance/errors';
 import { registerLedgerWriteMetrics } from '../acceptance/metrics';
 import type { RequestStatus } from '../acceptance/submitter';
 import { ApiError } from '../errors';
@@ -700,6 +701,8 @@ function toEnvelope(err: unknown): ApiError {
   if (e?.type === 'encoding.unsupported' || e?.type === 'charset.unsupported') {
     return new ApiError(415, 'UNSUPPORTED_MEDIA_TYPE', 'Send the request body as UTF-8 JSON.');
   }
+  // A write the request needed (a patient's key, the journal, …) met a full disk: 503 with a code.
+  if (isStorageFull(err)) return storageFullError(err);
   return new ApiError(500, 'INTERNAL', 'Something went wrong in the gateway; the request was not completed. Try again, and report the request id if it persists.');
 }
 

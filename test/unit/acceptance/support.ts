@@ -139,6 +139,13 @@ export class CrashableDisk {
   crashed = false;
   /** Set to make the next sync throw (then cleared). */
   failNextSync: Error | undefined;
+  /**
+   * While set, the disk is full: each append writes only its first `keep(length)` bytes (what
+   * fitted), then fails with ENOSPC, as write(2) does. Clear it to "free space".
+   */
+  full: { keep: (length: number) => number } | undefined;
+  /** Truncations asked for (lengths). */
+  readonly truncations: number[] = [];
   private tearAt: { append: number; keep: (length: number) => number } | undefined;
   private readonly handles: JournalFile[] = [];
 
@@ -155,7 +162,16 @@ export class CrashableDisk {
           disk.crashed = true;
           return never();
         }
+        if (disk.full) {
+          await inner.append(data.subarray(0, disk.full.keep(data.length)));
+          throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', errno: -28, syscall: 'write' });
+        }
         return inner.append(data);
+      },
+      async truncate(length) {
+        if (disk.crashed) return never();
+        disk.truncations.push(length);
+        return inner.truncate(length);
       },
       async sync() {
         if (disk.crashed) return never();
