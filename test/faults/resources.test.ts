@@ -1,0 +1,219 @@
+import { expect } from 'chai';
+import { execFileSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { closeSync, copyFileSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { createServer } from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { queryChaincode } from '../../network/src/chaincode';
+import { baseEnv } from '../../network/src/fabric-cli';
+import { gatewaySpec } from '../../network/src/gateways';
+import { logTail, runningPid, startDaemon, stopDaemon, waitUntil } from '../../network/src/processes';
+import { call, sleep, type GatewayAccess } from '../integration/network/support/gateway-http';
+import { stopTestNetwork, testNetwork, type TestNetwork } from '../integration/network/test-network';
+
+const sha = (s: string): string => createHash('sha256').update(s).digest('hex');
+const CATEGORY = 'loinc:11506-3';
+
+/** A free TCP port on this host (the kernel's choice). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Fills the file system holding `file` until write(2) says ENOSPC (down to the last byte of the last page). Returns the bytes written. */
+function fillDisk(file: string): number {
+  const fd = openSync(file, 'a');
+  let written = 0;
+  try {
+    for (const chunk of [1 << 20, 1 << 16, 1 << 12, 1 << 9, 1]) {
+      const bytes = Buffer.alloc(chunk, 0x5a);
+      for (;;) {
+        try {
+          written += writeSync(fd, bytes);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === 'ENOSPC') break;
+          throw err;
+        }
+      }
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return written;
+}
+
+/**
+ * Issue 15, resource limits on the real network.
+ *
+ * A full disk: a second Hospital gateway process (the network's own gateway program, the
+ * Hospital's Fabric identity and users, started like the network starts its gateways) keeps its
+ * state folder on a small tmpfs mounted for the test; a filler file takes every byte left. Writes
+ * that need the disk then answer 503 STORAGE_FULL with a sentence; reads and verifications still
+ * work; requests acknowledged (202) before are not lost (they commit, read back through the
+ * `peer` CLI); the process stays up; once the filler is deleted, writes are accepted again
+ * without a restart.
+ */
+describe('real network: resource limits (issue 15)', function () {
+  this.timeout(900_000);
+  let net: TestNetwork;
+
+  after(async () => {
+    await stopTestNetwork();
+  });
+
+  describe('a full disk under the gateway state folder', () => {
+    let work: string;
+    let mount: string;
+    let mounted = false;
+    let pidFile: string;
+    let logFile: string;
+    let gw: GatewayAccess;
+    let hospitalMsp: string;
+
+    before(async function () {
+      if (process.getuid?.() !== 0) {
+        throw new Error('this test mounts a small tmpfs to fill it: it must run as root (it is not skipped: a full disk must be tested)');
+      }
+      net = await testNetwork();
+      const network = net.network;
+      const org = network.organisation('Hospital');
+      hospitalMsp = org.mspId;
+      work = mkdtempSync(path.join(os.tmpdir(), 'medprov-diskfull-'));
+      mount = path.join(work, 'state');
+      mkdirSync(mount);
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=8m,mode=0700', 'tmpfs', mount]);
+      mounted = true;
+      // The gateway's folder on the tmpfs: the Hospital's users (same API keys), a new key store, journal and indexes.
+      copyFileSync(path.join(network.gatewayDir(org), 'users.json'), path.join(mount, 'users.json'));
+      const settings = network.gatewaySettings('Hospital');
+      const port = await freePort();
+      const configFile = path.join(work, 'gateway.json');
+      writeFileSync(configFile, JSON.stringify({ org: settings.org, host: settings.host, port, dir: mount, fabric: settings.fabric }, null, 2));
+      const spec = gatewaySpec(network, org, false);
+      pidFile = path.join(work, 'gateway.pid');
+      logFile = path.join(work, 'gateway.log');
+      startDaemon(
+        {
+          ...spec,
+          name: 'gateway-hospital-diskfull',
+          env: {
+            ...baseEnv(),
+            MEDPROV_GATEWAY_CONFIG: configFile,
+            MEDPROV_MASTER_KEY: spec.env.MEDPROV_MASTER_KEY,
+            MEDPROV_CREATE_KEY_STORE: '1',
+            // No EVM chain description there: this extra gateway writes no checkpoints (the Hospital's own does).
+            MEDPROV_STATE_DIR: mount,
+            MEDPROV_LOG_LEVEL: 'info',
+          },
+        },
+        { pidFile, logFile },
+      );
+      gw = { url: `http://${settings.host}:${port}`, key: net.keys.orgs.Hospital.keys['records-officer'] };
+      const ready = await waitUntil(async () => {
+        if (runningPid(pidFile) === undefined) return true;
+        const h = await fetch(`${gw.url}/healthz`, { signal: AbortSignal.timeout(2_000) }).then((r) => r.json() as Promise<{ ledger?: { ready?: boolean } }>).catch(() => undefined);
+        return h?.ledger?.ready === true;
+      }, 180_000, 500);
+      if (!ready || runningPid(pidFile) === undefined) throw new Error(`the extra Hospital gateway did not come up; the end of ${logFile}:\n${logTail(logFile, 30)}`);
+    });
+
+    after(async () => {
+      if (pidFile) await stopDaemon(pidFile);
+      if (mounted) execFileSync('umount', ['-l', mount]);
+      if (work && !process.env.MEDPROV_TEST_KEEP_STATE) rmSync(work, { recursive: true, force: true });
+    });
+
+    it('answers 503 STORAGE_FULL for writes, serves reads and verifications, loses no acknowledged request, and accepts again once space is freed', async () => {
+      const run = randomBytes(3).toString('hex');
+      const pid = runningPid(pidFile);
+      const anchorBody = (i: string, patient = `MRN-df-${run}`) => ({ recordId: `df-${run}-${i}`, docHash: sha(`disk full ${run} ${i}`), patientId: patient, category: CATEGORY });
+      // one anchor committed before anything, with this patient's key made (so later anchors need only the journal)
+      const first = await call(gw, 'POST', '/v1/records', anchorBody('0'), { prefer: 'wait=20' });
+      expect([201, 202], first.text).to.include(first.status);
+
+      // A stream of anchors acknowledged while the disk fills up.
+      const acknowledged = new Map<string, string>(); // request id → record id
+      const acknowledge = (i: string, a: { status: number; location: string | null }) => {
+        // Location: /v1/requests/{id}, on a 202 and on a 201 alike
+        if ((a.status === 202 || a.status === 201) && a.location) acknowledged.set(a.location.split('/').pop()!, `df-${run}-${i}`);
+      };
+      const early = await Promise.all(Array.from({ length: 20 }, (_, i) => call(gw, 'POST', '/v1/records', anchorBody(`a${i}`))));
+      early.forEach((a, i) => {
+        expect([201, 202], a.text).to.include(a.status);
+        acknowledge(`a${i}`, a);
+      });
+      const filled = fillDisk(path.join(mount, 'filler'));
+      console.log(`      disk full: ${filled} bytes of filler; ${acknowledged.size} anchors acknowledged just before`);
+
+      // Writes: a frame may still fit in the journal file's last page; then every write is refused.
+      const refusals: { status: number; body: any }[] = [];
+      for (let i = 0; i < 200 && refusals.length < 5; i++) {
+        const a = await call(gw, 'POST', '/v1/records', anchorBody(`f${i}`));
+        if (a.status === 503) refusals.push(a);
+        else {
+          expect([201, 202], a.text).to.include(a.status);
+          acknowledge(`f${i}`, a);
+        }
+      }
+      expect(refusals.length, 'writes refused once the disk is full').to.equal(5);
+      for (const r of refusals) {
+        expect(r.body.error.code).to.equal('STORAGE_FULL');
+        expect(r.body.error.message).to.match(/^\S.*\s.*\.$/);
+        expect(r.body.error.requestId).to.be.a('string');
+      }
+      // a batch, and an anchor for a new patient (a new key in the key store) are refused the same way
+      const batch = await call(gw, 'POST', '/v1/records/batch', { records: [anchorBody('b1'), anchorBody('b2')] });
+      expect(batch.status, batch.text).to.equal(503);
+      expect(batch.body.error.code).to.equal('STORAGE_FULL');
+      const newPatient = await call(gw, 'POST', '/v1/records', anchorBody('np', `MRN-df-new-${run}`));
+      expect(newPatient.status, newPatient.text).to.equal(503);
+      expect(newPatient.body.error.code).to.equal('STORAGE_FULL');
+
+      // Reads and verifications still work.
+      const verify = await call(gw, 'POST', '/v1/verifications', { docHash: sha(`disk full ${run} 0`) });
+      expect(verify.status, verify.text).to.equal(200);
+      const read = await call(gw, 'GET', `/v1/records/${hospitalMsp}/df-${run}-0`);
+      expect(read.status, read.text).to.equal(200);
+      const health = await call(gw, 'GET', '/healthz');
+      expect(health.status).to.equal(200);
+      // the requests acknowledged before still commit (their outcome waits for space, the ledger does not)
+      await sleep(3_000);
+      expect(runningPid(pidFile), 'the gateway process is still the same').to.equal(pid);
+
+      // Space freed: writes are accepted again, without a restart.
+      rmSync(path.join(mount, 'filler'));
+      const again = await call(gw, 'POST', '/v1/records', anchorBody('after'), { prefer: 'wait=20' });
+      expect([201, 202], again.text).to.include(again.status);
+      acknowledge('after', again);
+
+      // Every acknowledged request commits, exactly once, read back through Fabric's own peer CLI.
+      const states = new Map<string, string>();
+      const deadline = Date.now() + 300_000;
+      for (const id of acknowledged.keys()) {
+        for (;;) {
+          const s = await call(gw, 'GET', `/v1/requests/${id}`);
+          if (s.body?.state === 'committed' || s.body?.state === 'rejected') {
+            states.set(id, s.body.state);
+            break;
+          }
+          if (Date.now() > deadline) throw new Error(`request ${id} is still ${s.body?.state ?? s.status} after 5 minutes`);
+          await sleep(500);
+        }
+      }
+      expect([...states.values()].filter((s) => s !== 'committed'), 'acknowledged requests not committed').to.deep.equal([]);
+      const recordIds = [...acknowledged.values()];
+      const histories = JSON.parse(await queryChaincode(net.network, 'Insurer', 'Records:recordHistories', [hospitalMsp, JSON.stringify(recordIds)])) as Record<string, { docHash: string }[]>;
+      const missing = recordIds.filter((r) => (histories[r] ?? []).length !== 1);
+      console.log(`      disk full: ${acknowledged.size} acknowledged, ${recordIds.length - missing.length} on the ledger exactly once, ${refusals.length + 2} writes refused with STORAGE_FULL`);
+      expect(missing, 'acknowledged records not on the ledger exactly once').to.deep.equal([]);
+      expect(runningPid(pidFile), 'the gateway process is still the same').to.equal(pid);
+    });
+  });
+});
