@@ -7,6 +7,7 @@
  *   npm run status     each process: pid, port, healthy or not; channel height; chaincode sequence
  *   npm run clean      down, then delete the state folder (crypto, ledgers, keys, logs)
  *   npm run -s peer-env -- ORG   shell exports for Fabric's own `peer` CLI as ORG's admin
+ *   tsx network/src/cli.ts rejoin PEER [--snapshot] [--wipe]   a peer whose disk was lost joins again (rejoin.ts)
  *
  * MEDPROV_BASE_PORT moves every port; MEDPROV_STATE_DIR moves every file (default state/).
  *
@@ -16,6 +17,7 @@ import * as path from 'node:path';
 import { adminEnv } from './fabric-cli';
 import { consoleProgress, silentProgress } from './progress';
 import { clean, down, loadNetwork, status, summary, up } from './system';
+import { rejoinPeer, wipePeer } from './rejoin';
 
 async function main(command: string | undefined): Promise<number> {
   const progress = consoleProgress();
@@ -82,8 +84,23 @@ async function main(command: string | undefined): Promise<number> {
       for (const [k, v] of Object.entries(vars)) process.stdout.write(`export ${k}=${quote(String(v))}\n`);
       return 0;
     }
+    case 'rejoin': {
+      // rejoin PEER [--snapshot] [--wipe]: --wipe first deletes its data (a drill); --snapshot joins from a ledger snapshot.
+      const args = process.argv.slice(3);
+      const network = loadNetwork(progress);
+      const name = args.find((a) => !a.startsWith('--'));
+      const peer = network.peers.find((p) => p.name === name);
+      if (!peer) {
+        process.stderr.write(`usage: tsx network/src/cli.ts rejoin PEER [--snapshot] [--wipe]; peers: ${network.peers.map((p) => p.name).join(', ')}\n`);
+        return 2;
+      }
+      if (args.includes('--wipe')) await wipePeer(network, peer, progress);
+      const report = await rejoinPeer(network, peer, args.includes('--snapshot') ? 'snapshot' : 'blocks', progress);
+      process.stdout.write(`${JSON.stringify(report)}\n`);
+      return 0;
+    }
     default:
-      process.stderr.write('usage: tsx network/src/cli.ts start|up|down|status|clean|peer-env ORG\n');
+      process.stderr.write('usage: tsx network/src/cli.ts start|up|down|status|clean|peer-env ORG|rejoin PEER [--snapshot] [--wipe]\n');
       return 2;
   }
 }

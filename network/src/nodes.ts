@@ -85,14 +85,14 @@ export function peerSpec(network: Network, node: PeerNode): DaemonSpec {
 }
 
 /** Starts the node unless ours already runs; waits until its operations endpoint answers. */
-export async function startNode(network: Network, node: OrdererNode | PeerNode): Promise<'started' | 'running'> {
+export async function startNode(network: Network, node: OrdererNode | PeerNode, env: NodeJS.ProcessEnv = {}): Promise<'started' | 'running'> {
   const files = { pidFile: network.pidFile(node.name), logFile: network.logFile(node.name) };
   if (runningPid(files.pidFile) !== undefined) return 'running';
   if (await listening(network.host, node.port)) {
     throw new Error(`port ${node.port} (${node.name}) is taken by another process; stop it or choose another base port (MEDPROV_BASE_PORT).`);
   }
   const spec = node.kind === 'orderer' ? ordererSpec(network, node) : peerSpec(network, node);
-  startDaemon(spec, files);
+  startDaemon({ ...spec, env: { ...spec.env, ...env } }, files);
   const up = await waitUntil(async () => runningPid(files.pidFile) === undefined || (await healthy(network, node)), 60_000, 200);
   if (!up || runningPid(files.pidFile) === undefined) {
     throw new Error(`${node.name} did not start; the end of ${files.logFile}:\n${logTail(files.logFile)}`);
