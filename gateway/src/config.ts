@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { UserConfig } from './http/auth';
 import { patientRateLimitFromEnv, rateLimitFromEnv } from './http/rate-limit';
+import { httpLimitsFromEnv, type HttpLimits } from './http/upload-gate';
 import type { OrgConnection } from './fabric/client';
 import { networkFromEnv, type GatewaySettings } from '../../network/src/network';
 
@@ -21,6 +22,8 @@ export interface GatewayConfig {
   rateLimit: { perSecond: number; burst: number };
   /** Per client IP on the patients' routes (MEDPROV_PATIENT_RATE_LIMIT_PER_SECOND / _BURST). */
   patientRateLimit: { perSecond: number; burst: number };
+  /** The HTTP server's deadlines and the caps on uploads in progress (MEDPROV_HTTP_*, MEDPROV_UPLOAD_IDLE_TIMEOUT_MS, MEDPROV_MAX_UPLOADS*). */
+  http: HttpLimits;
 }
 
 /**
@@ -36,7 +39,7 @@ export interface GatewayConfig {
  *
  * `MEDPROV_GATEWAY_HOST`, `MEDPROV_LOG_LEVEL`, the per-key rate limit
  * (`MEDPROV_RATE_LIMIT_PER_SECOND`, `MEDPROV_RATE_LIMIT_BURST`; see {@link rateLimitFromEnv}) and
- * the patients' per-IP one (`MEDPROV_PATIENT_RATE_LIMIT_*`) apply to both.
+ * the patients' per-IP one (`MEDPROV_PATIENT_RATE_LIMIT_*`) and the HTTP limits (see {@link httpLimitsFromEnv}) apply to both.
  */
 export function loadGatewayConfig(env: NodeJS.ProcessEnv, root: string): GatewayConfig {
   const stateDir = path.resolve(root, env.MEDPROV_STATE_DIR ?? 'state');
@@ -64,6 +67,7 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv, root: string): Gateway
     logLevel: env.MEDPROV_LOG_LEVEL ?? 'info',
     rateLimit: rateLimitFromEnv(env),
     patientRateLimit: patientRateLimitFromEnv(env),
+    http: httpLimitsFromEnv(env),
     fabric: settings.fabric,
   };
 }

@@ -101,13 +101,16 @@ async function main(): Promise<void> {
     research: releaseOptionsFromEnv(process.env),
     // Per API key (MEDPROV_RATE_LIMIT_PER_SECOND / _BURST; 200/s, burst 400 unless set), and per
     // client IP on the patients' routes (MEDPROV_PATIENT_RATE_LIMIT_PER_SECOND / _BURST; 5/s, burst 30).
-    limits: { ...config.rateLimit, patientPerSecond: config.patientRateLimit.perSecond, patientBurst: config.patientRateLimit.burst },
+    limits: { ...config.rateLimit, patientPerSecond: config.patientRateLimit.perSecond, patientBurst: config.patientRateLimit.burst, uploads: config.http },
     // Archives: a folder's root in one ledger transaction (POST /v1/archives), read back by anyone.
     archives: new ArchiveLedger(tracked),
     logger,
   });
   const server = http.createServer(app);
-  server.requestTimeout = 120_000;
+  // Slow clients: a deadline for a request's head and for the whole request (MEDPROV_HTTP_*_TIMEOUT_MS);
+  // an upload's body also has an idle deadline and uploads in progress are capped (see ./http/upload-gate.ts).
+  server.headersTimeout = config.http.headersTimeoutMs;
+  server.requestTimeout = config.http.requestTimeoutMs;
   await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
   logger.info({ url: `http://${config.host}:${config.port}`, peer: ledger.status().endpoint, peers: ledger.status().peers }, 'gateway listening');
 

@@ -13,6 +13,8 @@ export interface UploadLimits {
   /** Largest number of plain (non-file) fields, and their largest size. */
   maxFields: number;
   maxFieldBytes: number;
+  /** Longest silence inside the body before the upload is refused (408 UPLOAD_TIMEOUT); none when absent. */
+  idleTimeoutMs?: number;
 }
 
 export interface HashedUpload extends DocumentDigest {
@@ -36,15 +38,25 @@ export function hashMultipartUpload(headers: IncomingHttpHeaders, body: Readable
       return;
     }
     let settled = false;
+    // A client that goes silent in the middle of its body holds a connection and an upload slot: not for long.
+    let idle: NodeJS.Timeout | undefined;
+    const armIdle = (): void => {
+      if (limits.idleTimeoutMs === undefined || settled) return;
+      clearTimeout(idle);
+      idle = setTimeout(() => fail(new ApiError(408, 'UPLOAD_TIMEOUT', `The upload stopped arriving (nothing for ${Math.round(limits.idleTimeoutMs! / 1000)} s); send it again.`)), limits.idleTimeoutMs);
+      idle.unref();
+    };
     const fail = (err: unknown): void => {
       if (settled) return;
       settled = true;
+      clearTimeout(idle);
       body.off('data', onData);
       // Drain what the client is still sending so it reads our answer rather than a reset.
       body.resume();
       reject(err instanceof ApiError ? err : new ApiError(400, 'MALFORMED_MULTIPART', 'The upload is not valid multipart/form-data.'));
     };
     const onData = (chunk: Buffer): void => {
+      armIdle();
       try {
         reader.write(chunk);
       } catch (err) {
@@ -58,6 +70,7 @@ export function hashMultipartUpload(headers: IncomingHttpHeaders, body: Readable
         reader.end();
         const result = collector.result();
         settled = true;
+        clearTimeout(idle);
         resolve(result);
       } catch (err) {
         fail(err);
@@ -65,6 +78,9 @@ export function hashMultipartUpload(headers: IncomingHttpHeaders, body: Readable
     });
     body.on('error', () => fail(new ApiError(400, 'UPLOAD_INTERRUPTED', 'The upload stopped before it was complete.')));
     body.on('aborted', () => fail(new ApiError(400, 'UPLOAD_INTERRUPTED', 'The upload stopped before it was complete.')));
+    // The connection went (the client left, or the server's request deadline cut it) before the end.
+    body.on('close', () => fail(new ApiError(400, 'UPLOAD_INTERRUPTED', 'The upload stopped before it was complete.')));
+    armIdle();
   });
 }
 

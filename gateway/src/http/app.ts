@@ -25,6 +25,7 @@ import { streamConsentEvents, type ConsentEventsOptions } from './consent-events
 import { openApiDocument } from './openapi';
 import { mountPages } from './pages';
 import { DEFAULT_PATIENT_RATE_LIMIT, DEFAULT_RATE_LIMIT, RateLimiter } from './rate-limit';
+import { DEFAULT_HTTP_LIMITS, UploadGate, type HttpLimits } from './upload-gate';
 import { ACCESS_PURPOSES, HOSPITAL_ONLY, OPERATION_ROLES, type Operation, type PatientOperation } from './roles';
 import { validateBody } from './validation';
 import { verifyLane, type RequestFields } from './verify-lane';
@@ -85,7 +86,17 @@ export interface GatewayOptions {
    * routes patients use without an API key (behind a reverse proxy, set Express's
    * "trust proxy" so that the IP is the client's, not the proxy's).
    */
-  limits?: Partial<{ jsonBytes: string; upload: UploadLimits; perSecond: number; burst: number; patientPerSecond: number; patientBurst: number; saltedUploadMaxBytes: number }>;
+  limits?: Partial<{
+    jsonBytes: string;
+    upload: UploadLimits;
+    /** Uploads in progress at once (in all, per user) and an upload body's idle deadline (default {@link DEFAULT_HTTP_LIMITS}; the process reads MEDPROV_MAX_UPLOADS, …). */
+    uploads: Partial<Pick<HttpLimits, 'maxUploads' | 'maxUploadsPerUser' | 'uploadIdleTimeoutMs'>>;
+    perSecond: number;
+    burst: number;
+    patientPerSecond: number;
+    patientBurst: number;
+    saltedUploadMaxBytes: number;
+  }>;
 }
 
 type Handler = (req: Request, res: Response, user: User) => Promise<void>;
@@ -106,7 +117,28 @@ export const DEFAULT_SALTED_UPLOAD_MAX_BYTES = 64 * 1024;
  */
 export function createGatewayApp(options: GatewayOptions): { app: express.Express; metrics: Registry } {
   const { org, records, consent, logger } = options;
-  const uploadLimits = options.limits?.upload ?? DEFAULT_UPLOAD;
+  const uploadLimits: UploadLimits = { ...(options.limits?.upload ?? DEFAULT_UPLOAD), idleTimeoutMs: options.limits?.uploads?.uploadIdleTimeoutMs ?? DEFAULT_HTTP_LIMITS.uploadIdleTimeoutMs };
+  const uploadGate = new UploadGate({ ...DEFAULT_HTTP_LIMITS, ...options.limits?.uploads });
+  /** One multipart upload hashed as it streams in, holding one of the gateway's (and the user's) upload slots meanwhile. */
+  const hashUpload = async (req: Request, res: Response, user: User) => {
+    let release: () => void;
+    try {
+      release = uploadGate.enter(user.id);
+    } catch (err) {
+      // Refused before its body was read: close the connection after the answer rather than drain a slow body.
+      res.setHeader('connection', 'close');
+      throw err;
+    }
+    try {
+      return await hashMultipartUpload(req.headers, req, uploadLimits);
+    } catch (err) {
+      // A client gone silent gets its answer, then the connection is closed (not drained).
+      if (err instanceof ApiError && err.code === 'UPLOAD_TIMEOUT') res.setHeader('connection', 'close');
+      throw err;
+    } finally {
+      release();
+    }
+  };
   const saltedUploadMaxBytes = options.limits?.saltedUploadMaxBytes ?? DEFAULT_SALTED_UPLOAD_MAX_BYTES;
   const auth = new ApiKeyAuthenticator(options.users);
   const limiter = new RateLimiter(options.limits?.perSecond ?? DEFAULT_RATE_LIMIT.perSecond, options.limits?.burst ?? DEFAULT_RATE_LIMIT.burst);
@@ -288,16 +320,16 @@ export function createGatewayApp(options: GatewayOptions): { app: express.Expres
     res.json({ user, org });
   }));
 
-  app.post('/v1/documents/hash', ...route('hashDocument', async (req, res) => {
+  app.post('/v1/documents/hash', ...route('hashDocument', async (req, res, user) => {
     requireMultipart(req);
-    const { docHash, bytes } = await hashMultipartUpload(req.headers, req, uploadLimits);
+    const { docHash, bytes } = await hashUpload(req, res, user);
     res.json({ docHash, bytes });
   }));
 
   app.post('/v1/records', ...route('anchorRecord', async (req, res, user) => {
     let body: NewRecordRequest;
     if (req.is('multipart/form-data')) {
-      const upload = await hashMultipartUpload(req.headers, req, uploadLimits);
+      const upload = await hashUpload(req, res, user);
       body = validateBody<NewRecordRequest>('AnchorRequest', { ...upload.fields, docHash: upload.docHash });
       // A small document is salted unless the request says otherwise: its bare hash could be guessed.
       if (body.commitment === undefined && upload.bytes <= saltedUploadMaxBytes) body = { ...body, commitment: 'salted' };
@@ -448,9 +480,9 @@ export function createGatewayApp(options: GatewayOptions): { app: express.Expres
   };
 
   // Uploads, and JSON the verification lane (./verify-lane.ts) leaves to Express.
-  app.post('/v1/verifications', ...route('verifyDocument', async (req, res) => {
+  app.post('/v1/verifications', ...route('verifyDocument', async (req, res, user) => {
     if (req.is('multipart/form-data')) {
-      const upload = await hashMultipartUpload(req.headers, req, uploadLimits);
+      const upload = await hashUpload(req, res, user);
       res.json(await verify({ ...upload.fields, docHash: upload.docHash }));
     } else {
       res.json(await verify(requireJson(req)));
