@@ -63,6 +63,18 @@ export function prepareGateway(network: Network, org: PeerOrganisation): boolean
   return fresh;
 }
 
+/**
+ * The consortium definition the network runs, written where its gateways read it
+ * (`MEDPROV_CONSORTIUM`): a network built from another file than `network/consortium.json` (a
+ * test's, with more peers) gives its gateways the same organisations and peers.
+ */
+export function definitionFileOf(network: Network): string {
+  const file = path.join(network.networkDir, 'consortium.json');
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(file, `${JSON.stringify(network.definition, null, 2)}\n`);
+  return file;
+}
+
 export function readApiKeys(network: Network): ApiKeys | undefined {
   return existsSync(network.apiKeysFile) ? (JSON.parse(readFileSync(network.apiKeysFile, 'utf8')) as ApiKeys) : undefined;
 }
@@ -85,6 +97,7 @@ export function gatewaySpec(network: Network, org: PeerOrganisation, fresh: bool
       MEDPROV_ORG: org.name,
       MEDPROV_STATE_DIR: network.stateDir,
       MEDPROV_BASE_PORT: String(network.basePort),
+      MEDPROV_CONSORTIUM: definitionFileOf(network),
       MEDPROV_MASTER_KEY: masterKey,
       MEDPROV_LOG_LEVEL: process.env.MEDPROV_LOG_LEVEL ?? 'info',
       // The key store is created on the first start only: a store missing later is an error, not a fresh start.

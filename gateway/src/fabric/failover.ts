@@ -153,6 +153,13 @@ export interface FailoverLedgerOptions extends PeerFailoverOptions {
 
 const silent: FailoverLogger = { info: () => undefined, warn: () => undefined };
 
+/** A failure in a log line: its code and the transport's own words (`14 UNAVAILABLE: … ECONNREFUSED …`), not only the gateway's sentence. */
+function described(err: unknown): string {
+  const e = toLedgerError(err);
+  const own = e.cause instanceof Error && e.cause.message ? e.cause.message : e.message;
+  return `${e.code}: ${own.slice(0, 200)}`;
+}
+
 /**
  * The org's ledger through whichever of its peers answers: the same {@link Ledger} and
  * {@link LedgerEvents} as one {@link LedgerClient}, over one client per peer.
@@ -279,12 +286,11 @@ export class FailoverLedger implements Ledger, LedgerEvents {
     const check = await this.check(this.clients[index]);
     const move = this.decision.checked(check.answered);
     const peer = this.peers[index].endpoint;
-    const failure = toLedgerError(err);
     if (!move) {
-      this.logger.info('ledger call failed but the peer answers: staying on it', { peer, code: failure.code, message: failure.message.slice(0, 200) });
+      this.logger.info('ledger call failed but the peer answers: staying on it', { peer, failure: described(err) });
       return;
     }
-    const reason = `${failure.code}: ${failure.message.slice(0, 200)}; check: ${check.reason}`;
+    const reason = `${described(err)}; check: ${check.reason}`;
     this.switches += 1;
     this.lastSwitch = { at: new Date(this.now()).toISOString(), from: peer, to: this.peers[move.to].endpoint, reason };
     this.logger.warn('peer does not answer: switching to the next peer of the organisation', { from: peer, to: this.peers[move.to].endpoint, generation: move.generation, reason });
@@ -301,10 +307,7 @@ export class FailoverLedger implements Ledger, LedgerEvents {
     });
     const asked = client.height().then(
       () => ({ answered: true, reason: 'answered' }),
-      (err: unknown) => {
-        const e = toLedgerError(err);
-        return mayBePeerFailure(e) ? { answered: false, reason: `${e.code}: ${e.message.slice(0, 200)}` } : { answered: true, reason: `answered with ${e.code}` };
-      },
+      (err: unknown) => (mayBePeerFailure(err) ? { answered: false, reason: described(err) } : { answered: true, reason: `answered with ${toLedgerError(err).code}` }),
     );
     try {
       return await Promise.race([asked, timeout]);

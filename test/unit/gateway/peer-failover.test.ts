@@ -174,7 +174,7 @@ describe('peer failover: the ledger over several peers (stand-in peers, no netwo
     expect((failure as { code?: number }).code).to.equal(14);
     expect(ledger.status()).to.deep.include({ endpoint: '127.0.0.1:7110', index: 1, switches: 1 });
     expect(ledger.status().lastSwitch).to.include({ from: '127.0.0.1:7100', to: '127.0.0.1:7110' });
-    expect(ledger.status().lastSwitch?.reason).to.match(/LEDGER_UNAVAILABLE.*check: LEDGER_UNAVAILABLE/);
+    expect(ledger.status().lastSwitch?.reason).to.match(/^LEDGER_UNAVAILABLE: 14 UNAVAILABLE: .*ECONNREFUSED.*; check: LEDGER_UNAVAILABLE: 14 UNAVAILABLE/);
     expect(logs.map((l) => l.message)).to.include('peer does not answer: switching to the next peer of the organisation');
     expect((await ledger.submit('Records:anchor')).transactionId).to.equal('peer1-tx');
   });
