@@ -76,11 +76,15 @@ export class Patient {
     return call({ url: gw.url }, 'POST', '/v1/consents', await this.signGrant(choice));
   }
 
+  /** A revocation of one of this patient's grants, signed by the patient. */
+  async signRevocation(grantId: string): Promise<{ message: ReturnType<typeof revokeMessage>; signature: string }> {
+    const message = revokeMessage({ hospital: this.hospital, patientRef: this.patientRef }, grantId);
+    return { message, signature: await this.wallet.signTypedData(consentDomain(this.channel), CONSENT_REVOKE_TYPES, message) };
+  }
+
   /** POST /v1/consents/revocations at any gateway, without an API key. */
   async revoke(gw: Endpoint, grantId: string): Promise<Answer> {
-    const message = revokeMessage({ hospital: this.hospital, patientRef: this.patientRef }, grantId);
-    const signature = await this.wallet.signTypedData(consentDomain(this.channel), CONSENT_REVOKE_TYPES, message);
-    return call({ url: gw.url }, 'POST', '/v1/consents/revocations', { message, signature });
+    return call({ url: gw.url }, 'POST', '/v1/consents/revocations', await this.signRevocation(grantId));
   }
 
   /** A GET as the patient: a fresh challenge from that gateway, signed, sent as `Authorization: Patient …`. */
