@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, copyFileSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import * as http from 'node:http';
 import { createServer } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -9,7 +10,7 @@ import { queryChaincode } from '../../network/src/chaincode';
 import { baseEnv } from '../../network/src/fabric-cli';
 import { gatewaySpec } from '../../network/src/gateways';
 import { logTail, runningPid, startDaemon, stopDaemon, waitUntil } from '../../network/src/processes';
-import { call, sleep, type GatewayAccess } from '../integration/network/support/gateway-http';
+import { call, sleep, write, type GatewayAccess } from '../integration/network/support/gateway-http';
 import { stopTestNetwork, testNetwork, type TestNetwork } from '../integration/network/test-network';
 
 const sha = (s: string): string => createHash('sha256').update(s).digest('hex');
@@ -47,6 +48,46 @@ function fillDisk(file: string): number {
     closeSync(fd);
   }
   return written;
+}
+
+/** A client holding an upload open: the head and the start of a multipart body, then a few bytes a second. */
+interface SlowUpload {
+  request: http.ClientRequest;
+  /** The answer, once there is one. */
+  answer?: { status: number; code?: string };
+  /** The connection closed (by either side). */
+  closed: boolean;
+}
+
+function startSlowUpload(url: string, key: string, route: string, i: number): SlowUpload {
+  const boundary = `----slow${i}`;
+  const { hostname, port } = new URL(url);
+  const request = http.request({
+    host: hostname,
+    port: Number(port),
+    method: 'POST',
+    path: route,
+    agent: false,
+    headers: { authorization: `Bearer ${key}`, 'content-type': `multipart/form-data; boundary=${boundary}`, 'transfer-encoding': 'chunked' },
+  });
+  const slow: SlowUpload = { request, closed: false };
+  request.on('error', () => (slow.closed = true));
+  request.on('close', () => (slow.closed = true));
+  request.on('response', (res) => {
+    let body = '';
+    res.on('data', (d: Buffer) => (body += d.toString('utf8')));
+    res.on('end', () => {
+      let code: string | undefined;
+      try {
+        code = (JSON.parse(body) as { error?: { code?: string } }).error?.code;
+      } catch {
+        // not JSON
+      }
+      slow.answer = { status: res.statusCode ?? 0, ...(code ? { code } : {}) };
+    });
+  });
+  request.write(`--${boundary}\r\nContent-Disposition: form-data; name="document"; filename="slow-${i}.txt"\r\nContent-Type: text/plain\r\n\r\n`);
+  return slow;
 }
 
 /**
@@ -214,6 +255,80 @@ describe('real network: resource limits (issue 15)', function () {
       console.log(`      disk full: ${acknowledged.size} acknowledged, ${recordIds.length - missing.length} on the ledger exactly once, ${refusals.length + 2} writes refused with STORAGE_FULL`);
       expect(missing, 'acknowledged records not on the ledger exactly once').to.deep.equal([]);
       expect(runningPid(pidFile), 'the gateway process is still the same').to.equal(pid);
+    });
+  });
+  describe('a slow client holding many uploads open', () => {
+    const slow: SlowUpload[] = [];
+    const held: http.ClientRequest[] = [];
+    let trickle: NodeJS.Timeout | undefined;
+    after(() => {
+      clearInterval(trickle);
+      for (const s of slow) s.request.destroy();
+      for (const r of held) r.destroy();
+    });
+
+    it("200 uploads trickling a few bytes a second: the client's excess is refused at once (429 TOO_MANY_UPLOADS), and everyone else's verifications, uploads and anchors go through meanwhile", async () => {
+      net = await testNetwork();
+      const hospital = net.keys.orgs.Hospital;
+      const slowKey = hospital.keys.dpo;
+      for (let i = 0; i < 200; i++) slow.push(startSlowUpload(hospital.url, slowKey, i % 2 === 0 ? '/v1/documents/hash' : '/v1/verifications', i));
+      // a few bytes a second on every upload still open
+      trickle = setInterval(() => {
+        for (const s of slow) if (!s.closed && !s.answer) s.request.write('abc');
+      }, 1_000);
+      // the slow client's uploads beyond its cap are answered at once
+      await waitUntil(() => slow.filter((s) => s.answer).length >= 200 - 32, 120_000, 200);
+      const refused = slow.filter((s) => s.answer);
+      expect(refused.map((s) => `${s.answer!.status} ${s.answer!.code}`).filter((a) => a !== '429 TOO_MANY_UPLOADS'), 'answers to the slow uploads').to.deep.equal([]);
+
+      // Meanwhile, other clients (other API users of the same gateway) are served.
+      const admin: GatewayAccess = { url: hospital.url, key: hospital.keys.admin };
+      const officer: GatewayAccess = { url: hospital.url, key: hospital.keys['records-officer'] };
+      const run = randomBytes(3).toString('hex');
+      const outcomes: string[] = [];
+      const form = (text: string, fields: Record<string, string> = {}) => {
+        const f = new FormData();
+        for (const [k, v] of Object.entries(fields)) f.append(k, v);
+        f.append('document', new Blob([text]), 'doc.txt');
+        return f;
+      };
+      for (let i = 0; i < 5; i++) {
+        const text = `slow clients ${run} ${i}`;
+        const anchored = await write(officer, 'POST', '/v1/records', { recordId: `slow-${run}-${i}`, docHash: sha(text), patientId: `MRN-slow-${run}`, category: CATEGORY });
+        outcomes.push(`anchor ${anchored.status}`);
+        const uploaded = await write(officer, 'POST', '/v1/records', form(`${text} uploaded`, { recordId: `slow-${run}-${i}-u`, patientId: `MRN-slow-${run}`, category: CATEGORY }));
+        outcomes.push(`anchor upload ${uploaded.status}`);
+        outcomes.push(`verify ${(await call(admin, 'POST', '/v1/verifications', { docHash: sha(text) })).status}`);
+        outcomes.push(`verify upload ${(await call(admin, 'POST', '/v1/verifications', form(text))).status}`);
+        outcomes.push(`hash ${(await call(admin, 'POST', '/v1/documents/hash', form(text))).status}`);
+        outcomes.push(`insurer verify ${(await call({ url: net.keys.orgs.Insurer.url, key: net.keys.orgs.Insurer.keys.admin }, 'POST', '/v1/verifications', { docHash: sha(text) })).status}`);
+      }
+      const stillOpen = slow.filter((s) => !s.answer && !s.closed);
+      console.log(`      slow clients: 200 slow uploads, ${refused.length} refused at once (429 TOO_MANY_UPLOADS), ${stillOpen.length} still trickling; other clients: ${outcomes.length} requests, ${outcomes.filter((o) => !/ 20[01]$/.test(o)).length} not served`);
+      expect(outcomes.filter((o) => !/ 20[01]$/.test(o)), 'requests of other clients not served').to.deep.equal([]);
+      expect(stillOpen.length, 'the slow uploads still held open').to.equal(32);
+      // the slow client's next upload is still refused, at once
+      // (fetch, not call: call would wait out the 429)
+      const more = await fetch(`${hospital.url}/v1/documents/hash`, { method: 'POST', headers: { authorization: `Bearer ${slowKey}` }, body: form('one more') });
+      expect(more.status).to.equal(429);
+      expect(((await more.json()) as { error: { code: string } }).error.code).to.equal('TOO_MANY_UPLOADS');
+
+      // The slow client gives up: its slots come back.
+      clearInterval(trickle);
+      for (const s of slow) s.request.destroy();
+      let again: Awaited<ReturnType<typeof call>> | undefined;
+      await waitUntil(async () => (again = await call({ url: hospital.url, key: slowKey }, 'POST', '/v1/documents/hash', form('after'))).status === 200, 60_000, 250);
+      expect(again?.status, again?.text).to.equal(200);
+    });
+
+    it('an upload that goes silent is answered 408 UPLOAD_TIMEOUT (MEDPROV_UPLOAD_IDLE_TIMEOUT_MS) and its connection closed', async () => {
+      const hospital = net.keys.orgs.Hospital;
+      clearInterval(trickle); // (this one sends nothing after its first bytes)
+      const silent = startSlowUpload(hospital.url, hospital.keys['research-officer'], '/v1/verifications', 1_000);
+      held.push(silent.request);
+      await waitUntil(() => silent.answer !== undefined && silent.closed, 180_000, 250);
+      expect(silent.answer).to.deep.equal({ status: 408, code: 'UPLOAD_TIMEOUT' });
+      expect(silent.closed).to.equal(true);
     });
   });
 });

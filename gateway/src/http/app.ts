@@ -121,14 +121,9 @@ export function createGatewayApp(options: GatewayOptions): { app: express.Expres
   const uploadGate = new UploadGate({ ...DEFAULT_HTTP_LIMITS, ...options.limits?.uploads });
   /** One multipart upload hashed as it streams in, holding one of the gateway's (and the user's) upload slots meanwhile. */
   const hashUpload = async (req: Request, res: Response, user: User) => {
-    let release: () => void;
-    try {
-      release = uploadGate.enter(user.id);
-    } catch (err) {
-      // Refused before its body was read: close the connection after the answer rather than drain a slow body.
-      res.setHeader('connection', 'close');
-      throw err;
-    }
+    // Refused before its body is read (Node drains the body after the answer, so the client, still
+    // sending, reads the answer rather than a reset; its connection holds no upload slot).
+    const release = uploadGate.enter(user.id);
     try {
       return await hashMultipartUpload(req.headers, req, uploadLimits);
     } catch (err) {
