@@ -29,7 +29,7 @@ import { Network, type PeerNode } from '../../network/src/network';
 import { runningPid } from '../../network/src/processes';
 import { consoleProgress } from '../../network/src/progress';
 import { down, installFabric, portsTakenByOthers, ROOT, up } from '../../network/src/system';
-import { Patient } from '../integration/network/support/consent';
+import { Patient, samples } from '../integration/network/support/consent';
 import type { GatewayAccess } from '../integration/network/support/gateway-http';
 import { freeBasePort, stopTestNetwork, testNetwork, TEST_UP_OPTIONS } from '../integration/network/test-network';
 import { auditEventFed, auditLedger, healthOf, samePeerChains, settle, type AuditReport } from './support/audit';
@@ -135,6 +135,16 @@ async function peerRead(gw: GatewayAccess, issuer: string, recordId: string): Pr
   }
 }
 
+/** The Hospital journal's ledger transactions by outcome (`committed`, or the failure code each attempt met): the submissions the dead peer cut short, then sent again. */
+async function journalOutcomes(gw: GatewayAccess): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const s of await samples(gw, 'medprov_ledger_transactions_total')) {
+    if (s.labels.path !== 'journal') continue;
+    out[s.labels.outcome] = (out[s.labels.outcome] ?? 0) + s.value;
+  }
+  return out;
+}
+
 function printFigures(title: string, report: AuditReport, extra: Record<string, string>): void {
   const lines = [
     `  ${title}`,
@@ -165,6 +175,49 @@ async function auditAfter(network: Network, gws: Gateways, workload: Workload, c
   return { report, height, problems: [...report.problems, ...eventFed, ...(await auditCanary(network, canary, issuer))] };
 }
 
+/** The load of this file: the fault workload from patients of its own, and a canary that waits for its writes. */
+interface Load {
+  readonly tag: string;
+  readonly workload: Workload;
+  readonly canary: Canary;
+}
+
+/** Runs `body` under load at the Hospital (started once 20 requests were acknowledged); stops the load whatever happens. */
+async function underLoad(network: Network, gws: Gateways, prefix: string, body: (load: Load) => Promise<void>): Promise<void> {
+  const tag = `${prefix}-${randomBytes(3).toString('hex')}`;
+  const patients = await registeredPatients(network, gws.officer, tag);
+  const workload = new Workload({ tag, hospital: gws.officer, insurer: gws.claims, patients, insurerMsp: network.organisation('Insurer').mspId, batchSize: 10 });
+  workload.start();
+  const canary = new Canary(gws.officer, `${tag}-canary`);
+  try {
+    await workload.acknowledgedAtLeast(20);
+    await body({ tag, workload, canary });
+  } finally {
+    await workload.stop(1_000).catch(() => undefined);
+    await canary.stop();
+  }
+}
+
+/** When the canary's first write after `since` was answered committed; fails the test when none is within 5 minutes. */
+async function firstCommitSince(canary: Canary, since: number, what: string): Promise<number> {
+  for (let i = 0; i < 1_200; i++) {
+    const at = canary.committedSince(since);
+    if (at !== undefined) return at;
+    await sleep(250);
+  }
+  throw new Error(`no write committed within 5 minutes: ${what}`);
+}
+
+/** Every acknowledged request once on the ledger, nothing else, the event-fed state in agreement. */
+function expectExactlyOnce(report: AuditReport, problems: readonly string[], minAcknowledged: number): void {
+  expect(problems).to.deep.equal([]);
+  expect(report.lost).to.equal(0);
+  expect(report.duplicated).to.equal(0);
+  expect(report.unacknowledgedPresent).to.equal(0);
+  expect(report.rejected).to.equal(0);
+  expect(report.acknowledged).to.be.greaterThan(minAcknowledged);
+}
+
 describe('faults: the gateway’s own peer dies under load', function () {
   this.timeout(1_800_000);
 
@@ -186,13 +239,7 @@ describe('faults: the gateway’s own peer dies under load', function () {
     });
 
     it('SIGKILL of its peer: writes stay accepted (503 with a code for peer reads), the restarted peer catches up, every acknowledged request commits exactly once', async () => {
-      const tag = `pf1-${randomBytes(3).toString('hex')}`;
-      const patients = await registeredPatients(network, gws.officer, tag);
-      const workload = new Workload({ tag, hospital: gws.officer, insurer: gws.claims, patients, insurerMsp: network.organisation('Insurer').mspId, batchSize: 10 });
-      workload.start();
-      const canary = new Canary(gws.officer, `${tag}-canary`);
-      try {
-        await workload.acknowledgedAtLeast(20);
+      await underLoad(network, gws, 'pf1', async ({ tag, workload, canary }) => {
         killed = await gatewayPeer(network, gws.officer, 'Hospital');
         const firstRecord = canary.acknowledged[0]?.recordId ?? `${tag}-1`;
         const killedAt = Date.now();
@@ -204,12 +251,7 @@ describe('faults: the gateway’s own peer dies under load', function () {
         const restartedAt = Date.now();
         await restart(network, killed);
         const upAt = Date.now();
-        let committedAt: number | undefined;
-        for (let i = 0; i < 600 && committedAt === undefined; i++) {
-          await sleep(500);
-          committedAt = canary.committedSince(upAt);
-        }
-        expect(committedAt, 'a write committed after the peer came back').to.not.equal(undefined);
+        const committedAt = await firstCommitSince(canary, upAt, 'after the peer came back');
         await workload.acknowledgedAtLeast(workload.counts().acknowledged + 10);
         await workload.stop();
         await canary.stop();
@@ -220,27 +262,20 @@ describe('faults: the gateway’s own peer dies under load', function () {
           'a peer read (record history) during the outage': readDuringOutage,
           'the gateway’s ledger status during the outage': JSON.stringify({ ready: outageHealth?.ledger?.ready, peer: outageHealth?.peer?.endpoint }),
           'peer start (startNode, until its health check answers)': seconds(upAt - restartedAt),
-          'time to recover: from the restart to the first write committed': seconds((committedAt as number) - restartedAt),
-          'time to recover: from the kill': seconds((committedAt as number) - killedAt),
+          'time to recover: from the restart to the first write committed': seconds(committedAt - restartedAt),
+          'time to recover: from the kill': seconds(committedAt - killedAt),
           'canary writes acknowledged': String(canary.acknowledged.length),
+          'the Hospital journal’s transactions by outcome (failed attempts were sent again)': JSON.stringify(await journalOutcomes(gws.officer)),
           'every peer at height, same last block': String(height),
         });
-        expect(problems).to.deep.equal([]);
-        expect(report.lost).to.equal(0);
-        expect(report.duplicated).to.equal(0);
-        expect(report.unacknowledgedPresent).to.equal(0);
-        expect(report.rejected).to.equal(0);
-        expect(report.acknowledged).to.be.greaterThan(20);
+        expectExactlyOnce(report, problems, 20);
         // Nothing but a clean answer while the peer was down: 202 (held by the journal) or 503 with a code.
         for (const a of canary.answers.filter((x) => x.at >= killedAt && x.at <= restartedAt)) {
           expect([201, 202, 503], JSON.stringify(a)).to.include(a.status);
           if (a.status === 503) expect(a.code, JSON.stringify(a)).to.match(/^[A-Z][A-Z0-9_]+$/);
         }
         expect(readDuringOutage).to.match(/^(200|503 [A-Z_]+)$/);
-      } finally {
-        await workload.stop(1_000).catch(() => undefined);
-        await canary.stop();
-      }
+      });
     });
   });
 
@@ -273,25 +308,14 @@ describe('faults: the gateway’s own peer dies under load', function () {
       if (stateDir && !process.env.MEDPROV_TEST_KEEP_STATE) rmSync(stateDir, { recursive: true, force: true });
     });
 
-    it('SIGKILL of the gateway’s current peer: it moves to the other, keeps committing, loses nothing; the peer, restarted, catches up', async () => {
-      const tag = `pf2-${randomBytes(3).toString('hex')}`;
-      const patients = await registeredPatients(network, gws.officer, tag);
-      const workload = new Workload({ tag, hospital: gws.officer, insurer: gws.claims, patients, insurerMsp: network.organisation('Insurer').mspId, batchSize: 10 });
-      workload.start();
-      const canary = new Canary(gws.officer, `${tag}-canary`);
-      try {
-        await workload.acknowledgedAtLeast(20);
+    it('SIGKILL of the gateway’s current peer: it moves to the other, keeps committing, loses nothing; the peer, restarted, catches up; then the other dies and it moves back', async () => {
+      await underLoad(network, gws, 'pf2', async ({ workload, canary }) => {
         killed = await gatewayPeer(network, gws.officer, 'Hospital');
         const before = (await healthOf(gws.officer))?.peer;
         expect(before?.peers, 'the gateway is given both peers of its org').to.deep.equal(network.peersOf(network.organisation('Hospital')).map((p) => p.address));
         const killedAt = Date.now();
         await kill(network, killed.name);
-        let committedAt: number | undefined;
-        for (let i = 0; i < 1_200 && committedAt === undefined; i++) {
-          await sleep(250);
-          committedAt = canary.committedSince(killedAt);
-        }
-        expect(committedAt, 'a write committed through the other peer').to.not.equal(undefined);
+        const committedAt = await firstCommitSince(canary, killedAt, 'through the other peer');
         const after = (await healthOf(gws.officer))?.peer;
         expect(after?.endpoint).to.not.equal(killed.address);
         expect(after?.switches).to.be.greaterThan(before?.switches ?? 0);
@@ -306,30 +330,37 @@ describe('faults: the gateway’s own peer dies under load', function () {
         await restart(network, killed);
         const upAt = Date.now();
         await workload.acknowledgedAtLeast(workload.counts().acknowledged + 10);
+        // It stayed on the other peer; once the first has caught up, that one dies too: the gateway moves back.
+        expect((await healthOf(gws.officer))?.peer?.endpoint).to.equal(after?.endpoint);
+        await samePeerChains(network, 300_000);
+        const second = await gatewayPeer(network, gws.officer, 'Hospital');
+        const secondKilledAt = Date.now();
+        await kill(network, second.name);
+        const secondCommittedAt = await firstCommitSince(canary, secondKilledAt, 'through the first peer again');
+        const back = (await healthOf(gws.officer))?.peer;
+        expect(back?.endpoint).to.equal(killed.address);
+        await workload.acknowledgedAtLeast(workload.counts().acknowledged + 20);
+        await restart(network, second);
+        await workload.acknowledgedAtLeast(workload.counts().acknowledged + 10);
         await workload.stop();
         await canary.stop();
 
         const { report, height, problems } = await auditAfter(network, gws, workload, canary);
         const final = (await healthOf(gws.officer))?.peer;
         printFigures('fault: SIGKILL of the Hospital gateway’s current peer (2 peers per org), restarted after the failover', report, {
-          'what a waiting caller (Prefer: wait=5) was answered from the kill to the first commit': JSON.stringify(canary.tally(killedAt, committedAt as number)),
-          'time to recover (failover): from the kill to the first write committed': seconds((committedAt as number) - killedAt),
+          'what a waiting caller (Prefer: wait=5) was answered from the kill to the first commit': JSON.stringify(canary.tally(killedAt, committedAt)),
+          'time to recover (failover): from the kill to the first write committed': seconds(committedAt - killedAt),
           'the move': `${after?.lastSwitch?.from} → ${after?.lastSwitch?.to} (${after?.lastSwitch?.reason})`,
           'peer start (startNode, until its health check answers)': seconds(upAt - restartedAt),
           'requests acknowledged between failover and restart': String(workload.counts().acknowledged - ackedAtFailover),
-          'the gateway’s peer at the end (it stays)': `${final?.endpoint} after ${final?.switches} move(s)`,
+          'second kill (the peer it had moved to): from the kill to the first write committed through the first peer again': seconds(secondCommittedAt - secondKilledAt),
+          'the gateway’s peer at the end': `${final?.endpoint} after ${final?.switches} move(s)`,
+          'the Hospital journal’s transactions by outcome (failed attempts were sent again)': JSON.stringify(await journalOutcomes(gws.officer)),
           'every peer (6) at height, same last block': String(height),
         });
-        expect(problems).to.deep.equal([]);
-        expect(report.lost).to.equal(0);
-        expect(report.duplicated).to.equal(0);
-        expect(report.unacknowledgedPresent).to.equal(0);
-        expect(report.rejected).to.equal(0);
-        expect(report.acknowledged).to.be.greaterThan(40);
-      } finally {
-        await workload.stop(1_000).catch(() => undefined);
-        await canary.stop();
-      }
+        expectExactlyOnce(report, problems, 60);
+        expect(final?.switches).to.equal(2);
+      });
     });
   });
 });

@@ -206,19 +206,20 @@ export class FailoverLedger implements Ledger, LedgerEvents {
   }
 
   evaluate(name: string, ...args: string[]): Promise<Uint8Array> {
-    return this.call((c) => c.evaluate(name, ...args));
+    return this.call((c) => c.evaluate(name, ...args), 'read');
   }
 
+  /** Never sent twice here: whoever submits decides (the acceptance journal sends again; the chaincode answers a repeat with the first). */
   submit(name: string, ...args: string[]): Promise<Committed> {
-    return this.call((c) => c.submit(name, ...args));
+    return this.call((c) => c.submit(name, ...args), 'write');
   }
 
   blockOfTransaction(transactionId: string): Promise<bigint | undefined> {
-    return this.call((c) => (c.blockOfTransaction ? c.blockOfTransaction(transactionId) : Promise.resolve(undefined)));
+    return this.call((c) => (c.blockOfTransaction ? c.blockOfTransaction(transactionId) : Promise.resolve(undefined)), 'read');
   }
 
   height(): Promise<bigint> {
-    return this.call((c) => c.height());
+    return this.call((c) => c.height(), 'read');
   }
 
   /**
@@ -269,13 +270,18 @@ export class FailoverLedger implements Ledger, LedgerEvents {
     for (const client of this.clients) client.close();
   }
 
-  /** Runs `op` on the current peer; a failure that may be the peer's leads to a check (and maybe a move) before it is rethrown. */
-  private async call<T>(op: (client: PeerLedger) => Promise<T>): Promise<T> {
+  /**
+   * Runs `op` on the current peer; a failure that may be the peer's leads to a check (and maybe a
+   * move) before it is rethrown. A read that failed on a peer the gateway has since left is asked
+   * again, once, of the peer it moved to: the caller sees the move, not the dead peer.
+   */
+  private async call<T>(op: (client: PeerLedger) => Promise<T>, kind: 'read' | 'write' | 'read-again'): Promise<T> {
     const generation = this.decision.generation;
     try {
       return await op(this.clients[this.decision.current]);
     } catch (err) {
       await this.failed(err, generation);
+      if (kind === 'read' && this.decision.generation !== generation) return this.call(op, 'read-again');
       throw err;
     }
   }

@@ -179,6 +179,20 @@ describe('peer failover: the ledger over several peers (stand-in peers, no netwo
     expect((await ledger.submit('Records:anchor')).transactionId).to.equal('peer1-tx');
   });
 
+  it('a read that meets the dead peer is asked again of the peer the gateway moved to; a write is not sent twice', async () => {
+    const { peers, ledger } = setup();
+    peers[0].kill();
+    expect(new TextDecoder().decode(await ledger.evaluate('Records:get', 'r-1'))).to.equal('peer1');
+    expect(ledger.status().switches).to.equal(1);
+    peers[1].kill();
+    let failure: unknown;
+    await ledger.submit('Records:anchor').catch((err: unknown) => (failure = err));
+    expect((failure as { code?: number }).code).to.equal(14);
+    expect(peers[1].calls.filter((c) => c.startsWith('submit'))).to.have.length(1);
+    expect(peers[0].calls.filter((c) => c.startsWith('submit'))).to.have.length(0);
+    expect(ledger.status().index, 'every peer down: round again').to.equal(0);
+  });
+
   it('stays on a peer that answers its check (a refusal, an orderer outage behind it, a chaincode restart)', async () => {
     const { peers, ledger, logs } = setup();
     const orig = peers[0].submit.bind(peers[0]);
