@@ -154,8 +154,8 @@ export async function rejoinPeer(network: Network, peer: PeerNode, method: Rejoi
   if (!caughtUp || !(await healthy(network, peer))) throw new Error(`${peer.name} reached height ${height} of ${targetHeight} (reference ${reference.name}) and stopped there.`);
   // The chaincode package again: the one the chaincode server runs (what `up` installed on every
   // peer). Its org's approval, private to the org, cannot be read back on a lone peer (queryapproved
-  // fails without it), nor is it needed: the peer matches its installed package against the hash of
-  // that approval, which is on the public ledger.
+  // fails without it), nor is it needed: with the package installed again the peer endorses and
+  // commits (the recovery test's writes go through it).
   await installChaincode(network, servedPackage(network), progress, [peer]);
   const seconds = (Date.now() - t0) / 1000;
   progress.step(`${peer.name} is back: height ${height} (target ${targetHeight}) in ${seconds.toFixed(1)} s by ${method}`);

@@ -69,7 +69,7 @@ export class GatewayBackups {
       { path: BACKUP_PATHS.journal, data: journalBytes },
       { path: BACKUP_PATHS.users, data: users },
     ];
-    const bytes = sealBackup(this.sources.binding, files, recipient, {
+    const bytes = await sealBackup(this.sources.binding, files, recipient, {
       summary: {
         // Counts of the store as read just before its file: at most a few writes apart.
         activePatients: status.activePatients,

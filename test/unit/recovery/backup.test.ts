@@ -113,8 +113,8 @@ describe('gateway backups and restores (issue 20)', function () {
     await Promise.all([restoredJournal.close(), restoredKeys.close(), journal.close(), keys.close()]);
   });
 
-  it('refuses a tampered backup: any flipped byte of header or content is BACKUP_TAMPERED (or unreadable), never restored', () => {
-    const bytes = sealBackup(BINDING, [{ path: 'users.json', data: Buffer.from('[]') }], recipient);
+  it('refuses a tampered backup: any flipped byte of header or content is BACKUP_TAMPERED (or unreadable), never restored', async () => {
+    const bytes = await sealBackup(BINDING, [{ path: 'users.json', data: Buffer.from('[]') }], recipient);
     const { prefixLength } = readBackupHeader(bytes);
     const headerStart = Buffer.from('MEDPROV-GATEWAY-BACKUP 1\n').length;
     for (const at of [headerStart + 20, prefixLength - 3, prefixLength + 1, bytes.length - 1, Math.floor((prefixLength + bytes.length) / 2)]) {
@@ -136,7 +136,7 @@ describe('gateway backups and restores (issue 20)', function () {
   });
 
   it('refuses a backup encrypted to another operator key (BACKUP_WRONG_KEY) and a foreign one (BACKUP_FOREIGN)', async () => {
-    const bytes = sealBackup(BINDING, [{ path: 'users.json', data: Buffer.from('[]') }], recipient);
+    const bytes = await sealBackup(BINDING, [{ path: 'users.json', data: Buffer.from('[]') }], recipient);
     await rejects(() => openBackup(bytes, generateKeyPairSync('x25519').privateKey, BINDING), 'BACKUP_WRONG_KEY');
     await rejects(() => openBackup(bytes, operatorKey, { ...BINDING, mspId: 'InsurerMSP' }), 'BACKUP_FOREIGN');
     await rejects(() => openBackup(bytes, operatorKey, { ...BINDING, channel: 'other' }), 'BACKUP_FOREIGN');
@@ -168,7 +168,7 @@ describe('gateway backups and restores (issue 20)', function () {
   });
 
   it('refuses a backup whose files would land outside the gateway folder', async () => {
-    const bytes = sealBackup(BINDING, [{ path: '../escape.json', data: Buffer.from('{}') }], recipient);
+    const bytes = await sealBackup(BINDING, [{ path: '../escape.json', data: Buffer.from('{}') }], recipient);
     await rejects(() => openBackup(bytes, operatorKey, BINDING), 'BACKUP_TAMPERED');
   });
 });
