@@ -26,6 +26,8 @@ const TRANSIENT_CODES = new Set(['LEDGER_UNAVAILABLE', 'LEDGER_TIMEOUT', 'MVCC_C
 // gRPC status codes the client sees when no peer or orderer answers in time.
 const GRPC_UNAVAILABLE = 14;
 const GRPC_DEADLINE_EXCEEDED = 4;
+// The call was cut under the client: seen when the gateway's peer dies (SIGKILL) during a call.
+const GRPC_CANCELLED = 1;
 
 /**
  * Turns whatever the Fabric client threw into a {@link LedgerError}. The chaincode's coded
@@ -69,6 +71,12 @@ export function toLedgerError(err: unknown): LedgerError {
       e?.transactionId,
       err,
     );
+  }
+  // Cut while the orderer had it: the outcome is not known. Cut before (endorsing, or a query): nothing was recorded.
+  if (e?.code === GRPC_CANCELLED) {
+    return (err as Error)?.name === 'SubmitError'
+      ? new LedgerError('LEDGER_TIMEOUT', 'The connection to the peer broke while the request was being ordered; the outcome is not known yet. Send the same request again: it is never applied twice.', e?.transactionId, err)
+      : new LedgerError('LEDGER_UNAVAILABLE', 'The connection to the peer broke during the call; the request was not recorded.', e?.transactionId, err);
   }
   if (e?.code === GRPC_UNAVAILABLE) {
     return new LedgerError('LEDGER_UNAVAILABLE', 'No peer or orderer of the consortium answered; the request was not recorded.', e?.transactionId, err);

@@ -28,6 +28,14 @@ describe('gateway: Fabric errors', () => {
     expect(lost.message).to.include('not known yet').and.not.include('not recorded');
   });
 
+  it('marks a call cut under the client (gRPC CANCELLED: its peer died) as transient; "not known yet" once the orderer had it', () => {
+    const endorsing = toLedgerError(Object.assign(new Error('1 CANCELLED: Call cancelled'), { name: 'EndorseError', code: 1, transactionId: 'tx1' }));
+    expect(endorsing).to.include({ code: 'LEDGER_UNAVAILABLE', transient: true, transactionId: 'tx1' });
+    const ordering = toLedgerError(Object.assign(new Error('1 CANCELLED: Call cancelled'), { name: 'SubmitError', code: 1, transactionId: 'tx2' }));
+    expect(ordering).to.include({ code: 'LEDGER_TIMEOUT', transient: true });
+    expect(ordering.message).to.include('not known yet').and.not.include('not recorded');
+  });
+
   it("marks a chaincode the peer cannot reach, or gave up on, as transient (a batch is retried whole, not record by record)", () => {
     const down = toLedgerError({
       message: '10 ABORTED: failed to endorse transaction, see attached details for more info',
