@@ -10,6 +10,7 @@ import { LedgerProbe } from './fabric/probe';
 import { AcceptanceJournal, AcceptanceService, fromPino, Submitter, submitterOptionsFromEnv } from './acceptance';
 import { startAnchoring } from './anchoring/setup';
 import { createGatewayApp } from './http/app';
+import { answerClientErrors } from './http/client-errors';
 import { masterKeysFromEnv, MasterKeyRotation, NEXT_MASTER_KEY_FILE_ENV, nextMasterKeyFromFile, PatientKeyStore } from './privacy';
 import { ErasureService } from './erasure/service';
 import { AnchorIndex } from './records/anchor-index';
@@ -111,6 +112,8 @@ async function main(): Promise<void> {
   // an upload's body also has an idle deadline and uploads in progress are capped (see ./http/upload-gate.ts).
   server.headersTimeout = config.http.headersTimeoutMs;
   server.requestTimeout = config.http.requestTimeoutMs;
+  // What Node's parser refuses (a head over 16 KB, not HTTP, too slow) gets the error envelope too.
+  answerClientErrors(server);
   await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
   logger.info({ url: `http://${config.host}:${config.port}`, peer: ledger.status().endpoint, peers: ledger.status().peers }, 'gateway listening');
 
