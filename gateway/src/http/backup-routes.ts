@@ -26,7 +26,6 @@ export function mountBackupRoutes(app: Express, backups: GatewayBackups, kit: Pi
       throw err;
     }
     const { bytes, header } = await backups.take(key);
-    res.locals.backupBytes = bytes.length;
     res
       .status(200)
       .type('application/octet-stream')

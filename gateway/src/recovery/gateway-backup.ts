@@ -32,6 +32,8 @@ export const BACKUP_PATHS = Object.freeze({
 export interface BackupSources {
   /** The gateway's folder (the paths above are relative to it). */
   readonly dir: string;
+  /** Where the key store and the users are when not at their places in `dir` (tests). Restored to their places. */
+  readonly files?: { readonly keyStore?: string; readonly users?: string };
   readonly binding: BackupBinding;
   readonly journal: { snapshot(): Promise<Buffer>; stats(): { entries: number; unfinished: number } };
   readonly keys: { status(): { activePatients: number; erasedPatients: number } };
@@ -62,8 +64,8 @@ export class GatewayBackups {
     const journalBytes = await journal.snapshot();
     const journalStats = journal.stats();
     const status = keys.status();
-    const keyStore = await fs.readFile(path.join(dir, BACKUP_PATHS.keyStore));
-    const users = await fs.readFile(path.join(dir, BACKUP_PATHS.users));
+    const keyStore = await fs.readFile(this.sources.files?.keyStore ?? path.join(dir, BACKUP_PATHS.keyStore));
+    const users = await fs.readFile(this.sources.files?.users ?? path.join(dir, BACKUP_PATHS.users));
     const files: BackupFile[] = [
       { path: BACKUP_PATHS.keyStore, data: keyStore },
       { path: BACKUP_PATHS.journal, data: journalBytes },

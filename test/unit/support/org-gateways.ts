@@ -1,3 +1,4 @@
+import { writeFile } from 'node:fs/promises';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
@@ -16,6 +17,8 @@ import { ErasureService, type ErasableKeys } from '../../../gateway/src/erasure/
 import { AnchorIndex } from '../../../gateway/src/records/anchor-index';
 import { RecordsService } from '../../../gateway/src/records/service';
 import { ArchiveLedger } from '../../../gateway/src/anchoring/archive-ledger';
+import type { BackupBinding } from '../../../gateway/src/recovery/backup-format';
+import { GatewayBackups } from '../../../gateway/src/recovery/gateway-backup';
 import type { FakeLedger } from '../chaincode/fake-ledger';
 import { ChaincodeLedger } from './chaincode-ledger';
 
@@ -101,6 +104,8 @@ export async function startOrgGateway(options: {
   rotationBatchSize?: number;
   /** Wraps the key store as erasure sees it (to inject a failure after the store write). */
   wrapErasureKeys?: (keys: ErasableKeys) => ErasableKeys;
+  /** Offers POST /v1/admin/backups (needs `acceptance`): the users are written to a file for it. */
+  backups?: { binding: BackupBinding };
 }): Promise<OrgGateway> {
   const { ledger, mspId, type, dir } = options;
   const keys = await PatientKeyStore.open({
@@ -154,8 +159,15 @@ export async function startOrgGateway(options: {
     ...(acceptance ? { acceptance } : {}),
     ...(options.logger ? { logger: fromPino(options.logger.child({ org: mspId, component: 'erasure' })) } : {}),
   });
+  let backups: GatewayBackups | undefined;
+  if (options.backups && journal) {
+    const usersFile = path.join(dir, mspId, 'users.json');
+    await writeFile(usersFile, JSON.stringify(options.users ?? ROLE_USERS));
+    backups = new GatewayBackups({ dir: path.join(dir, mspId), files: { keyStore: path.join(dir, mspId, 'keys', 'patient-keys.json'), users: usersFile }, binding: options.backups.binding, journal, keys });
+  }
   const { app } = createGatewayApp({
     org: { mspId, name: mspId, type },
+    ...(backups ? { backups } : {}),
     ...(anchoring ? { anchoring } : {}),
     users: options.users ?? ROLE_USERS,
     records: new RecordsService(chain, keys, anchorIndex, options.logger ? fromPino(options.logger.child({ org: mspId, component: 'records' })) : undefined),

@@ -251,7 +251,12 @@ Exit 1 for a backup that fails a check, 2 for a refusal the operator must resolv
     let verified: { activePatients: number; erasedPatients: number; fingerprint: string } | undefined;
     const masterKeyText = str(args, 'master-key-file') ? (await readInput(str(args, 'master-key-file')!, 'the master key file')).toString('utf8') : env[MASTER_KEY_ENV];
     if (masterKeyText) {
-      const masterKey = MasterKey.parse(masterKeyText, 'the master key');
+      let masterKey: MasterKey;
+      try {
+        masterKey = MasterKey.parse(masterKeyText, 'the master key');
+      } catch (err) {
+        throw new UsageError(`${(err as Error).message} (the files are restored; check the key before starting the gateway).`);
+      }
       const store = await PatientKeyStore.open({ stateDir: config.keyStoreDir, masterKey, ifMissing: 'fail' }).catch((err: Error) => {
         throw new CliError(EXIT.FAILED, `the restored key store does not open with this master key (${err.message}); the files are in place, give the right key before starting the gateway.`);
       });
@@ -300,7 +305,12 @@ mistyped share or shares of another key are refused when combined ('medprov admi
     if (!dir) throw new UsageError('--out-dir <dir> is required.');
     const keyFile = str(args, 'master-key-file');
     const text = keyFile ? (await readInput(keyFile, 'the master key file')).toString('utf8') : env[MASTER_KEY_ENV];
-    const key = MasterKey.parse(text, keyFile ? `the master key file ${keyFile}` : MASTER_KEY_ENV);
+    let key: MasterKey;
+    try {
+      key = MasterKey.parse(text, keyFile ? `the master key file ${keyFile}` : MASTER_KEY_ENV);
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
     const lines = await recovering(() => splitMasterKey(key, n, k));
     const files: string[] = [];
     for (const [i, line] of lines.entries()) {
