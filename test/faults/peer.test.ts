@@ -55,7 +55,8 @@ async function gatewayPeer(network: Network, gw: GatewayAccess, org: string): Pr
 
 /** What a caller who waits (`Prefer: wait=N`) was answered while the peer was down, and when the first write went through again. */
 class Canary {
-  readonly answers: { at: number; status: number; code?: string; state?: string; lastError?: string }[] = [];
+  /** Each write: when it was sent, when it was answered, and with what. */
+  readonly answers: { sentAt: number; at: number; status: number; code?: string; state?: string; lastError?: string }[] = [];
   readonly acknowledged: { recordId: string; docHash: string }[] = [];
   private running = true;
   private readonly loop: Promise<void>;
@@ -68,9 +69,9 @@ class Canary {
     this.loop = this.run();
   }
 
-  /** When a write was first answered committed (201) at or after `since`. */
+  /** When the first write sent at or after `since` was answered committed (201). */
   committedSince(since: number): number | undefined {
-    return this.answers.find((a) => a.at >= since && a.status === 201)?.at;
+    return this.answers.find((a) => a.sentAt >= since && a.status === 201)?.at;
   }
 
   async stop(): Promise<void> {
@@ -90,10 +91,10 @@ class Canary {
           signal: AbortSignal.timeout(60_000),
         });
         const body = (await res.json().catch(() => ({}))) as { state?: string; lastError?: { code?: string }; error?: { code?: string } };
-        this.answers.push({ at: Date.now(), status: res.status, code: body.error?.code, state: body.state, lastError: body.lastError?.code });
+        this.answers.push({ sentAt: started, at: Date.now(), status: res.status, code: body.error?.code, state: body.state, lastError: body.lastError?.code });
         if (res.status < 300) this.acknowledged.push(r);
       } catch (err) {
-        this.answers.push({ at: Date.now(), status: 0, code: (err as Error).message.slice(0, 80) });
+        this.answers.push({ sentAt: started, at: Date.now(), status: 0, code: (err as Error).message.slice(0, 80) });
       }
       await sleep(Math.max(0, 1_000 - (Date.now() - started)));
     }
@@ -102,7 +103,7 @@ class Canary {
   /** The answers in numbers: `201`, `202 submitting LEDGER_UNAVAILABLE`, `503 LEDGER_UNAVAILABLE`, … */
   tally(from: number, to: number): Record<string, number> {
     const out: Record<string, number> = {};
-    for (const a of this.answers.filter((x) => x.at >= from && x.at <= to)) {
+    for (const a of this.answers.filter((x) => x.sentAt >= from && x.sentAt <= to)) {
       const key = [a.status, a.code, a.state, a.lastError].filter((x) => x !== undefined).join(' ');
       out[key] = (out[key] ?? 0) + 1;
     }
@@ -208,8 +209,20 @@ async function firstCommitSince(canary: Canary, since: number, what: string): Pr
   throw new Error(`no write committed within 5 minutes: ${what}`);
 }
 
-/** Every acknowledged request once on the ledger, nothing else, the event-fed state in agreement. */
-function expectExactlyOnce(report: AuditReport, problems: readonly string[], minAcknowledged: number): void {
+/** What the workload's clients were answered before they sent a request again (`503 LEDGER_UNAVAILABLE`, `no answer`, …), in numbers. */
+function retriedAnswers(workload: Workload): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const answer of workload.sent.flatMap((s) => s.retriedOn)) out[answer] = (out[answer] ?? 0) + 1;
+  return out;
+}
+
+/**
+ * Every acknowledged request once on the ledger, nothing else, the event-fed state in agreement;
+ * and nothing failed uncleanly on the way: a client that was not answered 2xx or 4xx got a 503 or
+ * 504 with a code (or a 429), never a 500/502 or no answer.
+ */
+function expectExactlyOnce(report: AuditReport, problems: readonly string[], minAcknowledged: number, workload: Workload): void {
+  expect(Object.keys(retriedAnswers(workload)).filter((a) => !/^(429|503|504) [A-Z][A-Z0-9_]+$/.test(a)), 'answers other than 429/503/504 with a code').to.deep.equal([]);
   expect(problems).to.deep.equal([]);
   expect(report.lost).to.equal(0);
   expect(report.duplicated).to.equal(0);
@@ -258,19 +271,20 @@ describe('faults: the gateway’s own peer dies under load', function () {
 
         const { report, height, problems } = await auditAfter(network, gws, workload, canary);
         printFigures('fault: SIGKILL of the Hospital gateway’s only peer (1 peer per org), restarted after 15 s', report, {
-          'what a waiting caller (Prefer: wait=5) was answered during the outage': JSON.stringify(canary.tally(killedAt, restartedAt)),
+          'what a waiting caller (Prefer: wait=5) was answered, sent during the outage': JSON.stringify(canary.tally(killedAt, restartedAt)),
           'a peer read (record history) during the outage': readDuringOutage,
           'the gateway’s ledger status during the outage': JSON.stringify({ ready: outageHealth?.ledger?.ready, peer: outageHealth?.peer?.endpoint }),
           'peer start (startNode, until its health check answers)': seconds(upAt - restartedAt),
-          'time to recover: from the restart to the first write committed': seconds(committedAt - restartedAt),
+          'time to recover: from the restart to the first write (sent after it) committed': seconds(committedAt - restartedAt),
           'time to recover: from the kill': seconds(committedAt - killedAt),
           'canary writes acknowledged': String(canary.acknowledged.length),
+          'what the workload’s clients were answered before sending again': JSON.stringify(retriedAnswers(workload)),
           'the Hospital journal’s transactions by outcome (failed attempts were sent again)': JSON.stringify(await journalOutcomes(gws.officer)),
           'every peer at height, same last block': String(height),
         });
-        expectExactlyOnce(report, problems, 20);
+        expectExactlyOnce(report, problems, 20, workload);
         // Nothing but a clean answer while the peer was down: 202 (held by the journal) or 503 with a code.
-        for (const a of canary.answers.filter((x) => x.at >= killedAt && x.at <= restartedAt)) {
+        for (const a of canary.answers.filter((x) => x.sentAt >= killedAt && x.sentAt <= restartedAt)) {
           expect([201, 202, 503], JSON.stringify(a)).to.include(a.status);
           if (a.status === 503) expect(a.code, JSON.stringify(a)).to.match(/^[A-Z][A-Z0-9_]+$/);
         }
@@ -348,17 +362,18 @@ describe('faults: the gateway’s own peer dies under load', function () {
         const { report, height, problems } = await auditAfter(network, gws, workload, canary);
         const final = (await healthOf(gws.officer))?.peer;
         printFigures('fault: SIGKILL of the Hospital gateway’s current peer (2 peers per org), restarted after the failover', report, {
-          'what a waiting caller (Prefer: wait=5) was answered from the kill to the first commit': JSON.stringify(canary.tally(killedAt, committedAt)),
-          'time to recover (failover): from the kill to the first write committed': seconds(committedAt - killedAt),
+          'what a waiting caller (Prefer: wait=5) was answered, sent from the kill to the first commit': JSON.stringify(canary.tally(killedAt, committedAt)),
+          'time to recover (failover): from the kill to the first write (sent after it) committed': seconds(committedAt - killedAt),
           'the move': `${after?.lastSwitch?.from} → ${after?.lastSwitch?.to} (${after?.lastSwitch?.reason})`,
           'peer start (startNode, until its health check answers)': seconds(upAt - restartedAt),
           'requests acknowledged between failover and restart': String(workload.counts().acknowledged - ackedAtFailover),
           'second kill (the peer it had moved to): from the kill to the first write committed through the first peer again': seconds(secondCommittedAt - secondKilledAt),
           'the gateway’s peer at the end': `${final?.endpoint} after ${final?.switches} move(s)`,
+          'what the workload’s clients were answered before sending again': JSON.stringify(retriedAnswers(workload)),
           'the Hospital journal’s transactions by outcome (failed attempts were sent again)': JSON.stringify(await journalOutcomes(gws.officer)),
           'every peer (6) at height, same last block': String(height),
         });
-        expectExactlyOnce(report, problems, 60);
+        expectExactlyOnce(report, problems, 60, workload);
         expect(final?.switches).to.equal(2);
       });
     });

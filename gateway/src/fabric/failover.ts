@@ -151,6 +151,14 @@ export interface FailoverLedgerOptions extends PeerFailoverOptions {
   readonly now?: () => number;
 }
 
+/**
+ * Every method of the {@link Ledger} seam and how a failover treats it: a `read` that met a peer
+ * the gateway then left is asked again of the new one, a `write` never. Not a wrapper of one
+ * ledger (so not a DelegatingLedger): the compiler refuses this list when a method is added to
+ * the seam and not routed here.
+ */
+const ROUTED = { evaluate: 'read', submit: 'write', blockOfTransaction: 'read', height: 'read' } as const satisfies Record<keyof Ledger, 'read' | 'write'>;
+
 const silent: FailoverLogger = { info: () => undefined, warn: () => undefined };
 
 /** A failure in a log line: its code and the transport's own words (`14 UNAVAILABLE: … ECONNREFUSED …`), not only the gateway's sentence. */
@@ -206,20 +214,20 @@ export class FailoverLedger implements Ledger, LedgerEvents {
   }
 
   evaluate(name: string, ...args: string[]): Promise<Uint8Array> {
-    return this.call((c) => c.evaluate(name, ...args), 'read');
+    return this.call((c) => c.evaluate(name, ...args), ROUTED.evaluate);
   }
 
   /** Never sent twice here: whoever submits decides (the acceptance journal sends again; the chaincode answers a repeat with the first). */
   submit(name: string, ...args: string[]): Promise<Committed> {
-    return this.call((c) => c.submit(name, ...args), 'write');
+    return this.call((c) => c.submit(name, ...args), ROUTED.submit);
   }
 
   blockOfTransaction(transactionId: string): Promise<bigint | undefined> {
-    return this.call((c) => (c.blockOfTransaction ? c.blockOfTransaction(transactionId) : Promise.resolve(undefined)), 'read');
+    return this.call((c) => (c.blockOfTransaction ? c.blockOfTransaction(transactionId) : Promise.resolve(undefined)), ROUTED.blockOfTransaction);
   }
 
   height(): Promise<bigint> {
-    return this.call((c) => c.height(), 'read');
+    return this.call((c) => c.height(), ROUTED.height);
   }
 
   /**
@@ -232,8 +240,8 @@ export class FailoverLedger implements Ledger, LedgerEvents {
     if (signal?.aborted) return;
     const generation = this.decision.generation;
     const client = this.clients[this.decision.current];
-    const inner = new AbortController();
-    const abortWithCaller = (): void => inner.abort();
+    const ending = new AbortController();
+    const abortWithCaller = (): void => ending.abort();
     signal?.addEventListener('abort', abortWithCaller, { once: true });
     // Set when the gateway moved away from this stream's peer (the stream then fails), or closes (it then ends).
     let endedBecause: string | undefined;
@@ -243,7 +251,7 @@ export class FailoverLedger implements Ledger, LedgerEvents {
       end: (reason?: string) => {
         if (reason === undefined) closing = true;
         else endedBecause = reason;
-        inner.abort();
+        ending.abort();
       },
     };
     this.streams.add(entry);
@@ -251,7 +259,7 @@ export class FailoverLedger implements Ledger, LedgerEvents {
       const { after, fromBlock } = options;
       const resume: { after?: EventCheckpoint; fromBlock?: bigint } = { ...(after ? { after } : {}), ...(fromBlock !== undefined ? { fromBlock } : {}) };
       try {
-        yield* client.events({ ...resume, signal: inner.signal });
+        yield* client.events({ ...resume, signal: ending.signal });
       } catch (err) {
         if (endedBecause === undefined && !closing && !signal?.aborted) await this.failed(err, generation);
         throw err;
