@@ -53,6 +53,11 @@ export function toLedgerError(err: unknown): LedgerError {
   if (/ENDORSEMENT_POLICY_FAILURE/.test(all)) {
     return new LedgerError('ENDORSEMENT_POLICY_FAILURE', 'The ledger refused the write: its endorsements do not satisfy the policy.', e?.transactionId, err);
   }
+  // The peer's discovery does not see enough peers of the other orgs to meet the policy (it has
+  // just been restarted and gossip has not found them yet, or they are down): nothing was endorsed.
+  if (/no combination of peers can be derived|no peer combination can satisfy the endorsement policy/i.test(all)) {
+    return new LedgerError('LEDGER_UNAVAILABLE', "The peer does not reach enough of the consortium's peers to meet the endorsement policy yet; the request was not recorded.", e?.transactionId, err);
+  }
   // The peer could not reach the chaincode server (down, restarting): nothing ran, nothing was ordered.
   if (/could not launch chaincode|chaincode stream terminated|chaincode .* is not running/i.test(all)) {
     return new LedgerError('LEDGER_UNAVAILABLE', `The chaincode did not answer the peer; the request was not recorded. (${all.slice(0, 300)})`, e?.transactionId, err);

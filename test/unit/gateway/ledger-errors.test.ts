@@ -36,6 +36,12 @@ describe('gateway: Fabric errors', () => {
     expect(ordering.message).to.include('not known yet').and.not.include('not recorded');
   });
 
+  it('marks a peer that does not see enough peers to meet the endorsement policy yet (just restarted) as transient, not recorded', () => {
+    const err = toLedgerError({ message: '9 FAILED_PRECONDITION: no combination of peers can be derived which satisfy the endorsement policy: no peer combination can satisfy the endorsement policy', code: 9 });
+    expect(err).to.include({ code: 'LEDGER_UNAVAILABLE', transient: true });
+    expect(err.message).to.include('not recorded');
+  });
+
   it("marks a chaincode the peer cannot reach, or gave up on, as transient (a batch is retried whole, not record by record)", () => {
     const down = toLedgerError({
       message: '10 ABORTED: failed to endorse transaction, see attached details for more info',
