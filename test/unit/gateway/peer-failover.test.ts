@@ -1,10 +1,13 @@
 import { expect } from 'chai';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import type { Committed, LedgerEvent, LedgerEventsOptions } from '../../../gateway/src/fabric/client';
 import { LedgerError } from '../../../gateway/src/fabric/errors';
 import { FailoverLedger, mayBePeerFailure, PeerFailover, peersOfConnection, type PeerLedger } from '../../../gateway/src/fabric/failover';
 import { readConsortiumFile } from '../../../network/src/consortium';
-import { Network } from '../../../network/src/network';
+import { definitionFileOf } from '../../../network/src/gateways';
+import { Network, networkFromEnv } from '../../../network/src/network';
 
 const ROOT = path.resolve(__dirname, '../../..');
 
@@ -72,10 +75,15 @@ describe('peer failover: the decision (no network)', () => {
     expect(peersOfConnection({ ...base, peers })).to.deep.equal(peers.slice(0, 2));
   });
 
-  it('the network layer gives a gateway every peer of its org, first peer first', () => {
+  it('the network layer gives a gateway every peer of its org, first peer first, from the definition the network runs', () => {
     const definition = readConsortiumFile(path.join(ROOT, 'test', 'faults', 'support', 'consortium-two-peers.json'));
-    const n = new Network(definition, { root: ROOT, stateDir: '/tmp/medprov-unit-state', basePort: 7000 });
-    const fabric = n.gatewaySettings('Hospital').fabric;
+    const stateDir = mkdtempSync(path.join(tmpdir(), 'medprov-failover-'));
+    const n = new Network(definition, { root: ROOT, stateDir, basePort: 7000 });
+    // The gateway process derives its settings from MEDPROV_CONSORTIUM: the network's own definition, not network/consortium.json.
+    const fromGatewayEnv = networkFromEnv({ MEDPROV_CONSORTIUM: definitionFileOf(n), MEDPROV_STATE_DIR: stateDir, MEDPROV_BASE_PORT: '7000' }, ROOT);
+    rmSync(stateDir, { recursive: true, force: true });
+    expect(fromGatewayEnv.gatewaySettings('Hospital')).to.deep.equal(n.gatewaySettings('Hospital'));
+    const fabric = fromGatewayEnv.gatewaySettings('Hospital').fabric;
     expect(fabric.peerEndpoint).to.equal('127.0.0.1:7100');
     expect(fabric.peers).to.deep.equal([
       { endpoint: '127.0.0.1:7100', hostAlias: 'peer0.hospital.medprov.local' },
