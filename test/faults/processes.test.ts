@@ -17,7 +17,7 @@ import { up } from '../../network/src/system';
 import { Patient } from '../integration/network/support/consent';
 import type { GatewayAccess } from '../integration/network/support/gateway-http';
 import { stopTestNetwork, TEST_UP_OPTIONS, testNetwork, type TestNetwork } from '../integration/network/test-network';
-import { auditEventFed, auditLedger, ordererBlockHashes, samePeerChains, settle, type AuditReport } from './support/audit';
+import { auditEventFed, auditLedger, journalAcceptances, ordererBlockHashes, samePeerChains, settle, type AuditReport } from './support/audit';
 import { allProcesses, awaitLeader, chaincodeServerPid, kill, killPid, raftLeader, restart, restartGateway } from './support/faults';
 import { Workload } from './support/workload';
 
@@ -33,6 +33,8 @@ interface Figures extends AuditReport {
   readonly fault: string;
   /** From the kill until a fresh anchor sent then commits (ms). */
   readonly recoveryMs: number;
+  /** From the kill until the fault's processes were started again and answered (ms): the outage the test made. */
+  readonly downMs: number;
   readonly retried: number;
 }
 
@@ -64,11 +66,12 @@ describe('real faults: processes SIGKILLed under load lose nothing acknowledged 
 
   after(() => {
     if (figures.length === 0) return;
-    console.log('\n  fault figures (requests: acknowledged / committed / duplicated / lost; unacknowledged present; in doubt; recovery):');
+    console.log('\n  fault figures (requests: acknowledged / committed / duplicated / lost; unacknowledged and how many of them on the ledger; in doubt; clients that retried; outage; first commit after the kill):');
     for (const f of figures) {
       console.log(
         `    ${f.fault.padEnd(34)} ${String(f.acknowledged).padStart(5)} / ${String(f.committed).padStart(5)} / ${f.duplicated} / ${f.lost}` +
-          `   unack ${f.unacknowledged} (present ${f.unacknowledgedPresent})   in doubt ${f.inDoubt}   retried ${f.retried}   recovery ${(f.recoveryMs / 1000).toFixed(1)} s`,
+          `   unack ${f.unacknowledged} (present ${f.unacknowledgedPresent})   in doubt ${f.inDoubt}   retried ${f.retried}` +
+          `   down ${(f.downMs / 1000).toFixed(1)} s, writes again ${(f.recoveryMs / 1000).toFixed(1)} s after the kill`,
       );
     }
   });
@@ -106,6 +109,7 @@ describe('real faults: processes SIGKILLed under load lose nothing acknowledged 
     const workload = new Workload({ tag, hospital, insurer, patients, insurerMsp: INSURER });
     workload.start();
     let recoveryMs = 0;
+    let downMs = 0;
     try {
       await workload.acknowledgedAtLeast(40);
       let killedAt = 0;
@@ -115,6 +119,7 @@ describe('real faults: processes SIGKILLed under load lose nothing acknowledged 
         recovered = firstCommitAfter(tag);
       });
       if (!recovered) throw new Error(`the fault "${name}" never said when it killed`);
+      downMs = Date.now() - killedAt;
       recoveryMs = (await recovered) - killedAt;
       const before = workload.counts().acknowledged;
       await workload.acknowledgedAtLeast(before + 40);
@@ -126,12 +131,16 @@ describe('real faults: processes SIGKILLed under load lose nothing acknowledged 
     const hashes = await ordererBlockHashes(net.network, height - 1);
     const report = await auditLedger(net.network, workload, HOSPITAL, rejected);
     const eventFed = await auditEventFed(workload, { hospital, insurer, claims: insurer }, height);
-    const f: Figures = { fault: name, ...report, recoveryMs, retried: workload.counts().retried };
+    const accepted = journalAcceptances(net.network, 'Hospital', tag);
+    const twice = [...accepted].filter(([, n]) => n > 1);
+    const f: Figures = { fault: name, ...report, recoveryMs, downMs, retried: workload.counts().retried };
     figures.push(f);
     const clientErrors = workload.sent.filter((s) => s.retriedOn.some((r) => r.startsWith('client error')));
     expect(clientErrors.map((s) => s.retriedOn), 'the workload itself failed').to.deep.equal([]);
     expect(report.problems, 'the ledger against what the clients were told').to.deep.equal([]);
     expect(eventFed, "the gateways' event-fed state against the ledger").to.deep.equal([]);
+    expect(accepted.size, "the workload's records in the Hospital journal").to.be.greaterThan(0);
+    expect(twice, 'requests the Hospital journal accepted twice (a retry after a crash must find its first acceptance)').to.deep.equal([]);
     expect(new Set(Object.values(hashes)).size, `every orderer's block ${height - 1}: ${JSON.stringify(hashes)}`).to.equal(1);
     expect(report.lost + report.duplicated + report.unacknowledgedPresent + report.rejected).to.equal(0);
     expect(report.committed).to.be.greaterThan(0);

@@ -349,3 +349,42 @@ export async function ordererBlockHashes(network: Network, number: number, asOrg
   }
   return hashes;
 }
+
+/**
+ * How often each of the workload's records was accepted into an organisation's acceptance journal
+ * (read from the file itself), as `anchor:<recordId>` / `amend:<recordId>`: a request the client
+ * sent again after a crash must find its first acceptance (the Idempotency-Key), not make a second.
+ */
+export function journalAcceptances(network: Network, orgName: string, tag: string): Map<string, number> {
+  const file = path.join(network.gatewayDir(network.organisation(orgName)), 'acceptance', 'acceptance.journal');
+  const counts = new Map<string, number>();
+  const note = (kind: string, value: unknown): void => {
+    if (Array.isArray(value)) for (const v of value) note(kind, v);
+    else if (value && typeof value === 'object' && typeof (value as { recordId?: unknown }).recordId === 'string') {
+      const recordId = (value as { recordId: string }).recordId;
+      if (recordId.startsWith(`${tag}-`)) counts.set(`${kind}:${recordId}`, (counts.get(`${kind}:${recordId}`) ?? 0) + 1);
+    }
+  };
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    const space = line.indexOf(' ');
+    if (space < 0) continue;
+    let frame: { records?: { type: string; kind?: string; args?: string[] }[] };
+    try {
+      frame = JSON.parse(line.slice(space + 1));
+    } catch {
+      continue; // a frame being written as we read
+    }
+    for (const r of frame.records ?? []) {
+      if (r.type !== 'accept') continue;
+      const kind = r.kind === 'amendRecord' ? 'amend' : 'anchor';
+      for (const arg of r.args ?? []) {
+        try {
+          note(kind, JSON.parse(arg));
+        } catch {
+          // a plain argument (an issuer, a reason)
+        }
+      }
+    }
+  }
+  return counts;
+}
