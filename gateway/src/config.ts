@@ -4,7 +4,7 @@ import type { UserConfig } from './http/auth';
 import { patientRateLimitFromEnv, rateLimitFromEnv } from './http/rate-limit';
 import { httpLimitsFromEnv, type HttpLimits } from './http/upload-gate';
 import type { OrgConnection } from './fabric/client';
-import { networkFromEnv, type GatewaySettings } from '../../network/src/network';
+import { networkFromEnv, type GatewaySettings, type OrganisationEntry } from '../../network/src/network';
 
 export interface GatewayConfig {
   org: { name: string; mspId: string; type: 'hospital' | 'insurer' | 'sponsor' };
@@ -24,6 +24,8 @@ export interface GatewayConfig {
   patientRateLimit: { perSecond: number; burst: number };
   /** The HTTP server's deadlines and the caps on uploads in progress (MEDPROV_HTTP_*, MEDPROV_UPLOAD_IDLE_TIMEOUT_MS, MEDPROV_MAX_UPLOADS*). */
   http: HttpLimits;
+  /** The consortium's organisations with their display names (a settings file without them: this org, by its name). */
+  organisations?: readonly OrganisationEntry[];
 }
 
 /**
@@ -69,6 +71,7 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv, root: string): Gateway
     patientRateLimit: patientRateLimitFromEnv(env),
     http: httpLimitsFromEnv(env),
     fabric: settings.fabric,
+    ...(settings.organisations ? { organisations: settings.organisations } : {}),
   };
 }
 

@@ -83,6 +83,7 @@ async function main(): Promise<void> {
   });
   const { app } = createGatewayApp({
     org: config.org,
+    ...(config.organisations ? { organisations: config.organisations } : {}),
     users: loadUsers(config.usersFile),
     records: new RecordsService(tracked, keys, anchorIndex, fromPino(logger.child({ component: 'records' }))),
     anchorIndex,

@@ -10,9 +10,17 @@ import { readFileSync } from 'node:fs';
 /** What an organisation is in the consortium; the chaincode's authorisation rules use it. */
 export type OrganisationType = 'hospital' | 'insurer' | 'sponsor';
 
+/** An organisation's name as people read it, in Korean and English (pages show these, never the MSP ID alone). */
+export interface DisplayName {
+  readonly ko: string;
+  readonly en: string;
+}
+
 export interface PeerOrganisation {
   /** Short name, also the gateway's `MEDPROV_ORG` (e.g. `Hospital`). */
   readonly name: string;
+  /** The name people know the organisation by; a definition without one shows `name` in both languages. */
+  readonly displayName: DisplayName;
   readonly mspId: string;
   readonly type: OrganisationType;
   /** DNS-style domain the org's certificates are issued for (`hospital.medprov.local`). */
@@ -62,6 +70,15 @@ export function parseConsortiumDefinition(raw: unknown, where = 'consortium.json
   const count = (v: unknown, what: string, max: number): number =>
     Number.isInteger(v) && (v as number) >= 1 && (v as number) <= max ? (v as number) : fail(`${what} must be a whole number from 1 to ${max}`);
 
+  const displayName = (v: unknown, what: string): DisplayName => {
+    const d = obj(v, what);
+    const text = (x: unknown, lang: string): string =>
+      typeof x === 'string' && x.trim().length > 0 && x.length <= 100 && !/[\u0000-\u001f<>]/.test(x) ? x.trim() : fail(`${what}.${lang} must be a name of 1 to 100 characters, without control characters or < >`);
+    const unknown = Object.keys(d).filter((k) => k !== 'ko' && k !== 'en');
+    if (unknown.length > 0) fail(`${what} has only "ko" and "en" (not ${unknown.join(', ')})`);
+    return { ko: text(d.ko, 'ko'), en: text(d.en, 'en') };
+  };
+
   const top = obj(raw, 'the definition');
   const channel = name(top.channel, 'channel', /^[a-z][a-z0-9.-]{0,248}$/);
   const chaincode = name(top.chaincode, 'chaincode', /^[a-zA-Z0-9]+([-_][a-zA-Z0-9]+)*$/);
@@ -78,8 +95,10 @@ export function parseConsortiumDefinition(raw: unknown, where = 'consortium.json
     const e = obj(entry, `organisations[${i}]`);
     const type = e.type as OrganisationType;
     if (!TYPES.includes(type)) fail(`organisations[${i}].type must be one of ${TYPES.join(', ')}`);
+    const orgName = name(e.name, `organisations[${i}].name`, /^[A-Za-z][A-Za-z0-9]*$/);
     return {
-      name: name(e.name, `organisations[${i}].name`, /^[A-Za-z][A-Za-z0-9]*$/),
+      name: orgName,
+      displayName: e.displayName === undefined ? { ko: orgName, en: orgName } : displayName(e.displayName, `organisations[${i}].displayName`),
       mspId: name(e.mspId, `organisations[${i}].mspId`, /^[A-Za-z][A-Za-z0-9]*$/),
       type,
       domain: name(e.domain, `organisations[${i}].domain`, /^[a-z0-9]+(\.[a-z0-9-]+)+$/),

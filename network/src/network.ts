@@ -86,6 +86,16 @@ export interface GatewaySettings {
   readonly dir: string;
   /** Its peer and identity, as the gateway's Fabric client takes them. */
   readonly fabric: OrgConnection;
+  /** Every peer organisation of the consortium with its display names (the pages show these; GET /v1/organisations). */
+  readonly organisations?: readonly OrganisationEntry[];
+}
+
+/** One organisation as the gateway shows it to people. */
+export interface OrganisationEntry {
+  readonly mspId: string;
+  readonly name: string;
+  readonly type: PeerOrganisation['type'];
+  readonly displayName: { readonly ko: string; readonly en: string };
 }
 
 export class Network {
@@ -313,6 +323,7 @@ export class Network {
         channel: this.channel,
         chaincode: this.chaincodeName,
       },
+      organisations: this.definition.organisations.map((o) => ({ mspId: o.mspId, name: o.name, type: o.type, displayName: o.displayName })),
     };
   }
 }

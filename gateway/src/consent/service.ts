@@ -173,6 +173,11 @@ export class ConsentService {
     this.logger = options.logger;
   }
 
+  /** This service's clock (wall-clock ms; the ledger's in tests): what its nonces expire by. */
+  now(): number {
+    return this.clock();
+  }
+
   /** The conflicts this service's submits met since start, for /metrics. */
   ledgerConflicts(): LedgerConflictCount[] {
     return [...this.conflicts.values()].map((c) => ({ ...c }));

@@ -24,6 +24,9 @@ import { ApiKeyAuthenticator, type User, type UserConfig } from './auth';
 import { streamConsentEvents, type ConsentEventsOptions } from './consent-events';
 import { openApiDocument } from './openapi';
 import { mountPages } from './pages';
+import { mountOrganisationRoute, mountRegistrationLinkRoutes } from './page-routes';
+import { RegistrationLinks } from '../consent/registration-links';
+import type { OrganisationEntry } from '../../../network/src/network';
 import { DEFAULT_PATIENT_RATE_LIMIT, DEFAULT_RATE_LIMIT, RateLimiter } from './rate-limit';
 import { DEFAULT_HTTP_LIMITS, UploadGate, type HttpLimits } from './upload-gate';
 import { ACCESS_PURPOSES, HOSPITAL_ONLY, OPERATION_ROLES, type Operation, type PatientOperation } from './roles';
@@ -44,6 +47,10 @@ import { mountArchiveRoutes } from './archive-routes';
 
 export interface GatewayOptions {
   org: { mspId: string; name: string; type: 'hospital' | 'insurer' | 'sponsor' };
+  /** The consortium's organisations with their display names (GET /v1/organisations, the pages); this org by its name unless given. */
+  organisations?: readonly OrganisationEntry[];
+  /** Registration links' lifetime (default 15 min, never beyond the request's). */
+  registrationLinks?: { ttlSeconds?: number };
   users: readonly UserConfig[];
   records: RecordsService;
   /** Patient consent and consent-checked access; without it those routes are not offered. */
@@ -146,6 +153,7 @@ export function createGatewayApp(options: GatewayOptions): { app: express.Expres
     rotation: options.rotation !== undefined,
     backups: options.backups !== undefined,
     archives: options.archives !== undefined,
+    registrationLinks: consent !== undefined && org.type === 'hospital',
   });
 
   const metrics = new Registry();
@@ -218,6 +226,7 @@ export function createGatewayApp(options: GatewayOptions): { app: express.Expres
     res.json(spec);
   });
   mountPages(app, { org });
+  mountOrganisationRoute(app, options.organisations ?? [{ ...org, displayName: { ko: org.name, en: org.name } }]);
 
   const jsonBody = express.json({ limit: options.limits?.jsonBytes ?? '1mb', strict: true, type: 'application/json' });
 
@@ -485,6 +494,10 @@ export function createGatewayApp(options: GatewayOptions): { app: express.Expres
   }));
 
   if (consent) mountConsentRoutes(consent);
+  if (consent && org.type === 'hospital') {
+    const links = new RegistrationLinks(consent, { clock: () => consent.now(), ...(options.registrationLinks?.ttlSeconds ? { ttlSeconds: options.registrationLinks.ttlSeconds } : {}) });
+    mountRegistrationLinkRoutes(app, links, { route, patientRoute, requireJson });
+  }
   // Built here even at a sponsor or insurer (the routes answer FORBIDDEN_ORG_TYPE there), so a bad policy fails at start.
   if (consent) {
     // A release records its disclosure on the ledger: through the journal when there is one.
@@ -672,6 +685,7 @@ function describe(operation: Operation): string {
     verifyDocument: 'verify documents',
     requestRegistration: 'register patients',
     registerPatient: 'register patients',
+    createRegistrationLink: 'register patients',
     checkConsent: 'check consent',
     accessRecord: 'access records under consent',
     exportConsent: 'read consent grants',

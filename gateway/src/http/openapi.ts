@@ -3,6 +3,7 @@ import { MAX_BATCH, RETRACTION_REASONS } from '../../../chaincode/src/lib/record
 import { MAX_UNIX_SECONDS } from '../../../chaincode/src/lib/validate';
 import { MAX_RELEASE_RECORDS } from '../research/release';
 import { archivePaths, archiveSchemas } from './archive-openapi';
+import { organisationPaths, pageSchemas, registrationLinkPaths } from './pages-openapi';
 
 /**
  * The gateway's OpenAPI 3.1 description: served at /v1/openapi.json and, through its
@@ -78,6 +79,7 @@ const typedData = (messageSchema: string, description: string) =>
 
 export const schemas = {
   ...archiveSchemas,
+  ...pageSchemas,
   AnchorRequest: {
     type: 'object',
     additionalProperties: false,
@@ -589,7 +591,7 @@ const accepted = { description: 'Accepted durably; poll the Location header (/v1
 
 export function openApiDocument(
   org: { mspId: string; name: string },
-  features: { consent?: boolean; consentEvents?: boolean; erasure?: boolean; rotation?: boolean; backups?: boolean; archives?: boolean } = {},
+  features: { consent?: boolean; consentEvents?: boolean; erasure?: boolean; rotation?: boolean; backups?: boolean; archives?: boolean; registrationLinks?: boolean } = {},
 ): Record<string, unknown> {
   return {
     openapi: '3.1.0',
@@ -703,6 +705,8 @@ export function openApiDocument(
       ...(features.rotation ? rotationPaths : {}),
       ...(features.backups ? backupPaths : {}),
       ...(features.archives ? archivePaths(errorResponses) : {}),
+      ...organisationPaths,
+      ...(features.registrationLinks ? registrationLinkPaths(errorResponses, patientErrors) : {}),
     },
   };
 }

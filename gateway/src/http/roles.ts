@@ -21,6 +21,7 @@ export const OPERATION_ROLES = {
   // The hospital's desk: it vouches that this patientRef is the person holding the key.
   requestRegistration: ['records-officer'],
   registerPatient: ['records-officer'],
+  createRegistrationLink: ['records-officer'],
   // A query that logs nothing; the DPO answers patients' and regulators' consent questions.
   checkConsent: ['records-officer', 'claims-officer', 'research-officer', 'dpo', 'admin'],
   // A logged, consent-checked access; the purpose must fit the role (see ACCESS_PURPOSES).
@@ -54,14 +55,14 @@ export const OPERATION_ROLES = {
 export type Operation = keyof typeof OPERATION_ROLES;
 
 /** Operations only a hospital's gateway offers: the ledger would refuse them from anyone else. */
-export const HOSPITAL_ONLY: readonly Operation[] = ['anchorRecord', 'anchorBatch', 'amendRecord', 'retractRecord', 'requestRegistration', 'registerPatient', 'erasePatient', 'recordErasure', 'previewResearchRelease', 'prepareResearchRelease', 'anchorArchive'];
+export const HOSPITAL_ONLY: readonly Operation[] = ['anchorRecord', 'anchorBatch', 'amendRecord', 'retractRecord', 'requestRegistration', 'registerPatient', 'createRegistrationLink', 'erasePatient', 'recordErasure', 'previewResearchRelease', 'prepareResearchRelease', 'anchorArchive'];
 
 /**
  * Operations a patient uses without an API key: the patient's EIP-712 signature (in the body,
  * or answering a challenge) is the authentication, and the chaincode checks it again. They
  * have their own per-IP rate limit.
  */
-export const PATIENT_OPERATIONS = ['grantConsent', 'revokeConsent', 'requestChallenge', 'listMyGrants', 'listMyAccessLog', 'exportMyConsents'] as const;
+export const PATIENT_OPERATIONS = ['grantConsent', 'revokeConsent', 'requestChallenge', 'listMyGrants', 'listMyAccessLog', 'exportMyConsents', 'openRegistrationLink', 'completeRegistrationLink'] as const;
 export type PatientOperation = (typeof PATIENT_OPERATIONS)[number];
 
 /**

@@ -106,6 +106,10 @@ export async function startOrgGateway(options: {
   wrapErasureKeys?: (keys: ErasableKeys) => ErasableKeys;
   /** Offers POST /v1/admin/backups (needs `acceptance`): the users are written to a file for it. */
   backups?: { binding: BackupBinding };
+  /** The consortium's organisations with display names (GET /v1/organisations, the pages). */
+  organisations?: GatewayOptions['organisations'];
+  /** Registration links' lifetime. */
+  registrationLinks?: GatewayOptions['registrationLinks'];
 }): Promise<OrgGateway> {
   const { ledger, mspId, type, dir } = options;
   const keys = await PatientKeyStore.open({
@@ -181,6 +185,8 @@ export async function startOrgGateway(options: {
     logger: options.logger?.child({ org: mspId }) ?? pino({ level: 'silent' }),
     ...(options.limits ? { limits: options.limits } : {}),
     ...(options.research ? { research: options.research } : {}),
+    ...(options.organisations ? { organisations: options.organisations } : {}),
+    ...(options.registrationLinks ? { registrationLinks: options.registrationLinks } : {}),
   });
   const server = http.createServer(app);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
