@@ -200,7 +200,7 @@ const WRONG_TYPES: unknown[] = [0, -1, 1.5, 1e308, true, false, null, [], {}, ['
 
 const KIND_OF_FIELD: Record<string, string> = {
   docHash: 'hex', patientRef: 'hex', nonce: 'bytes32', grantId: 'bytes32', signature: 'sig', patient: 'address', address: 'address',
-  recordId: 'recordId', patientId: 'patientId', category: 'patterned', hospital: 'patterned', grantee: 'patterned', issuer: 'patterned',
+  recordId: 'recordId', archiveId: 'recordId', patientId: 'patientId', category: 'patterned', hospital: 'patterned', grantee: 'patterned', issuer: 'patterned',
   purpose: 'patterned', reason: 'patterned', validFrom: 'int', validUntil: 'int',
 };
 
@@ -213,7 +213,7 @@ function badValue(rng: Rng, field: string): unknown {
     return t;
   }
   const pool = [...BAD_STRINGS];
-  // ('../../etc/passwd' is a valid record id: '.' and '/' are allowed in one)
+  // ('../../etc/passwd' is a valid record or archive id: '.' and '/' are allowed in an opaque id, which is only ever a ledger key)
   if (kind !== 'patientId') pool.push(...BAD_PATTERNED.filter((f) => kind !== 'recordId' || f() !== '../../etc/passwd'));
   if (kind === 'hex' || kind === 'bytes32' || kind === 'sig' || kind === 'address') pool.push(...BAD_HEX);
   if (kind === 'patientId') pool.push(() => 'M'.repeat(129), () => '   \t  ');
