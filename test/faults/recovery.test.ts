@@ -25,6 +25,7 @@ import { verifyReceipt, verifyReceiptOnChain, type Receipt } from '../../gateway
 import { openBackup } from '../../gateway/src/recovery/backup-format';
 import { BACKUP_PATHS } from '../../gateway/src/recovery/gateway-backup';
 import { createOperatorKey, openOperatorKey } from '../../gateway/src/recovery/operator-key';
+import { queryChaincode } from '../../network/src/chaincode';
 import { channelHeight } from '../../network/src/channel';
 import { peerAsAdmin } from '../../network/src/fabric-cli';
 import { gatewayName, startGateway } from '../../network/src/gateways';
@@ -297,6 +298,16 @@ describe('real network: disaster recovery — the Hospital loses its gateway fol
       const versions = Array.isArray(history.body) ? history.body : history.body.versions ?? history.body.history;
       expect(versions, `${r.recordId}: ${history.text}`).to.have.length(1);
       expect(versions[0]).to.include({ docHash: r.docHash, patientRef: alice().patientRef });
+    }
+    // The same through Fabric's own CLI, as the Insurer's admin on the Insurer's peer: no medprov code and none of the Hospital's in the path.
+    const all = [...acknowledged.values(), ...pending.values()];
+    for (let i = 0; i < all.length; i += 500) {
+      const chunk = all.slice(i, i + 500);
+      const histories = JSON.parse(await queryChaincode(net.network, 'Insurer', 'Records:recordHistories', [HOSPITAL, JSON.stringify(chunk.map((r) => r.recordId))])) as Record<string, { docHash: string }[]>;
+      for (const r of chunk) {
+        expect(histories[r.recordId], r.recordId).to.have.length(1);
+        expect(histories[r.recordId]![0]!.docHash).to.equal(r.docHash);
+      }
     }
     figures['requests acknowledged before the backups, committed once after the restore'] = `${acknowledged.size + pending.size} (${pending.size} were waiting for the peer)`;
     // The patient's key is the one from before: the same patientRef for a new anchor.
