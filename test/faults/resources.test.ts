@@ -59,8 +59,11 @@ interface SlowUpload {
   closed: boolean;
 }
 
-function startSlowUpload(url: string, key: string, route: string, i: number): SlowUpload {
-  const boundary = `----slow${i}`;
+/**
+ * A multipart upload of one document on a connection of its own (no pooled keep-alive socket the
+ * server may be closing as it is reused); `onAnswer` gets the status and the error code, if any.
+ */
+function multipartRequest(url: string, key: string, route: string, boundary: string, length: number | undefined, onAnswer: (answer: { status: number; code?: string }) => void): http.ClientRequest {
   const { hostname, port } = new URL(url);
   const request = http.request({
     host: hostname,
@@ -68,11 +71,12 @@ function startSlowUpload(url: string, key: string, route: string, i: number): Sl
     method: 'POST',
     path: route,
     agent: false,
-    headers: { authorization: `Bearer ${key}`, 'content-type': `multipart/form-data; boundary=${boundary}`, 'transfer-encoding': 'chunked' },
+    headers: {
+      authorization: `Bearer ${key}`,
+      'content-type': `multipart/form-data; boundary=${boundary}`,
+      ...(length === undefined ? { 'transfer-encoding': 'chunked' } : { 'content-length': String(length) }),
+    },
   });
-  const slow: SlowUpload = { request, closed: false };
-  request.on('error', () => (slow.closed = true));
-  request.on('close', () => (slow.closed = true));
   request.on('response', (res) => {
     let body = '';
     res.on('data', (d: Buffer) => (body += d.toString('utf8')));
@@ -81,43 +85,33 @@ function startSlowUpload(url: string, key: string, route: string, i: number): Sl
       try {
         code = (JSON.parse(body) as { error?: { code?: string } }).error?.code;
       } catch {
-        // not JSON
+        code = `not JSON: ${body.slice(0, 80)}`;
       }
-      slow.answer = { status: res.statusCode ?? 0, ...(code ? { code } : {}) };
+      onAnswer({ status: res.statusCode ?? 0, ...(code ? { code } : {}) });
     });
   });
-  request.write(`--${boundary}\r\nContent-Disposition: form-data; name="document"; filename="slow-${i}.txt"\r\nContent-Type: text/plain\r\n\r\n`);
+  return request;
+}
+
+const documentPart = (boundary: string, name: string): string => `--${boundary}\r\nContent-Disposition: form-data; name="document"; filename="${name}"\r\nContent-Type: text/plain\r\n\r\n`;
+
+function startSlowUpload(url: string, key: string, route: string, i: number): SlowUpload {
+  const boundary = `----slow${i}`;
+  const slow = { closed: false } as SlowUpload;
+  slow.request = multipartRequest(url, key, route, boundary, undefined, (answer) => (slow.answer = answer));
+  slow.request.on('error', () => (slow.closed = true));
+  slow.request.on('close', () => (slow.closed = true));
+  slow.request.write(documentPart(boundary, `slow-${i}.txt`));
   return slow;
 }
 
-/** One whole upload on a connection of its own (no pooled keep-alive socket the server may be closing as it is reused). */
+/** One whole upload of `text` to POST /v1/documents/hash. */
 function uploadOnce(url: string, key: string, text: string): Promise<{ status: number; code?: string }> {
   const boundary = '----once';
-  const body = Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="document"; filename="d.txt"\r\nContent-Type: text/plain\r\n\r\n${text}\r\n--${boundary}--\r\n`);
-  const { hostname, port } = new URL(url);
+  const body = Buffer.from(`${documentPart(boundary, 'd.txt')}${text}\r\n--${boundary}--\r\n`);
   return new Promise((resolve, reject) => {
-    const request = http.request({
-      host: hostname,
-      port: Number(port),
-      method: 'POST',
-      path: '/v1/documents/hash',
-      agent: false,
-      headers: { authorization: `Bearer ${key}`, 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': String(body.length) },
-    });
+    const request = multipartRequest(url, key, '/v1/documents/hash', boundary, body.length, resolve);
     request.on('error', reject);
-    request.on('response', (res) => {
-      let out = '';
-      res.on('data', (d: Buffer) => (out += d.toString('utf8')));
-      res.on('end', () => {
-        let code: string | undefined;
-        try {
-          code = (JSON.parse(out) as { error?: { code?: string } }).error?.code;
-        } catch {
-          code = `not JSON: ${out.slice(0, 80)}`;
-        }
-        resolve({ status: res.statusCode ?? 0, ...(code ? { code } : {}) });
-      });
-    });
     request.end(body);
   });
 }
