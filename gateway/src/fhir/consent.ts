@@ -7,13 +7,13 @@ import {
   instantOfSeconds,
   organisationReference,
   patientReference,
+  purposeOfUse,
   recordSystem,
   trialSystem,
 } from './common';
 import type { Bundle, Coding, Consent, ConsentProvision, Extension } from './types';
 
 const CONSENT_SCOPE = 'http://terminology.hl7.org/CodeSystem/consentscope';
-const ACT_REASON = 'http://terminology.hl7.org/CodeSystem/v3-ActReason';
 const ACT_CODE = 'http://terminology.hl7.org/CodeSystem/v3-ActCode';
 const PARTICIPATION_TYPE = 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType';
 const CONSENT_ACTION = 'http://terminology.hl7.org/CodeSystem/consentaction';
@@ -23,10 +23,9 @@ const RESEARCH_STUDY_CONTEXT = 'http://hl7.org/fhir/StructureDefinition/consent-
 
 /** The grant's purpose in R4 terms: its PurposeOfUse code (v3-ActReason) and, for research, the trial. */
 function purposeOf(grant: ConsentGrant): { purpose: Coding; scope: 'patient-privacy' | 'research'; trialId?: string } {
-  if (grant.purpose === 'treatment') return { purpose: { system: ACT_REASON, code: 'TREAT', display: 'treatment' }, scope: 'patient-privacy' };
-  if (grant.purpose === 'claims') return { purpose: { system: ACT_REASON, code: 'HPAYMT', display: 'healthcare payment' }, scope: 'patient-privacy' };
-  const research = /^research:(.+)$/.exec(grant.purpose);
-  if (research) return { purpose: { system: ACT_REASON, code: 'HRESCH', display: 'healthcare research' }, scope: 'research', trialId: research[1]! };
+  const mapped = purposeOfUse(grant.purpose);
+  if (mapped?.trialId !== undefined) return { purpose: mapped.coding, scope: 'research', trialId: mapped.trialId };
+  if (mapped) return { purpose: mapped.coding, scope: 'patient-privacy' };
   // The chaincode admits no other purpose; a new one must get its code here rather than
   // leave the export without one (a provision without a purpose permits every purpose).
   throw new Error(`FHIR_UNMAPPED_PURPOSE: no R4 purpose of use for "${grant.purpose}".`);

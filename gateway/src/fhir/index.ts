@@ -7,3 +7,4 @@ export { FHIR_JSON, MEDPROV_SYSTEMS, patientRefSystem, recordSystem, trialSystem
 export { grantToConsent, grantsToConsentBundle } from './consent';
 export { anchorToProvenance, anchorToProvenanceBundle, retractionToProvenance } from './provenance';
 export type * from './types';
+export { accessLogEntryToAuditEvent, accessLogToAuditEventBundle } from './audit-event';

@@ -88,11 +88,28 @@ export interface Provenance {
   entity?: { role: 'derivation' | 'revision' | 'quotation' | 'source' | 'removal'; what: Reference }[];
 }
 
-export type Resource = Consent | Provenance;
+/** R4 AuditEvent: one consent-checked access or disclosure of the ledger's access log. */
+export interface AuditEvent {
+  resourceType: 'AuditEvent';
+  id?: string;
+  extension?: Extension[];
+  type: Coding;
+  subtype?: Coding[];
+  action?: 'C' | 'R' | 'U' | 'D' | 'E';
+  recorded: string;
+  outcome?: '0' | '4' | '8' | '12';
+  outcomeDesc?: string;
+  purposeOfEvent?: CodeableConcept[];
+  agent: { type?: CodeableConcept; role?: CodeableConcept[]; who?: Reference; requestor: boolean; purposeOfUse?: CodeableConcept[] }[];
+  source: { site?: string; observer: Reference; type?: Coding[] };
+  entity?: { what?: Reference; type?: Coding; role?: Coding; description?: string; detail?: { type: string; valueString: string }[] }[];
+}
+
+export type Resource = Consent | Provenance | AuditEvent;
 
 export interface Bundle<R extends Resource = Resource> {
   resourceType: 'Bundle';
   type: 'collection';
   timestamp?: string;
-  entry?: { resource: R }[];
+  entry?: { fullUrl: string; resource: R }[];
 }

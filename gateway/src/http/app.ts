@@ -10,7 +10,7 @@ import { isStorageFull, storageFullError } from '../acceptance/errors';
 import { registerLedgerWriteMetrics } from '../acceptance/metrics';
 import type { RequestStatus } from '../acceptance/submitter';
 import { ApiError } from '../errors';
-import { FHIR_JSON, anchorToProvenanceBundle, grantToConsent, grantsToConsentBundle } from '../fhir';
+import { FHIR_JSON, accessLogToAuditEventBundle, anchorToProvenanceBundle, grantToConsent, grantsToConsentBundle } from '../fhir';
 import { isPrivacyError } from '../privacy';
 import type { AmendmentRequest, RecordsService, NewRecordRequest } from '../records/service';
 import { RecordReads, type AccessReceipt } from '../records/reads';
@@ -581,8 +581,18 @@ export function createGatewayApp(options: GatewayOptions): { app: express.Expres
     }));
 
     app.get('/v1/patients/me/access-log', ...patientRoute('listMyAccessLog', async (req, res) => {
+      // ?format=fhir: the same entries as a FHIR R4 Bundle of AuditEvent, for a hospital's audit system.
+      const format = req.query.format ?? 'json';
+      if (format !== 'json' && format !== 'fhir') {
+        throw new ApiError(400, 'INVALID_FORMAT', 'The query parameter "format" must be json (the default) or fhir (a FHIR R4 Bundle of AuditEvent).');
+      }
       const binding = await consent.authenticatePatient(patientCredential(req.headers.authorization));
-      res.json({ hospital: binding.hospital, patientRef: binding.patientRef, patient: binding.patient, entries: await consent.listAccessLog(binding) });
+      const entries = await consent.listAccessLog(binding);
+      if (format === 'fhir') {
+        sendFhir(res, accessLogToAuditEventBundle(entries, consent.nowSeconds()));
+        return;
+      }
+      res.json({ hospital: binding.hospital, patientRef: binding.patientRef, patient: binding.patient, entries });
     }));
 
     app.get('/v1/patients/me/consents', ...patientRoute('exportMyConsents', async (req, res) => {

@@ -150,9 +150,9 @@ export const schemas = {
   FhirResource: {
     type: 'object',
     description:
-      'An HL7 FHIR R4 (4.0.1) resource in JSON, as application/fhir+json: valid against the R4 JSON schema (http://hl7.org/fhir/json-schema/4.0). Identifiers are URNs: urn:medprov:msp (organisations by MSP ID), urn:medprov:patient-ref:<hospital> (the pseudonymous patientRef, never a name or number), urn:medprov:consent-grant, urn:medprov:document-sha256 (a record version), urn:medprov:record:<issuer>.',
+      'An HL7 FHIR R4 (4.0.1) resource in JSON, as application/fhir+json: valid against the R4 JSON schema (http://hl7.org/fhir/json-schema/4.0). Identifiers are URNs: urn:medprov:msp (organisations by MSP ID), urn:medprov:patient-ref:<hospital> (the pseudonymous patientRef, never a name or number), urn:medprov:consent-grant, urn:medprov:document-sha256 (a record version), urn:medprov:record:<issuer>. Every export passes the official HL7 validator (HAPI FHIR FhirInstanceValidator, base R4) with no error.',
     required: ['resourceType'],
-    properties: { resourceType: { type: 'string', enum: ['Consent', 'Provenance', 'Bundle'] } },
+    properties: { resourceType: { type: 'string', enum: ['Consent', 'Provenance', 'AuditEvent', 'Bundle'] } },
   },
   Anchor: {
     type: 'object',
@@ -825,8 +825,24 @@ const consentPaths = {
     get: {
       security: [{ patientChallenge: [] }],
       summary: 'Every consent-checked access to records of this binding, permitted or not, oldest first',
-      description: 'Same authentication and refusals as /v1/patients/me/grants.',
-      responses: { '200': json('PatientAccessLog'), ...patientErrors },
+      description:
+        'Same authentication and refusals as /v1/patients/me/grants. With format=fhir the same entries come as a FHIR R4 Bundle (collection) of AuditEvent resources, one per entry (who: the accessor and, for a disclosure, the disclosing hospital; what: the record and its version; purpose of use; decision as outcome; time), for import into a hospital\'s audit system; an unknown format is refused 400 INVALID_FORMAT.',
+      parameters: [
+        {
+          name: 'format',
+          in: 'query',
+          required: false,
+          description: 'json (default): the PatientAccessLog; fhir: a FHIR R4 Bundle of AuditEvent',
+          schema: { type: 'string', enum: ['json', 'fhir'], default: 'json' },
+        },
+      ],
+      responses: {
+        '200': {
+          description: 'The access log: PatientAccessLog (format=json) or a FHIR R4 Bundle of AuditEvent (format=fhir)',
+          content: { ...json('PatientAccessLog').content, ...fhirJson.content },
+        },
+        ...patientErrors,
+      },
     },
   },
 } as const;

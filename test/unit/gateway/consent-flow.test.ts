@@ -17,6 +17,7 @@ import {
   type ConsentRevokeMessage,
 } from '../../../chaincode/src/lib/eip712';
 import { PATIENT_CHALLENGE_TYPES } from '../../../gateway/src/consent/typed-data';
+import { accessLogToAuditEventBundle } from '../../../gateway/src/fhir';
 import { createGatewayApp } from '../../../gateway/src/http/app';
 import type { Role } from '../../../gateway/src/http/roles';
 import { MasterKey, PatientKeyStore } from '../../../gateway/src/privacy';
@@ -263,6 +264,20 @@ describe('gateway flow: patient consent through hospital, insurer and sponsor ga
         [INSURER, 'PERMIT', null],
         [INSURER, 'DENY', 'REVOKED'],
       ]);
+
+      // ?format=fhir: the same entries as a FHIR R4 Bundle of AuditEvent (validated by test/unit/fhir/hl7-validation.test.ts).
+      const fhir = await send(insurer, 'GET', '/v1/patients/me/access-log?format=fhir', { headers: (await answerChallenge(insurer, patient, binding)).header });
+      expect(fhir.status, JSON.stringify(fhir.body)).to.equal(200);
+      expect(fhir.headers.get('content-type')).to.match(/^application\/fhir\+json/);
+      expect(fhir.body).to.include({ resourceType: 'Bundle', type: 'collection' });
+      expect(fhir.body.entry).to.deep.equal(accessLogToAuditEventBundle(log.body.entries, 0).entry);
+      expect(fhir.body.entry.map((e: { resource: { resourceType: string; outcome: string; outcomeDesc: string } }) => [e.resource.resourceType, e.resource.outcome, e.resource.outcomeDesc])).to.deep.equal([
+        ['AuditEvent', '0', 'PERMIT'],
+        ['AuditEvent', '4', 'DENY: REVOKED'],
+      ]);
+      const badFormat = await send(insurer, 'GET', '/v1/patients/me/access-log?format=xml', { headers: (await answerChallenge(insurer, patient, binding)).header });
+      expect(badFormat.status).to.equal(400);
+      expect(badFormat.body.error.code).to.equal('INVALID_FORMAT');
 
       const grants = await send(hospital, 'GET', '/v1/patients/me/grants', { headers: (await answerChallenge(hospital, patient, binding)).header });
       expect(grants.status).to.equal(200);

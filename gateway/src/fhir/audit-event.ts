@@ -1,0 +1,120 @@
+import type { AccessLogEntry } from '../../../chaincode/src/lib/consent-model';
+import { MEDPROV_SYSTEMS, collectionBundle, instantOfSeconds, organisationReference, patientReference, purposeOfUse, recordSystem } from './common';
+import type { AuditEvent, Bundle, CodeableConcept, Coding, Extension } from './types';
+
+const DCM = 'http://dicom.nema.org/resources/ontology/DCM';
+const PARTICIPATION_TYPE = 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType';
+const ENTITY_TYPE = 'http://terminology.hl7.org/CodeSystem/audit-entity-type';
+const OBJECT_ROLE = 'http://terminology.hl7.org/CodeSystem/object-role';
+const SOURCE_TYPE = 'http://terminology.hl7.org/CodeSystem/security-source-type';
+
+/** DICOM audit event IDs (R4 audit-event-type, extensible): reading a patient's record, and an export (a disclosure). */
+const PATIENT_RECORD: Coding = { system: DCM, code: '110110', display: 'Patient Record' };
+const EXPORT: Coding = { system: DCM, code: '110106', display: 'Export' };
+
+function participation(code: 'IRCP' | 'AUT', display: string): CodeableConcept {
+  return { coding: [{ system: PARTICIPATION_TYPE, code, display }] };
+}
+
+function ledgerTransaction(txId: string): Extension[] {
+  return [{ url: MEDPROV_SYSTEMS.ledgerTransactionExtension, valueIdentifier: { system: MEDPROV_SYSTEMS.ledgerTransaction, value: txId } }];
+}
+
+/**
+ * One access-log entry (a consent-checked access or disclosure, permitted or not) as an R4
+ * `AuditEvent`, for a hospital's audit system:
+ * - `type` ← DICOM 110110 "Patient Record" for an access, 110106 "Export" for a disclosure;
+ *   `action` ← `R` (the record was read or handed out, not changed);
+ * - `recorded` ← the entry's ledger time; `outcome` ← `0` (success) for PERMIT, `4` (minor
+ *   failure: refused) otherwise, `outcomeDesc` ← the decision (PERMIT / DENY / NO_CONSENT) and its reason;
+ * - `purposeOfEvent` and each agent's `purposeOfUse` ← v3-ActReason TREAT / HPAYMT / HRESCH;
+ * - `agent` ← who the record went to (v3-ParticipationType IRCP, the requestor of an access,
+ *   its role attribute as `role` text), and for a disclosure the hospital that disclosed
+ *   (AUT, the requestor); organisations by MSP ID as in every export;
+ * - `source` ← the consortium ledger (security-source-type 4, application server), `site` ←
+ *   the record's issuer;
+ * - `entity` ← the record (a DocumentReference by `urn:medprov:record:<issuer>`, its version in
+ *   `detail`), the patient (by the pseudonymous patientRef only, object-role 1) and, when one
+ *   decided, the consent grant (a Consent by `urn:medprov:consent-grant`);
+ * - the ledger transaction id in the same extension Provenance uses.
+ * No PHI: MSP IDs, codes, pseudonyms. Pure and browser-safe.
+ */
+export function accessLogEntryToAuditEvent(entry: AccessLogEntry): AuditEvent {
+  const disclosure = entry.kind === 'disclosure' && entry.disclosedBy !== undefined;
+  const purpose = purposeOfUse(entry.purpose);
+  const purposes: CodeableConcept[] | undefined = purpose ? [{ coding: [purpose.coding], ...(purpose.trialId !== undefined ? { text: `research for trial ${purpose.trialId}` } : {}) }] : undefined;
+  const recipient: AuditEvent['agent'][number] = {
+    type: participation('IRCP', 'information recipient'),
+    ...(entry.role !== undefined && !disclosure ? { role: [{ text: entry.role }] } : {}),
+    who: organisationReference(entry.accessor),
+    requestor: !disclosure,
+    ...(purposes ? { purposeOfUse: purposes } : {}),
+  };
+  const agents: AuditEvent['agent'] = disclosure
+    ? [
+        {
+          type: participation('AUT', 'author (originator)'),
+          ...(entry.role !== undefined ? { role: [{ text: entry.role }] } : {}),
+          who: organisationReference(entry.disclosedBy!),
+          requestor: true,
+          ...(purposes ? { purposeOfUse: purposes } : {}),
+        },
+        recipient,
+      ]
+    : [recipient];
+  const permitted = entry.decision === 'PERMIT';
+  const entity: NonNullable<AuditEvent['entity']> = [
+    {
+      what: { type: 'DocumentReference', identifier: { system: recordSystem(entry.issuer), value: entry.recordId }, display: `record ${entry.recordId} of ${entry.issuer}, version ${entry.version}` },
+      type: { system: ENTITY_TYPE, code: '2', display: 'System Object' },
+      role: { system: OBJECT_ROLE, code: '4', display: 'Domain Resource' },
+      detail: [
+        { type: 'version', valueString: String(entry.version) },
+        ...(entry.disclosureId !== undefined ? [{ type: 'disclosureId', valueString: entry.disclosureId }] : []),
+      ],
+    },
+    {
+      what: patientReference(entry.issuer, entry.patientRef),
+      type: { system: ENTITY_TYPE, code: '1', display: 'Person' },
+      role: { system: OBJECT_ROLE, code: '1', display: 'Patient' },
+    },
+    ...(entry.grantId !== undefined
+      ? [
+          {
+            what: { type: 'Consent', identifier: { system: MEDPROV_SYSTEMS.consentGrant, value: entry.grantId } },
+            type: { system: ENTITY_TYPE, code: '2', display: 'System Object' },
+            description: permitted ? 'the consent grant that permitted this' : 'the consent grant this was checked against',
+          },
+        ]
+      : []),
+  ];
+  return {
+    resourceType: 'AuditEvent',
+    extension: ledgerTransaction(entry.txId),
+    type: disclosure ? EXPORT : PATIENT_RECORD,
+    action: 'R',
+    recorded: normaliseInstant(entry.at),
+    outcome: permitted ? '0' : '4',
+    outcomeDesc: entry.reason !== undefined ? `${entry.decision}: ${entry.reason}` : entry.decision,
+    ...(purposes ? { purposeOfEvent: purposes } : {}),
+    agent: agents,
+    source: {
+      site: entry.issuer,
+      observer: { type: 'Device', display: 'medprov consortium ledger (Access chaincode)' },
+      type: [{ system: SOURCE_TYPE, code: '4', display: 'Application Server' }],
+    },
+    entity,
+  };
+}
+
+/** The ledger's times are ISO instants (milliseconds included); an R4 instant takes them as they are, when they carry a zone. */
+function normaliseInstant(at: string): string {
+  const ms = Date.parse(at);
+  if (Number.isNaN(ms)) return at;
+  return /(?:Z|[+-]\d\d:\d\d)$/.test(at) ? at : new Date(ms).toISOString();
+}
+
+/** A patient's (or a hospital's) access log as R4 AuditEvents in one Bundle (type collection), oldest first. */
+export function accessLogToAuditEventBundle(entries: readonly AccessLogEntry[], asOf: number): Bundle<AuditEvent> {
+  return collectionBundle(entries.map(accessLogEntryToAuditEvent), instantOfSeconds(asOf));
+}
