@@ -4,8 +4,11 @@
  * are never stored and never sent. What leaves the browser is signatures over the chaincode's
  * own EIP-712 types (imported from `chaincode/src/lib/eip712.ts`, never copied):
  *
- * - RegisterPatient: signed here, handed back to the hospital's staff (who submit it with their
- *   API key: this page holds no staff key, so a patient's device never carries one);
+ * - RegisterPatient: signed here. Opened from the hospital's one-time registration link
+ *   (`/patient#registration=<token>`, the token in the fragment), the page fetches the request
+ *   with the token and sends the signed registration back with it; a request pasted as JSON is
+ *   signed and handed back to the staff, who submit it with their API key (this page holds no
+ *   staff key, so a patient's device never carries one);
  * - ConsentGrant / ConsentRevoke: signed here and sent to POST /v1/consents[/revocations];
  * - PatientChallenge: signed here to read the patient's own grants and access log
  *   (`Authorization: Patient <base64url(JSON {message, signature})>`), one challenge per request.
@@ -14,7 +17,9 @@
  * n = the first 31 bits of keccak256("medprov-consent/hospital:" + hospital MSP ID), so the
  * patient's addresses at two hospitals have nothing in common on the ledger, and the page needs
  * no list of organisations to find the key again. The only thing kept in sessionStorage is the
- * (non-secret) registration: hospital, patientRef and the domain's channel salt.
+ * (non-secret) registration: hospital, patientRef and the domain's channel salt; localStorage
+ * holds only the reader's language. Every text is in Korean and English (`i18n.ts`), and
+ * organisations are shown by their display names.
  */
 import { HDNodeWallet, Mnemonic, getAddress, id, randomBytes, type TypedDataDomain } from 'ethers';
 import { CONSENT_DOMAIN_NAME, CONSENT_DOMAIN_VERSION, CONSENT_GRANT_TYPES, CONSENT_REVOKE_TYPES, REGISTER_PATIENT_TYPES, type RegisterPatientMessage } from '../../chaincode/src/lib/eip712';
@@ -23,8 +28,6 @@ import {
   DAY_SECONDS as DAY,
   challengeToSign,
   consentDomainOf,
-  describeAccessParty,
-  describeScope,
   grantMessage,
   patientAuthorization as authorizationHeader,
   registrationDomain as domainOf,
@@ -34,10 +37,12 @@ import {
   type PatientRegistration as Registration,
 } from '../src/consent/patient-client';
 import { PATIENT_CHALLENGE_TYPES } from '../src/consent/typed-data';
+import { errorText, formatDate, knownOrganisations, loadOrganisations, mountLanguageSwitch, onLanguageChange, orgName, reasonText, t, type MessageKey } from './i18n';
 
 const REGISTRATION_STORAGE = 'medprov.patient.registration';
 const CODE = /^[A-Za-z0-9._:-]+$/;
 const TRIAL = /^[A-Za-z0-9._-]{1,64}$/;
+const LINK_FRAGMENT = /^#registration=([A-Za-z0-9_-]{32})$/;
 
 interface GrantView {
   grantId: string;
@@ -65,7 +70,9 @@ interface AccessLogView {
   at: string;
 }
 
-/** An answer of the gateway that was not a success, in its own words. */
+type RegistrationRequest = { domain?: unknown; types?: unknown; primaryType?: unknown; message?: Partial<RegisterPatientMessage>; expiresAt?: unknown };
+
+/** An answer of the gateway that was not a success: its code, and its own (English) sentence. */
 class GatewayError extends Error {
   constructor(
     message: string,
@@ -93,17 +100,20 @@ const loadForm = $<HTMLFormElement>('load-form');
 const phraseInput = $<HTMLInputElement>('phrase-input');
 const keyState = $<HTMLParagraphElement>('key-state');
 const forgetAll = $<HTMLButtonElement>('forget-all');
+const linkBox = $<HTMLDivElement>('link-box');
+const linkText = $<HTMLParagraphElement>('link-text');
+const linkRegister = $<HTMLButtonElement>('link-register');
 const registerForm = $<HTMLFormElement>('register-form');
 const requestInput = $<HTMLTextAreaElement>('request-input');
 const signedBox = $<HTMLDivElement>('signed-box');
 const signedOutput = $<HTMLTextAreaElement>('signed-output');
 const copySigned = $<HTMLButtonElement>('copy-signed');
 const knownForm = $<HTMLFormElement>('known-form');
-const knownHospital = $<HTMLInputElement>('known-hospital');
+const knownHospital = $<HTMLSelectElement>('known-hospital');
 const knownRef = $<HTMLInputElement>('known-ref');
 const registrationFacts = $<HTMLElement>('registration-facts');
 const grantForm = $<HTMLFormElement>('grant-form');
-const granteeInput = $<HTMLInputElement>('grantee');
+const granteeSelect = $<HTMLSelectElement>('grantee');
 const purposeSelect = $<HTMLSelectElement>('purpose');
 const trialRow = $<HTMLDivElement>('trial-row');
 const trialInput = $<HTMLInputElement>('trial-id');
@@ -119,6 +129,13 @@ const logBox = $<HTMLDivElement>('access-log');
 let mnemonic: Mnemonic | undefined;
 const wallets = new Map<string, HDNodeWallet>();
 let registration: Registration | undefined = loadRegistration();
+/** The one-time link this page was opened with, and the request behind it, until it is registered. */
+let link: { token: string; request?: RegistrationRequest } | undefined;
+/** What the listings last showed (re-rendered when the language changes). */
+let shownGrants: GrantView[] | undefined;
+let shownLog: AccessLogView[] | undefined;
+/** The last status line, as a key and its values (re-written when the language changes). */
+let lastStatus: { key: MessageKey; vars: Record<string, string | number> } | undefined;
 
 function loadRegistration(): Registration | undefined {
   try {
@@ -144,7 +161,7 @@ export function pathFor(hospital: string): string {
 }
 
 function walletFor(hospital: string): HDNodeWallet {
-  if (!mnemonic) throw new UserError('Create a key or enter your recovery phrase first (step 1).', 'phrase-input');
+  if (!mnemonic) throw new UserError(t('patient.key.needed'), 'phrase-input');
   let wallet = wallets.get(hospital);
   if (!wallet) {
     wallet = HDNodeWallet.fromMnemonic(mnemonic, pathFor(hospital));
@@ -154,7 +171,7 @@ function walletFor(hospital: string): HDNodeWallet {
 }
 
 function requireRegistration(): Registration {
-  if (!registration) throw new UserError('Register your key at your hospital first, or enter your registration (step 2).', 'request-input');
+  if (!registration) throw new UserError(t('patient.reg.needed'), 'request-input');
   return registration;
 }
 
@@ -170,36 +187,45 @@ class UserError extends Error {
   }
 }
 
-function say(text: string): void {
-  statusBox.textContent = text;
+function say(key: MessageKey, vars: Record<string, string | number> = {}): void {
+  lastStatus = { key, vars };
+  statusBox.textContent = t(key, vars);
 }
 
 function clearMessages(): void {
+  lastStatus = undefined;
   statusBox.textContent = '';
   errorBox.hidden = true;
   errorBox.replaceChildren();
 }
 
-function showError(err: unknown): void {
+const strong = (text: string): HTMLElement => {
+  const el = document.createElement('strong');
+  el.textContent = text;
+  return el;
+};
+
+/** Shows an error: a gateway's refusal as the sentence for its code in the reader's language, with the code and the gateway's own words. */
+function showError(err: unknown, prefix?: string): void {
+  lastStatus = undefined;
   statusBox.textContent = '';
   const p = document.createElement('p');
+  const parts: Node[] = [p];
   if (err instanceof GatewayError) {
-    const strong = document.createElement('strong');
-    strong.textContent = 'The gateway refused: ';
     const code = document.createElement('code');
     code.textContent = err.code;
-    p.append(strong, err.message, ' (', code, ')');
+    p.append(strong(`${prefix ?? t('common.error.gateway')} `), errorText(err.code), ' (', code, ')');
+    const detail = document.createElement('p');
+    detail.className = 'detail';
+    detail.textContent = t('common.error.detail', { code: err.code, message: err.message });
+    parts.push(detail);
   } else if (err instanceof UserError) {
-    const strong = document.createElement('strong');
-    strong.textContent = 'Check this: ';
-    p.append(strong, err.message);
+    p.append(strong(`${prefix ?? t('common.error.check')} `), err.message);
     if (err.focus) document.getElementById(err.focus)?.focus();
   } else {
-    const strong = document.createElement('strong');
-    strong.textContent = 'Something went wrong: ';
-    p.append(strong, err instanceof Error ? err.message : String(err));
+    p.append(strong(`${prefix ?? t('common.error.other')} `), err instanceof Error ? err.message : String(err));
   }
-  errorBox.replaceChildren(p);
+  errorBox.replaceChildren(...parts);
   errorBox.hidden = false;
 }
 
@@ -229,7 +255,7 @@ async function api<T>(method: 'GET' | 'POST', path: string, body?: unknown, auth
   try {
     res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: 'omit', cache: 'no-store' });
   } catch {
-    throw new Error('The gateway could not be reached. Check your connection and try again.');
+    throw new Error(t('common.error.unreachable'));
   }
   let json: unknown;
   try {
@@ -239,7 +265,7 @@ async function api<T>(method: 'GET' | 'POST', path: string, body?: unknown, auth
   }
   if (!res.ok) {
     const error = (json as { error?: { code?: string; message?: string } } | undefined)?.error;
-    throw new GatewayError(error?.message ?? `The gateway answered HTTP ${res.status}.`, error?.code ?? `HTTP_${res.status}`, res.status);
+    throw new GatewayError(error?.message ?? t('common.error.status', { status: res.status }), error?.code ?? `HTTP_${res.status}`, res.status);
   }
   return json as T;
 }
@@ -247,7 +273,7 @@ async function api<T>(method: 'GET' | 'POST', path: string, body?: unknown, auth
 /** The consent domain of this channel; refuses a domain that is not medprov-consent v1 (so the page never signs for something else). */
 function checkedDomain(domain: unknown): TypedDataDomain & { salt: string } {
   const checked = consentDomainOf(domain);
-  if (!checked) throw new UserError(`This is not a medprov consent request: its EIP-712 domain is not ${CONSENT_DOMAIN_NAME} version ${CONSENT_DOMAIN_VERSION}.`);
+  if (!checked) throw new UserError(t('patient.request.badDomain', { name: CONSENT_DOMAIN_NAME, version: CONSENT_DOMAIN_VERSION }));
   return checked;
 }
 
@@ -259,8 +285,8 @@ async function patientAuthorization(): Promise<string> {
   const toSign = challengeToSign(challenge, reg, gatewayMsp || undefined);
   if ('problem' in toSign) {
     if (toSign.problem === 'bad-domain') checkedDomain(challenge.domain);
-    if (toSign.problem === 'other-channel') throw new Error('The gateway is on another channel than your registration; nothing was signed.');
-    throw new Error('The gateway sent a challenge this page does not recognise; nothing was signed.');
+    if (toSign.problem === 'other-channel') throw new Error(t('patient.challenge.otherChannel'));
+    throw new Error(t('patient.challenge.unknown'));
   }
   if (!reg.salt) saveRegistration({ ...reg, salt: toSign.domain.salt });
   const signature = await wallet.signTypedData(toSign.domain, PATIENT_CHALLENGE_TYPES, toSign.message);
@@ -271,7 +297,7 @@ async function patientAuthorization(): Promise<string> {
 
 createKey.addEventListener('click', () => {
   clearMessages();
-  if (mnemonic && !window.confirm('Replace the key loaded in this tab with a new one?')) return;
+  if (mnemonic && !window.confirm(t('patient.key.confirmReplace'))) return;
   useMnemonic(Mnemonic.fromEntropy(randomBytes(16)));
   mnemonicWords.replaceChildren(
     ...mnemonic!.phrase.split(' ').map((word) => {
@@ -282,14 +308,14 @@ createKey.addEventListener('click', () => {
   );
   mnemonicBox.hidden = false;
   mnemonicBox.focus();
-  say('A new key was created in this browser. Write down the 12 words shown.');
+  say('patient.key.created');
 });
 
 mnemonicDone.addEventListener('click', () => {
   mnemonicWords.replaceChildren();
   mnemonicBox.hidden = true;
-  say('The words are hidden. Your key stays loaded in this tab until you close or reload it.');
-  requestInput.focus();
+  say('patient.key.wordsHidden');
+  (link?.request ? linkRegister : requestInput).focus();
 });
 
 loadForm.addEventListener('submit', (event) => {
@@ -300,13 +326,13 @@ loadForm.addEventListener('submit', (event) => {
     if (phrase.split(' ').length !== 12) throw new Error('twelve');
     useMnemonic(Mnemonic.fromPhrase(phrase));
   } catch {
-    showError(new UserError('That is not a valid recovery phrase: it needs the 12 words, in their order, as they were shown.', 'phrase-input'));
+    showError(new UserError(t('patient.key.badPhrase'), 'phrase-input'));
     return;
   }
   phraseInput.value = '';
   mnemonicBox.hidden = true;
   mnemonicWords.replaceChildren();
-  say('Your key is loaded in this tab.');
+  say('patient.key.loaded');
 });
 
 forgetAll.addEventListener('click', () => {
@@ -316,11 +342,13 @@ forgetAll.addEventListener('click', () => {
   mnemonicBox.hidden = true;
   signedOutput.value = '';
   signedBox.hidden = true;
-  grantsBox.replaceChildren(placeholder('Not loaded yet.'));
-  logBox.replaceChildren(placeholder('Not loaded yet.'));
+  shownGrants = undefined;
+  shownLog = undefined;
+  renderGrants();
+  renderLog();
   saveRegistration(undefined);
   clearMessages();
-  say('Your key and registration were forgotten in this tab.');
+  say('patient.key.forgotten');
   createKey.focus();
 });
 
@@ -332,31 +360,67 @@ function useMnemonic(next: Mnemonic): void {
 
 // ───────────────────────────── 2. registration ─────────────────────────────
 
+/** Checks a RegisterPatient request (pasted, or behind a link) and signs it with the phrase's key for its hospital. */
+async function signRegistration(request: RegistrationRequest, field?: string): Promise<{ message: RegisterPatientMessage; patient: string; signature: string; salt: string }> {
+  const m = request?.message;
+  if (request?.primaryType !== 'RegisterPatient' || !sameTypes(request.types, REGISTER_PATIENT_TYPES) || !m || typeof m.hospital !== 'string' || typeof m.patientRef !== 'string' || typeof m.nonce !== 'string' || !BYTES32.test(m.nonce)) {
+    throw new UserError(t('patient.request.notRegistration'), field);
+  }
+  const domain = checkedDomain(request.domain);
+  if (typeof request.expiresAt === 'string' && Date.parse(request.expiresAt) < Date.now()) {
+    throw new UserError(t('patient.request.expired', { time: formatDate(request.expiresAt, true) }), field);
+  }
+  const message: RegisterPatientMessage = { hospital: m.hospital, patientRef: m.patientRef, nonce: m.nonce };
+  const wallet = walletFor(message.hospital);
+  const signature = await wallet.signTypedData(domain, REGISTER_PATIENT_TYPES, message);
+  return { message, patient: getAddress(wallet.address), signature, salt: domain.salt };
+}
+
 registerForm.addEventListener('submit', (event) => {
   event.preventDefault();
   void act($<HTMLButtonElement>('sign-registration'), async () => {
-    let request: { domain?: unknown; types?: unknown; primaryType?: unknown; message?: Partial<RegisterPatientMessage>; expiresAt?: unknown };
+    let request: RegistrationRequest;
     try {
       request = JSON.parse(requestInput.value);
     } catch {
-      throw new UserError('The registration request is not valid JSON: paste it exactly as the hospital gave it.', 'request-input');
+      throw new UserError(t('patient.request.notJson'), 'request-input');
     }
-    const m = request?.message;
-    if (request?.primaryType !== 'RegisterPatient' || !sameTypes(request.types, REGISTER_PATIENT_TYPES) || !m || typeof m.hospital !== 'string' || typeof m.patientRef !== 'string' || typeof m.nonce !== 'string' || !BYTES32.test(m.nonce)) {
-      throw new UserError('This is not a registration request (RegisterPatient typed data from POST /v1/patients/registration-requests).', 'request-input');
-    }
-    const domain = checkedDomain(request.domain);
-    if (typeof request.expiresAt === 'string' && Date.parse(request.expiresAt) < Date.now()) {
-      throw new UserError(`This registration request expired at ${new Date(request.expiresAt).toLocaleString()}; ask the hospital's staff for a new one.`, 'request-input');
-    }
-    const message: RegisterPatientMessage = { hospital: m.hospital, patientRef: m.patientRef, nonce: m.nonce };
-    const wallet = walletFor(message.hospital);
-    const signature = await wallet.signTypedData(domain, REGISTER_PATIENT_TYPES, message);
-    signedOutput.value = JSON.stringify({ message, patient: getAddress(wallet.address), signature }, null, 2);
+    const { message, patient, signature, salt } = await signRegistration(request, 'request-input');
+    signedOutput.value = JSON.stringify({ message, patient, signature }, null, 2);
     signedBox.hidden = false;
-    saveRegistration({ hospital: message.hospital, patientRef: message.patientRef, salt: domain.salt });
-    say(`Registration signed for ${message.hospital}. Give the signed registration below to the hospital's staff; once they have submitted it you can give access.`);
+    saveRegistration({ hospital: message.hospital, patientRef: message.patientRef, salt });
+    say('patient.request.signed', { hospital: orgName(message.hospital) });
     signedOutput.focus();
+  });
+});
+
+/** Opens the one-time link the page was opened with: the request behind it, shown for the patient to sign. */
+async function openLink(token: string): Promise<void> {
+  link = { token };
+  say('patient.link.opening');
+  try {
+    link.request = await api<RegistrationRequest>('POST', '/v1/patients/registration-links/open', { token });
+  } catch (err) {
+    link = undefined;
+    showError(err, t('patient.link.failed'));
+    return;
+  }
+  renderLink();
+  say('patient.link.opened', { hospital: orgName(String(link.request.message?.hospital ?? '')) });
+}
+
+linkRegister.addEventListener('click', () => {
+  void act(linkRegister, async () => {
+    if (!link?.request) return;
+    const { message, patient, signature, salt } = await signRegistration(link.request);
+    await api('POST', '/v1/patients/registration-links/complete', { token: link.token, registration: { message, patient, signature } });
+    link = undefined;
+    // The token has done its work: it leaves the address bar (and the history entry).
+    history.replaceState(null, '', location.pathname + location.search);
+    renderLink();
+    saveRegistration({ hospital: message.hospital, patientRef: message.patientRef, salt });
+    say('patient.link.done', { hospital: orgName(message.hospital) });
+    granteeSelect.focus();
   });
 });
 
@@ -365,9 +429,9 @@ copySigned.addEventListener('click', () => {
     signedOutput.select();
     try {
       await navigator.clipboard.writeText(signedOutput.value);
-      say('Copied.');
+      say('patient.signed.copied');
     } catch {
-      say('Your browser did not allow copying: the text is selected, copy it with Ctrl+C.');
+      say('patient.signed.copyDenied');
     }
   });
 });
@@ -377,8 +441,8 @@ knownForm.addEventListener('submit', (event) => {
   void act($<HTMLButtonElement>('use-known'), async () => {
     const hospital = knownHospital.value.trim();
     const patientRef = knownRef.value.trim();
-    if (!CODE.test(hospital)) throw new UserError('Enter the hospital\'s MSP ID, e.g. HospitalMSP.', 'known-hospital');
-    if (!patientRef) throw new UserError('Enter your patient reference (patientRef) at that hospital.', 'known-ref');
+    if (!CODE.test(hospital)) throw new UserError(t('patient.known.needHospital'), 'known-hospital');
+    if (!patientRef) throw new UserError(t('patient.known.needRef'), 'known-ref');
     walletFor(hospital);
     // Kept only if the gateway confirms it is this key's registration (the listing's challenge proves it).
     const previous = registration;
@@ -400,33 +464,44 @@ purposeSelect.addEventListener('change', () => {
 
 const list = (s: string): string[] => [...new Set(s.split(',').map((x) => x.trim()).filter((x) => x.length > 0))];
 
+/** A purpose in the reader's words: treatment, insurance claims, research (trial …). */
+function purposeText(purpose: string): string {
+  if (purpose === 'treatment') return t('purpose.treatment');
+  if (purpose === 'claims') return t('purpose.claims');
+  if (purpose.startsWith('research:')) return t('purpose.researchTrial', { trial: purpose.slice('research:'.length) });
+  return purpose;
+}
+
+const scopeText = (g: { categories: readonly string[]; recordIds: readonly string[] }): string =>
+  [...g.categories.map((code) => t('patient.scope.category', { code })), ...g.recordIds.map((rid) => t('patient.scope.record', { id: rid }))].join(', ');
+
 grantForm.addEventListener('submit', (event) => {
   event.preventDefault();
   void act($<HTMLButtonElement>('grant-button'), async () => {
     const reg = requireRegistration();
     const wallet = walletFor(reg.hospital);
-    const grantee = granteeInput.value.trim();
-    if (!CODE.test(grantee)) throw new UserError('Enter the organisation\'s MSP ID, e.g. InsurerMSP.', 'grantee');
+    const grantee = granteeSelect.value.trim();
+    if (!CODE.test(grantee)) throw new UserError(t('patient.grantee.needed'), 'grantee');
     let purpose = purposeSelect.value;
     if (purpose === 'research') {
       const trial = trialInput.value.trim();
-      if (!TRIAL.test(trial)) throw new UserError('Enter the trial id (letters, digits, dot, dash or underscore).', 'trial-id');
+      if (!TRIAL.test(trial)) throw new UserError(t('patient.trial.needed'), 'trial-id');
       purpose = `research:${trial}`;
     }
     const categories = list(categoriesInput.value);
     const recordIds = list(recordIdsInput.value);
-    if (categories.length + recordIds.length === 0) throw new UserError('Name at least one record category or record id.', 'categories');
+    if (categories.length + recordIds.length === 0) throw new UserError(t('patient.grant.needScope'), 'categories');
     const bad = categories.find((c) => !CODE.test(c));
-    if (bad) throw new UserError(`"${bad}" is not a category code (letters, digits and . _ : - only).`, 'categories');
+    if (bad) throw new UserError(t('patient.grant.badCategory', { value: bad }), 'categories');
     const days = Number(daysInput.value);
-    if (!Number.isInteger(days) || days < 1 || days > 3650) throw new UserError('Enter how many days the access lasts: a whole number from 1 to 3650.', 'days');
+    if (!Number.isInteger(days) || days < 1 || days > 3650) throw new UserError(t('patient.grant.badDays'), 'days');
     if (!reg.salt) await patientAuthorization(); // learns the channel of the registration (a spare challenge)
     const now = Math.floor(Date.now() / 1000);
     const message = grantMessage(reg, { grantee, purpose, categories, recordIds, validUntil: now + days * DAY }, now);
     const signature = await wallet.signTypedData(domainOf(registration!), CONSENT_GRANT_TYPES, message);
     const out = await api<{ grant: GrantView; created: boolean }>('POST', '/v1/consents', { message, signature });
-    say(`Access given: ${grantee} may use ${describeScope(out.grant)} for ${purpose} until ${formatDate(out.grant.validUntil)}.`);
     await refresh(false);
+    say('patient.grant.given', { grantee: orgName(grantee), scope: scopeText(out.grant), purpose: purposeText(purpose), until: formatDate(out.grant.validUntil * 1000) });
   });
 });
 
@@ -437,8 +512,8 @@ async function revoke(grant: GrantView, button: HTMLButtonElement): Promise<void
     const message = revokeMessage(reg, grant.grantId);
     const signature = await wallet.signTypedData(domainOf(reg), CONSENT_REVOKE_TYPES, message);
     await api('POST', '/v1/consents/revocations', { message, signature });
-    say(`Access revoked: ${grant.grantee} may no longer use your records for ${grant.purpose}.`);
     await refresh(false);
+    say('patient.grant.revoked', { grantee: orgName(grant.grantee), purpose: purposeText(grant.purpose) });
     refreshButton.focus();
   });
 }
@@ -452,12 +527,14 @@ refreshButton.addEventListener('click', () => {
 /** Loads the patient's grants and access log; each listing answers its own challenge. */
 async function refresh(announce = true): Promise<void> {
   const grants = await api<{ grants: GrantView[] }>('GET', '/v1/patients/me/grants', undefined, await patientAuthorization());
-  renderGrants(grants.grants);
+  shownGrants = grants.grants;
+  renderGrants();
   const log = await api<{ entries: AccessLogView[] }>('GET', '/v1/patients/me/access-log', undefined, await patientAuthorization());
-  renderLog(log.entries);
+  shownLog = log.entries;
+  renderLog();
   if (announce) {
     const active = grants.grants.filter((g) => g.effectiveStatus === 'active').length;
-    say(`Loaded ${grants.grants.length} grant${grants.grants.length === 1 ? '' : 's'} (${active} active) and ${log.entries.length} access-log entr${log.entries.length === 1 ? 'y' : 'ies'}.`);
+    say('patient.loaded', { grants: grants.grants.length, active, entries: log.entries.length });
   }
 }
 
@@ -480,15 +557,23 @@ function anyWrap(c: HTMLTableCellElement): HTMLTableCellElement {
   return c;
 }
 
-function pill(value: string, text = value): HTMLSpanElement {
+function pill(value: string, text: string): HTMLSpanElement {
   const span = document.createElement('span');
   span.className = `pill ${value}`;
   span.textContent = text;
   return span;
 }
 
+/** An organisation as the reader knows it, with its MSP ID for the record. */
+function orgCell(mspId: string): HTMLTableCellElement {
+  const name = orgName(mspId);
+  const c = cell('td', name);
+  if (name !== mspId) c.title = mspId;
+  return c;
+}
+
 function table(caption: string, headers: string[], rows: HTMLTableRowElement[]): HTMLTableElement {
-  const t = document.createElement('table');
+  const tbl = document.createElement('table');
   const cap = document.createElement('caption');
   cap.className = 'sr-only';
   cap.textContent = caption;
@@ -498,23 +583,28 @@ function table(caption: string, headers: string[], rows: HTMLTableRowElement[]):
   head.append(tr);
   const body = document.createElement('tbody');
   body.append(...rows);
-  t.append(cap, head, body);
-  return t;
+  tbl.append(cap, head, body);
+  return tbl;
 }
 
-function wrapTable(t: HTMLTableElement): HTMLDivElement {
+function wrapTable(tbl: HTMLTableElement): HTMLDivElement {
   const div = document.createElement('div');
   div.className = 'table-wrap';
-  div.append(t);
+  div.append(tbl);
   return div;
 }
 
-const formatDate = (seconds: number): string => new Date(seconds * 1000).toISOString().slice(0, 10);
-const formatTime = (iso: string): string => iso.replace('T', ' ').replace(/\.\d+Z$|Z$/, ' UTC');
+const STATUS_KEYS: Record<GrantView['effectiveStatus'], MessageKey> = { active: 'status.active', revoked: 'status.revoked', expired: 'status.expired', pending: 'status.pending' };
+const DECISION_KEYS: Record<AccessLogView['decision'], MessageKey> = { PERMIT: 'decision.PERMIT', DENY: 'decision.DENY', NO_CONSENT: 'decision.NO_CONSENT' };
 
-function renderGrants(grants: GrantView[]): void {
+function renderGrants(): void {
+  const grants = shownGrants;
+  if (!grants) {
+    grantsBox.replaceChildren(placeholder(t('patient.notLoaded')));
+    return;
+  }
   if (grants.length === 0) {
-    grantsBox.replaceChildren(placeholder('You have given no access.'));
+    grantsBox.replaceChildren(placeholder(t('patient.grants.none')));
     return;
   }
   const rows = [...grants].reverse().map((g) => {
@@ -525,54 +615,116 @@ function renderGrants(grants: GrantView[]): void {
       const button = document.createElement('button');
       button.type = 'button';
       button.className = 'secondary revoke';
-      button.textContent = 'Revoke';
-      button.setAttribute('aria-label', `Revoke access of ${g.grantee} for ${g.purpose}`);
+      button.textContent = t('patient.revoke');
+      button.setAttribute('aria-label', t('patient.revoke.label', { grantee: orgName(g.grantee), purpose: purposeText(g.purpose) }));
       button.addEventListener('click', () => void revoke(g, button));
       action.append(button);
     } else {
       action.append('—');
     }
-    tr.append(cell('td', g.grantee), cell('td', g.purpose), anyWrap(cell('td', describeScope(g))), cell('td', `${formatDate(g.validFrom)} – ${formatDate(g.validUntil)}`), cell('td', pill(g.effectiveStatus)), action);
+    const valid = `${formatDate(g.validFrom * 1000)} – ${formatDate(g.validUntil * 1000)}`;
+    tr.append(orgCell(g.grantee), cell('td', purposeText(g.purpose)), anyWrap(cell('td', scopeText(g))), cell('td', valid), cell('td', pill(g.effectiveStatus, t(STATUS_KEYS[g.effectiveStatus]))), action);
     return tr;
   });
-  grantsBox.replaceChildren(wrapTable(table('Your grants, newest first', ['Organisation', 'Purpose', 'Records', 'Valid', 'Status', 'Action'], rows)));
+  const headers = (['patient.col.organisation', 'patient.col.purpose', 'patient.col.records', 'patient.col.valid', 'patient.col.status', 'patient.col.action'] as const).map((k) => t(k));
+  grantsBox.replaceChildren(wrapTable(table(t('patient.grants.caption'), headers, rows)));
 }
 
-function renderLog(entries: AccessLogView[]): void {
+/** Who an access-log entry says had the record: the accessor (and role), or "Disclosed by … to …". */
+function partyText(e: AccessLogView): string {
+  const role = e.role ? ` (${e.role})` : '';
+  return e.kind === 'disclosure' ? t('patient.log.disclosed', { by: `${orgName(e.disclosedBy ?? e.accessor)}${role}`, to: orgName(e.accessor) }) : `${orgName(e.accessor)}${role}`;
+}
+
+function renderLog(): void {
+  const entries = shownLog;
+  if (!entries) {
+    logBox.replaceChildren(placeholder(t('patient.notLoaded')));
+    return;
+  }
   if (entries.length === 0) {
-    logBox.replaceChildren(placeholder('Nobody has asked to access your records, and none were disclosed.'));
+    logBox.replaceChildren(placeholder(t('patient.log.none')));
     return;
   }
   const rows = [...entries].reverse().map((e) => {
     const tr = document.createElement('tr');
     tr.className = `log-entry ${e.decision}${e.kind === 'disclosure' ? ' disclosure' : ''}`;
-    const decision = cell('td', pill(e.decision));
-    if (e.reason) decision.append(' ', e.reason.toLowerCase().replace(/_/g, ' '));
-    tr.append(cell('td', formatTime(e.at)), cell('td', describeAccessParty(e)), anyWrap(cell('td', `${e.issuer} · ${e.recordId} (v${e.version})`)), cell('td', e.purpose), decision);
+    const decision = cell('td', pill(e.decision, t(DECISION_KEYS[e.decision] ?? 'decision.DENY')));
+    if (e.reason) decision.append(' ', reasonText(e.reason));
+    const when = document.createElement('time');
+    when.dateTime = e.at;
+    when.textContent = formatDate(e.at, true);
+    tr.append(cell('td', when), cell('td', partyText(e)), anyWrap(cell('td', `${orgName(e.issuer)} · ${e.recordId} (v${e.version})`)), cell('td', purposeText(e.purpose)), decision);
     return tr;
   });
-  logBox.replaceChildren(wrapTable(table('Access log, newest first', ['When', 'Organisation', 'Record', 'Purpose', 'Decision'], rows)));
+  const headers = (['patient.col.when', 'patient.col.organisation', 'patient.col.record', 'patient.col.purpose', 'patient.col.decision'] as const).map((k) => t(k));
+  logBox.replaceChildren(wrapTable(table(t('patient.log.caption'), headers, rows)));
 }
 
 // ───────────────────────────── the page's state on screen ─────────────────────────────
 
+/** The organisations' choices: any organisation may be given access; the known-registration form lists hospitals. */
+function renderOrganisationChoices(): void {
+  const orgs = knownOrganisations();
+  const keep = granteeSelect.value;
+  const choose = document.createElement('option');
+  choose.value = '';
+  choose.textContent = t('patient.grantee.choose');
+  granteeSelect.replaceChildren(choose, ...orgs.map((o) => option(o.mspId, `${orgName(o.mspId)} (${o.mspId})`)));
+  granteeSelect.value = orgs.some((o) => o.mspId === keep) ? keep : '';
+  const hospitals = orgs.filter((o) => o.type === 'hospital').map((o) => o.mspId);
+  if (gatewayMsp && !hospitals.includes(gatewayMsp) && orgs.length === 0) hospitals.push(gatewayMsp);
+  if (registration && !hospitals.includes(registration.hospital)) hospitals.push(registration.hospital);
+  const keepHospital = knownHospital.value || registration?.hospital || gatewayMsp;
+  knownHospital.replaceChildren(...hospitals.map((h) => option(h, `${orgName(h)} (${h})`)));
+  if (hospitals.includes(keepHospital)) knownHospital.value = keepHospital;
+}
+
+function option(value: string, text: string): HTMLOptionElement {
+  const o = document.createElement('option');
+  o.value = value;
+  o.textContent = text;
+  return o;
+}
+
+function renderLink(): void {
+  const request = link?.request;
+  linkBox.hidden = !request;
+  if (!request) return;
+  const hospital = orgName(String(request.message?.hospital ?? ''));
+  linkText.textContent = t('patient.link.text', { hospital, time: typeof request.expiresAt === 'string' ? formatDate(request.expiresAt, true) : '—' });
+}
+
 function render(): void {
+  $('org-name').textContent = orgName(gatewayMsp);
   forgetAll.hidden = !mnemonic && !registration;
   if (!mnemonic) {
-    keyState.textContent = registration ? 'No key loaded: enter your recovery phrase to continue.' : 'No key loaded.';
+    keyState.textContent = registration ? t('patient.key.noneRegistered') : t('patient.key.none');
   } else if (registration) {
-    keyState.textContent = `Key loaded. Your address at ${registration.hospital}: ${walletFor(registration.hospital).address}`;
+    keyState.textContent = t('patient.key.loadedAt', { hospital: orgName(registration.hospital), address: walletFor(registration.hospital).address });
   } else {
-    keyState.textContent = 'Key loaded. Next, sign your hospital\'s registration request.';
+    keyState.textContent = t('patient.key.loadedNext');
   }
   registrationFacts.hidden = !registration;
   if (registration) {
-    $('reg-hospital').textContent = registration.hospital;
+    $('reg-hospital').textContent = orgName(registration.hospital);
     $('reg-ref').textContent = registration.patientRef;
-    $('reg-address').textContent = mnemonic ? walletFor(registration.hospital).address : '(load your key to see it)';
-    knownHospital.value = registration.hospital;
+    $('reg-address').textContent = mnemonic ? walletFor(registration.hospital).address : t('patient.facts.loadKey');
     knownRef.value = registration.patientRef;
   }
+  renderOrganisationChoices();
+  if (registration) knownHospital.value = registration.hospital;
 }
 
+onLanguageChange(() => {
+  render();
+  renderLink();
+  renderGrants();
+  renderLog();
+  if (lastStatus) statusBox.textContent = t(lastStatus.key, lastStatus.vars);
+});
+mountLanguageSwitch();
 render();
+void loadOrganisations();
+const opened = LINK_FRAGMENT.exec(location.hash);
+if (opened) void openLink(opened[1]!);

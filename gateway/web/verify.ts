@@ -4,7 +4,8 @@
  * chunks, so it never leaves the machine; only `{ docHash }` goes to POST /v1/verifications. A
  * receipt is checked with the same verifier as the command line (`verifyReceipt` of the
  * browser-safe anchoring module). A receipt of a salted record carries its salt: the page sends it
- * with the hash, so that any gateway can find the record's commitment.
+ * with the hash, so that any gateway can find the record's commitment. Every text is in Korean
+ * and English (`i18n.ts`); the issuer is shown by its display name.
  */
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
@@ -12,6 +13,7 @@ import { bytesToHex } from '@noble/hashes/utils.js';
 // that the bundle leaves out the on-chain half (ethers), which this page does not use.
 import { isAnchoringError } from '../src/anchoring/errors';
 import { documentMismatch, parseReceipt, verifyReceipt, type Receipt } from '../src/anchoring/receipt';
+import { errorText, formatDate, loadOrganisations, mountLanguageSwitch, onLanguageChange, orgName, t, type MessageKey } from './i18n';
 
 const CHUNK_BYTES = 4 * 2 ** 20;
 const KEY_STORAGE = 'medprov.verify.apiKey';
@@ -33,9 +35,13 @@ interface GatewayVerdict {
   note?: string;
 }
 
-type GatewayOutcome = { ok: true; result: GatewayVerdict } | { ok: false; message: string; detail?: string };
+/** A failed ask: the gateway's error code, or one of the page's sentences, or (no code) the gateway's words; drawn in the reader's language. */
+type GatewayFailure = { ok: false; code?: string; key?: MessageKey; vars?: Record<string, string | number>; message?: string; detail?: string };
+type GatewayOutcome = { ok: true; result: GatewayVerdict } | GatewayFailure;
+/** A reason a receipt does not hold: one of the page's own sentences, or the verifier's (English) words. */
+type ReceiptReason = { key: MessageKey; vars?: Record<string, string> } | { text: string };
 /** A receipt's check; `salt` (of a salted record's receipt that could be read) goes to the gateway either way. */
-type ReceiptOutcome = { valid: true; receipt: Receipt; salt?: string } | { valid: false; reasons: string[]; salt?: string };
+type ReceiptOutcome = { valid: true; receipt: Receipt; salt?: string } | { valid: false; reasons: ReceiptReason[]; salt?: string };
 
 const $ = <T extends HTMLElement>(id: string): T => {
   const node = document.getElementById(id);
@@ -56,6 +62,10 @@ const progress = $<HTMLProgressElement>('hash-progress');
 const progressText = $<HTMLSpanElement>('progress-text');
 const clearButton = $<HTMLButtonElement>('clear-button');
 const live = $<HTMLDivElement>('live');
+const gatewayMsp = document.body.dataset.gateway ?? '';
+/** How to draw what the results area shows now, again when the language changes. */
+let shown: () => HTMLElement = () => placeholder();
+const placeholder = (): HTMLElement => el('p', { class: 'placeholder' }, t('verify.placeholder'));
 
 /** Each run gets a number; a run that is no longer the latest stops and shows nothing. */
 let generation = 0;
@@ -95,7 +105,7 @@ clearButton.addEventListener('click', () => {
   receiptInput.value = '';
   describeChoice();
   progressRow.hidden = true;
-  show(el('p', { class: 'placeholder' }, 'Choose a document to see whether it is the original.'));
+  show(placeholder);
   docInput.focus();
 });
 
@@ -119,7 +129,7 @@ window.addEventListener('drop', (event) => event.preventDefault());
 async function onDrop(files: File[]): Promise<void> {
   if (files.length === 0) return;
   if (files.length > 2) {
-    show(errorBox('Drop one document, and at most one receipt with it.'));
+    show(() => errorBox(t('verify.dropTooMany')));
     return;
   }
   let doc: File | undefined;
@@ -155,8 +165,8 @@ function setFile(input: HTMLInputElement, file: File): void {
 function describeChoice(): void {
   const doc = docInput.files?.[0];
   const receipt = receiptInput.files?.[0];
-  docChosen.textContent = doc ? `Chosen: ${doc.name} (${formatBytes(doc.size)})` : 'No document chosen.';
-  receiptChosen.textContent = receipt ? `Chosen: ${receipt.name} (${formatBytes(receipt.size)})` : 'No receipt chosen.';
+  docChosen.textContent = doc ? t('verify.chosen', { name: doc.name, size: formatBytes(doc.size) }) : t('verify.doc.none');
+  receiptChosen.textContent = receipt ? t('verify.chosen', { name: receipt.name, size: formatBytes(receipt.size) }) : t('verify.receipt.none');
 }
 
 // ---- one verification ------------------------------------------------------------------------
@@ -166,7 +176,7 @@ async function run(): Promise<void> {
   const doc = docInput.files?.[0];
   const receiptFile = receiptInput.files?.[0];
   if (!doc) {
-    if (receiptFile) show(errorBox('Choose the document as well: the receipt is checked against it.'));
+    if (receiptFile) show(() => errorBox(t('verify.needDocument')));
     return;
   }
   // Busy, not disabled: disabling the focused button would drop keyboard focus to the page.
@@ -176,7 +186,7 @@ async function run(): Promise<void> {
     try {
       docHash = await hashFile(doc, current);
     } catch (err) {
-      if (current === generation) show(errorBox(`The document could not be read: ${(err as Error).message}`));
+      if (current === generation) show(() => errorBox(t('verify.unreadable', { reason: (err as Error).message })));
       return;
     }
     if (current !== generation) return;
@@ -185,7 +195,7 @@ async function run(): Promise<void> {
     if (current !== generation) return;
     const gateway = await askGateway(docHash, receipt?.salt);
     if (current !== generation) return;
-    show(renderResult(doc, docHash, gateway, receipt));
+    show(() => renderResult(doc, docHash, gateway, receipt));
   } finally {
     if (current === generation) live.removeAttribute('aria-busy');
   }
@@ -214,12 +224,12 @@ function setProgress(done: number, total: number): void {
   const percent = total === 0 ? 100 : Math.floor((done / total) * 100);
   progress.value = percent;
   progressText.textContent = `${percent} %`;
-  progress.setAttribute('aria-valuetext', `${percent} percent, ${formatBytes(done)} of ${formatBytes(total)}`);
+  progress.setAttribute('aria-valuetext', t('verify.progress.value', { percent, done: formatBytes(done), total: formatBytes(total) }));
 }
 
 async function askGateway(docHash: string, salt: string | undefined): Promise<GatewayOutcome> {
   const key = keyInput.value.trim();
-  if (!key) return { ok: false, message: 'Enter your API key (step 1) to ask the ledger about this document.' };
+  if (!key) return { ok: false, key: 'verify.needKey' };
   let res: Response;
   try {
     res = await fetch('/v1/verifications', {
@@ -230,20 +240,21 @@ async function askGateway(docHash: string, salt: string | undefined): Promise<Ga
       cache: 'no-store',
     });
   } catch (err) {
-    return { ok: false, message: `The gateway could not be reached (${(err as Error).message}). Check your connection and try again.` };
+    return { ok: false, key: 'common.error.unreachable', detail: (err as Error).message };
   }
   let body: unknown;
   try {
     body = await res.json();
   } catch {
-    return { ok: false, message: `The gateway answered ${res.status} without a readable body.` };
+    return { ok: false, key: 'common.error.unreadable', vars: { status: res.status } };
   }
   if (res.ok) return { ok: true, result: body as GatewayVerdict };
   const error = (body as { error?: { code?: string; message?: string; requestId?: string } }).error;
+  // The sentence for the code in the reader's language; the gateway's own words, its code and the request id as the detail.
   return {
     ok: false,
-    message: error?.message ?? `The gateway answered ${res.status}.`,
-    detail: [error?.code ? `code ${error.code}` : '', error?.requestId ? `request id ${error.requestId}` : ''].filter(Boolean).join(', '),
+    ...(error?.code ? { code: error.code } : error?.message ? { message: error.message } : { key: 'common.error.status' as const, vars: { status: res.status } }),
+    detail: [error?.code ? error.code : '', error?.message && error.code ? `“${error.message}”` : '', error?.requestId ? `request id ${error.requestId}` : ''].filter(Boolean).join(' · '),
   };
 }
 
@@ -252,56 +263,59 @@ async function askGateway(docHash: string, salt: string | undefined): Promise<Ga
  * one just computed incrementally) rather than by handing the verifier the whole file.
  */
 async function checkReceipt(file: File, docHash: string): Promise<ReceiptOutcome> {
-  if (file.size > MAX_RECEIPT_BYTES) return { valid: false, reasons: [`The receipt file is ${formatBytes(file.size)}; a receipt is a few kilobytes.`] };
+  if (file.size > MAX_RECEIPT_BYTES) return { valid: false, reasons: [{ key: 'verify.receipt.tooLarge', vars: { size: formatBytes(file.size) } }] };
   try {
     const text = await file.text();
     const receipt = parseReceipt(text);
-    const { reasons } = verifyReceipt(receipt);
-    const all = [...reasons];
     const mismatch = documentMismatch(receipt, docHash);
-    if (mismatch) all.unshift(mismatch);
+    // The proof's own reasons are the verifier's (English, technical); the document's mismatch is said in the reader's language.
+    const all: ReceiptReason[] = verifyReceipt(receipt).reasons.map((text) => ({ text }));
+    if (mismatch) all.unshift({ key: receipt.salt === undefined ? 'verify.receipt.mismatch' : 'verify.receipt.mismatchSalted' });
     const salt = receipt.salt !== undefined ? { salt: receipt.salt } : {};
     return all.length === 0 ? { valid: true, receipt, ...salt } : { valid: false, reasons: all, ...salt };
   } catch (err) {
-    if (isAnchoringError(err)) return { valid: false, reasons: [`The receipt is not well-formed: ${err.message}`] };
-    return { valid: false, reasons: [`The receipt could not be read: ${(err as Error).message}`] };
+    if (isAnchoringError(err)) return { valid: false, reasons: [{ key: 'verify.receipt.malformed', vars: { reason: err.message } }] };
+    return { valid: false, reasons: [{ key: 'verify.receipt.unreadable', vars: { reason: (err as Error).message } }] };
   }
 }
 
 // ---- showing the result ----------------------------------------------------------------------
 
-const SENTENCES: Record<GatewayVerdict['verdict'], string> = {
-  ORIGINAL: 'This is the original: the issuer anchored exactly this document, and it is the current version.',
-  SUPERSEDED: 'This exact document was anchored, but the issuer has since replaced it with a newer version.',
-  RETRACTED: 'This exact document was anchored, but the issuer has retracted it. Do not rely on it.',
-  UNKNOWN: 'No organisation of the consortium has anchored this exact document. Even a one-byte change gives a different fingerprint.',
+const VERDICT_KEYS: Record<GatewayVerdict['verdict'], [MessageKey, MessageKey]> = {
+  ORIGINAL: ['verdict.ORIGINAL', 'verdict.sentence.ORIGINAL'],
+  SUPERSEDED: ['verdict.SUPERSEDED', 'verdict.sentence.SUPERSEDED'],
+  RETRACTED: ['verdict.RETRACTED', 'verdict.sentence.RETRACTED'],
+  UNKNOWN: ['verdict.UNKNOWN', 'verdict.sentence.UNKNOWN'],
 };
+
+/** An organisation by its display name, with its MSP ID when that differs. */
+const orgText = (mspId: string): string => (orgName(mspId) === mspId ? mspId : `${orgName(mspId)} (${mspId})`);
 
 function renderResult(doc: File, docHash: string, gateway: GatewayOutcome, receipt: ReceiptOutcome | undefined): HTMLElement {
   const out = el('div', { class: 'result' });
   if (gateway.ok) {
     const r = gateway.result;
     out.append(
-      el('p', { class: 'verdict' }, el('span', { class: `badge ${r.verdict}`, id: 'verdict' }, r.verdict), el('span', {}, `for ${doc.name}`)),
-      el('p', { class: 'verdict-sentence' }, SENTENCES[r.verdict] ?? ''),
+      el('p', { class: 'verdict' }, el('span', { class: `badge ${r.verdict}`, id: 'verdict', 'data-verdict': r.verdict }, VERDICT_KEYS[r.verdict] ? t(VERDICT_KEYS[r.verdict][0]) : r.verdict), el('span', {}, t('verify.for', { name: doc.name }))),
+      el('p', { class: 'verdict-sentence' }, VERDICT_KEYS[r.verdict] ? t(VERDICT_KEYS[r.verdict][1]) : ''),
     );
     const facts: [string, Node | string][] = [];
-    if (r.issuer) facts.push(['Issuer', r.issuer]);
-    if (r.recordId) facts.push(['Record', r.recordId]);
-    if (r.version !== undefined) facts.push(['Version', String(r.version)]);
-    if (r.anchoredAt) facts.push(['Anchored at', timeNode(r.anchoredAt)]);
-    if (r.txId) facts.push(['Ledger transaction', el('span', { class: 'mono' }, r.txId)]);
-    if (r.blockNumber) facts.push(['Ledger block', el('span', { class: 'mono', id: 'block-number' }, r.blockNumber)]);
-    if (r.supersededBy) facts.push(['Replaced by (SHA-256)', el('span', { class: 'mono' }, r.supersededBy)]);
-    if (r.retraction) facts.push(['Retracted', el('span', {}, `${r.retraction.reason}, `, timeNode(r.retraction.at))]);
-    facts.push(['Document SHA-256', el('span', { class: 'mono' }, docHash)]);
-    if (r.commitment === 'salted' && r.anchoredHash) facts.push(['Anchored as', el('span', { id: 'commitment' }, 'salted commitment: ', el('span', { class: 'mono' }, r.anchoredHash))]);
+    if (r.issuer) facts.push([t('verify.fact.issuer'), el('span', { id: 'issuer' }, orgText(r.issuer))]);
+    if (r.recordId) facts.push([t('verify.fact.record'), r.recordId]);
+    if (r.version !== undefined) facts.push([t('verify.fact.version'), String(r.version)]);
+    if (r.anchoredAt) facts.push([t('verify.fact.anchoredAt'), timeNode(r.anchoredAt)]);
+    if (r.txId) facts.push([t('verify.fact.tx'), el('span', { class: 'mono' }, r.txId)]);
+    if (r.blockNumber) facts.push([t('verify.fact.block'), el('span', { class: 'mono', id: 'block-number' }, r.blockNumber)]);
+    if (r.supersededBy) facts.push([t('verify.fact.replacedBy'), el('span', { class: 'mono' }, r.supersededBy)]);
+    if (r.retraction) facts.push([t('verify.fact.retracted'), el('span', {}, `${r.retraction.reason}, `, timeNode(r.retraction.at))]);
+    facts.push([t('verify.fact.docHash'), el('span', { class: 'mono' }, docHash)]);
+    if (r.commitment === 'salted' && r.anchoredHash) facts.push([t('verify.fact.anchoredAs'), el('span', { id: 'commitment' }, t('verify.salted'), el('span', { class: 'mono' }, r.anchoredHash))]);
     out.append(factList(facts));
     if (r.verdict === 'UNKNOWN' && r.note) out.append(el('p', { class: 'hint', id: 'salt-note' }, r.note));
   } else {
     out.append(
-      errorBox(gateway.message, gateway.detail),
-      factList([['Document SHA-256', el('span', { class: 'mono' }, docHash)]]),
+      errorBox(failureText(gateway), gateway.detail),
+      factList([[t('verify.fact.docHash'), el('span', { class: 'mono' }, docHash)]]),
     );
   }
   if (receipt) out.append(renderReceipt(receipt));
@@ -310,28 +324,40 @@ function renderResult(doc: File, docHash: string, gateway: GatewayOutcome, recei
 
 function renderReceipt(outcome: ReceiptOutcome): HTMLElement {
   if (!outcome.valid) {
-    return el('div', { class: 'receipt invalid', id: 'receipt-result' }, el('h3', {}, 'Receipt invalid'), el('ul', {}, ...outcome.reasons.map((r) => el('li', {}, r))));
+    return el('div', { class: 'receipt invalid', id: 'receipt-result' }, el('h3', {}, t('verify.receipt.invalid')), el('ul', {}, ...outcome.reasons.map((r) => el('li', {}, 'key' in r ? t(r.key, r.vars) : r.text))));
   }
   const { receipt } = outcome;
   const cp = receipt.checkpoint;
   return el(
     'div',
     { class: 'receipt valid', id: 'receipt-result' },
-    el('h3', {}, 'Receipt valid'),
+    el('h3', {}, t('verify.receipt.valid')),
     el(
       'p',
       {},
-      `The document is anchor ${receipt.leafIndex + 1} of ${receipt.treeSize} in the consortium's Merkle log (issuer ${receipt.leaf.issuer}, record ${receipt.leaf.recordId}, version ${receipt.leaf.version}); ` +
-        `the inclusion proof leads to the checkpointed root on EVM chain ${cp.chainId}, registry ${cp.contract}` +
-        (cp.evmBlockNumber !== undefined ? `, block ${cp.evmBlockNumber}.` : '.') +
-        (receipt.salt !== undefined ? ' The record is a salted commitment: the ledger holds a keyed hash of the document’s SHA-256 under the receipt’s salt, which matches this document.' : ''),
+      t('verify.receipt.text', {
+        index: receipt.leafIndex + 1,
+        size: receipt.treeSize,
+        issuer: orgText(receipt.leaf.issuer),
+        record: receipt.leaf.recordId,
+        version: receipt.leaf.version,
+        chain: cp.chainId,
+        contract: cp.contract,
+        block: cp.evmBlockNumber !== undefined ? t('verify.receipt.block', { block: cp.evmBlockNumber }) : '',
+      }) + (receipt.salt !== undefined ? t('verify.receipt.salted') : ''),
     ),
     factList([
-      ['Checkpoint root', el('span', { class: 'mono' }, cp.root)],
-      ...(cp.evmTxHash ? ([['EVM transaction', el('span', { class: 'mono' }, cp.evmTxHash)]] as [string, Node][]) : []),
-      ...(receipt.salt !== undefined ? ([['Salted commitment', el('span', { class: 'mono' }, receipt.leaf.docHash)]] as [string, Node][]) : []),
+      [t('verify.fact.root'), el('span', { class: 'mono' }, cp.root)],
+      ...(cp.evmTxHash ? ([[t('verify.fact.evmTx'), el('span', { class: 'mono' }, cp.evmTxHash)]] as [string, Node][]) : []),
+      ...(receipt.salt !== undefined ? ([[t('verify.fact.saltedCommitment'), el('span', { class: 'mono' }, receipt.leaf.docHash)]] as [string, Node][]) : []),
     ]),
   );
+}
+
+function failureText(f: GatewayFailure): string {
+  if (f.code) return errorText(f.code);
+  if (f.key) return t(f.key, f.vars);
+  return f.message ?? '';
 }
 
 function factList(facts: [string, Node | string][]): HTMLElement {
@@ -341,17 +367,17 @@ function factList(facts: [string, Node | string][]): HTMLElement {
 }
 
 function timeNode(iso: string): HTMLElement {
-  const date = new Date(iso);
-  const text = Number.isNaN(date.getTime()) ? iso : `${date.toLocaleString(undefined, { dateStyle: 'long', timeStyle: 'long' })}`;
-  return el('time', { datetime: iso, title: iso }, text);
+  return el('time', { datetime: iso, title: iso }, formatDate(iso, true));
 }
 
 function errorBox(message: string, detail?: string): HTMLElement {
-  return el('div', { class: 'error-box', id: 'error' }, el('p', { class: 'error-message' }, el('strong', {}, 'Not verified: '), message), ...(detail ? [el('p', { class: 'hint' }, `(${detail})`)] : []));
+  return el('div', { class: 'error-box', id: 'error' }, el('p', { class: 'error-message' }, el('strong', {}, `${t('verify.notVerified')} `), message), ...(detail ? [el('p', { class: 'hint' }, `(${detail})`)] : []));
 }
 
-function show(node: HTMLElement): void {
-  live.replaceChildren(node);
+/** Shows what `draw` makes in the results area, and draws it again when the reader switches language. */
+function show(draw: () => HTMLElement): void {
+  shown = draw;
+  live.replaceChildren(draw());
 }
 
 function el(tag: string, attrs: Record<string, string>, ...children: (Node | string)[]): HTMLElement {
@@ -372,3 +398,14 @@ function formatBytes(n: number): string {
   }
   return `${v.toFixed(v < 10 ? 1 : 0)} ${units[u]}`;
 }
+
+onLanguageChange(() => {
+  $('org-name').textContent = orgName(gatewayMsp);
+  describeChoice();
+  // Redraws only a finished answer: a run still under way draws its own.
+  if (!live.hasAttribute('aria-busy')) live.replaceChildren(shown());
+});
+mountLanguageSwitch();
+describeChoice();
+$('org-name').textContent = orgName(gatewayMsp);
+void loadOrganisations();

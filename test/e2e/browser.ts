@@ -24,6 +24,7 @@ export interface PwLocator {
   count(): Promise<number>;
   isVisible(): Promise<boolean>;
   selectOption(value: string): Promise<unknown>;
+  getAttribute(name: string): Promise<string | null>;
   waitFor(options?: { state?: 'visible' | 'attached' | 'hidden' | 'detached'; timeout?: number }): Promise<void>;
   focus(): Promise<void>;
   first(): PwLocator;
@@ -31,6 +32,7 @@ export interface PwLocator {
 }
 export interface PwPage {
   goto(url: string): Promise<PwResponse | null>;
+  reload(): Promise<PwResponse | null>;
   getByLabel(text: string, options?: { exact?: boolean }): PwLocator;
   getByRole(role: string, options?: { name?: string | RegExp; exact?: boolean }): PwLocator;
   locator(selector: string, options?: { hasText?: string | RegExp }): PwLocator;
@@ -86,9 +88,10 @@ export interface Browser {
 /**
  * Headless Chromium on a fresh profile dir, with one page open; makes the artifacts dir. The page's
  * uncaught errors and console errors go into `pageErrors`, but for the console errors that
- * `expectedConsoleError` matches (the browser reporting an answer a test asked for).
+ * `expectedConsoleError` matches (the browser reporting an answer a test asked for). `locale`
+ * (default en-GB) and `timezoneId` (default UTC) are the reader's.
  */
-export async function launchBrowser(options: { pageErrors: string[]; expectedConsoleError: RegExp }): Promise<Browser> {
+export async function launchBrowser(options: { pageErrors: string[]; expectedConsoleError: RegExp; locale?: string; timezoneId?: string }): Promise<Browser> {
   const chromium = loadPlaywright();
   if (!chromium) throw new Error('playwright-core is missing (call skipWithoutBrowser first)');
   const userDataDir = mkdtempSync(path.join(tmpdir(), 'medprov-chromium-'));
@@ -115,8 +118,9 @@ export async function launchBrowser(options: { pageErrors: string[]; expectedCon
       headless: true,
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
       viewport: { width: 1100, height: 900 },
-      locale: 'en-GB',
-      timezoneId: 'UTC',
+      // The browser's language (navigator.languages and Accept-Language) and time zone, as a reader's would be.
+      locale: options.locale ?? 'en-GB',
+      timezoneId: options.timezoneId ?? 'UTC',
     });
     const page = await context.newPage();
     page.on('pageerror', (e) => options.pageErrors.push(String(e)));

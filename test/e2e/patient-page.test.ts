@@ -24,6 +24,13 @@ const OFFICER_KEY = ROLE_KEYS['records-officer'];
 const CLAIMS_KEY = ROLE_KEYS['claims-officer'];
 const sha = (s: string): string => createHash('sha256').update(s).digest('hex');
 /** The page's derivation (gateway/web/patient.ts): a hardened account per hospital, from its MSP ID. */
+/** The consortium's display names the gateways serve (GET /v1/organisations); the page shows these, not MSP IDs. */
+export const ORGANISATIONS = [
+  { mspId: HOSPITAL, name: 'Hospital', type: 'hospital' as const, displayName: { ko: '한빛대학교병원', en: 'Hanbit University Hospital' } },
+  { mspId: INSURER, name: 'Insurer', type: 'insurer' as const, displayName: { ko: '누리손해보험', en: 'Nuri Insurance' } },
+];
+const HOSPITAL_NAME = ORGANISATIONS[0]!.displayName.en;
+const INSURER_NAME = ORGANISATIONS[1]!.displayName.en;
 const pathFor = (hospital: string): string => `m/44'/60'/${parseInt(id(`medprov-consent/hospital:${hospital}`).slice(2, 10), 16) & 0x7fffffff}'/0/0`;
 
 async function staff(gw: OrgGateway, key: string, p: string, json: unknown): Promise<{ status: number; body: any }> {
@@ -54,8 +61,8 @@ describe('e2e: the Patient page in headless Chromium (hospital + insurer gateway
     if (wall > ledger.now) ledger.advance(wall - ledger.now);
     await ledger.invoke(HOSPITAL, new IdentityContract(), 'initConsortium', CONSORTIUM);
     const limits = { patientPerSecond: 1000, patientBurst: 1000 };
-    hospital = await startOrgGateway({ ledger, mspId: HOSPITAL, type: 'hospital', dir, limits });
-    insurer = await startOrgGateway({ ledger, mspId: INSURER, type: 'insurer', dir, limits });
+    hospital = await startOrgGateway({ ledger, mspId: HOSPITAL, type: 'hospital', dir, limits, organisations: ORGANISATIONS });
+    insurer = await startOrgGateway({ ledger, mspId: INSURER, type: 'insurer', dir, limits, organisations: ORGANISATIONS });
 
     // The hospital anchors two of the patient's records through its API.
     for (const [recordId, category] of [
@@ -95,8 +102,11 @@ describe('e2e: the Patient page in headless Chromium (hospital + insurer gateway
     const html = await (await fetch(`${hospital!.url}/patient`)).text();
     expect(html).to.not.match(/<script(?![^>]*\bsrc=)[^>]*>/, 'no inline script');
     // The script is ready when it has rendered the key state.
-    await page.locator('#key-state').waitFor();
-    expect(await page.locator('#org-name').textContent()).to.equal(HOSPITAL);
+    await page.locator('#key-state', { hasText: 'No key loaded.' }).waitFor();
+    // English for an English-speaking browser (en-GB), the hospital by its display name.
+    expect(await page.evaluate<string>('document.documentElement.lang')).to.equal('en');
+    await page.locator('#org-name', { hasText: HOSPITAL_NAME }).waitFor();
+    expect(await page.getByRole('button', { name: 'English' }).getAttribute('aria-pressed')).to.equal('true');
     expect(pageErrors).to.deep.equal([]);
   });
 
@@ -133,6 +143,7 @@ describe('e2e: the Patient page in headless Chromium (hospital + insurer gateway
     expect(signed.patient).to.equal(address);
     expect(HDNodeWallet.fromMnemonic(seed, pathFor(HOSPITAL2)).address).to.not.equal(address);
     expect(await page.locator('#reg-address').textContent()).to.equal(address);
+    expect(await page.locator('#reg-hospital').textContent()).to.equal(HOSPITAL_NAME);
 
     const registered = await staff(hospital!, OFFICER_KEY, '/v1/patients', signed);
     expect(registered.status, JSON.stringify(registered.body)).to.equal(201);
@@ -141,17 +152,18 @@ describe('e2e: the Patient page in headless Chromium (hospital + insurer gateway
   });
 
   it('grants claims access to one category for 30 days to InsurerMSP; the insurer\'s access is PERMITTED', async () => {
-    await page.getByLabel('Organisation (MSP ID)').fill(INSURER);
+    expect(await page.locator('#grantee option').allTextContents()).to.include(`${INSURER_NAME} (${INSURER})`);
+    await page.getByLabel('Organisation', { exact: true }).selectOption(INSURER);
     await page.getByLabel('Purpose').selectOption('claims');
     await page.getByLabel('Record categories').fill(DISCHARGE);
     await page.getByLabel('Valid for (days)').fill('30');
     await page.getByRole('button', { name: 'Sign and give access' }).click();
     await page.locator('#grants .pill.active').waitFor({ timeout: 30_000 });
     // The status line is written after the grants table; wait for it rather than read it once.
-    await page.locator('#status', { hasText: `Access given: ${INSURER}` }).waitFor({ timeout: 30_000 });
-    expect(await status()).to.include('claims');
+    await page.locator('#status', { hasText: `Access given: ${INSURER_NAME}` }).waitFor({ timeout: 30_000 });
+    expect(await status()).to.include('Insurance claims');
     const row = (await page.locator('#grants tbody tr').first().textContent()) ?? '';
-    expect(row).to.include(INSURER).and.include('claims').and.include(DISCHARGE);
+    expect(row).to.include(INSURER_NAME).and.include('Insurance claims').and.include(DISCHARGE).and.not.include(INSURER);
 
     const grants = await fetch(`${hospital!.url}/v1/consents/check?${new URLSearchParams({ hospital: HOSPITAL, patientRef, grantee: INSURER, purpose: 'claims', category: DISCHARGE })}`, {
       headers: { authorization: `Bearer ${OFFICER_KEY}` },
@@ -165,7 +177,7 @@ describe('e2e: the Patient page in headless Chromium (hospital + insurer gateway
   });
 
   it("revokes in the page; the insurer's next access is DENIED (REVOKED)", async () => {
-    await page.getByRole('button', { name: `Revoke access of ${INSURER} for claims` }).click();
+    await page.getByRole('button', { name: `Revoke access of ${INSURER_NAME} for Insurance claims` }).click();
     await page.locator('#grants .pill.revoked').waitFor({ timeout: 30_000 });
     await page.locator('#status', { hasText: 'Access revoked' }).waitFor({ timeout: 30_000 });
     expect(await page.locator('#grants .pill.active').count()).to.equal(0);
@@ -183,7 +195,9 @@ describe('e2e: the Patient page in headless Chromium (hospital + insurer gateway
     await page.getByRole('button', { name: 'Use this registration' }).click();
     await page.locator('#error').waitFor({ state: 'visible', timeout: 30_000 });
     const text = (await page.locator('#error').textContent()) ?? '';
-    expect(text).to.include('PATIENT_BINDING_MISMATCH').and.include("The hospital and patientRef signed are not this key's registration.");
+    // The sentence for the code in the reader's language, the code, and the gateway's own words.
+    expect(text).to.include('PATIENT_BINDING_MISMATCH').and.include("The hospital and patient reference given are not this key's registration.");
+    expect(text).to.include("The hospital and patientRef signed are not this key's registration.");
     expect(await page.locator('#error').evaluate((e: { getAttribute(n: string): string | null }) => e.getAttribute('role'))).to.equal('alert');
     await page.screenshot({ path: path.join(ARTIFACTS, 'patient-error.png'), fullPage: true });
     // The registration that the gateway refused is not kept.
@@ -200,8 +214,10 @@ describe('e2e: the Patient page in headless Chromium (hospital + insurer gateway
     await page.locator('#status', { hasText: '2 access-log entries' }).waitFor({ timeout: 30_000 });
     const entries = await page.locator('#access-log tbody tr').allTextContents();
     expect(entries).to.have.length(2);
-    expect(entries[0]).to.include('DENY').and.include('revoked').and.include(INSURER).and.include('adm-2026-0001');
-    expect(entries[1]).to.include('PERMIT').and.include(INSURER).and.include('claims');
+    expect(entries[0]).to.include('DENY').and.include('revoked').and.include(INSURER_NAME).and.include('adm-2026-0001');
+    expect(entries[1]).to.include('PERMIT').and.include(INSURER_NAME).and.include('Insurance claims');
+    // The time in the reader's locale (en-GB, UTC), not an ISO string.
+    expect(entries[0]).to.match(/\d{1,2} [A-Z][a-z]{2} \d{4}, \d{2}:\d{2}:\d{2} UTC/);
     await page.screenshot({ path: path.join(ARTIFACTS, 'patient-access-log.png'), fullPage: true });
   });
 
@@ -212,12 +228,12 @@ describe('e2e: the Patient page in headless Chromium (hospital + insurer gateway
     await page.locator('#status', { hasText: '3 access-log entries' }).waitFor({ timeout: 30_000 });
     expect(await page.locator('#access-log tr.log-entry.disclosure').count()).to.equal(1);
     const cells = await page.locator('#access-log tr.log-entry.disclosure td').allTextContents();
-    expect(cells[1]).to.equal(`Disclosed by ${HOSPITAL} to ${INSURER}`);
-    expect(cells.join(' ')).to.include('adm-2026-0001').and.include('claims').and.include('DENY').and.include('revoked');
+    expect(cells[1]).to.equal(`Disclosed by ${HOSPITAL_NAME} to ${INSURER_NAME}`);
+    expect(cells.join(' ')).to.include('adm-2026-0001').and.include('Insurance claims').and.include('DENY').and.include('revoked');
     expect((await page.locator('#access-log tbody tr').first().textContent()) ?? '').to.include('Disclosed by');
   });
 
-  it('never sent the phrase or a private key; kept only the non-secret registration in session storage; each listing used a Patient credential', async () => {
+  it('never sent the phrase or a private key; kept only the non-secret registration in session storage (and nothing but the language in local storage); each listing used a Patient credential', async () => {
     const seed = Mnemonic.fromPhrase(words.join(' '));
     const secrets = [words.join(' '), HDNodeWallet.fromMnemonic(seed, pathFor(HOSPITAL)).privateKey.slice(2), seed.entropy.slice(2)];
     for (const r of requests) {
