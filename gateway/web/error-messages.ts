@@ -23,6 +23,7 @@ const SENTENCES: Record<string, readonly [en: string, ko: string]> = {
   INVALID_JSON: ['The request is not valid JSON.', '요청이 올바른 JSON 형식이 아닙니다.'],
   INVALID_REQUEST: ['The request is not valid: a field is missing or has the wrong form.', '요청이 올바르지 않습니다. 빠졌거나 형식이 잘못된 항목이 있습니다.'],
   INVALID_ARGUMENT: ['A value in the request is out of range or has the wrong form.', '요청의 값이 허용 범위를 벗어났거나 형식이 잘못되었습니다.'],
+  INVALID_FORMAT: ['This format is not offered here.', '이 형식은 제공되지 않습니다.'],
   INVALID_PATH: ['The address of the request is not valid.', '요청 주소가 올바르지 않습니다.'],
   INVALID_HASH: ['A hash has the wrong length or form.', '해시의 길이 또는 형식이 잘못되었습니다.'],
   UNKNOWN_FIELD: ['The request has a field this gateway does not know.', '요청에 게이트웨이가 알지 못하는 항목이 있습니다.'],

@@ -33,7 +33,13 @@ function remembered(): string | null {
   }
 }
 
-let lang: Lang = preferredLanguage(remembered(), navigator.languages?.length ? navigator.languages : [navigator.language]);
+/** The browser's preferred languages, best first (none outside a browser). */
+function browserLanguages(): readonly string[] {
+  if (typeof navigator === 'undefined') return [];
+  return navigator.languages?.length ? navigator.languages : [navigator.language];
+}
+
+let lang: Lang = preferredLanguage(remembered(), browserLanguages());
 const listeners: (() => void)[] = [];
 
 export const currentLanguage = (): Lang => lang;
@@ -98,8 +104,7 @@ export function mountLanguageSwitch(): void {
 /** The locale dates are written in: Korean (ko-KR), or the browser's own English variant. */
 export function locale(): string {
   if (lang === 'ko') return 'ko-KR';
-  const languages = navigator.languages?.length ? navigator.languages : [navigator.language];
-  return languages.find((l) => /^en\b/i.test(l)) ?? 'en-GB';
+  return browserLanguages().find((l) => /^en\b/i.test(l)) ?? 'en-GB';
 }
 
 /** A date (and time) in the reader's locale and time zone. */

@@ -197,7 +197,7 @@ export const MESSAGES = {
   'verify.unreadable': { en: 'The document could not be read: {reason}', ko: '문서를 읽을 수 없습니다: {reason}' },
   'verify.needKey': { en: 'Enter your API key (step 1) to ask the ledger about this document.', ko: '이 문서를 원장에 조회하려면 API 키를 입력하세요(1단계).' },
   'verify.notVerified': { en: 'Not verified:', ko: '검증되지 않음:' },
-  'verify.for': { en: 'for {name}', ko: '{name}' },
+  'verify.for': { en: 'for {name}', ko: '파일: {name}' },
   'verdict.ORIGINAL': { en: 'ORIGINAL', ko: '원본' },
   'verdict.SUPERSEDED': { en: 'SUPERSEDED', ko: '대체됨' },
   'verdict.RETRACTED': { en: 'RETRACTED', ko: '철회됨' },
