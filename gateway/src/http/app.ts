@@ -22,6 +22,7 @@ import { isAnchoringError } from '../anchoring/errors';
 import type { RetractionReason } from '../../../chaincode/src/lib/record-model';
 import { ApiKeyAuthenticator, type User, type UserConfig } from './auth';
 import { streamConsentEvents, type ConsentEventsOptions } from './consent-events';
+import { mountApiDocs } from './docs-page';
 import { openApiDocument } from './openapi';
 import { mountPages } from './pages';
 import { mountOrganisationRoute, mountRegistrationLinkRoutes } from './page-routes';
@@ -226,6 +227,7 @@ export function createGatewayApp(options: GatewayOptions): { app: express.Expres
     res.json(spec);
   });
   mountPages(app, { org });
+  mountApiDocs(app, { org });
   mountOrganisationRoute(app, options.organisations ?? [{ ...org, displayName: { ko: org.name, en: org.name } }]);
 
   const jsonBody = express.json({ limit: options.limits?.jsonBytes ?? '1mb', strict: true, type: 'application/json' });
