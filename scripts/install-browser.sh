@@ -3,7 +3,10 @@
 # quiet: a second run only checks. Needs root (or passwordless sudo) for apt-get.
 set -euo pipefail
 
-if [ -x /usr/bin/chromium ]; then
+# A Korean font too: the pages are tested (and their README screenshots taken) in Korean.
+korean_font() { fc-list 2>/dev/null | grep -qiE 'nanum|noto sans cjk|noto sans kr'; }
+
+if [ -x /usr/bin/chromium ] && korean_font; then
   exit 0
 fi
 
@@ -20,7 +23,7 @@ fi
 echo "install-browser: installing Debian's chromium (for the e2e tests)…"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends chromium >/dev/null
+$SUDO apt-get install -y -qq --no-install-recommends chromium fonts-nanum >/dev/null
 
 if [ ! -x /usr/bin/chromium ]; then
   echo "install-browser: apt-get finished but /usr/bin/chromium is still missing." >&2

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import type { Lang } from './language';
 
 /** code → [English, Korean]. */
 const SENTENCES: Record<string, readonly [en: string, ko: string]> = {
@@ -210,7 +211,6 @@ const REASONS: Record<string, readonly [en: string, ko: string]> = {
   NO_CONSENT: ['no consent', '동의 없음'],
 };
 
-export type Lang = 'ko' | 'en';
 
 /** The sentence for a gateway's error code in `lang`, or undefined for a code the pages do not know. */
 export function errorSentence(code: string, lang: Lang): string | undefined {

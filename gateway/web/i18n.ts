@@ -8,22 +8,13 @@
  *
  * @module
  */
-import { errorSentence, reasonText as reasonIn, type Lang } from './error-messages';
+import { errorSentence, reasonText as reasonIn } from './error-messages';
+import { preferredLanguage, type Lang } from './language';
 import { MESSAGES, type MessageKey } from './messages';
 
 export type { Lang, MessageKey };
 export const LANG_STORAGE = 'medprov.lang';
 type Vars = Record<string, string | number>;
-
-/** The language to show: a remembered choice, else the browser's first Korean or English preference, else English. */
-export function preferredLanguage(stored: string | null | undefined, languages: readonly string[]): Lang {
-  if (stored === 'ko' || stored === 'en') return stored;
-  for (const tag of languages) {
-    const primary = tag.toLowerCase().split('-')[0];
-    if (primary === 'ko' || primary === 'en') return primary;
-  }
-  return 'en';
-}
 
 function remembered(): string | null {
   try {

@@ -186,6 +186,7 @@ export const MESSAGES = {
   'verify.doc.none': { en: 'No document chosen.', ko: '선택한 문서가 없습니다.' },
   'verify.receipt.none': { en: 'No receipt chosen.', ko: '선택한 영수증이 없습니다.' },
   'verify.chosen': { en: 'Chosen: {name} ({size})', ko: '선택됨: {name} ({size})' },
+  'verify.bytes': { en: '{n} bytes', ko: '{n}바이트' },
   'verify.progress.label': { en: 'Hashing in the browser', ko: '브라우저에서 해시하는 중' },
   'verify.progress.value': { en: '{percent} percent, {done} of {total}', ko: '{percent}퍼센트, {total} 중 {done}' },
   'verify.button': { en: 'Verify', ko: '검증' },

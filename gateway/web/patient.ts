@@ -726,5 +726,14 @@ onLanguageChange(() => {
 mountLanguageSwitch();
 render();
 void loadOrganisations();
-const opened = LINK_FRAGMENT.exec(location.hash);
-if (opened) void openLink(opened[1]!);
+/** Opens the registration link in the address bar's fragment, if there is one. */
+function openLinkOfAddress(): void {
+  const opened = LINK_FRAGMENT.exec(location.hash);
+  if (opened) {
+    clearMessages();
+    void openLink(opened[1]!);
+  }
+}
+// A link opened in a tab that already shows this page changes only the fragment: no reload.
+window.addEventListener('hashchange', openLinkOfAddress);
+openLinkOfAddress();

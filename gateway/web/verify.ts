@@ -388,7 +388,7 @@ function el(tag: string, attrs: Record<string, string>, ...children: (Node | str
 }
 
 function formatBytes(n: number): string {
-  if (n < 1024) return `${n} bytes`;
+  if (n < 1024) return t('verify.bytes', { n });
   const units = ['KiB', 'MiB', 'GiB', 'TiB'];
   let v = n / 1024;
   let u = 0;

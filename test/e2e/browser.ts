@@ -28,6 +28,7 @@ export interface PwLocator {
   waitFor(options?: { state?: 'visible' | 'attached' | 'hidden' | 'detached'; timeout?: number }): Promise<void>;
   focus(): Promise<void>;
   first(): PwLocator;
+  filter(options: { hasText?: string | RegExp }): PwLocator;
   evaluate<R>(fn: (el: any) => R): Promise<R>; // eslint-disable-line @typescript-eslint/no-explicit-any
 }
 export interface PwPage {
@@ -116,7 +117,8 @@ export async function launchBrowser(options: { pageErrors: string[]; expectedCon
     context = await chromium.launchPersistentContext(userDataDir, {
       executablePath: CHROMIUM,
       headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      // --lang: the browser's own words (a file input's button) in the reader's language too.
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', `--lang=${options.locale ?? 'en-GB'}`],
       viewport: { width: 1100, height: 900 },
       // The browser's language (navigator.languages and Accept-Language) and time zone, as a reader's would be.
       locale: options.locale ?? 'en-GB',

@@ -10,6 +10,7 @@ import { FakeLedger } from '../unit/chaincode/fake-ledger';
 import { CONSORTIUM, HOSPITAL, HOSPITAL2, INSURER } from '../unit/chaincode/fixtures';
 import { ROLE_KEYS, startOrgGateway, type OrgGateway } from '../unit/support/org-gateways';
 import { ARTIFACTS, launchBrowser, skipWithoutBrowser, type Browser, type PwPage } from './browser';
+import { ORGANISATIONS } from './organisations';
 
 /**
  * The Patient page end to end: a hospital's and an insurer's real gateways on one in-memory
@@ -24,11 +25,6 @@ const OFFICER_KEY = ROLE_KEYS['records-officer'];
 const CLAIMS_KEY = ROLE_KEYS['claims-officer'];
 const sha = (s: string): string => createHash('sha256').update(s).digest('hex');
 /** The page's derivation (gateway/web/patient.ts): a hardened account per hospital, from its MSP ID. */
-/** The consortium's display names the gateways serve (GET /v1/organisations); the page shows these, not MSP IDs. */
-export const ORGANISATIONS = [
-  { mspId: HOSPITAL, name: 'Hospital', type: 'hospital' as const, displayName: { ko: '한빛대학교병원', en: 'Hanbit University Hospital' } },
-  { mspId: INSURER, name: 'Insurer', type: 'insurer' as const, displayName: { ko: '누리손해보험', en: 'Nuri Insurance' } },
-];
 const HOSPITAL_NAME = ORGANISATIONS[0]!.displayName.en;
 const INSURER_NAME = ORGANISATIONS[1]!.displayName.en;
 const pathFor = (hospital: string): string => `m/44'/60'/${parseInt(id(`medprov-consent/hospital:${hospital}`).slice(2, 10), 16) & 0x7fffffff}'/0/0`;

@@ -12,6 +12,7 @@
  *   receipt <file>                    fetch an anchored document's receipt (checked, then saved)
  *   verify-receipt <receipt> [<file>] check a receipt offline (and on chain with --rpc)
  *   patient register                  bind a patient's key file to the patient (records officers)
+ *   patient link                      a one-time registration link and QR code for the Patient page
  *   key create <file>                 a patient's new encrypted key file
  *   consent grant|revoke|list         the patient's consent, signed with their key file
  *   access-log                        who accessed the patient's records, and the decision
@@ -46,7 +47,7 @@ import { receiptCommand } from './commands/receipt';
 import { accessLogCommand } from './commands/access-log';
 import { consentGrantCommand, consentListCommand, consentRevokeCommand } from './commands/consent';
 import { keyCreateCommand } from './commands/key';
-import { patientRegisterCommand } from './commands/patient';
+import { patientLinkCommand, patientRegisterCommand } from './commands/patient';
 import { ARCHIVE_COMMANDS } from './commands/archive';
 import { ADMIN_COMMANDS } from './commands/admin';
 
@@ -59,6 +60,7 @@ export const COMMANDS: readonly Command[] = [
   receiptCommand,
   verifyReceiptCommand,
   patientRegisterCommand,
+  patientLinkCommand,
   keyCreateCommand,
   consentGrantCommand,
   consentRevokeCommand,

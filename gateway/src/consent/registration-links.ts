@@ -14,7 +14,6 @@
  * @module
  */
 import { randomBytes as nodeRandomBytes } from 'node:crypto';
-import qrcode from 'qrcode-generator';
 import { ApiError } from '../errors';
 import { NonceStore } from './nonce-store';
 import type { PatientBinding } from '../../../chaincode/src/lib/consent-model';
@@ -113,26 +112,4 @@ export class RegistrationLinks {
     }
     return found.value;
   }
-}
-
-/**
- * The QR code of `text` as a standalone SVG (black modules on white, a quiet zone of four
- * modules, error correction level M), with a title for screen readers.
- */
-export function qrCodeSvg(text: string, title = 'QR code'): string {
-  const qr = qrcode(0, 'M');
-  qr.addData(text, 'Byte');
-  qr.make();
-  const n = qr.getModuleCount();
-  const quiet = 4;
-  const size = n + 2 * quiet;
-  let path = '';
-  for (let row = 0; row < n; row++) {
-    for (let col = 0; col < n; col++) if (qr.isDark(row, col)) path += `M${col + quiet} ${row + quiet}h1v1h-1z`;
-  }
-  const escaped = title.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
-  return (
-    `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${size} ${size}" width="${size * 6}" height="${size * 6}" shape-rendering="crispEdges" role="img">` +
-    `<title>${escaped}</title><rect width="${size}" height="${size}" fill="#fff"/><path fill="#000" d="${path}"/></svg>`
-  );
 }

@@ -9,7 +9,8 @@
  */
 import type { Express, Request, RequestHandler, Response } from 'express';
 import type { OrganisationEntry } from '../../../network/src/network';
-import { qrCodeSvg, type RegistrationLinks } from '../consent/registration-links';
+import { qrCodeSvg } from '../consent/qr-code';
+import type { RegistrationLinks } from '../consent/registration-links';
 import type { SignedRegistration } from '../consent/service';
 import type { User } from './auth';
 import type { Operation, PatientOperation } from './roles';

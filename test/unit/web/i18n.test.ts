@@ -8,7 +8,7 @@ import { CONSENT_FEED_ERROR_STATUS } from '../../../gateway/src/consent/feed';
 import { PRIVACY_ERROR_CODES } from '../../../gateway/src/privacy/errors';
 import { RECOVERY_ERROR_CODES } from '../../../gateway/src/recovery/errors';
 import { ERROR_CODES, REASON_CODES, errorSentence, reasonText } from '../../../gateway/web/error-messages';
-import { preferredLanguage } from '../../../gateway/web/i18n';
+import { preferredLanguage } from '../../../gateway/web/language';
 import { MESSAGES, type MessageKey } from '../../../gateway/web/messages';
 
 /**

@@ -1,7 +1,10 @@
+import { writeFile } from 'node:fs/promises';
 import { getAddress } from 'ethers';
 import { REGISTER_PATIENT_TYPES, type RegisterPatientMessage } from '../../../../chaincode/src/lib/eip712';
 import type { PatientBinding } from '../../../../chaincode/src/lib/consent-model';
 import { consentDomainOf, sameTypes } from '../../consent/patient-client';
+import { qrCodeSvg, qrCodeText } from '../../consent/qr-code';
+import type { RegistrationLink } from '../../consent/registration-links';
 import type { RegistrationRequest } from '../../consent/service';
 import { str, type Command } from '../command';
 import { gatewaySettings } from '../config';
@@ -70,6 +73,70 @@ harmless. A key is registered at one hospital only: use one key file per hospita
       ['txId', body.binding.txId],
       ['key file', `${key.file} (now holds this registration)`],
     ])) out.line(l);
+    return EXIT.OK;
+  },
+};
+
+/**
+ * `medprov patient link`: the hospital's one-time registration link for a patient, and its QR
+ * code. The patient opens it on their phone; the Patient page shows the hospital's request,
+ * the patient signs it there and the page completes the registration: nothing to copy.
+ */
+export const patientLinkCommand: Command = {
+  name: 'patient link',
+  summary: 'a one-time registration link (and its QR code) that opens the Patient page with the request filled in (records officers)',
+  usage: 'patient link --patient-id <id> [--public-url <url>] [--qr <file.svg>] [--gateway <url>] [--api-key <key>] [--json]',
+  description: `
+Asks the gateway for a registration link for the hospital's patient id
+(POST /v1/patients/registration-links) and prints it with its QR code. The patient scans the
+code (or opens the link); the Patient page shows the request from this hospital, the patient
+creates or loads their key and signs, and the page completes the registration. The link
+registers once and expires with its request (15 minutes); it lives in the gateway's memory.
+--public-url is the address patients reach this gateway at, when it is not the one this
+command uses (e.g. https://consent.hanbit-hospital.example behind a proxy). --qr writes the
+QR code as an SVG file (to print, or show on the desk's screen).`,
+  examples: [
+    'medprov patient link --patient-id MRN-1001',
+    'medprov patient link --patient-id MRN-1001 --public-url https://consent.hanbit-hospital.example --qr /tmp/mrn-1001.svg',
+  ],
+  options: {
+    'patient-id': { type: 'string', value: 'id', description: "the hospital's patient id (never leaves the gateway)" },
+    'public-url': { type: 'string', value: 'url', description: "the gateway's address as patients reach it (default: the address this command uses)" },
+    qr: { type: 'string', value: 'file.svg', description: 'also write the QR code as an SVG file' },
+  },
+  usesGateway: true,
+  positionals: { min: 0, max: 0 },
+  async run(ctx) {
+    const { args, out, env } = ctx;
+    const patientId = str(args, 'patient-id');
+    if (!patientId) throw new UsageError("--patient-id is required: the hospital's id of the patient.");
+    const publicUrl = str(args, 'public-url');
+    let origin: string | undefined;
+    if (publicUrl !== undefined) {
+      try {
+        const u = new URL(publicUrl);
+        if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new Error('scheme');
+        origin = u.origin + u.pathname.replace(/\/+$/, '');
+      } catch {
+        throw new UsageError(`--public-url must be an http(s) address, e.g. https://consent.hospital.example (got ${JSON.stringify(publicUrl)}).`);
+      }
+    }
+    const client = new GatewayClient(gatewaySettings(args, env));
+    if (!client.settings.apiKey) throw new UsageError('no API key: a registration link is the records officer\'s to make (pass --api-key, set MEDPROV_API_KEY, or put "apiKey" in the config file).');
+    const { body } = await client.post<{ link: RegistrationLink & { url: string }; request: RegistrationRequest }>('/v1/patients/registration-links', { patientId });
+    const url = origin ? origin + body.link.path : new URL(body.link.path, client.settings.url).toString();
+    const qrFile = str(args, 'qr');
+    if (qrFile) await writeFile(qrFile, qrCodeSvg(url, 'Registration link / 등록 링크') + '\n');
+    out.document({ url, path: body.link.path, expiresAt: body.link.expiresAt, hospital: body.request.message.hospital, patientRef: body.request.message.patientRef, ...(qrFile ? { qrFile } : {}) });
+    out.line(qrCodeText(url));
+    out.line();
+    for (const l of fields([
+      ['link', url],
+      ['expires', body.link.expiresAt],
+      ['patientRef', body.request.message.patientRef],
+      ...(qrFile ? ([['QR code', qrFile]] as [string, string][]) : []),
+    ])) out.line(l);
+    out.line('Open it once: the patient signs in the page; the link then stops working.');
     return EXIT.OK;
   },
 };
