@@ -171,6 +171,14 @@ export function createGatewayApp(options: GatewayOptions): { app: express.Expres
   const requestCounts = new Map<string, { inc(): void }>();
   const latencies = new Map<string, { observe(seconds: number): void }>();
   if (options.anchorIndex) registerAnchorIndexMetrics(metrics, options.anchorIndex);
+  if (options.anchoring && 'service' in options.anchoring) registerAnchoringMetrics(metrics, options.anchoring.service);
+  const consentDecisions = new Counter({
+    name: 'medprov_consent_decisions_total',
+    help: 'Consent decisions this gateway answered, by kind (check: a query, nothing logged; access: a consent-checked access, logged on the ledger), decision and deny reason',
+    labelNames: ['kind', 'decision', 'reason'],
+    registers: [metrics],
+  });
+  const countDecision = (kind: 'check' | 'access', d: { decision: string; reason?: string }) => consentDecisions.inc({ kind, decision: d.decision, reason: d.reason ?? '' });
   if (consent) registerLedgerConflictMetrics(metrics, consent);
   if (options.ledgerPeer) registerLedgerPeerMetrics(metrics, options.ledgerPeer);
   registerLedgerWriteMetrics(metrics, { records, ...(options.acceptance ? { acceptance: options.acceptance } : {}) });
@@ -545,7 +553,9 @@ export function createGatewayApp(options: GatewayOptions): { app: express.Expres
 
     app.get('/v1/consents/check', ...route('checkConsent', async (req, res) => {
       // A plain copy: the query parser's object has no prototype.
-      res.json(await consent.checkConsent(validateBody<ConsentCheckQuery>('ConsentCheckQuery', { ...(req.query as Record<string, unknown>) })));
+      const decided = await consent.checkConsent(validateBody<ConsentCheckQuery>('ConsentCheckQuery', { ...(req.query as Record<string, unknown>) }));
+      countDecision('check', decided);
+      res.json(decided);
     }));
 
     app.get('/v1/consents/:hospital/:patientRef/:grantId', ...route('exportConsent', async (req, res, user) => {
@@ -569,7 +579,9 @@ export function createGatewayApp(options: GatewayOptions): { app: express.Expres
         throw new ApiError(403, 'FORBIDDEN_PURPOSE', `Your role (${user.role}) may not access records for the purpose ${body.purpose}.`);
       }
       // 200 whatever the decision: a DENY is logged on the ledger, an outcome rather than an error.
-      res.json(await consent.accessRecord(body.issuer, body.recordId, body.purpose));
+      const accessed = await consent.accessRecord(body.issuer, body.recordId, body.purpose);
+      countDecision('access', accessed);
+      res.json(accessed);
     }));
 
     app.post('/v1/patients/challenges', ...patientRoute('requestChallenge', async (req, res) => {
@@ -793,6 +805,23 @@ function registerLedgerPeerMetrics(metrics: Registry, peer: { status(): LedgerPe
       this.set(peer.status().switches);
     },
   });
+}
+
+/** Gauges read from the public anchoring (anchor log and EVM checkpoints) when /metrics is scraped. */
+function registerAnchoringMetrics(metrics: Registry, service: { status(): AnchoringStatus }): void {
+  const gauge = (name: string, help: string, read: (s: AnchoringStatus) => number) =>
+    new Gauge({
+      name,
+      help,
+      registers: [metrics],
+      collect() {
+        this.set(read(service.status()));
+      },
+    });
+  gauge('medprov_anchoring_log_size', 'Leaves (anchored record versions) in the public anchoring log', (s) => s.checkpointer.logSize);
+  gauge('medprov_anchoring_anchors_since_checkpoint', 'Leaves not yet covered by the last EVM checkpoint seen on chain', (s) => s.checkpointer.anchorsSinceCheckpoint);
+  gauge('medprov_anchoring_checkpoint_tree_size', 'Tree size of the latest EVM checkpoint seen or written', (s) => s.checkpointer.lastCheckpoint?.treeSize ?? 0);
+  gauge('medprov_anchoring_halted', '1 when the checkpointer halted (a fork or a tampered log): no further checkpoints', (s) => (s.checkpointer.halted ? 1 : 0));
 }
 
 /** Gauges read from the anchor index when /metrics is scraped: how far it has read, how far behind it is, who answered. */

@@ -110,6 +110,8 @@ export async function startOrgGateway(options: {
   organisations?: GatewayOptions['organisations'];
   /** Registration links' lifetime. */
   registrationLinks?: GatewayOptions['registrationLinks'];
+  /** The org's peer in use and its moves (shown at /healthz and /metrics). */
+  ledgerPeer?: GatewayOptions['ledgerPeer'];
 }): Promise<OrgGateway> {
   const { ledger, mspId, type, dir } = options;
   const keys = await PatientKeyStore.open({
@@ -187,6 +189,7 @@ export async function startOrgGateway(options: {
     ...(options.research ? { research: options.research } : {}),
     ...(options.organisations ? { organisations: options.organisations } : {}),
     ...(options.registrationLinks ? { registrationLinks: options.registrationLinks } : {}),
+    ...(options.ledgerPeer ? { ledgerPeer: options.ledgerPeer } : {}),
   });
   const server = http.createServer(app);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
