@@ -26,9 +26,17 @@ if [ -f "$DEST/fhir-validator.jar" ] && [ -d "$DEST/lib" ]; then
   exit 0
 fi
 
-for tool in java javac mvn; do
-  command -v "$tool" >/dev/null 2>&1 || { say "$tool is missing: the FHIR validator needs a JDK 17+ and Maven 3.8+ (Debian: apt-get install openjdk-17-jdk-headless maven)"; exit 1; }
-done
+missing_tools() { local t; for t in java javac mvn; do command -v "$t" >/dev/null 2>&1 || echo "$t"; done; }
+if [ -n "$(missing_tools)" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  say "installing Debian's JDK 17 and Maven (missing: $(missing_tools | tr '\n' ' '))"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -qq --no-install-recommends openjdk-17-jdk-headless maven >&2 \
+    || { apt-get update -qq >&2 && apt-get install -y -qq --no-install-recommends openjdk-17-jdk-headless maven >&2; } || true
+fi
+if [ -n "$(missing_tools)" ]; then
+  say "missing: $(missing_tools | tr '\n' ' ')- the FHIR validator needs a JDK 17+ and Maven 3.8+ (Debian: apt-get install openjdk-17-jdk-headless maven)"
+  exit 1
+fi
 
 mkdir -p "$CACHE_ROOT"
 STAGE=$(mktemp -d "$CACHE_ROOT/.fhir-validator-build.XXXXXX")

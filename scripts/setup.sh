@@ -17,3 +17,10 @@ fi
 
 step "Hyperledger Fabric binaries"
 bash scripts/install-fabric.sh >/dev/null
+
+step "HL7 FHIR validator (for the tests; needs a JDK 17+ and Maven)"
+if command -v java >/dev/null 2>&1 && command -v mvn >/dev/null 2>&1; then
+  bash scripts/install-fhir-validator.sh >/dev/null || echo "the FHIR validator could not be built now; the unit tests build it (scripts/install-fhir-validator.sh)" >&2
+else
+  echo "no java/mvn here: skipped (only the tests need it; scripts/install-fhir-validator.sh installs them as root)" >&2
+fi
