@@ -117,6 +117,8 @@ const TEMPLATES: Record<string, () => Record<string, unknown>> = {
     records: [{ issuer: HOSPITAL, recordId: 'rec-abuse-1', attributes: { sex: 'F', birthDate: '1961-03-02', regionCode: '11680', admissionDate: '2025-10-01', diagnosisCode: 'E11.9' } }],
   }),
   challenge: () => ({ address: ADDR }),
+  linkToken: () => ({ token: 'A'.repeat(32) }),
+  linkComplete: () => ({ token: 'A'.repeat(32), registration: TEMPLATES.register() }),
   check: () => ({ hospital: HOSPITAL, patientRef: hex64('ref'), purpose: 'claims' }),
 };
 
@@ -143,6 +145,9 @@ export const ROUTES: Route[] = [
   { method: 'POST', path: '/v1/verifications', auth: 'key', body: 'verify', multipart: true },
   { method: 'POST', path: '/v1/patients/registration-requests', auth: 'key', body: 'registrationRequest' },
   { method: 'POST', path: '/v1/patients', auth: 'key', body: 'register' },
+  { method: 'POST', path: '/v1/patients/registration-links', auth: 'key', body: 'registrationRequest' },
+  { method: 'POST', path: '/v1/patients/registration-links/open', auth: 'patient-body', body: 'linkToken' },
+  { method: 'POST', path: '/v1/patients/registration-links/complete', auth: 'patient-body', body: 'linkComplete' },
   { method: 'POST', path: '/v1/consents', auth: 'patient-body', body: 'grant' },
   { method: 'POST', path: '/v1/consents/revocations', auth: 'patient-body', body: 'revoke' },
   { method: 'GET', path: '/v1/consents/check', auth: 'key', query: 'check' },
@@ -164,7 +169,7 @@ export const ROUTES: Route[] = [
   { method: 'POST', path: '/v1/archives', auth: 'key', body: 'archive' },
   { method: 'GET', path: '/v1/archives/{issuer}/{archiveId}', auth: 'key' },
 ];
-export const OPEN_PATHS = ['/healthz', '/metrics', '/v1/openapi.json'];
+export const OPEN_PATHS = ['/healthz', '/metrics', '/v1/openapi.json', '/v1/organisations'];
 
 /** Strings no schema field accepts (patientId included: the privacy layer refuses these). */
 const BAD_STRINGS: (() => string)[] = [
