@@ -46,7 +46,7 @@ cp -r "$SRC/pom.xml" "$SRC/src" "$STAGE/"
 t0=$(date +%s)
 build() { (cd "$STAGE" && mvn -q -B -Dmaven.repo.local="$M2" "$@" package) >&2; }
 if ! build -o 2>/dev/null; then
-  say "fetching HAPI FHIR and its dependencies from Maven Central into $M2 (about 150 MB, once)"
+  say "fetching HAPI FHIR and its dependencies from Maven Central into $M2 (about 190 MB, once)"
   build || { say "the Maven build failed (see above)"; exit 1; }
 fi
 rm -rf "$DEST"

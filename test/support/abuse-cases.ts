@@ -169,7 +169,7 @@ export const ROUTES: Route[] = [
   { method: 'POST', path: '/v1/archives', auth: 'key', body: 'archive' },
   { method: 'GET', path: '/v1/archives/{issuer}/{archiveId}', auth: 'key' },
 ];
-export const OPEN_PATHS = ['/healthz', '/metrics', '/v1/openapi.json', '/v1/organisations'];
+export const OPEN_PATHS = ['/healthz', '/metrics', '/v1/openapi.json', '/docs', '/v1/organisations'];
 
 /** Strings no schema field accepts (patientId included: the privacy layer refuses these). */
 const BAD_STRINGS: (() => string)[] = [

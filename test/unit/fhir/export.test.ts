@@ -1,9 +1,6 @@
 import { expect } from 'chai';
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import type { ConsentGrant } from '../../../chaincode/src/lib/consent-model';
-import type { RecordAnchor } from '../../../chaincode/src/lib/record-model';
 import {
   anchorToProvenance,
   anchorToProvenanceBundle,
@@ -13,65 +10,13 @@ import {
   type Consent,
   type Provenance,
 } from '../../../gateway/src/fhir';
+import { DAY, HOSPITAL, INSURER, SPONSOR, T0, grant, patientRef, revoked, v1, v2, v2Retracted } from './fixtures';
 import { directIdentifiersIn, invariantErrors, r4Errors, schemaErrors } from './r4';
 
 /**
  * Issue 4: consent grants as FHIR R4 Consent, record anchors as FHIR R4 Provenance, validated
  * against the official R4 JSON schema and the R4 invariants the schema cannot express.
  */
-const sha = (s: string): string => createHash('sha256').update(s).digest('hex');
-const HOSPITAL = 'HospitalMSP';
-const INSURER = 'InsurerMSP';
-const SPONSOR = 'SponsorMSP';
-const T0 = 1_767_225_600; // 2026-01-01T00:00:00Z
-const DAY = 86_400;
-const iso = (seconds: number): string => new Date(seconds * 1000).toISOString();
-const patientRef = sha('patient ref');
-
-function grant(overrides: Partial<ConsentGrant> = {}): ConsentGrant {
-  return {
-    grantId: `0x${sha(`grant ${JSON.stringify(overrides)}`)}`,
-    hospital: HOSPITAL,
-    patientRef,
-    patient: '0x1234567890123456789012345678901234567890',
-    grantee: INSURER,
-    purpose: 'claims',
-    categories: ['loinc:18842-5'],
-    recordIds: [],
-    validFrom: T0,
-    validUntil: T0 + 30 * DAY,
-    nonce: `0x${sha('nonce')}`,
-    signature: `0x${'ab'.repeat(65)}`,
-    status: 'active',
-    grantedAt: iso(T0 + 5),
-    txId: 'tx000007',
-    submittedBy: HOSPITAL,
-    ...overrides,
-  };
-}
-
-const revoked = (g: ConsentGrant): ConsentGrant => ({
-  ...g,
-  status: 'revoked',
-  revocation: { at: iso(T0 + 2 * DAY), txId: 'tx000042', nonce: `0x${sha('revoke nonce')}`, signature: `0x${'cd'.repeat(65)}`, submittedBy: INSURER },
-});
-
-const v1: RecordAnchor = {
-  docHash: sha('discharge v1'),
-  recordId: 'adm-2026-0001',
-  version: 1,
-  issuer: HOSPITAL,
-  patientRef,
-  category: 'loinc:18842-5',
-  status: 'superseded',
-  supersededBy: sha('discharge v2'),
-  anchoredAt: iso(T0 + 10),
-  txId: 'tx000010',
-};
-const v2: RecordAnchor = { ...v1, docHash: sha('discharge v2'), version: 2, supersedes: v1.docHash, supersededBy: undefined, status: 'active', anchoredAt: iso(T0 + 20), txId: 'tx000020' };
-const v2Retracted: RecordAnchor = { ...v2, status: 'retracted', retraction: { reason: 'wrong-patient', at: iso(T0 + 30), txId: 'tx000030' } };
-delete (v2 as Partial<RecordAnchor>).supersededBy;
-delete (v2Retracted as Partial<RecordAnchor>).supersededBy;
 
 const expectValid = (resource: unknown): void => {
   expect(r4Errors(resource), JSON.stringify(resource, null, 1)).to.deep.equal([]);

@@ -1,7 +1,5 @@
 import { expect } from 'chai';
-import { createHash } from 'node:crypto';
 import type { AccessLogEntry, ConsentGrant } from '../../../chaincode/src/lib/consent-model';
-import type { RecordAnchor } from '../../../chaincode/src/lib/record-model';
 import {
   accessLogEntryToAuditEvent,
   accessLogToAuditEventBundle,
@@ -11,6 +9,7 @@ import {
   grantsToConsentBundle,
   retractionToProvenance,
 } from '../../../gateway/src/fhir';
+import { DAY, HOSPITAL, T0, grant, iso, patientRef, revoked, sha, v1, v2, v2Retracted } from './fixtures';
 import { hl7Validate, type Hl7Message, type Hl7Report } from './hl7-validator';
 
 /**
@@ -18,60 +17,13 @@ import { hl7Validate, type Hl7Message, type Hl7Report } from './hl7-validator';
  * official HL7 validator for R4 (HAPI FHIR's FhirInstanceValidator, tools/fhir-validator) with
  * no error; each warning it gives is one README.md ("FHIR") explains.
  */
-const sha = (s: string): string => createHash('sha256').update(s).digest('hex');
-const HOSPITAL = 'HospitalMSP';
-const T0 = 1_767_225_600; // 2026-01-01T00:00:00Z
-const DAY = 86_400;
-const iso = (seconds: number): string => new Date(seconds * 1000).toISOString();
-const patientRef = sha('patient ref');
-
-const grant = (overrides: Partial<ConsentGrant>): ConsentGrant => ({
-  grantId: `0x${sha(`grant ${JSON.stringify(overrides)}`)}`,
-  hospital: HOSPITAL,
-  patientRef,
-  patient: '0x1234567890123456789012345678901234567890',
-  grantee: 'InsurerMSP',
-  purpose: 'claims',
-  categories: ['loinc:18842-5'],
-  recordIds: [],
-  validFrom: T0,
-  validUntil: T0 + 30 * DAY,
-  nonce: `0x${sha('nonce')}`,
-  signature: `0x${'ab'.repeat(65)}`,
-  status: 'active',
-  grantedAt: iso(T0 + 5),
-  txId: 'tx000007',
-  submittedBy: HOSPITAL,
-  ...overrides,
-});
-
 const grants: ConsentGrant[] = [
   grant({}),
   grant({ grantee: 'HospitalBMSP', purpose: 'treatment', categories: [], recordIds: ['adm-2026-0001', 'lab-7'] }),
   grant({ grantee: 'SponsorMSP', purpose: 'research:TRIAL-2026-01', categories: ['loinc:11502-2', 'imaging'] }),
-  {
-    ...grant({ purpose: 'claims', categories: ['discharge'] }),
-    status: 'revoked',
-    revocation: { at: iso(T0 + 2 * DAY), txId: 'tx000042', nonce: `0x${sha('revoke')}`, signature: `0x${'cd'.repeat(65)}`, submittedBy: 'InsurerMSP' },
-  },
+  revoked(grant({ purpose: 'claims', categories: ['discharge'] })),
   grant({ validUntil: T0 + 10 }), // expired at the time of export
 ];
-
-const v1: RecordAnchor = {
-  docHash: sha('discharge v1'),
-  recordId: 'adm-2026-0001',
-  version: 1,
-  issuer: HOSPITAL,
-  patientRef,
-  category: 'loinc:18842-5',
-  status: 'superseded',
-  supersededBy: sha('discharge v2'),
-  anchoredAt: iso(T0 + 10),
-  txId: 'tx000010',
-};
-const { supersededBy: _s, ...v1Fields } = v1;
-const v2: RecordAnchor = { ...v1Fields, docHash: sha('discharge v2'), version: 2, supersedes: v1.docHash, status: 'active', anchoredAt: iso(T0 + 20), txId: 'tx000020' };
-const v2Retracted: RecordAnchor = { ...v2, status: 'retracted', retraction: { reason: 'wrong-patient', at: iso(T0 + 30), txId: 'tx000030' } };
 
 const entry = (overrides: Partial<AccessLogEntry>): AccessLogEntry => ({
   accessor: 'InsurerMSP',
