@@ -43,6 +43,7 @@ export {
 export { AcceptanceService, type Acknowledgement, type RequestContext } from './service';
 export {
   Submitter,
+  LAG_CONFIRMATIONS,
   backoffDelay,
   submitterOptionsFromEnv,
   classifyFailure,

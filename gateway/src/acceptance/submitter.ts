@@ -32,7 +32,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { CHAINCODE_ERROR_CODES } from '../../../chaincode/src/lib/errors';
 import { MAX_BATCH } from '../../../chaincode/src/lib/record-model';
 import type { Ledger } from '../fabric/client';
-import { LedgerError, toLedgerError } from '../fabric/errors';
+import { isLagSensitiveCode, LedgerError, toLedgerError } from '../fabric/errors';
 import { DEFAULT_CONCURRENCY, LedgerWriter, NotSentError, type CallReport, type WriterCounts } from './coalescer';
 import { AcceptanceError, isAcceptanceError } from './errors';
 import type { AcceptanceJournal, AcceptedEntry, Outcome } from './journal';
@@ -153,6 +153,17 @@ export type FailureClass = 'transient' | 'final' | 'unknown';
 // Codes on which the chaincode refused the request itself: deterministic, final. Not
 // CONSORTIUM_NOT_CONFIGURED, which the consortium's initialisation fixes.
 const FINAL_CODES: ReadonlySet<string> = new Set(CHAINCODE_ERROR_CODES.filter((c) => c !== 'CONSORTIUM_NOT_CONFIGURED'));
+
+/**
+ * Refusals that name state as missing ({@link isLagSensitiveCode}: RECORD_NOT_FOUND, …) can come from
+ * a peer that has not committed the latest blocks yet: an endorsing peer of another organisation
+ * a block behind, or the gateway's own peer just restarted and catching up. The journal sends a
+ * request only after the ones it depends on have committed, so such a refusal is recorded as
+ * final only when it persists over this many attempts (a few seconds of backoff).
+ * Seen on the real network: an amendment sent right behind its committed anchor was refused
+ * RECORD_NOT_FOUND once, by a peer that had not yet caught up.
+ */
+export const LAG_CONFIRMATIONS = 6;
 
 /** Classifies a ledger failure: retry soon (`transient`), give up (`final`), or retry and alert (`unknown`). */
 export function classifyFailure(err: unknown): FailureClass {
@@ -455,6 +466,10 @@ export class Submitter {
       if (err instanceof NotSentError) return { notSent: true };
       const ledgerError = err instanceof LedgerError ? err : toLedgerError(err);
       const cls = classifyFailure(ledgerError);
+      if (cls === 'final' && isLagSensitiveCode(ledgerError.code) && t.attempts < LAG_CONFIRMATIONS) {
+        // Perhaps a peer a block behind: asked again before it counts (see LAG_CONFIRMATIONS).
+        return { retry: ledgerError, cls: 'transient' };
+      }
       if (cls === 'final') {
         this.logger.info('acceptance: the ledger refused a request', { id, kind, attempts: t.attempts, code: ledgerError.code, message: ledgerError.message });
         return { status: 'rejected', code: ledgerError.code, message: ledgerError.message };

@@ -5,7 +5,7 @@ import { common } from '@hyperledger/fabric-protos';
 import { createPrivateKey } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { errorTexts, toLedgerError } from './errors';
+import { errorTexts, refusedOnlyByLaggingPeers, toLedgerError } from './errors';
 
 /** Where one organisation's Fabric identity and its peer's gateway service are. */
 export interface OrgConnection {
@@ -213,7 +213,7 @@ export class LedgerClient implements Ledger, LedgerEvents {
   async submit(name: string, ...args: string[]): Promise<Committed> {
     try {
       const { endorseMs, submitMs } = callDeadlines(this.deadlines, args.reduce((n, a) => n + Buffer.byteLength(a), 0));
-      const endorsed = await this.contract().newProposal(name, { arguments: args }).endorse({ deadline: Date.now() + endorseMs });
+      const endorsed = await this.endorse(name, args, endorseMs);
       const submitted = await endorsed.submit({ deadline: Date.now() + submitMs });
       const status = await submitted.getStatus();
       if (!status.successful) {
@@ -224,6 +224,24 @@ export class LedgerClient implements Ledger, LedgerEvents {
       return { result: submitted.getResult(), transactionId: status.transactionId, blockNumber: status.blockNumber };
     } catch (err) {
       throw toLedgerError(err);
+    }
+  }
+
+  /**
+   * Endorses a new proposal. When only other organisations' peers refused it, with a code that
+   * names state as missing, they are most likely a block behind this org's peer: the proposal is
+   * endorsed again (a new transaction id; nothing was ordered) after 0.25, 0.5 and 1 s before the
+   * refusal counts — e.g. a grant sent right after its patient's registration committed, endorsed
+   * by another org's peer that has not committed that block yet (MAJORITY endorsement).
+   */
+  private async endorse(name: string, args: string[], endorseMs: number) {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.contract().newProposal(name, { arguments: args }).endorse({ deadline: Date.now() + endorseMs });
+      } catch (err) {
+        if (attempt >= 3 || !refusedOnlyByLaggingPeers(err, this.connection.mspId)) throw err;
+        await new Promise((r) => setTimeout(r, 250 * 2 ** attempt));
+      }
     }
   }
 

@@ -97,3 +97,28 @@ export function errorTexts(err: unknown): string[] {
   const e = err as { message?: string; details?: { message?: string }[] };
   return [e?.message ?? String(err), ...(e?.details ?? []).map((d) => d.message ?? '')];
 }
+
+/**
+ * Refusals that name state as missing (RECORD_NOT_FOUND, PATIENT_NOT_REGISTERED, GRANT_NOT_FOUND, …):
+ * what a peer that has not committed the latest blocks yet answers about something that was just
+ * written. Whoever knows the write committed asks again before believing one.
+ */
+export function isLagSensitiveCode(code: string): boolean {
+  return /_NOT_FOUND$|_NOT_REGISTERED$/.test(code);
+}
+
+/**
+ * True when an endorsement failed only because peers of *other* organisations refused with a
+ * lag-sensitive code ({@link isLagSensitiveCode}) while this organisation's own peer — which has
+ * committed everything this gateway saw commit — did not refuse: those peers are most likely a
+ * block behind, and the same call a moment later succeeds.
+ */
+export function refusedOnlyByLaggingPeers(err: unknown, ownMspId: string): boolean {
+  const details = (err as { details?: { mspId?: string; message?: string }[] })?.details;
+  if (!Array.isArray(details) || details.length === 0) return false;
+  if (parseChaincodeError((err as Error)?.message ?? '')) return false;
+  return details.every((d) => {
+    const parsed = parseChaincodeError(d.message ?? '');
+    return d.mspId !== undefined && d.mspId !== ownMspId && parsed !== undefined && isLagSensitiveCode(parsed.code);
+  });
+}

@@ -3,6 +3,7 @@ import { rmSync } from 'node:fs';
 import {
   AcceptanceJournal,
   Submitter,
+  LAG_CONFIRMATIONS,
   backoffDelay,
   classifyFailure,
   prepareAmendRecord,
@@ -166,7 +167,7 @@ describe('acceptance submitter (real chaincode on the in-memory stub)', function
     });
   });
 
-  it("non-transient refusals end rejected with the chaincode's code after one attempt", async () => {
+  it("non-transient refusals end rejected with the chaincode's code after one attempt; one that names state as missing only once it persists (a peer may be a block behind)", async () => {
     await (async () => {
       const own = submitter(new FaultyLedger(new ChaincodeLedger(ledger, HOSPITAL)));
       await journal.accept(await anchor(1));
@@ -184,12 +185,31 @@ describe('acceptance submitter (real chaincode on the in-memory stub)', function
       const { id } = await journal.accept(request);
       await s.idle();
       const status = s.status(id);
+      const attempts = code === 'RECORD_NOT_FOUND' ? LAG_CONFIRMATIONS : 1;
       expect(status, what).to.include({ state: 'rejected', code });
-      expect(faulty.submits, what).to.have.length(1);
-      expect(s.counts(), what).to.include({ attempts: 1, retries: 0, rejected: 1 });
+      expect(faulty.submits, what).to.have.length(attempts);
+      expect(s.counts(), what).to.include({ attempts, retries: attempts - 1, rejected: 1 });
       expect(journal.get(id)?.outcome, what).to.include({ status: 'rejected', code });
       await s.stop();
     }
+  });
+
+  it('an amendment refused RECORD_NOT_FOUND by a peer a block behind its committed anchor is asked again, and commits', async () => {
+    const real = new ChaincodeLedger(ledger, HOSPITAL);
+    let lagging = 2;
+    const behind = delegatingLedger(real, {
+      submit: async (name, ...args) => {
+        if (name === 'Records:amendRecord' && lagging-- > 0) throw new LedgerError('RECORD_NOT_FOUND', 'record rec-1 of HospitalMSP is not anchored.', undefined);
+        return real.submit(name, ...args);
+      },
+    });
+    const s = submitter(behind);
+    const anchored = await journal.accept(await anchor(1));
+    const amended = await journal.accept(prepareAmendRecord(HOSPITAL, 'rec-1', { docHash: docHash('v2') }));
+    await s.idle();
+    expect(s.status(anchored.id)).to.include({ state: 'committed' });
+    expect(s.status(amended.id)).to.include({ state: 'committed' });
+    expect(s.counts()).to.include({ rejected: 0 });
   });
 
   it('keeps retrying failures it cannot classify (never rejects on a guess), logs them as errors and counts them as stuck', async () => {

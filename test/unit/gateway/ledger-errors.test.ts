@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { LedgerError, toLedgerError } from '../../../gateway/src/fabric/errors';
+import { LedgerError, refusedOnlyByLaggingPeers, toLedgerError } from '../../../gateway/src/fabric/errors';
 
 describe('gateway: Fabric errors', () => {
   it("keeps the chaincode's own code when a peer's details carry it", () => {
@@ -40,6 +40,20 @@ describe('gateway: Fabric errors', () => {
     const err = toLedgerError({ message: '9 FAILED_PRECONDITION: no combination of peers can be derived which satisfy the endorsement policy: no peer combination can satisfy the endorsement policy', code: 9 });
     expect(err).to.include({ code: 'LEDGER_UNAVAILABLE', transient: true });
     expect(err.message).to.include('not recorded');
+  });
+
+  it("tells a refusal of other orgs' peers a block behind (a missing record or patient, only from them) from a refusal to believe", () => {
+    const endorse = (details: { mspId: string; message: string }[]) =>
+      Object.assign(new Error('10 ABORTED: failed to endorse transaction, see attached details for more info'), { name: 'EndorseError', code: 10, details: details.map((d) => ({ address: 'peer:7051', ...d })) });
+    const missing = 'chaincode response 500, RECORD_NOT_FOUND: record r-1 of HospitalMSP is not anchored.';
+    expect(refusedOnlyByLaggingPeers(endorse([{ mspId: 'InsurerMSP', message: missing }]), 'HospitalMSP')).to.equal(true);
+    expect(refusedOnlyByLaggingPeers(endorse([{ mspId: 'InsurerMSP', message: missing }, { mspId: 'SponsorMSP', message: missing.replace('RECORD', 'PATIENT').replace('NOT_FOUND', 'NOT_REGISTERED') }]), 'HospitalMSP')).to.equal(true);
+    // The own peer refused too: believed.
+    expect(refusedOnlyByLaggingPeers(endorse([{ mspId: 'HospitalMSP', message: missing }]), 'HospitalMSP')).to.equal(false);
+    expect(refusedOnlyByLaggingPeers(endorse([{ mspId: 'InsurerMSP', message: missing }, { mspId: 'HospitalMSP', message: missing }]), 'HospitalMSP')).to.equal(false);
+    // A refusal no later block changes: believed.
+    expect(refusedOnlyByLaggingPeers(endorse([{ mspId: 'InsurerMSP', message: 'chaincode response 500, FORBIDDEN_NOT_ISSUER: not yours.' }]), 'HospitalMSP')).to.equal(false);
+    expect(refusedOnlyByLaggingPeers(new Error('RECORD_NOT_FOUND: no such record'), 'HospitalMSP')).to.equal(false);
   });
 
   it("marks a chaincode the peer cannot reach, or gave up on, as transient (a batch is retried whole, not record by record)", () => {
