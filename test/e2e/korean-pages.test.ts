@@ -3,12 +3,11 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { IdentityContract } from '../../chaincode/src';
 import { FakeLedger } from '../unit/chaincode/fake-ledger';
-import { CONSORTIUM, HOSPITAL, INSURER } from '../unit/chaincode/fixtures';
-import { ROLE_KEYS, startOrgGateway, type OrgGateway } from '../unit/support/org-gateways';
+import { HOSPITAL, INSURER } from '../unit/chaincode/fixtures';
+import { ROLE_KEYS, type OrgGateway } from '../unit/support/org-gateways';
 import { ARTIFACTS, launchBrowser, skipWithoutBrowser, type Browser, type PwPage } from './browser';
-import { ORGANISATIONS } from './organisations';
+import { ORGANISATIONS, startPatientPageGateways } from './organisations';
 
 /**
  * Both pages for a Korean reader, end to end: headless Chromium with a Korean locale (so
@@ -46,12 +45,7 @@ describe('e2e: the pages in Korean (ko-KR, Asia/Seoul): registration by one-time
   before(async function () {
     skipWithoutBrowser(this, 'the Korean pages e2e test');
     dir = mkdtempSync(path.join(tmpdir(), 'medprov-e2e-ko-'));
-    const wall = Math.floor(Date.now() / 1000);
-    if (wall > ledger.now) ledger.advance(wall - ledger.now);
-    await ledger.invoke(HOSPITAL, new IdentityContract(), 'initConsortium', CONSORTIUM);
-    const limits = { patientPerSecond: 1000, patientBurst: 1000 };
-    hospital = await startOrgGateway({ ledger, mspId: HOSPITAL, type: 'hospital', dir, limits, organisations: ORGANISATIONS });
-    insurer = await startOrgGateway({ ledger, mspId: INSURER, type: 'insurer', dir, limits, organisations: ORGANISATIONS });
+    ({ hospital, insurer } = await startPatientPageGateways(ledger, dir));
     const anchored = await staff(hospital, OFFICER_KEY, '/v1/records', { recordId: 'adm-2026-0007', docHash: sha(document), patientId: 'MRN-2001', category: DISCHARGE });
     expect(anchored.status, JSON.stringify(anchored.body)).to.equal(201);
     // The refusals the tests ask for (a used and an expired link, a wrong API key) are reported by the browser too.

@@ -4,13 +4,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { HDNodeWallet, Mnemonic, id } from 'ethers';
-import { AccessContract, IdentityContract } from '../../chaincode/src';
+import { AccessContract } from '../../chaincode/src';
 import { PAGE_CSP } from '../../gateway/src/http/pages';
 import { FakeLedger } from '../unit/chaincode/fake-ledger';
-import { CONSORTIUM, HOSPITAL, HOSPITAL2, INSURER } from '../unit/chaincode/fixtures';
-import { ROLE_KEYS, startOrgGateway, type OrgGateway } from '../unit/support/org-gateways';
+import { HOSPITAL, HOSPITAL2, INSURER } from '../unit/chaincode/fixtures';
+import { ROLE_KEYS, type OrgGateway } from '../unit/support/org-gateways';
 import { ARTIFACTS, launchBrowser, skipWithoutBrowser, type Browser, type PwPage } from './browser';
-import { ORGANISATIONS } from './organisations';
+import { ORGANISATIONS, startPatientPageGateways } from './organisations';
 
 /**
  * The Patient page end to end: a hospital's and an insurer's real gateways on one in-memory
@@ -51,14 +51,7 @@ describe('e2e: the Patient page in headless Chromium (hospital + insurer gateway
   before(async function () {
     skipWithoutBrowser(this, 'the Patient page e2e test');
     dir = mkdtempSync(path.join(tmpdir(), 'medprov-e2e-patient-'));
-    // The page signs with the browser's clock, as a patient's phone would; the stub's clock is
-    // brought to the same time (a real gateway's transaction time is its wall clock too).
-    const wall = Math.floor(Date.now() / 1000);
-    if (wall > ledger.now) ledger.advance(wall - ledger.now);
-    await ledger.invoke(HOSPITAL, new IdentityContract(), 'initConsortium', CONSORTIUM);
-    const limits = { patientPerSecond: 1000, patientBurst: 1000 };
-    hospital = await startOrgGateway({ ledger, mspId: HOSPITAL, type: 'hospital', dir, limits, organisations: ORGANISATIONS });
-    insurer = await startOrgGateway({ ledger, mspId: INSURER, type: 'insurer', dir, limits, organisations: ORGANISATIONS });
+    ({ hospital, insurer } = await startPatientPageGateways(ledger, dir));
 
     // The hospital anchors two of the patient's records through its API.
     for (const [recordId, category] of [

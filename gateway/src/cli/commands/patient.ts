@@ -6,12 +6,23 @@ import { consentDomainOf, sameTypes } from '../../consent/patient-client';
 import { qrCodeSvg, qrCodeText } from '../../consent/qr-code';
 import type { RegistrationLink } from '../../consent/registration-links';
 import type { RegistrationRequest } from '../../consent/service';
-import { str, type Command } from '../command';
+import { str, type Command, type Context } from '../command';
 import { gatewaySettings } from '../config';
 import { GatewayClient } from '../client';
 import { CliError, EXIT, UsageError } from '../errors';
 import { fields } from '../output';
 import { KEY_OPTION, keyFilePath, readKeyFile, saveRegistration, unlockKey } from '../patient';
+
+const PATIENT_ID_OPTION = { 'patient-id': { type: 'string', value: 'id', description: "the hospital's patient id (never leaves the gateway)" } } as const;
+
+/** The patient id and a client with the records officer's API key; `act` names what needs it, for the usage error. */
+function recordsOfficer(ctx: Context, act: string): { patientId: string; client: GatewayClient } {
+  const patientId = str(ctx.args, 'patient-id');
+  if (!patientId) throw new UsageError("--patient-id is required: the hospital's id of the patient.");
+  const client = new GatewayClient(gatewaySettings(ctx.args, ctx.env));
+  if (!client.settings.apiKey) throw new UsageError(`no API key: ${act} is the records officer's act (pass --api-key, set MEDPROV_API_KEY, or put "apiKey" in the config file).`);
+  return { patientId, client };
+}
 
 /**
  * `medprov patient register`: the hospital binds a patient's key to the patient's patientRef,
@@ -37,17 +48,14 @@ harmless. A key is registered at one hospital only: use one key file per hospita
     'MEDPROV_API_KEY=… medprov patient register --patient-id MRN-1001 --key patient.key.json --json',
   ],
   options: {
-    'patient-id': { type: 'string', value: 'id', description: "the hospital's patient id (never leaves the gateway)" },
+    ...PATIENT_ID_OPTION,
     ...KEY_OPTION,
   },
   usesGateway: true,
   positionals: { min: 0, max: 0 },
   async run(ctx) {
-    const { args, out, env } = ctx;
-    const patientId = str(args, 'patient-id');
-    if (!patientId) throw new UsageError("--patient-id is required: the hospital's id of the patient.");
-    const client = new GatewayClient(gatewaySettings(args, env));
-    if (!client.settings.apiKey) throw new UsageError('no API key: registering is the records officer\'s act (pass --api-key, set MEDPROV_API_KEY, or put "apiKey" in the config file).');
+    const { out, env } = ctx;
+    const { patientId, client } = recordsOfficer(ctx, 'registering');
     const key = await readKeyFile(keyFilePath(ctx));
     const wallet = await unlockKey(key, env);
 
@@ -100,16 +108,14 @@ QR code as an SVG file (to print, or show on the desk's screen).`,
     'medprov patient link --patient-id MRN-1001 --public-url https://consent.hanbit-hospital.example --qr /tmp/mrn-1001.svg',
   ],
   options: {
-    'patient-id': { type: 'string', value: 'id', description: "the hospital's patient id (never leaves the gateway)" },
+    ...PATIENT_ID_OPTION,
     'public-url': { type: 'string', value: 'url', description: "the gateway's address as patients reach it (default: the address this command uses)" },
     qr: { type: 'string', value: 'file.svg', description: 'also write the QR code as an SVG file' },
   },
   usesGateway: true,
   positionals: { min: 0, max: 0 },
   async run(ctx) {
-    const { args, out, env } = ctx;
-    const patientId = str(args, 'patient-id');
-    if (!patientId) throw new UsageError("--patient-id is required: the hospital's id of the patient.");
+    const { args, out } = ctx;
     const publicUrl = str(args, 'public-url');
     let origin: string | undefined;
     if (publicUrl !== undefined) {
@@ -121,8 +127,7 @@ QR code as an SVG file (to print, or show on the desk's screen).`,
         throw new UsageError(`--public-url must be an http(s) address, e.g. https://consent.hospital.example (got ${JSON.stringify(publicUrl)}).`);
       }
     }
-    const client = new GatewayClient(gatewaySettings(args, env));
-    if (!client.settings.apiKey) throw new UsageError('no API key: a registration link is the records officer\'s to make (pass --api-key, set MEDPROV_API_KEY, or put "apiKey" in the config file).');
+    const { patientId, client } = recordsOfficer(ctx, 'making a registration link');
     const { body } = await client.post<{ link: RegistrationLink & { url: string }; request: RegistrationRequest }>('/v1/patients/registration-links', { patientId });
     const url = origin ? origin + body.link.path : new URL(body.link.path, client.settings.url).toString();
     const qrFile = str(args, 'qr');
