@@ -164,6 +164,25 @@ export const MESSAGES = {
     ko: "서명은 <code>medprov-consent</code> 도메인(버전 1)의 EIP-712 형식 데이터이며, 원장의 체인코드가 모든 서명을 다시 확인합니다. 병원별 키는 복구 문구에서 <code>m/44'/60'/n'/0/0</code> 경로로 만들어지며, n은 병원의 MSP ID에서 정해집니다.",
   },
 
+  // ── the records office's page ──
+  'staff.title': { en: 'Patient registration link — medprov', ko: '환자 등록 링크 — medprov' },
+  'staff.skip': { en: 'Skip to the registration link', ko: '등록 링크로 바로 가기' },
+  'staff.orgAt': { en: 'Records office at', ko: '의무기록실 ·' },
+  'staff.h1': { en: "Register a patient's key", ko: '환자 키 등록' },
+  'staff.lead': {
+    en: 'Make a one-time link for the patient at the desk. The patient scans the QR code with their phone, signs in the Patient page, and is registered: nothing to copy.',
+    ko: '창구에 있는 환자를 위한 일회용 링크를 만드세요. 환자가 휴대폰으로 QR 코드를 스캔해 환자 페이지에서 서명하면 등록이 끝납니다. 복사할 것이 없습니다.',
+  },
+  'staff.key.hint': { en: 'Your records officer key. Kept in this browser tab only (session storage).', ko: '의무기록 담당자 키입니다. 이 브라우저 탭에만 보관됩니다(세션 저장소).' },
+  'staff.key.needed': { en: 'Enter your API key.', ko: 'API 키를 입력하세요.' },
+  'staff.patient.label': { en: 'Patient id at this hospital', ko: '이 병원의 환자 번호' },
+  'staff.patient.hint': { en: "The hospital's own id of the patient; it never leaves this gateway.", ko: '병원에서 쓰는 환자 번호입니다. 이 게이트웨이 밖으로 나가지 않습니다.' },
+  'staff.patient.needed': { en: "Enter the patient's id at this hospital.", ko: '이 병원의 환자 번호를 입력하세요.' },
+  'staff.make': { en: 'Make the registration link', ko: '등록 링크 만들기' },
+  'staff.result.title': { en: 'Show this to the patient', ko: '환자에게 보여 주세요' },
+  'staff.qr.alt': { en: 'QR code of the registration link', ko: '등록 링크 QR 코드' },
+  'staff.expires': { en: 'Works once, until {time}.', ko: '한 번만 쓸 수 있으며 {time}까지 유효합니다.' },
+
   // ── the Verify page ──
   'verify.title': { en: 'Verify a document — medprov', ko: '문서 검증 — medprov' },
   'verify.skip': { en: 'Skip to the verification form', ko: '검증 양식으로 바로 가기' },

@@ -16,12 +16,14 @@ import { ORGANISATIONS, startPatientPageGateways } from './organisations';
  * The patient registers from the hospital's one-time link (no JSON to copy), gives access and
  * sees the access log, all in Korean with the organisations' Korean names; the link is refused
  * when used again and when expired; the language switch turns the page to English and is
- * remembered. The README's screenshots (docs/screenshots/*-ko.png) are taken here.
+ * remembered; the records office's page makes the link and shows its QR code. The README's
+ * screenshots (docs/screenshots/*-ko.png) are taken here with MEDPROV_README_SCREENSHOTS=1.
  */
 const OFFICER_KEY = ROLE_KEYS['records-officer'];
 const CLAIMS_KEY = ROLE_KEYS['claims-officer'];
 const DISCHARGE = 'loinc:18842-5';
-const SCREENSHOTS = path.resolve(__dirname, '../../docs/screenshots');
+/** The README's screenshots are written over only when asked (MEDPROV_README_SCREENSHOTS=1); otherwise they go with the other artifacts. */
+const SCREENSHOTS = process.env.MEDPROV_README_SCREENSHOTS === '1' ? path.resolve(__dirname, '../../docs/screenshots') : ARTIFACTS;
 const sha = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
 const [HOSPITAL_KO, INSURER_KO] = ORGANISATIONS.map((o) => o.displayName.ko) as [string, string];
 
@@ -162,6 +164,31 @@ describe('e2e: the pages in Korean (ko-KR, Asia/Seoul): registration by one-time
     expect(await page.locator('#issuer').textContent()).to.equal(`${HOSPITAL_KO} (${HOSPITAL})`);
     expect(await page.locator('#live').textContent()).to.include('원본입니다').and.include(sha(document));
     await page.screenshot({ path: path.join(SCREENSHOTS, 'verify-ko.png'), fullPage: true });
+  });
+
+  it('the records office’s page (/staff) makes a link in Korean and shows its QR code; the link opens the Patient page', async () => {
+    await page.goto(`${hospital!.url}/staff`);
+    await page.locator('#org-name', { hasText: HOSPITAL_KO }).waitFor({ timeout: 30_000 });
+    expect(await page.locator('h1').textContent()).to.equal('환자 키 등록');
+    await page.getByLabel('API 키').fill(OFFICER_KEY);
+    await page.getByLabel('이 병원의 환자 번호').fill('MRN-2003');
+    await page.getByRole('button', { name: '등록 링크 만들기' }).click();
+    await page.locator('#link-result').waitFor({ state: 'visible', timeout: 30_000 });
+    const url = (await page.locator('#link-url').textContent()) ?? '';
+    expect(url).to.match(new RegExp(`^${hospital!.url}/patient#registration=[A-Za-z0-9_-]{32}$`));
+    expect(await page.locator('#qr').evaluate((img: { naturalWidth: number; alt: string }) => [img.naturalWidth > 0, img.alt])).to.deep.equal([true, '등록 링크 QR 코드']);
+    expect(await page.locator('#link-expiry').textContent()).to.include('한 번만 쓸 수 있으며');
+    await page.screenshot({ path: path.join(SCREENSHOTS, 'staff-ko.png'), fullPage: true });
+    // The wrong key: refused in Korean with the code.
+    await page.getByLabel('API 키').fill('not-a-key-of-this-gateway');
+    await page.getByLabel('이 병원의 환자 번호').fill('MRN-2004');
+    await page.getByRole('button', { name: '등록 링크 만들기' }).click();
+    await page.locator('#error').waitFor({ state: 'visible', timeout: 30_000 });
+    expect(await page.locator('#error').textContent()).to.include('이 게이트웨이에 등록되지 않은 API 키입니다').and.include('AUTH_INVALID');
+    await page.goto(url);
+    await page.locator('#link-box').waitFor({ state: 'visible', timeout: 30_000 });
+    expect(await page.locator('#link-text').textContent()).to.include(HOSPITAL_KO);
+    expect((await fetch(`${insurer!.url}/staff`)).status, 'an insurer has no records office page').to.equal(404);
   });
 
   it('refuses an expired link (REGISTRATION_LINK_EXPIRED) in Korean', async () => {

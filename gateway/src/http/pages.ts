@@ -1,6 +1,7 @@
 /**
- * The gateway's web pages: GET /verify (document verification) and GET /patient (the patient's
- * key, registration, consent grants and revocations, access log). Plain HTML + CSS from
+ * The gateway's web pages: GET /verify (document verification), GET /patient (the patient's
+ * key, registration, consent grants and revocations, access log) and, at a hospital, GET /staff
+ * (the records office's one-time registration links with their QR codes). Plain HTML + CSS from
  * `gateway/web/`, and one script per page bundled from `gateway/web/<page>.ts` with esbuild's JS
  * API on the first request and kept in memory, so nothing generated is committed and there is no
  * dev server: the Verify page imports the same browser-safe verifier (`gateway/src/anchoring`)
@@ -31,7 +32,7 @@ export const PAGE_CSP = [
 
 export interface PagesOptions {
   /** Shown in the page's header. */
-  org: { mspId: string; name: string };
+  org: { mspId: string; name: string; type?: 'hospital' | 'insurer' | 'sponsor' };
   /** Minify the bundle (default true). */
   minify?: boolean;
 }
@@ -81,11 +82,11 @@ function pageHeaders(res: Response, cache: string): void {
 }
 
 /** The pages this gateway serves: GET /<name>, /<name>/app.js (bundled from web/<name>.ts), /<name>/style.css (web/base.css + web/<name>.css). */
-const PAGES = ['verify', 'patient'] as const;
+const PAGES = ['verify', 'patient', 'staff'] as const;
 
-/** Mounts GET /verify and GET /patient (each with its app.js and style.css) on the gateway's app. */
+/** Mounts GET /verify, GET /patient and, at a hospital, GET /staff (the records office's registration links), each with its app.js and style.css. */
 export function mountPages(app: express.Express, options: PagesOptions): void {
-  for (const name of PAGES) mountPage(app, name, options);
+  for (const name of PAGES) if (name !== 'staff' || options.org.type === 'hospital') mountPage(app, name, options);
 }
 
 function mountPage(app: express.Express, name: (typeof PAGES)[number], options: PagesOptions): void {

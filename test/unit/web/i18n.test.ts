@@ -95,10 +95,10 @@ describe('web: the pages speak Korean and English', () => {
   });
 
   it('names in the HTML only keys the catalogue has', () => {
-    for (const page of ['patient', 'verify']) {
+    for (const page of ['patient', 'verify', 'staff']) {
       const html = readFileSync(path.join(ROOT, `gateway/web/${page}.html`), 'utf8');
       const keys = [...html.matchAll(/data-i18n(?:-html)?="([^"]+)"/g)].map((m) => m[1]!);
-      expect(keys.length, page).to.be.greaterThan(15);
+      expect(keys.length, page).to.be.greaterThan(10);
       for (const key of keys) expect(MESSAGES, `${page}.html`).to.have.property(key);
     }
   });
