@@ -3,6 +3,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { LedgerClient } from '../../../gateway/src/fabric/client';
 import { gatewayName, startGateway } from '../../../network/src/gateways';
 import { stopDaemon } from '../../../network/src/processes';
+import { hl7Validate } from '../../unit/fhir/hl7-validator';
 import { r4Errors } from '../../unit/fhir/r4';
 import { call, counter, eventually, journalled, Patient, samples, SseClient, type Answer, type Endpoint, type SseEvent } from './support/consent';
 import { stopTestNetwork, testNetwork, type TestNetwork } from './test-network';
@@ -202,6 +203,19 @@ describe('real network: consent flows over HTTP through the real gateways (issue
         [INSURER, 'DENY', 'REVOKED', accesses.deny!.body.accessLog.txId],
       ]);
       expect(await ledgerAccessLog(alice.patientRef)).to.deep.equal(log.body.entries);
+
+      // The same entries as FHIR R4 AuditEvents (a hospital's audit system imports these), valid
+      // for the official HL7 validator as the ledger really wrote them.
+      const audit = await alice.get(insurer, '/v1/patients/me/access-log?format=fhir');
+      expect(audit.status, audit.text).to.equal(200);
+      expect(audit.body.entry.map((e: any) => [e.resource.resourceType, e.resource.outcomeDesc, e.resource.extension[0].valueIdentifier.value])).to.deep.equal([
+        ['AuditEvent', 'PERMIT', accesses.permit!.body.accessLog.txId],
+        ['AuditEvent', 'DENY: REVOKED', accesses.deny!.body.accessLog.txId],
+      ]);
+      expect(r4Errors(audit.body)).to.deep.equal([]);
+      const consents = await alice.get(hospital, '/v1/patients/me/consents');
+      const hl7 = await hl7Validate([audit.body, consents.body]);
+      expect(hl7.results.flatMap((r) => r.errors.map((e) => `${r.resourceType}: ${e.location}: ${e.message}`))).to.deep.equal([]);
 
       const grants = await alice.get(sponsor, '/v1/patients/me/grants');
       expect(grants.status, grants.text).to.equal(200);

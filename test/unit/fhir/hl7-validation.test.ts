@@ -85,8 +85,8 @@ describe('FHIR exports against the official HL7 validator (issue 18)', function 
   let report: Hl7Report;
   const names = Object.keys(exports);
 
-  before(() => {
-    report = hl7Validate(Object.values(exports));
+  before(async () => {
+    report = await hl7Validate(Object.values(exports));
     expect(report.results).to.have.length(names.length);
   });
 
@@ -109,13 +109,13 @@ describe('FHIR exports against the official HL7 validator (issue 18)', function 
     console.log(`      HL7 validator (${report.validator}): ${names.length} exports, 0 errors, ${report.results.reduce((n, r) => n + r.warnings.length, 0)} warnings of ${seen.length} explained kinds:\n        - ${seen.join('\n        - ')}`);
   });
 
-  it('is not vacuous: it rejects a wrong code, a missing required element, a broken invariant and an unknown element', () => {
+  it('is not vacuous: it rejects a wrong code, a missing required element, a broken invariant and an unknown element', async () => {
     const consent = grantToConsent(grants[0]!, asOf);
     const provenance = anchorToProvenance(v1);
     const audit = accessLogEntryToAuditEvent(accessLog[0]!);
     const { agent: _a, ...noAgent } = provenance;
     const { source: _s, ...noSource } = audit;
-    const broken = hl7Validate([
+    const broken = await hl7Validate([
       { ...consent, status: 'revoked' },
       noAgent,
       { ...consent, provision: { ...consent.provision, period: { start: '2026-02-01T00:00:00Z', end: '2026-01-01T00:00:00Z' } } },

@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -43,21 +43,24 @@ export function hl7ValidatorJar(): string {
   return jar;
 }
 
-/** Validates every resource (a Bundle counts as one) in one run; results in the order given. */
-export function hl7Validate(resources: readonly unknown[]): Hl7Report {
+/**
+ * Validates every resource (a Bundle counts as one) in one run; results in the order given.
+ * Asynchronous, so a caller's open connections are served while the JVM runs (a blocked event
+ * loop misses a keep-alive socket's close and reuses it dead).
+ */
+export async function hl7Validate(resources: readonly unknown[]): Promise<Hl7Report> {
+  const jarPath = hl7ValidatorJar();
   const dir = mkdtempSync(path.join(tmpdir(), 'medprov-fhir-'));
   try {
     const file = path.join(dir, 'resources.json');
     writeFileSync(file, JSON.stringify(resources));
-    let stdout: string;
-    try {
-      stdout = execFileSync('java', ['-jar', hl7ValidatorJar(), file], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 10 * 60_000, maxBuffer: 64 * 1024 * 1024 });
-    } catch (err) {
-      // Exit 1: some resource has an error; the report is still on stdout.
-      const e = err as { status?: number; stdout?: string; stderr?: string };
-      if (e.status !== 1 || !e.stdout) throw new Error(`The HL7 FHIR validator failed (exit ${e.status}): ${e.stderr ?? (err as Error).message}`);
-      stdout = e.stdout;
-    }
+    const stdout = await new Promise<string>((resolve, reject) => {
+      execFile('java', ['-jar', jarPath, file], { encoding: 'utf8', timeout: 10 * 60_000, maxBuffer: 64 * 1024 * 1024 }, (err, out, stderr) => {
+        // Exit 1: some resource has an error; the report is still on stdout.
+        if (!err || ((err as { code?: unknown }).code === 1 && out)) resolve(out);
+        else reject(new Error(`The HL7 FHIR validator failed (exit ${String((err as { code?: unknown }).code)}): ${stderr || err.message}`));
+      });
+    });
     return JSON.parse(stdout) as Hl7Report;
   } finally {
     rmSync(dir, { recursive: true, force: true });
