@@ -11,6 +11,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type express from 'express';
 import type { Request, Response } from 'express';
+import { escapeHtml, pageHeaders } from './pages';
 
 /** Where Redocly CLI 2.x keeps Redoc's standalone bundle (test/unit/gateway/openapi-lint.test.ts checks it is there). */
 export const REDOC_BUNDLE = path.resolve(__dirname, '../../../node_modules/@redocly/cli/lib/chunks/redoc.standalone.js');
@@ -33,16 +34,7 @@ export const DOCS_CSP = [
   "frame-ancestors 'none'",
 ].join('; ');
 
-const escapeHtml = (s: string): string =>
-  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
-
-function headers(res: Response, cache: string): void {
-  res.setHeader('content-security-policy', DOCS_CSP);
-  res.setHeader('x-content-type-options', 'nosniff');
-  res.setHeader('referrer-policy', 'no-referrer');
-  res.setHeader('x-frame-options', 'DENY');
-  res.setHeader('cache-control', cache);
-}
+const headers = (res: Response, cache: string): void => pageHeaders(res, cache, DOCS_CSP);
 
 /** Mounts GET /docs and GET /docs/redoc.standalone.js. */
 export function mountApiDocs(app: express.Express, options: { org: { name: string } }): void {

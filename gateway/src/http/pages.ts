@@ -70,11 +70,12 @@ export function bundlePageScript(entry: string, minify = true): Promise<string> 
   return bundle;
 }
 
-const escapeHtml = (s: string): string =>
+export const escapeHtml = (s: string): string =>
   s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
-function pageHeaders(res: Response, cache: string): void {
-  res.setHeader('content-security-policy', PAGE_CSP);
+/** The headers of every page answer: its Content-Security-Policy (the pages' own unless given), no sniffing, no referrer, no framing. */
+export function pageHeaders(res: Response, cache: string, csp: string = PAGE_CSP): void {
+  res.setHeader('content-security-policy', csp);
   res.setHeader('x-content-type-options', 'nosniff');
   res.setHeader('referrer-policy', 'no-referrer');
   res.setHeader('x-frame-options', 'DENY');
