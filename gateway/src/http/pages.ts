@@ -70,6 +70,14 @@ export function bundlePageScript(entry: string, minify = true): Promise<string> 
   return bundle;
 }
 
+/** The banner's language switch, the same on every page (gateway/web/i18n.ts wires it). */
+const LANGUAGE_SWITCH = [
+  '<div class="lang-switch" role="group" aria-label="Language / 언어">',
+  '        <button type="button" class="lang" data-lang="ko" lang="ko" aria-pressed="false">한국어</button>',
+  '        <button type="button" class="lang" data-lang="en" lang="en" aria-pressed="false">English</button>',
+  '      </div>',
+].join('\n');
+
 export const escapeHtml = (s: string): string =>
   s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
@@ -93,7 +101,8 @@ export function mountPages(app: express.Express, options: PagesOptions): void {
 function mountPage(app: express.Express, name: (typeof PAGES)[number], options: PagesOptions): void {
   const html = readFileSync(path.join(WEB_DIR, `${name}.html`), 'utf8')
     .replaceAll('{{ORG_NAME}}', escapeHtml(options.org.name))
-    .replaceAll('{{ORG_MSP}}', escapeHtml(options.org.mspId));
+    .replaceAll('{{ORG_MSP}}', escapeHtml(options.org.mspId))
+    .replace('{{LANGUAGE_SWITCH}}', LANGUAGE_SWITCH);
   // One stylesheet per page: the pages' shared base, then the page's own rules.
   const css = readFileSync(path.join(WEB_DIR, 'base.css'), 'utf8') + readFileSync(path.join(WEB_DIR, `${name}.css`), 'utf8');
   const minify = options.minify ?? true;
