@@ -19,6 +19,7 @@ export const MESSAGES = {
   'common.error.unreachable': { en: 'The gateway could not be reached. Check your connection and try again.', ko: '게이트웨이에 연결할 수 없습니다. 연결을 확인하고 다시 시도해 주세요.' },
   'common.error.status': { en: 'The gateway answered {status}.', ko: '게이트웨이가 {status} 상태로 응답했습니다.' },
   'common.error.unreadable': { en: 'The gateway answered {status} without a readable body.', ko: '게이트웨이가 {status} 상태로 응답했지만 내용을 읽을 수 없습니다.' },
+  'common.error.requestId': { en: 'request id {id}', ko: '요청 번호 {id}' },
   'common.error.unknownCode': { en: 'The gateway refused the request.', ko: '게이트웨이가 요청을 거부했습니다.' },
 
   // ── the Patient page ──
@@ -152,6 +153,11 @@ export const MESSAGES = {
   'patient.log.disclosed': { en: 'Disclosed by {by} to {to}', ko: '{by}이(가) {to}에 제공' },
   'patient.scope.category': { en: 'category {code}', ko: '종류 {code}' },
   'patient.scope.record': { en: 'record {id}', ko: '기록 {id}' },
+  'role.records-officer': { en: 'records officer', ko: '의무기록 담당자' },
+  'role.claims-officer': { en: 'claims officer', ko: '보험 청구 담당자' },
+  'role.research-officer': { en: 'research officer', ko: '연구 담당자' },
+  'role.dpo': { en: 'data protection officer', ko: '개인정보 보호책임자' },
+  'role.admin': { en: 'administrator', ko: '관리자' },
   'status.active': { en: 'active', ko: '유효' },
   'status.revoked': { en: 'revoked', ko: '철회됨' },
   'status.expired': { en: 'expired', ko: '만료됨' },

@@ -37,6 +37,7 @@ import {
   type PatientRegistration as Registration,
 } from '../src/consent/patient-client';
 import { PATIENT_CHALLENGE_TYPES } from '../src/consent/typed-data';
+import { MESSAGES } from './messages';
 import { errorText, formatDate, knownOrganisations, loadOrganisations, mountLanguageSwitch, onLanguageChange, orgName, reasonText, t, type MessageKey } from './i18n';
 
 const REGISTRATION_STORAGE = 'medprov.patient.registration';
@@ -630,9 +631,15 @@ function renderGrants(): void {
   grantsBox.replaceChildren(wrapTable(table(t('patient.grants.caption'), headers, rows)));
 }
 
+/** A gateway user's role (claims-officer, …) in the reader's words; an unknown one as it came. */
+function roleText(role: string): string {
+  const key = `role.${role}`;
+  return key in MESSAGES ? t(key as MessageKey) : role;
+}
+
 /** Who an access-log entry says had the record: the accessor (and role), or "Disclosed by … to …". */
 function partyText(e: AccessLogView): string {
-  const role = e.role ? ` (${e.role})` : '';
+  const role = e.role ? ` (${roleText(e.role)})` : '';
   return e.kind === 'disclosure' ? t('patient.log.disclosed', { by: `${orgName(e.disclosedBy ?? e.accessor)}${role}`, to: orgName(e.accessor) }) : `${orgName(e.accessor)}${role}`;
 }
 

@@ -254,7 +254,7 @@ async function askGateway(docHash: string, salt: string | undefined): Promise<Ga
   return {
     ok: false,
     ...(error?.code ? { code: error.code } : error?.message ? { message: error.message } : { key: 'common.error.status' as const, vars: { status: res.status } }),
-    detail: [error?.code ? error.code : '', error?.message && error.code ? `“${error.message}”` : '', error?.requestId ? `request id ${error.requestId}` : ''].filter(Boolean).join(' · '),
+    detail: [error?.code ? error.code : '', error?.message && error.code ? `“${error.message}”` : '', error?.requestId ? t('common.error.requestId', { id: error.requestId }) : ''].filter(Boolean).join(' · '),
   };
 }
 
