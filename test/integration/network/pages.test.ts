@@ -51,6 +51,8 @@ describe('real network: the Patient and Verify pages in headless Chromium agains
   const recordId = `page-adm-${run}`;
   const files = { original: '', changed: '', receipt: '', retracted: '' };
   const anchored = { block: '', txId: '', labSalt: '', labCommitment: '', labBlock: '' };
+  /** An organisation's English display name from the network's consortium definition (the pages show it, not the MSP ID). */
+  const displayName = (org: string): string => net.network.organisation(org).displayName.en;
   let patientRef = '';
 
   before(async function () {
@@ -111,8 +113,8 @@ describe('real network: the Patient and Verify pages in headless Chromium agains
       expect(res?.status()).to.equal(200);
       expect(res?.headers()['content-security-policy']).to.equal(PAGE_CSP);
       await page.locator('#key-state').waitFor();
-      // The page names the organisation (consortium.json's name); the key's derivation uses the MSP ID of the registration request.
-      expect(await page.locator('#org-name').textContent()).to.equal('Hospital');
+      // The page names the organisation by its display name (consortium.json); the key's derivation uses the MSP ID of the registration request.
+      await page.locator('#org-name', { hasText: displayName('Hospital') }).waitFor();
       await page.getByRole('button', { name: 'Create a new key' }).click();
       await page.locator('#mnemonic-box').waitFor({ state: 'visible' });
       words = await page.locator('#mnemonic-words li').allTextContents();
@@ -138,14 +140,14 @@ describe('real network: the Patient and Verify pages in headless Chromium agains
     });
 
     it("grants the Insurer claims access to discharge summaries in the page: the Insurer's access is PERMITTED", async () => {
-      await page.getByLabel('Organisation (MSP ID)').fill('InsurerMSP');
+      await page.getByLabel('Organisation', { exact: true }).selectOption('InsurerMSP');
       await page.getByLabel('Purpose').selectOption('claims');
       await page.getByLabel('Record categories').fill(DISCHARGE);
       await page.getByLabel('Valid for (days)').fill('30');
       await page.getByRole('button', { name: 'Sign and give access' }).click();
       await page.locator('#grants .pill.active').waitFor({ timeout: 60_000 });
-      await page.locator('#status', { hasText: 'Access given: InsurerMSP' }).waitFor({ timeout: 60_000 });
-      expect((await page.locator('#grants tbody tr').first().textContent()) ?? '').to.include('InsurerMSP').and.include('claims').and.include(DISCHARGE);
+      await page.locator('#status', { hasText: `Access given: ${displayName('Insurer')}` }).waitFor({ timeout: 60_000 });
+      expect((await page.locator('#grants tbody tr').first().textContent()) ?? '').to.include(displayName('Insurer')).and.include('claims').and.include(DISCHARGE);
       const permitted = await access();
       expect(permitted.decision).to.equal('PERMIT');
       expect(permitted.provenance).to.be.an('array').with.length(1);
@@ -154,7 +156,7 @@ describe('real network: the Patient and Verify pages in headless Chromium agains
     });
 
     it("revokes in the page: the Insurer's next access is DENIED (REVOKED)", async () => {
-      await page.getByRole('button', { name: 'Revoke access of InsurerMSP for claims' }).click();
+      await page.getByRole('button', { name: `Revoke access of ${displayName('Insurer')} for Insurance claims` }).click();
       await page.locator('#grants .pill.revoked').waitFor({ timeout: 60_000 });
       await page.locator('#status', { hasText: 'Access revoked' }).waitFor({ timeout: 60_000 });
       expect(await page.locator('#grants .pill.active').count()).to.equal(0);
@@ -169,8 +171,8 @@ describe('real network: the Patient and Verify pages in headless Chromium agains
       await page.locator('#status', { hasText: '2 access-log entries' }).waitFor({ timeout: 60_000 });
       const entries = await page.locator('#access-log tbody tr').allTextContents();
       expect(entries).to.have.length(2);
-      expect(entries[0]).to.include('DENY').and.include('revoked').and.include('InsurerMSP').and.include(recordId);
-      expect(entries[1]).to.include('PERMIT').and.include('InsurerMSP').and.include('claims');
+      expect(entries[0]).to.include('DENY').and.include('revoked').and.include(displayName('Insurer')).and.include(recordId);
+      expect(entries[1]).to.include('PERMIT').and.include(displayName('Insurer')).and.include('claims');
       await page.screenshot({ path: path.join(ARTIFACTS, 'network-patient-access-log.png'), fullPage: true });
       const seed = Mnemonic.fromPhrase(words.join(' '));
       const secrets = [words.join(' '), HDNodeWallet.fromMnemonic(seed, pathFor('HospitalMSP')).privateKey.slice(2)];
@@ -205,7 +207,7 @@ describe('real network: the Patient and Verify pages in headless Chromium agains
       expect(res?.status()).to.equal(200);
       expect(res?.headers()['content-security-policy']).to.equal(PAGE_CSP);
       await page.locator('#verify-form').waitFor();
-      expect(await page.locator('#org-name').textContent()).to.equal('Insurer');
+      await page.locator('#org-name', { hasText: displayName('Insurer') }).waitFor();
       const before = requests.length;
       await page.getByLabel('API key').fill(insurer.key);
       await page.getByLabel('Receipt (optional, JSON)').setInputFiles(files.receipt);
