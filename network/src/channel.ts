@@ -52,9 +52,13 @@ export async function joinPeers(network: Network, progress: Progress): Promise<v
   });
 }
 
+/** The channel as one peer sees it (`peer channel getinfo`): its height and the hash of its last block (base64). */
+export async function chainInfo(network: Network, peer: PeerNode): Promise<{ height: number; currentBlockHash: string }> {
+  const out = await peerAsAdmin(network, peer.org, ['channel', 'getinfo', '-c', network.channel], peer, 10_000);
+  return JSON.parse(out.slice(out.indexOf('{'))) as { height: number; currentBlockHash: string };
+}
+
 /** The channel's height as one peer sees it (`peer channel getinfo`). */
 export async function channelHeight(network: Network, peer: PeerNode): Promise<number> {
-  const out = await peerAsAdmin(network, peer.org, ['channel', 'getinfo', '-c', network.channel], peer, 10_000);
-  const info = JSON.parse(out.slice(out.indexOf('{'))) as { height: number };
-  return info.height;
+  return (await chainInfo(network, peer)).height;
 }

@@ -11,11 +11,13 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { chainInfo } from '../../../network/src/channel';
 import { ordererFlags, peerAsAdmin } from '../../../network/src/fabric-cli';
-import type { Network, PeerNode } from '../../../network/src/network';
+import type { Network } from '../../../network/src/network';
 import type { RecordAnchor } from '../../../chaincode/src/lib/record-model';
 import { SseClient } from '../../integration/network/support/consent';
 import type { GatewayAccess } from '../../integration/network/support/gateway-http';
+import { journalRecords } from './gateway-env';
 import type { SentRequest, Workload } from './workload';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -193,14 +195,6 @@ export async function auditLedger(network: Network, workload: Workload, issuer: 
   return { acknowledged, committed, duplicated, lost, unacknowledged, unacknowledgedPresent, inDoubt, rejected: rejected.length, problems };
 }
 
-/** `peer channel getinfo` of one peer: its height and the hash of its last block. */
-export async function chainInfo(network: Network, peer: PeerNode): Promise<{ height: number; currentBlockHash: string }> {
-  const out = await peerAsAdmin(network, peer.org, ['channel', 'getinfo', '-c', network.channel], peer);
-  const json = /Blockchain info: (\{.*\})/.exec(out)?.[1];
-  if (!json) throw new Error(`peer channel getinfo on ${peer.name} printed no chain info: ${out}`);
-  return JSON.parse(json) as { height: number; currentBlockHash: string };
-}
-
 /**
  * Waits until every peer has the same height, then requires the same last-block hash on all of
  * them (a restarted peer's chain equals the others'). Returns the common height.
@@ -356,7 +350,6 @@ export async function ordererBlockHashes(network: Network, number: number, asOrg
  * sent again after a crash must find its first acceptance (the Idempotency-Key), not make a second.
  */
 export function journalAcceptances(network: Network, orgName: string, tag: string): Map<string, number> {
-  const file = path.join(network.gatewayDir(network.organisation(orgName)), 'acceptance', 'acceptance.journal');
   const counts = new Map<string, number>();
   const note = (kind: string, value: unknown): void => {
     if (Array.isArray(value)) for (const v of value) note(kind, v);
@@ -365,24 +358,14 @@ export function journalAcceptances(network: Network, orgName: string, tag: strin
       if (recordId.startsWith(`${tag}-`)) counts.set(`${kind}:${recordId}`, (counts.get(`${kind}:${recordId}`) ?? 0) + 1);
     }
   };
-  for (const line of readFileSync(file, 'utf8').split('\n')) {
-    const space = line.indexOf(' ');
-    if (space < 0) continue;
-    let frame: { records?: { type: string; kind?: string; args?: string[] }[] };
-    try {
-      frame = JSON.parse(line.slice(space + 1));
-    } catch {
-      continue; // a frame being written as we read
-    }
-    for (const r of frame.records ?? []) {
-      if (r.type !== 'accept') continue;
-      const kind = r.kind === 'amendRecord' ? 'amend' : 'anchor';
-      for (const arg of r.args ?? []) {
-        try {
-          note(kind, JSON.parse(arg));
-        } catch {
-          // a plain argument (an issuer, a reason)
-        }
+  for (const r of journalRecords(network, orgName)) {
+    if (r.type !== 'accept') continue;
+    const kind = r.kind === 'amendRecord' ? 'amend' : 'anchor';
+    for (const arg of r.args ?? []) {
+      try {
+        note(kind, JSON.parse(arg));
+      } catch {
+        // a plain argument (an issuer, a reason)
       }
     }
   }

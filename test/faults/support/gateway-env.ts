@@ -52,27 +52,42 @@ export async function peerHeights(network: Network): Promise<Record<string, numb
   return Object.fromEntries(heights);
 }
 
-/** What an organisation's acceptance journal file holds: the ids of accepted requests, and of those with an outcome. */
-export function journalContents(network: Network, orgName: string): { accepted: Set<string>; finished: Set<string> } {
+/** One record of an acceptance journal frame (`accept` with its kind and arguments, or `outcome`). */
+export interface JournalRecord {
+  readonly type: string;
+  readonly id: string;
+  readonly kind?: string;
+  readonly args?: string[];
+}
+
+/** Every record of an organisation's acceptance journal file, read from outside the gateway (none before it exists). */
+export function journalRecords(network: Network, orgName: string): JournalRecord[] {
   const file = path.join(network.gatewayDir(network.organisation(orgName)), 'acceptance', 'acceptance.journal');
-  const accepted = new Set<string>();
-  const finished = new Set<string>();
   let text = '';
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
+  const records: JournalRecord[] = [];
   for (const line of text.split('\n')) {
     // `<crc32 hex> <JSON>`; a line being written as we read is incomplete: skipped
-    let frame: { records?: { type: string; id: string }[] };
+    let frame: { records?: JournalRecord[] };
     try {
       frame = JSON.parse(line.slice(9)) as typeof frame;
     } catch {
       continue;
     }
-    for (const r of frame.records ?? []) (r.type === 'accept' ? accepted : finished).add(r.id);
+    records.push(...(frame.records ?? []));
   }
+  return records;
+}
+
+/** What an organisation's acceptance journal file holds: the ids of accepted requests, and of those with an outcome. */
+export function journalContents(network: Network, orgName: string): { accepted: Set<string>; finished: Set<string> } {
+  const accepted = new Set<string>();
+  const finished = new Set<string>();
+  for (const r of journalRecords(network, orgName)) (r.type === 'accept' ? accepted : finished).add(r.id);
   return { accepted, finished };
 }
 
