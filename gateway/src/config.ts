@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { UserConfig } from './http/auth';
 import { patientRateLimitFromEnv, rateLimitFromEnv } from './http/rate-limit';
@@ -7,7 +7,7 @@ import type { OrgConnection } from './fabric/client';
 import { networkFromEnv, type GatewaySettings, type OrganisationEntry } from '../../network/src/network';
 
 export interface GatewayConfig {
-  org: { name: string; mspId: string; type: 'hospital' | 'insurer' | 'sponsor' };
+  org: { name: string; mspId: string; type: 'hospital' | 'insurer' | 'sponsor' | 'linkage' };
   host: string;
   port: number;
   /** The state folder (the local EVM chain's description is found there). */
@@ -26,7 +26,56 @@ export interface GatewayConfig {
   http: HttpLimits;
   /** The consortium's organisations with their display names (a settings file without them: this org, by its name). */
   organisations?: readonly OrganisationEntry[];
+  /** Research linkage (issue 19): this gateway's part, absent when the consortium has no linkage institution. */
+  linkage?: LinkageSettings;
 }
+
+/**
+ * What a gateway needs for research linkage, from its own owner-only file: `MEDPROV_LINKAGE_CONFIG`,
+ * or else `linkage.json` in the gateway's folder (the network layer generates it at `up` for every
+ * hospital, sponsor and linkage institution when the consortium has a `linkage` organisation). Which
+ * fields are present depends on the organisation type:
+ *
+ * - hospital: `institution` and `hospitalSecret`;
+ * - sponsor: `institution`;
+ * - linkage institution: `oprfSeed` and `partners`.
+ *
+ * No party holds both the hospitals' secret and the institution's OPRF seed.
+ */
+export interface LinkageSettings {
+  /** Hospitals and sponsors: the linkage institution's gateway and the API key it issued to this organisation. */
+  institution?: LinkageInstitution;
+  /**
+   * Hospitals: the hospitals' shared linkage secret, 64 hex characters (32 bytes). The per-project
+   * key is K_H(p) = HKDF-SHA256(secret, salt empty, info "medprov-linkage:" + p, 32 bytes).
+   */
+  hospitalSecret?: string;
+  /**
+   * The linkage institution: its master OPRF seed, 64 hex characters (32 bytes); the per-project key
+   * is RFC 9497 DeriveKeyPair(seed, info = project id), ristretto255-SHA512, mode OPRF.
+   */
+  oprfSeed?: string;
+  /** The linkage institution: the users it issued to partner organisations (role `linkage-partner`), by user id. */
+  partners?: readonly LinkagePartner[];
+}
+
+export interface LinkageInstitution {
+  readonly mspId: string;
+  /** Base URL of the institution's gateway (e.g. `http://127.0.0.1:8003`). */
+  readonly url: string;
+  /** The API key the institution issued to this organisation (a `linkage-partner` user there). */
+  readonly apiKey: string;
+}
+
+export interface LinkagePartner {
+  /** The user's id in the institution gateway's users.json (role `linkage-partner`). */
+  readonly userId: string;
+  readonly mspId: string;
+  readonly type: 'hospital' | 'sponsor';
+}
+
+/** The linkage settings file's name in a gateway's folder. */
+export const LINKAGE_SETTINGS_FILE = 'linkage.json';
 
 /**
  * Where one organisation's gateway finds everything.
@@ -72,7 +121,51 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv, root: string): Gateway
     http: httpLimitsFromEnv(env),
     fabric: settings.fabric,
     ...(settings.organisations ? { organisations: settings.organisations } : {}),
+    ...linkageOf(env, settings.dir),
   };
+}
+
+/** The linkage settings named by MEDPROV_LINKAGE_CONFIG, or the gateway folder's linkage.json if there is one. */
+function linkageOf(env: NodeJS.ProcessEnv, dir: string): { linkage?: LinkageSettings } {
+  const file = env.MEDPROV_LINKAGE_CONFIG ? path.resolve(env.MEDPROV_LINKAGE_CONFIG) : path.join(dir, LINKAGE_SETTINGS_FILE);
+  if (!env.MEDPROV_LINKAGE_CONFIG && !existsSync(file)) return {};
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new Error(`cannot read the linkage settings ${file}: ${(err as Error).message}`);
+  }
+  return { linkage: parseLinkageSettings(raw, file) };
+}
+
+/** Checks a linkage settings file (see {@link LinkageSettings}); the error names the field that is wrong. */
+export function parseLinkageSettings(raw: unknown, where = LINKAGE_SETTINGS_FILE): LinkageSettings {
+  const fail = (message: string): never => {
+    throw new Error(`${where}: ${message}`);
+  };
+  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  if (!isObject(raw)) return fail('the linkage settings must be a JSON object');
+  const hex32 = (v: unknown, what: string): string => (typeof v === 'string' && /^[0-9a-f]{64}$/.test(v) ? v : fail(`${what} must be 64 lowercase hex characters (32 bytes)`));
+  const text = (v: unknown, what: string): string => (typeof v === 'string' && v.length > 0 && v.length <= 512 ? v : fail(`${what} must be a non-empty string`));
+  const out: { -readonly [K in keyof LinkageSettings]: LinkageSettings[K] } = {};
+  if (raw.institution !== undefined) {
+    const i = isObject(raw.institution) ? raw.institution : fail('institution must be an object { mspId, url, apiKey }');
+    const url = text(i.url, 'institution.url');
+    if (!/^https?:\/\/[^\s/]+(\/[^\s]*)?$/.test(url)) fail('institution.url must be an http(s) URL');
+    out.institution = { mspId: text(i.mspId, 'institution.mspId'), url: url.replace(/\/+$/, ''), apiKey: text(i.apiKey, 'institution.apiKey') };
+  }
+  if (raw.hospitalSecret !== undefined) out.hospitalSecret = hex32(raw.hospitalSecret, 'hospitalSecret');
+  if (raw.oprfSeed !== undefined) out.oprfSeed = hex32(raw.oprfSeed, 'oprfSeed');
+  if (raw.partners !== undefined) {
+    if (!Array.isArray(raw.partners)) fail('partners must be a list of { userId, mspId, type }');
+    out.partners = (raw.partners as unknown[]).map((entry, n) => {
+      const e = isObject(entry) ? entry : fail(`partners[${n}] must be an object { userId, mspId, type }`);
+      const type = e.type === 'hospital' || e.type === 'sponsor' ? e.type : fail(`partners[${n}].type must be hospital or sponsor`);
+      return { userId: text(e.userId, `partners[${n}].userId`), mspId: text(e.mspId, `partners[${n}].mspId`), type };
+    });
+  }
+  if (out.hospitalSecret !== undefined && out.oprfSeed !== undefined) fail('one party must not hold both the hospitals\' linkage secret and the institution\'s OPRF seed');
+  return out;
 }
 
 function readSettingsFile(file: string): GatewaySettings {

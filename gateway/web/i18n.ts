@@ -110,7 +110,7 @@ export function formatDate(value: Date | number | string, withTime = false): str
 export interface Organisation {
   mspId: string;
   name: string;
-  type: 'hospital' | 'insurer' | 'sponsor';
+  type: 'hospital' | 'insurer' | 'sponsor' | 'linkage';
   displayName: { ko: string; en: string };
 }
 

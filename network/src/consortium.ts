@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 
 /** What an organisation is in the consortium; the chaincode's authorisation rules use it. */
-export type OrganisationType = 'hospital' | 'insurer' | 'sponsor';
+export type OrganisationType = 'hospital' | 'insurer' | 'sponsor' | 'linkage';
 
 /** An organisation's name as people read it, in Korean and English (pages show these, never the MSP ID alone). */
 export interface DisplayName {
@@ -45,7 +45,7 @@ export interface ConsortiumDefinition {
   readonly organisations: readonly PeerOrganisation[];
 }
 
-const TYPES: readonly OrganisationType[] = ['hospital', 'insurer', 'sponsor'];
+const TYPES: readonly OrganisationType[] = ['hospital', 'insurer', 'sponsor', 'linkage'];
 
 /** Reads and checks a consortium file; the error names the field that is wrong. */
 export function readConsortiumFile(file: string): ConsortiumDefinition {

@@ -6,8 +6,9 @@
  * @module
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { LINKAGE_SETTINGS_FILE, parseLinkageSettings, type LinkageSettings } from '../../gateway/src/config';
 import type { PeerOrganisation } from './consortium';
 import { baseEnv } from './fabric-cli';
 import type { Network } from './network';
@@ -18,6 +19,8 @@ export const GATEWAY_ROLES: Record<PeerOrganisation['type'], readonly string[]> 
   hospital: ['records-officer', 'research-officer', 'dpo', 'admin'],
   insurer: ['claims-officer', 'admin'],
   sponsor: ['research-officer', 'admin'],
+  // A research linkage institution; its partners' users (one per hospital and sponsor) come from prepareLinkage.
+  linkage: ['linkage-officer', 'admin'],
 };
 
 /** `api-keys.json`: each organisation's gateway URL and one API key per role. */
@@ -44,6 +47,7 @@ function writePrivate(file: string, text: string): void {
  * owner-only `api-keys.json`). Returns true when this is the gateway's first start.
  */
 export function prepareGateway(network: Network, org: PeerOrganisation): boolean {
+  prepareLinkage(network);
   const dir = network.gatewayDir(org);
   const keyFile = path.join(dir, 'master.key');
   const fresh = !existsSync(keyFile);
@@ -55,12 +59,75 @@ export function prepareGateway(network: Network, org: PeerOrganisation): boolean
       keys[role] = `mp_${org.name.toLowerCase()}_${randomBytes(24).toString('base64url')}`;
       return { id: `${org.name.toLowerCase()}-${role}`, role, apiKeySha256: createHash('sha256').update(keys[role]).digest('hex') };
     });
+    // A linkage institution's users also include the one it issued to each hospital and sponsor.
+    if (org.type === 'linkage') {
+      for (const p of institutionPartners(network, org)) users.push({ id: p.userId, role: 'linkage-partner', apiKeySha256: p.apiKeySha256 });
+    }
     writePrivate(usersFile, `${JSON.stringify(users, null, 2)}\n`);
     const all = readApiKeys(network) ?? { orgs: {} };
     all.orgs[org.name] = { mspId: org.mspId, url: gatewayUrl(network, org), keys };
     writeFileSync(network.apiKeysFile, `${JSON.stringify(all, null, 2)}\n`, { mode: 0o600 });
   }
   return fresh;
+}
+
+/** A partner of the linkage institution as its own linkage.json keeps it (the key's SHA-256 only). */
+interface StoredPartner {
+  userId: string;
+  mspId: string;
+  type: 'hospital' | 'sponsor';
+  apiKeySha256: string;
+}
+
+function linkageFile(network: Network, org: PeerOrganisation): string {
+  return path.join(network.gatewayDir(org), LINKAGE_SETTINGS_FILE);
+}
+
+function institutionPartners(network: Network, institution: PeerOrganisation): StoredPartner[] {
+  const file = linkageFile(network, institution);
+  return existsSync(file) ? ((JSON.parse(readFileSync(file, 'utf8')) as { partners?: StoredPartner[] }).partners ?? []) : [];
+}
+
+/**
+ * Research linkage (issue 19), generated once before the first gateway starts when the consortium
+ * has a `linkage` organisation (owner-only `linkage.json` in each gateway's folder; see
+ * gateway/src/config.ts `LinkageSettings`):
+ *
+ * - the institution: a fresh OPRF master seed and its partners (one `linkage-partner` user per
+ *   hospital and sponsor, the key's SHA-256 only);
+ * - every hospital: the institution's URL, the API key it issued to that hospital, and the
+ *   hospitals' shared linkage secret (the same for all hospitals; never given to the institution
+ *   or a sponsor);
+ * - every sponsor: the institution's URL and its API key.
+ *
+ * A consortium with more than one linkage institution uses the first for the others' settings.
+ */
+export function prepareLinkage(network: Network): void {
+  const institution = network.definition.organisations.find((o) => o.type === 'linkage');
+  if (!institution || existsSync(linkageFile(network, institution))) return;
+  const partners = network.definition.organisations.filter((o) => o.type === 'hospital' || o.type === 'sponsor');
+  const hospitalSecret = randomBytes(32).toString('hex');
+  const stored: StoredPartner[] = [];
+  for (const org of partners) {
+    const apiKey = `mp_${institution.name.toLowerCase()}_for_${org.name.toLowerCase()}_${randomBytes(24).toString('base64url')}`;
+    stored.push({ userId: `partner-${org.name.toLowerCase()}`, mspId: org.mspId, type: org.type as 'hospital' | 'sponsor', apiKeySha256: createHash('sha256').update(apiKey).digest('hex') });
+    const settings = {
+      institution: { mspId: institution.mspId, url: gatewayUrl(network, institution), apiKey },
+      ...(org.type === 'hospital' ? { hospitalSecret } : {}),
+    };
+    const file = linkageFile(network, org);
+    rmSync(file, { force: true });
+    writePrivate(file, `${JSON.stringify(settings, null, 2)}\n`);
+  }
+  // Written last: its presence means every partner's file is there.
+  for (const other of network.definition.organisations.filter((o) => o.type === 'linkage' && o !== institution)) rmSync(linkageFile(network, other), { force: true });
+  writePrivate(linkageFile(network, institution), `${JSON.stringify({ oprfSeed: randomBytes(32).toString('hex'), partners: stored }, null, 2)}\n`);
+}
+
+/** A gateway's linkage settings as `up` generated them (tests read a partner's API key at the institution here), or undefined. */
+export function readLinkageSettings(network: Network, org: PeerOrganisation): LinkageSettings | undefined {
+  const file = linkageFile(network, org);
+  return existsSync(file) ? parseLinkageSettings(JSON.parse(readFileSync(file, 'utf8')), file) : undefined;
 }
 
 /**
@@ -84,7 +151,7 @@ const GATEWAY_MAIN = path.join('gateway', 'src', 'main.ts');
 export function gatewaySpec(network: Network, org: PeerOrganisation, fresh: boolean): DaemonSpec {
   const masterKey = readFileSync(path.join(network.gatewayDir(org), 'master.key'), 'utf8').trim();
   // The operator's own gateway settings (MEDPROV_EVM_*, MEDPROV_RELEASE_*, …) pass through.
-  const operator = Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('MEDPROV_') && k !== 'MEDPROV_GATEWAY_CONFIG'));
+  const operator = Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('MEDPROV_') && k !== 'MEDPROV_GATEWAY_CONFIG' && k !== 'MEDPROV_LINKAGE_CONFIG'));
   return {
     name: gatewayName(org),
     command: process.execPath,

@@ -5,7 +5,8 @@ import { canonicalJson, fromBytes, toBytes } from './canonical-json';
 import { restrictToMajorityOf } from './keys';
 import { parseJsonArgument, requireMspId, requireObject, requireOneOf } from './validate';
 
-export const ORG_TYPES = ['hospital', 'insurer', 'sponsor'] as const;
+/** `linkage`: a research linkage institution (it matches hospitals' linkage tokens; sees no identities, no documents). */
+export const ORG_TYPES = ['hospital', 'insurer', 'sponsor', 'linkage'] as const;
 export type OrgType = (typeof ORG_TYPES)[number];
 
 export interface ConsortiumDefinition {

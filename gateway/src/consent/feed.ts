@@ -63,7 +63,7 @@ export interface ConsentFeedEntry {
 /** The organisation a feed follows the ledger for. */
 export interface FeedOrg {
   readonly mspId: string;
-  readonly type: 'hospital' | 'insurer' | 'sponsor';
+  readonly type: 'hospital' | 'insurer' | 'sponsor' | 'linkage';
 }
 
 /** The part of the gateway's pino logger the feed uses (fields first, as pino takes them). */

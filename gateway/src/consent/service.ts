@@ -80,7 +80,7 @@ export type GrantWithStatus = ConsentGrant & { effectiveStatus: 'active' | 'revo
 
 export interface ConsentServiceOptions {
   /** This gateway's organisation. */
-  org: { mspId: string; type: 'hospital' | 'insurer' | 'sponsor' };
+  org: { mspId: string; type: 'hospital' | 'insurer' | 'sponsor' | 'linkage' };
   /** The Fabric channel: its name is the EIP-712 domain's salt, so it must be the ledger's. */
   channel: string;
   /** The hospital's patientId → patientRef; required for registration, so for hospitals only. */

@@ -47,7 +47,7 @@ import type { ArchiveLedger } from '../anchoring/archive-ledger';
 import { mountArchiveRoutes } from './archive-routes';
 
 export interface GatewayOptions {
-  org: { mspId: string; name: string; type: 'hospital' | 'insurer' | 'sponsor' };
+  org: { mspId: string; name: string; type: 'hospital' | 'insurer' | 'sponsor' | 'linkage' };
   /** The consortium's organisations with their display names (GET /v1/organisations, the pages); this org by its name unless given. */
   organisations?: readonly OrganisationEntry[];
   /** Registration links' lifetime (default 15 min, never beyond the request's). */

@@ -26,7 +26,7 @@ export const pageSchemas = {
           properties: {
             mspId: { type: 'string' },
             name: { type: 'string', description: "The consortium definition's short name" },
-            type: { type: 'string', enum: ['hospital', 'insurer', 'sponsor'] },
+            type: { type: 'string', enum: ['hospital', 'insurer', 'sponsor', 'linkage'] },
             displayName: { ...displayName, description: "The name people know the organisation by (the definition's name when it gives none)" },
           },
         },

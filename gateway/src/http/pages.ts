@@ -32,7 +32,7 @@ export const PAGE_CSP = [
 
 export interface PagesOptions {
   /** Shown in the page's header. */
-  org: { mspId: string; name: string; type?: 'hospital' | 'insurer' | 'sponsor' };
+  org: { mspId: string; name: string; type?: 'hospital' | 'insurer' | 'sponsor' | 'linkage' };
   /** Minify the bundle (default true). */
   minify?: boolean;
 }

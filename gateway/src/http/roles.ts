@@ -1,5 +1,10 @@
 /** What a gateway user is, in the organisation's own words. */
-export const ROLES = ['records-officer', 'claims-officer', 'research-officer', 'dpo', 'admin'] as const;
+/**
+ * At a research linkage institution (org type `linkage`): `linkage-officer` runs its linkages;
+ * `linkage-partner` is the user the institution issued to each hospital's and sponsor's gateway
+ * (which org it is: the institution's linkage settings, `partners`).
+ */
+export const ROLES = ['records-officer', 'claims-officer', 'research-officer', 'dpo', 'admin', 'linkage-officer', 'linkage-partner'] as const;
 export type Role = (typeof ROLES)[number];
 
 /** Which roles may use which operation: the gateway's one authorisation table. */

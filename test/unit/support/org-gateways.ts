@@ -29,6 +29,8 @@ export const ROLE_KEYS: Record<Role, string> = {
   'research-officer': 'research-officer-key-012345678',
   dpo: 'dpo-key-0123456789abcdef0123',
   admin: 'admin-key-0123456789abcdef012',
+  'linkage-officer': 'linkage-officer-key-0123456789',
+  'linkage-partner': 'linkage-partner-key-0123456789',
 };
 export const ROLE_USERS = (Object.keys(ROLE_KEYS) as Role[]).map((role) => ({ id: `${role}-1`, role, apiKeySha256: hashApiKey(ROLE_KEYS[role]) }));
 
