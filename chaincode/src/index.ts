@@ -5,6 +5,7 @@ import { AccessContract } from './contracts/access';
 import { PrivacyContract } from './contracts/privacy';
 import { ProbeContract } from './contracts/probe';
 import { ArchivesContract } from './contracts/archives';
+import { GuardiansContract } from './contracts/guardians';
 
 export { IdentityContract } from './contracts/identity';
 export { RecordsContract } from './contracts/records';
@@ -13,7 +14,8 @@ export { AccessContract } from './contracts/access';
 export { PrivacyContract } from './contracts/privacy';
 export { ProbeContract } from './contracts/probe';
 export { ArchivesContract } from './contracts/archives';
+export { GuardiansContract } from './contracts/guardians';
 export { ChaincodeError, parseChaincodeError } from './lib/errors';
 
 /** fabric-contract-api loads this list; the first contract is the default one. */
-export const contracts = [IdentityContract, RecordsContract, ConsentContract, AccessContract, PrivacyContract, ProbeContract, ArchivesContract];
+export const contracts = [IdentityContract, RecordsContract, ConsentContract, AccessContract, PrivacyContract, ProbeContract, ArchivesContract, GuardiansContract];

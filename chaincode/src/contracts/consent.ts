@@ -32,6 +32,7 @@ import {
   type PatientBinding,
 } from '../lib/consent-model';
 import { MedprovContract } from '../lib/policy';
+import { requireGuardianFor } from './guardians';
 import { txTimeIso, txTimeSeconds } from '../lib/tx-time';
 import {
   parseJsonArgument,
@@ -96,7 +97,7 @@ export function normaliseAddress(field: string, value: unknown): string {
  * The address that signed the typed message, for the domain of this transaction's channel.
  * Refuses signatures ethers cannot parse and high-s (malleable, non-EIP-2) signatures.
  */
-function recoverSigner(ctx: Context, field: string, types: Record<string, TypedDataField[]>, message: object, signature: string): string {
+export function recoverSigner(ctx: Context, field: string, types: Record<string, TypedDataField[]>, message: object, signature: string): string {
   try {
     if (!Signature.from(signature).isValid()) throw new Error('high s');
     return getAddress(verifyTypedData(consentDomain(ctx.stub.getChannelID()), types, message, signature));
@@ -105,7 +106,7 @@ function recoverSigner(ctx: Context, field: string, types: Record<string, TypedD
   }
 }
 
-async function refuseUsedNonce(ctx: Context, address: string, nonce: string, field: string): Promise<string> {
+export async function refuseUsedNonce(ctx: Context, address: string, nonce: string, field: string): Promise<string> {
   const key = consentNonceKey(ctx, address, nonce);
   if ((await ctx.stub.getState(key)).length > 0) {
     throw new ChaincodeError('NONCE_REUSED', `${field} ${nonce} was already used by this patient key; sign again with a fresh random nonce.`);
@@ -129,8 +130,8 @@ function parseRegistration(raw: string): { message: RegisterPatientMessage; pati
 
 const GRANT_FIELDS = CONSENT_GRANT_TYPES.ConsentGrant.map((f) => f.name);
 
-function parseGrant(raw: string): { message: ConsentGrantMessage; signature: string } {
-  const body = requireObject('grant', parseJsonArgument('grant', raw), ['message', 'signature']);
+function parseGrant(raw: string): { message: ConsentGrantMessage; signature: string; delegationId?: string } {
+  const body = requireObject('grant', parseJsonArgument('grant', raw), ['message', 'signature', 'delegationId']);
   const m = requireObject('grant.message', body.message, GRANT_FIELDS);
   const message: ConsentGrantMessage = {
     hospital: requireMspId('grant.message.hospital', m.hospital),
@@ -149,11 +150,16 @@ function parseGrant(raw: string): { message: ConsentGrantMessage; signature: str
   if (message.validUntil <= message.validFrom) {
     throw new ChaincodeError('INVALID_ARGUMENT', 'grant.message.validUntil must be later than validFrom.');
   }
-  return { message, signature: requireSignatureHex('grant.signature', body.signature) };
+  return { message, signature: requireSignatureHex('grant.signature', body.signature), ...delegationIdOf('grant', body) };
 }
 
-function parseRevoke(raw: string): { message: ConsentRevokeMessage; signature: string } {
-  const body = requireObject('revoke', parseJsonArgument('revoke', raw), ['message', 'signature']);
+/** A guardian's grant or revocation names the delegation it is made under; a patient's does not. */
+function delegationIdOf(field: string, body: Record<string, unknown>): { delegationId?: string } {
+  return body.delegationId === undefined ? {} : { delegationId: requireBytes32Hex(`${field}.delegationId`, body.delegationId) };
+}
+
+function parseRevoke(raw: string): { message: ConsentRevokeMessage; signature: string; delegationId?: string } {
+  const body = requireObject('revoke', parseJsonArgument('revoke', raw), ['message', 'signature', 'delegationId']);
   const m = requireObject('revoke.message', body.message, ['hospital', 'patientRef', 'grantId', 'nonce']);
   return {
     message: {
@@ -163,6 +169,7 @@ function parseRevoke(raw: string): { message: ConsentRevokeMessage; signature: s
       nonce: requireBytes32Hex('revoke.message.nonce', m.nonce),
     },
     signature: requireSignatureHex('revoke.signature', body.signature),
+    ...delegationIdOf('revoke', body),
   };
 }
 
@@ -232,7 +239,7 @@ export class ConsentContract extends MedprovContract {
   @Transaction()
   @Returns('string')
   async grantConsent(ctx: Context, grantJson: string): Promise<string> {
-    const { message, signature } = parseGrant(grantJson);
+    const { message, signature, delegationId } = parseGrant(grantJson);
     if (message.validUntil <= txTimeSeconds(ctx)) {
       throw new ChaincodeError('INVALID_ARGUMENT', 'grant.message.validUntil has already passed.');
     }
@@ -240,10 +247,15 @@ export class ConsentContract extends MedprovContract {
     if (!consortium?.organisations.some((o) => o.mspId === message.grantee)) {
       throw new ChaincodeError('ORG_NOT_IN_CONSORTIUM', `grant.message.grantee ${message.grantee} is not a member of the consortium.`);
     }
-    const binding = await this.requireBinding(ctx, message.hospital, message.patientRef);
     const signer = recoverSigner(ctx, 'grant.signature', CONSENT_GRANT_TYPES, message, signature);
-    if (signer !== binding.patient) {
-      throw new ChaincodeError('SIGNER_NOT_PATIENT', 'grant.signature was not made with the key bound to this patientRef.');
+    if (delegationId !== undefined) {
+      // patient → delegation in force, covering this grant → the guardian's signature.
+      await requireGuardianFor(ctx, delegationId, message.hospital, message.patientRef, signer, message);
+    } else {
+      const binding = await this.requireBinding(ctx, message.hospital, message.patientRef);
+      if (signer !== binding.patient) {
+        throw new ChaincodeError('SIGNER_NOT_PATIENT', 'grant.signature was not made with the key bound to this patientRef.');
+      }
     }
     const grantId = TypedDataEncoder.hash(consentDomain(ctx.stub.getChannelID()), CONSENT_GRANT_TYPES, message);
     const grantKey = consentGrantKey(ctx, message.hospital, message.patientRef, grantId);
@@ -260,6 +272,7 @@ export class ConsentContract extends MedprovContract {
       grantedAt: txTimeIso(ctx),
       txId: ctx.stub.getTxID(),
       submittedBy: ctx.clientIdentity.getMSPID(),
+      ...(delegationId !== undefined ? { signedBy: 'guardian' as const, delegationId } : {}),
     };
     // No key-level policy: the patient, not one org, owns a grant; the chaincode-level
     // policy (several orgs) protects it, so no single org can extend or delete it.
@@ -277,11 +290,15 @@ export class ConsentContract extends MedprovContract {
   @Transaction()
   @Returns('string')
   async revokeConsent(ctx: Context, revokeJson: string): Promise<string> {
-    const { message, signature } = parseRevoke(revokeJson);
-    const binding = await this.requireBinding(ctx, message.hospital, message.patientRef);
+    const { message, signature, delegationId } = parseRevoke(revokeJson);
     const signer = recoverSigner(ctx, 'revoke.signature', CONSENT_REVOKE_TYPES, message, signature);
-    if (signer !== binding.patient) {
-      throw new ChaincodeError('SIGNER_NOT_PATIENT', 'revoke.signature was not made with the key bound to this patientRef.');
+    if (delegationId !== undefined) {
+      await requireGuardianFor(ctx, delegationId, message.hospital, message.patientRef, signer);
+    } else {
+      const binding = await this.requireBinding(ctx, message.hospital, message.patientRef);
+      if (signer !== binding.patient) {
+        throw new ChaincodeError('SIGNER_NOT_PATIENT', 'revoke.signature was not made with the key bound to this patientRef.');
+      }
     }
     const grantKey = consentGrantKey(ctx, message.hospital, message.patientRef, message.grantId);
     const bytes = await ctx.stub.getState(grantKey);
@@ -295,7 +312,14 @@ export class ConsentContract extends MedprovContract {
     const revoked: ConsentGrant = {
       ...grant,
       status: 'revoked',
-      revocation: { at: txTimeIso(ctx), txId: ctx.stub.getTxID(), nonce: message.nonce, signature, submittedBy: ctx.clientIdentity.getMSPID() },
+      revocation: {
+        at: txTimeIso(ctx),
+        txId: ctx.stub.getTxID(),
+        nonce: message.nonce,
+        signature,
+        submittedBy: ctx.clientIdentity.getMSPID(),
+        ...(delegationId !== undefined ? { signedBy: 'guardian' as const, delegationId } : {}),
+      },
     };
     await ctx.stub.putState(grantKey, toBytes(revoked));
     await ctx.stub.putState(nonceKey, toBytes({ kind: 'ConsentRevoke', txId: ctx.stub.getTxID() }));

@@ -34,7 +34,7 @@ export interface ConsentGrant {
   grantId: string;
   hospital: string;
   patientRef: string;
-  /** The address that signed (the binding's address at the time). */
+  /** The address that signed: the binding's address at the time, or the guardian's for a grant made by a guardian. */
   patient: string;
   grantee: string;
   purpose: string;
@@ -49,7 +49,10 @@ export interface ConsentGrant {
   txId: string;
   /** MSP whose gateway submitted it (any member may; the signature is what counts). */
   submittedBy: string;
-  revocation?: { at: string; txId: string; nonce: string; signature: string; submittedBy: string };
+  /** Present when a guardian signed it, under the delegation named (see delegation-model.ts). */
+  signedBy?: 'guardian';
+  delegationId?: string;
+  revocation?: { at: string; txId: string; nonce: string; signature: string; submittedBy: string; signedBy?: 'guardian'; delegationId?: string };
 }
 
 /**

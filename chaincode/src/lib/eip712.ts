@@ -90,3 +90,50 @@ export interface ConsentRevokeMessage {
   grantId: string;
   nonce: string;
 }
+
+/**
+ * The patient names a guardian: the address of the guardian's key for this hospital, the
+ * purposes and categories the guardian may grant (empty = any) and the period. A hospital
+ * recording a guardian on a legal basis submits the same message unsigned; either way the
+ * delegation's id is this message's EIP-712 digest.
+ */
+export const GUARDIAN_APPOINTMENT_TYPES: Record<string, TypedDataField[]> = {
+  GuardianAppointment: [
+    { name: 'hospital', type: 'string' },
+    { name: 'patientRef', type: 'string' },
+    { name: 'guardian', type: 'address' },
+    { name: 'purposes', type: 'string[]' },
+    { name: 'categories', type: 'string[]' },
+    { name: 'validFrom', type: 'uint64' },
+    { name: 'validUntil', type: 'uint64' },
+    { name: 'nonce', type: 'bytes32' },
+  ],
+};
+
+/** The patient ends a delegation, named by its id. */
+export const GUARDIAN_REVOKE_TYPES: Record<string, TypedDataField[]> = {
+  GuardianRevoke: [
+    { name: 'hospital', type: 'string' },
+    { name: 'patientRef', type: 'string' },
+    { name: 'delegationId', type: 'bytes32' },
+    { name: 'nonce', type: 'bytes32' },
+  ],
+};
+
+export interface GuardianAppointmentMessage {
+  hospital: string;
+  patientRef: string;
+  guardian: string;
+  purposes: string[];
+  categories: string[];
+  validFrom: number;
+  validUntil: number;
+  nonce: string;
+}
+
+export interface GuardianRevokeMessage {
+  hospital: string;
+  patientRef: string;
+  delegationId: string;
+  nonce: string;
+}

@@ -23,6 +23,10 @@ export const KEY_TYPES = {
   erasure: 'medprov.erasure',
   /** revision of the definition in force, digest of the proposed one → its approvals by members' admins. */
   consortiumChange: 'medprov.consortiumChange',
+  /** hospital, patientRef, delegationId → a guardian's delegation and its status. */
+  delegation: 'medprov.delegation',
+  /** guardian address, delegationId → hospital, patientRef: the guardian's own listing, and one hospital per guardian key. */
+  guardianDelegation: 'medprov.guardian',
 } as const;
 
 /** Versions are zero-padded so that a partial-key scan returns them in numeric order. */
@@ -52,6 +56,14 @@ export function patientAddressKey(ctx: Context, address: string): string {
 
 export function consentGrantKey(ctx: Context, hospital: string, patientRef: string, grantId: string): string {
   return ctx.stub.createCompositeKey(KEY_TYPES.consentGrant, [hospital, patientRef, grantId]);
+}
+
+export function delegationKey(ctx: Context, hospital: string, patientRef: string, delegationId: string): string {
+  return ctx.stub.createCompositeKey(KEY_TYPES.delegation, [hospital, patientRef, delegationId]);
+}
+
+export function guardianDelegationKey(ctx: Context, guardian: string, delegationId: string): string {
+  return ctx.stub.createCompositeKey(KEY_TYPES.guardianDelegation, [guardian, delegationId]);
 }
 
 export function consentNonceKey(ctx: Context, address: string, nonce: string): string {

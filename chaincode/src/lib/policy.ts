@@ -52,6 +52,13 @@ export const TRANSACTION_RULES: Readonly<Record<string, Rule>> = {
   'Archives:readArchive': { anyMember: true },
 };
 
+  // Guardians: the patient's signature (any member's gateway submits it) or the patient's hospital on a legal basis.
+  'Guardians:appointGuardian': { anyMember: true },
+  'Guardians:revokeGuardian': { anyMember: true },
+  'Guardians:recordGuardian': { orgTypes: ['hospital'] },
+  'Guardians:revokeRecordedGuardian': { orgTypes: ['hospital'] },
+  'Guardians:listDelegations': { anyMember: true },
+  'Guardians:listGuardianDelegations': { anyMember: true },
 export async function authorize(ctx: Context, transaction: string): Promise<void> {
   const rule = TRANSACTION_RULES[transaction];
   if (!rule) throw new ChaincodeError('UNKNOWN_TRANSACTION', `${transaction} is not a transaction of this chaincode.`);
