@@ -1,12 +1,15 @@
 import { Context, Info, Returns, Transaction } from 'fabric-contract-api';
 import { ChaincodeError } from '../lib/errors';
 import { canonicalJson, fromBytes, toBytes } from '../lib/canonical-json';
-import { accessLogKey, disclosureKey, KEY_TYPES } from '../lib/keys';
+import { accessLogKey, consentGrantKey, disclosureKey, KEY_TYPES } from '../lib/keys';
 import { MedprovContract } from '../lib/policy';
 import { readConsortium } from '../lib/consortium';
 import { MAX_BATCH, type RecordAnchor } from '../lib/record-model';
 import { parseJsonArgument, requireCode, requireMspId, requireObject, requireOpaqueId, requirePurpose, requireSha256Hex } from '../lib/validate';
 import { ACCESS_EVENT, type AccessLogEntry, type DisclosureRecord } from '../lib/consent-model';
+import { CONSENTED_ACCESS_KEY_TYPE, type ConsentedAccess } from '../lib/access-receipt-model';
+import type { ConsentGrant } from '../lib/consent-model';
+import type { ConsentGrantMessage } from '../lib/eip712';
 import { evaluateConsent } from './consent';
 import { readLatestAnchor, readRecordVersions, withBatchContext, withBatchContextAsync } from './records';
 
@@ -39,7 +42,9 @@ export class AccessContract extends MedprovContract {
     const purpose = requirePurpose('purpose', purposeArg);
     const anchor = await readLatestAnchor(ctx, issuer, recordId);
     const { decision, entry } = await checkAndLog(ctx, anchor, { accessor: ctx.clientIdentity.getMSPID(), purpose });
-    ctx.stub.setEvent(ACCESS_EVENT, toBytes(entry));
+    const consented = decision.decision === 'PERMIT' ? await recordConsentedAccess(ctx, anchor, entry) : undefined;
+    // The consented access rides on the entry's event: every gateway's anchor log makes it a leaf.
+    ctx.stub.setEvent(ACCESS_EVENT, toBytes(consented ? { ...entry, consentedAccess: consented } : entry));
 
     const provenance = decision.decision === 'PERMIT' ? await readRecordVersions(ctx, issuer, recordId) : undefined;
     return canonicalJson({ ...decision, accessLog: entry, provenance });
@@ -119,6 +124,41 @@ export class AccessContract extends MedprovContract {
     return canonicalJson({ disclosure, created: true });
   }
 
+  /**
+   * The consented access of transaction `txId` and the grant it relied on (the signed EIP-712
+   * message), for a provenance receipt; `null` when that transaction was no access permitted by
+   * consent. Only the recipient and the record's issuer may read it (FORBIDDEN_OTHER_ORG): the
+   * grant names the patient's pseudonym.
+   */
+  @Transaction(false)
+  @Returns('string')
+  async readConsentedAccess(ctx: Context, txIdArg: string): Promise<string> {
+    const txId = requireSha256Hex('txId', txIdArg);
+    const bytes = await ctx.stub.getState(ctx.stub.createCompositeKey(CONSENTED_ACCESS_KEY_TYPE, [txId]));
+    if (bytes.length === 0) return canonicalJson(null);
+    const stored = fromBytes<ConsentedAccess & { patientRef: string }>(bytes);
+    const caller = ctx.clientIdentity.getMSPID();
+    if (caller !== stored.recipient && caller !== stored.issuer) {
+      throw new ChaincodeError('FORBIDDEN_OTHER_ORG', `Only ${stored.recipient} (the recipient) and ${stored.issuer} (the issuer) may read the consented access of transaction ${txId}.`);
+    }
+    const grantBytes = await ctx.stub.getState(consentGrantKey(ctx, stored.issuer, stored.patientRef, stored.grantId));
+    if (grantBytes.length === 0) throw new ChaincodeError('GRANT_NOT_FOUND', `The grant ${stored.grantId} of the consented access ${txId} is not on the ledger.`);
+    const g = fromBytes<ConsentGrant>(grantBytes);
+    const grant: ConsentGrantMessage = {
+      hospital: g.hospital,
+      patientRef: g.patientRef,
+      grantee: g.grantee,
+      purpose: g.purpose,
+      categories: g.categories,
+      recordIds: g.recordIds,
+      validFrom: g.validFrom,
+      validUntil: g.validUntil,
+      nonce: g.nonce,
+    };
+    const { patientRef: _pseudonym, ...access } = stored;
+    return canonicalJson({ access, grant });
+  }
+
   /** Every access-log entry about a patientRef of a hospital, oldest first. */
   @Transaction(false)
   @Returns('string')
@@ -170,6 +210,34 @@ async function checkAndLog(
   const key = accessLogKey(ctx, anchor.issuer, anchor.patientRef, entry.at, entry.txId, who.disclosure ? anchor.recordId : undefined);
   await ctx.stub.putState(key, toBytes(entry));
   return { decision, entry };
+}
+
+/**
+ * Stores what a provenance receipt of a permitted access binds (see access-receipt-model.ts),
+ * keyed by the transaction id, with the patientRef kept beside it so that the grant can be read
+ * back; returns it without the patientRef, as the event announces it.
+ */
+async function recordConsentedAccess(ctx: Context, anchor: RecordAnchor, entry: AccessLogEntry): Promise<ConsentedAccess> {
+  const grantId = entry.grantId as string;
+  const grant = fromBytes<ConsentGrant>(await ctx.stub.getState(consentGrantKey(ctx, anchor.issuer, anchor.patientRef, grantId)));
+  const consented: ConsentedAccess = {
+    channel: ctx.stub.getChannelID(),
+    docHash: anchor.docHash,
+    issuer: anchor.issuer,
+    recordId: anchor.recordId,
+    version: anchor.version,
+    category: anchor.category,
+    grantId,
+    patient: grant.patient,
+    signature: grant.signature,
+    purpose: entry.purpose,
+    recipient: entry.accessor,
+    txId: entry.txId,
+    at: entry.at,
+  };
+  // No key-level policy, like the access log: nobody may change it.
+  await ctx.stub.putState(ctx.stub.createCompositeKey(CONSENTED_ACCESS_KEY_TYPE, [entry.txId]), toBytes({ ...consented, patientRef: anchor.patientRef }));
+  return consented;
 }
 
 function callerRole(ctx: Context): string | undefined {

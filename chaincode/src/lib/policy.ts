@@ -41,6 +41,8 @@ export const TRANSACTION_RULES: Readonly<Record<string, Rule>> = {
   // A hospital records what it disclosed of its own records (the contract checks issuer = caller).
   'Access:discloseRecords': { orgTypes: ['hospital'] },
   'Access:listAccessLog': { anyMember: true },
+  // The recipient's and the issuer's receipt of a consented access (the contract checks which).
+  'Access:readConsentedAccess': { anyMember: true },
   // A hospital records that it erased one of its patients (nothing about whom); anyone may read it.
   'Privacy:recordErasure': { orgTypes: ['hospital'] },
   'Privacy:readErasure': { anyMember: true },
@@ -50,8 +52,6 @@ export const TRANSACTION_RULES: Readonly<Record<string, Rule>> = {
   // A hospital anchors a folder of its own documents as one root (no patientRef); members read it.
   'Archives:anchorArchive': { orgTypes: ['hospital'] },
   'Archives:readArchive': { anyMember: true },
-};
-
   // Guardians: the patient's signature (any member's gateway submits it) or the patient's hospital on a legal basis.
   'Guardians:appointGuardian': { anyMember: true },
   'Guardians:revokeGuardian': { anyMember: true },
@@ -59,6 +59,8 @@ export const TRANSACTION_RULES: Readonly<Record<string, Rule>> = {
   'Guardians:revokeRecordedGuardian': { orgTypes: ['hospital'] },
   'Guardians:listDelegations': { anyMember: true },
   'Guardians:listGuardianDelegations': { anyMember: true },
+};
+
 export async function authorize(ctx: Context, transaction: string): Promise<void> {
   const rule = TRANSACTION_RULES[transaction];
   if (!rule) throw new ChaincodeError('UNKNOWN_TRANSACTION', `${transaction} is not a transaction of this chaincode.`);
