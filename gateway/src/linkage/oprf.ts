@@ -44,8 +44,8 @@ export function deriveProjectKey(seed: Uint8Array, projectId: string): Uint8Arra
  * Blinds an input (the hospital's step). `rng` is for test vectors only; by default the blind
  * is a fresh random non-zero scalar.
  */
-export function blindInput(input: Uint8Array, rng?: (bytes: number) => Uint8Array): BlindedInput {
-  const { blind, blinded } = rng ? oprf.blind(input, rng) : oprf.blind(input);
+export function blindInput(input: Uint8Array, rng?: (bytes?: number) => Uint8Array): BlindedInput {
+  const { blind, blinded } = rng ? oprf.blind(input, rng as Parameters<typeof oprf.blind>[1]) : oprf.blind(input);
   return { blind, blinded };
 }
 

@@ -30,9 +30,9 @@ const VECTORS = [
  * An rng that makes noble's RandomScalar return the RFC's blind: it maps n bytes (little-endian)
  * to (value mod (order − 1)) + 1, so it is given blind − 1.
  */
-function fixedBlindRng(blindHexLe: string): (n: number) => Uint8Array {
+function fixedBlindRng(blindHexLe: string): (n?: number) => Uint8Array {
   const blind = BigInt('0x' + Buffer.from(blindHexLe, 'hex').reverse().toString('hex'));
-  return (n) => {
+  return (n = 48) => {
     const out = new Uint8Array(n);
     let v = blind - 1n;
     for (let i = 0; i < n; i++, v >>= 8n) out[i] = Number(v & 0xffn);
