@@ -233,6 +233,27 @@ export class RecordsContract extends MedprovContract {
     return canonicalJson(histories);
   }
 
+  /**
+   * The latest version of every record of `hospital` anchored under `patientRef`, for the
+   * patient's own view. A scan of the hospital's record versions (there is no index by
+   * patientRef, so that anchoring stays as it is): fine for a demonstration, linear in the
+   * hospital's records; a real deployment wants an index kept by the hospital's gateway.
+   */
+  @Transaction(false)
+  @Returns('string')
+  async listPatientRecords(ctx: Context, hospitalArg: string, patientRefArg: string): Promise<string> {
+    const hospital = requireMspId('hospital', hospitalArg);
+    const patientRef = requireSha256Hex('patientRef', patientRefArg);
+    const latest = new Map<string, RecordAnchor>();
+    for await (const kv of ctx.stub.getStateByPartialCompositeKey(KEY_TYPES.recordVersion, [hospital])) {
+      const anchor = fromBytes<RecordAnchor>(kv.value);
+      if (anchor.patientRef !== patientRef) continue;
+      const seen = latest.get(anchor.recordId);
+      if (!seen || seen.version < anchor.version) latest.set(anchor.recordId, anchor);
+    }
+    return canonicalJson([...latest.values()].sort((x, y) => (x.anchoredAt < y.anchoredAt ? -1 : x.anchoredAt > y.anchoredAt ? 1 : x.recordId < y.recordId ? -1 : 1)));
+  }
+
   /** Is this exact document anchored, and by whom? One key read, then the anchor. */
   @Transaction(false)
   @Returns('string')

@@ -27,6 +27,8 @@ export const TRANSACTION_RULES: Readonly<Record<string, Rule>> = {
   'Records:recordHistory': { anyMember: true },
   'Records:recordHistories': { anyMember: true },
   'Records:lookupByHash': { anyMember: true },
+  // The patient's own view: the latest version of each record under one patientRef (members read anchors anyway).
+  'Records:listPatientRecords': { anyMember: true },
   // The hospital vouches for its own patientRef; the patient's signature proves the key.
   'Consent:registerPatient': { orgTypes: ['hospital'] },
   // Patients use any member's gateway; the chaincode verifies the patient's signature itself.
