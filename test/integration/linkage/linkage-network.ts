@@ -1,0 +1,118 @@
+/**
+ * The research linkage network (issue 19): two hospitals, a trial sponsor and a linkage
+ * institution (test/integration/linkage/consortium.json), on real Fabric 3.1.5 with one gateway
+ * per organisation, started by the project's own network layer in a temporary state folder on a
+ * free base port. Started once per mocha run by the first suite that asks for it; stopped by pid
+ * with `stopLinkageNetwork()` in a root-level `after` hook of every spec file that uses it (the
+ * first such hook, after all suites, stops it; the others find nothing to stop):
+ *
+ * ```ts
+ * after(async () => { await stopLinkageNetwork(); });
+ * describe('…', function () { before(async () => { net = await linkageNetwork(); }); … });
+ * ```
+ *
+ * Each gateway's linkage settings (`linkage.json` in its folder, generated at `up`; see
+ * gateway/src/config.ts `LinkageSettings`) are read back here: the key the institution issued to
+ * each hospital and the sponsor (`partnerKey`), for tests that call the institution as a partner.
+ *
+ * No local EVM chain: public anchoring is off on these gateways (they say so at /healthz).
+ *
+ * @module
+ */
+import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { readApiKeys, readLinkageSettings, type ApiKeys } from '../../../network/src/gateways';
+import { networkFromEnv, type Network } from '../../../network/src/network';
+import { consoleProgress, silentProgress, type Progress } from '../../../network/src/progress';
+import { down, installFabric, portsTakenByOthers, ROOT, up, type UpOptions } from '../../../network/src/system';
+import type { LinkageSettings } from '../../../gateway/src/config';
+
+/** The linkage suite's consortium definition. */
+export const LINKAGE_CONSORTIUM = path.join(ROOT, 'test', 'integration', 'linkage', 'consortium.json');
+
+/** How the linkage network is brought up: gateways, no EVM chain. */
+export const LINKAGE_UP_OPTIONS: UpOptions = { evm: false };
+
+/** The organisations of the linkage consortium, by name (as in api-keys.json and `MEDPROV_ORG`). */
+export const LINKAGE_ORGS = { hospitals: ['Hospital', 'Hospital2'], sponsor: 'Sponsor', institution: 'Linkage' } as const;
+
+export interface LinkageNetwork {
+  readonly network: Network;
+  readonly keys: ApiKeys;
+  /** A gateway's base URL and its API key for a role (`gateway('Linkage', 'linkage-officer')`). */
+  gateway(org: string, role: string): { url: string; key: string };
+  /** The institution's gateway URL and the API key it issued to a hospital or the sponsor (role `linkage-partner` there). */
+  partnerKey(org: string): { url: string; key: string };
+  /** A gateway's linkage settings as `up` generated them (tests check who holds what). */
+  linkageSettings(org: string): LinkageSettings | undefined;
+  /** MSP ID of an organisation by name. */
+  mspId(org: string): string;
+  readonly progress: Progress;
+}
+
+/** A base port whose every port is free for this consortium (below the ephemeral range; see test-network.ts freeBasePort). */
+async function freeLinkageBasePort(stateDir: string, fabricHome: string): Promise<number> {
+  const slots = 11;
+  for (let i = 0; i < slots * 2; i++) {
+    // Offset by half a slot from test-network.ts's candidates, so the two fixtures rarely try the same range first.
+    const base = 20_550 + ((process.pid + 7 + i) % slots) * 1_100;
+    const candidate = networkFromEnv({ MEDPROV_STATE_DIR: stateDir, MEDPROV_BASE_PORT: String(base), MEDPROV_CONSORTIUM: LINKAGE_CONSORTIUM }, ROOT, fabricHome);
+    if ((await portsTakenByOthers(candidate, LINKAGE_UP_OPTIONS)).length === 0) return base;
+  }
+  throw new Error('no free port range for the linkage network');
+}
+
+let started: Promise<LinkageNetwork> | undefined;
+let stateDir: string | undefined;
+// Kept apart from `started`: a network whose `up` failed half-way still has processes to stop.
+let current: Network | undefined;
+
+/** The run's linkage network, brought up on first use (30-90 s on 2 shared cores with Fabric cached). */
+export function linkageNetwork(): Promise<LinkageNetwork> {
+  started ??= (async () => {
+    stateDir = mkdtempSync(path.join(os.tmpdir(), 'medprov-linkage-'));
+    const fabricHome = installFabric(silentProgress);
+    const basePort = await freeLinkageBasePort(stateDir, fabricHome);
+    const log = createWriteStream(path.join(stateDir, 'up.log'));
+    const progress = process.env.MEDPROV_TEST_VERBOSE ? consoleProgress('linkage-network') : consoleProgress('linkage-network', log);
+    const network = networkFromEnv({ MEDPROV_STATE_DIR: stateDir, MEDPROV_BASE_PORT: String(basePort), MEDPROV_CONSORTIUM: LINKAGE_CONSORTIUM }, ROOT, fabricHome);
+    current = network;
+    try {
+      await up(network, progress, LINKAGE_UP_OPTIONS);
+    } catch (err) {
+      throw new Error(`the linkage network did not come up: ${(err as Error).message}\n(its progress: ${path.join(stateDir, 'up.log')}; its logs: ${network.logsDir}; MEDPROV_TEST_KEEP_STATE=1 keeps them)`);
+    }
+    const keys = readApiKeys(network);
+    if (!keys) throw new Error('up wrote no API keys');
+    const settings = (org: string) => readLinkageSettings(network, network.organisation(org));
+    return {
+      network,
+      keys,
+      progress,
+      gateway(org, role) {
+        const entry = keys.orgs[org];
+        if (!entry?.keys[role]) throw new Error(`no ${role} key for ${org} in ${network.apiKeysFile}`);
+        return { url: entry.url, key: entry.keys[role] };
+      },
+      partnerKey(org) {
+        const institution = settings(org)?.institution;
+        if (!institution) throw new Error(`${org} has no linkage institution in its linkage settings`);
+        return { url: institution.url, key: institution.apiKey };
+      },
+      linkageSettings: settings,
+      mspId: (org) => network.organisation(org).mspId,
+    };
+  })();
+  return started;
+}
+
+/** Stops the network by pid (if it was started) and removes its state folder (MEDPROV_TEST_KEEP_STATE=1 keeps it). */
+export async function stopLinkageNetwork(): Promise<void> {
+  if (!started) return;
+  await started.catch(() => undefined);
+  started = undefined;
+  if (current) await down(current, silentProgress);
+  current = undefined;
+  if (stateDir && !process.env.MEDPROV_TEST_KEEP_STATE) rmSync(stateDir, { recursive: true, force: true });
+}
