@@ -260,6 +260,20 @@ const STATUS_OF_CHAINCODE_CODE: Record<ChaincodeErrorCode, number> = {
   NONCE_REUSED: 409,
   CONSORTIUM_ALREADY_CONFIGURED: 409,
   ARCHIVE_EXISTS: 409,
+  // Break-glass: only a clinician, only with a reason from the list, within the consortium's daily rate.
+  FORBIDDEN_ROLE: 403,
+  BREAK_GLASS_REASON_REQUIRED: 400,
+  BREAK_GLASS_REASON_UNKNOWN: 400,
+  BREAK_GLASS_RATE_EXCEEDED: 429,
+  // Guardians: a delegation that is missing, no longer (or not yet) in force, or does not cover the grant.
+  DELEGATION_NOT_FOUND: 404,
+  DELEGATION_REVOKED: 409,
+  DELEGATION_EXPIRED: 409,
+  DELEGATION_NOT_YET_VALID: 409,
+  DELEGATION_OUT_OF_SCOPE: 403,
+  DELEGATION_NOT_REVOCABLE: 403,
+  SIGNER_NOT_GUARDIAN: 403,
+  GUARDIAN_KEY_IN_USE: 409,
   CONSORTIUM_NOT_CONFIGURED: 503,
   // The gateway dated the transaction itself: its clock, or a peer's, is off.
   TRANSACTION_TIME_SKEWED: 503,
