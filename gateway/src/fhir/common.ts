@@ -14,6 +14,8 @@ export const MEDPROV_SYSTEMS = {
   consentGrant: 'urn:medprov:consent-grant',
   /** One version of a record: the SHA-256 of the document (64 hex), its version-specific identifier. */
   documentSha256: 'urn:medprov:document-sha256',
+  /** A guardian's delegation by its id (the EIP-712 digest of the GuardianAppointment): names the guardian without their key. */
+  delegation: 'urn:medprov:delegation',
   /** A Fabric transaction by its id. */
   ledgerTransaction: 'urn:medprov:fabric-tx',
   /** A record category that is not a LOINC document type, as the chaincode holds it. */

@@ -11,7 +11,7 @@ import {
   recordSystem,
   trialSystem,
 } from './common';
-import type { Bundle, Coding, Consent, ConsentProvision, Extension } from './types';
+import type { Bundle, Coding, Consent, ConsentProvision, Extension, Reference } from './types';
 
 const CONSENT_SCOPE = 'http://terminology.hl7.org/CodeSystem/consentscope';
 const ACT_CODE = 'http://terminology.hl7.org/CodeSystem/v3-ActCode';
@@ -56,6 +56,10 @@ function purposeOf(grant: ConsentGrant): { purpose: Coding; scope: 'patient-priv
  *   chaincode's decision, a record is covered when its category is among `code` or its id
  *   among `data`.
  *
+ * - A grant a guardian signed (`signedBy: 'guardian'`): `performer` ← the guardian, a
+ *   RelatedPerson named by the delegation's id (`urn:medprov:delegation`; no key address), and
+ *   `verification` ← verified with that RelatedPerson at grantedAt. `patient` stays the patient.
+ *
  * KR Core (HL7 Korea's R4 core profiles) is not claimed in `meta.profile`: nothing here has
  * been checked against those profiles. The resource is plain R4, validated against the R4
  * JSON schema and invariants in the tests.
@@ -64,6 +68,8 @@ export function grantToConsent(grant: ConsentGrant, asOf: number): Consent {
   const { purpose, scope, trialId } = purposeOf(grant);
   const status = effectiveStatus(grant, asOf);
   const patient = patientReference(grant.hospital, grant.patientRef);
+  const guardian: Reference | undefined =
+    grant.signedBy === 'guardian' && grant.delegationId ? { type: 'RelatedPerson', identifier: { system: MEDPROV_SYSTEMS.delegation, value: grant.delegationId } } : undefined;
   const extension: Extension[] | undefined =
     trialId !== undefined
       ? [{ url: RESEARCH_STUDY_CONTEXT, valueReference: { type: 'ResearchStudy', identifier: { system: trialSystem(grant.grantee), value: trialId } } }]
@@ -107,9 +113,10 @@ export function grantToConsent(grant: ConsentGrant, asOf: number): Consent {
     category: [{ coding: [{ system: LOINC, code: '59284-0', display: 'Patient Consent' }] }],
     patient,
     dateTime: grant.grantedAt,
-    performer: [patient],
+    performer: [guardian ?? patient],
     organization: [organisationReference(grant.hospital)],
     policyRule: { coding: [{ system: ACT_CODE, code: 'OPTIN', display: 'opt-in' }] },
+    ...(guardian ? { verification: [{ verified: true, verifiedWith: guardian, verificationDate: grant.grantedAt }] } : {}),
     provision,
   };
 }

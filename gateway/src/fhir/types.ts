@@ -73,6 +73,8 @@ export interface Consent {
   organization?: Reference[];
   policy?: { authority?: string; uri?: string }[];
   policyRule?: CodeableConcept;
+  /** Who the consent was verified with: for a grant made by a guardian, the guardian (RelatedPerson). */
+  verification?: { verified: boolean; verifiedWith?: Reference; verificationDate?: string }[];
   provision?: ConsentProvision;
 }
 

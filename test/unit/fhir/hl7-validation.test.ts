@@ -23,6 +23,7 @@ const grants: ConsentGrant[] = [
   grant({ grantee: 'SponsorMSP', purpose: 'research:TRIAL-2026-01', categories: ['loinc:11502-2', 'imaging'] }),
   revoked(grant({ purpose: 'claims', categories: ['discharge'] })),
   grant({ validUntil: T0 + 10 }), // expired at the time of export
+  grant({ signedBy: 'guardian', delegationId: `0x${sha('delegation 1')}` }), // made by a guardian: performer and verification
 ];
 
 const entry = (overrides: Partial<AccessLogEntry>): AccessLogEntry => ({
