@@ -6,11 +6,12 @@ import { MedprovContract } from '../lib/policy';
 import { readConsortium } from '../lib/consortium';
 import { MAX_BATCH, type RecordAnchor } from '../lib/record-model';
 import { parseJsonArgument, requireCode, requireMspId, requireObject, requireOpaqueId, requirePurpose, requireSha256Hex } from '../lib/validate';
-import { ACCESS_EVENT, type AccessLogEntry, type DisclosureRecord } from '../lib/consent-model';
+import { ACCESS_EVENT, type AccessLogEntry, type Decision, type DisclosureRecord } from '../lib/consent-model';
 import { CONSENTED_ACCESS_KEY_TYPE, type ConsentedAccess } from '../lib/access-receipt-model';
 import type { ConsentGrant } from '../lib/consent-model';
 import type { ConsentGrantMessage } from '../lib/eip712';
 import { evaluateConsent } from './consent';
+import { breakGlassAccess, listBreakGlassAccesses } from './break-glass';
 import { readLatestAnchor, readRecordVersions, withBatchContext, withBatchContextAsync } from './records';
 
 /** X.509 attribute (Fabric CA) naming the caller's role; stored in the log when present. */
@@ -103,7 +104,7 @@ export class AccessContract extends MedprovContract {
       return canonicalJson({ disclosure: recorded, created: false });
     }
 
-    const entries: AccessLogEntry[] = [];
+    const entries: (AccessLogEntry & { decision: Decision })[] = [];
     for (const [i, recordId] of recordIds.entries()) {
       const field = `recordIds[${i}]`;
       const anchor = await withBatchContextAsync(field, recordId, () => readLatestAnchor(ctx, issuer, recordId));
@@ -159,6 +160,25 @@ export class AccessContract extends MedprovContract {
     return canonicalJson({ access, grant });
   }
 
+  /**
+   * Break-glass: a hospital's clinician opens a record without consent in an emergency.
+   * `requestJson`: `{ issuer, recordId, reason, role }` (see contracts/break-glass.ts): logged as
+   * a `break-glass` entry in the patient's access log and in the audit of both organisations,
+   * within the consortium's per-organisation daily rate; any refusal writes nothing.
+   */
+  @Transaction()
+  @Returns('string')
+  async breakGlassAccess(ctx: Context, requestJson: string): Promise<string> {
+    return breakGlassAccess(ctx, requestJson);
+  }
+
+  /** The break-glass accesses made `by` an organisation, or `of` its records, on UTC days `from`..`to` (YYYY-MM-DD). */
+  @Transaction(false)
+  @Returns('string')
+  async listBreakGlassAccesses(ctx: Context, side: string, mspId: string, from: string, to: string): Promise<string> {
+    return listBreakGlassAccesses(ctx, side, mspId, from, to);
+  }
+
   /** Every access-log entry about a patientRef of a hospital, oldest first. */
   @Transaction(false)
   @Returns('string')
@@ -182,7 +202,7 @@ async function checkAndLog(
   ctx: Context,
   anchor: RecordAnchor,
   who: { accessor: string; purpose: string; disclosure?: { by: string; id: string } },
-): Promise<{ decision: Awaited<ReturnType<typeof evaluateConsent>>; entry: AccessLogEntry }> {
+): Promise<{ decision: Awaited<ReturnType<typeof evaluateConsent>>; entry: AccessLogEntry & { decision: Decision } }> {
   const decision = await evaluateConsent(ctx, {
     hospital: anchor.issuer,
     patientRef: anchor.patientRef,
@@ -191,7 +211,7 @@ async function checkAndLog(
     category: anchor.category,
     recordId: anchor.recordId,
   });
-  const entry: AccessLogEntry = {
+  const entry: AccessLogEntry & { decision: Decision } = {
     accessor: who.accessor,
     role: callerRole(ctx),
     ...(who.disclosure ? { kind: 'disclosure' as const, disclosedBy: who.disclosure.by, disclosureId: who.disclosure.id } : {}),

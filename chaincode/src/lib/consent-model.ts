@@ -162,8 +162,8 @@ export interface AccessLogEntry {
   accessor: string;
   /** The caller's role attribute (the accessor's for an access, the discloser's for a disclosure). */
   role?: string;
-  /** Absent on entries written before disclosures existed, and on every access. */
-  kind?: 'access' | 'disclosure';
+  /** Absent on entries written before disclosures existed, and on every access. `break-glass`: an emergency access without consent. */
+  kind?: 'access' | 'disclosure' | 'break-glass';
   /** A disclosure: the hospital that disclosed (always the record's issuer). */
   disclosedBy?: string;
   /** A disclosure: the discloser's id of the disclosure, shared by every entry of it. */
@@ -173,8 +173,11 @@ export interface AccessLogEntry {
   version: number;
   patientRef: string;
   purpose: string;
-  decision: Decision;
+  /** `BREAK_GLASS` only on a break-glass entry: opened without consent, for an emergency. */
+  decision: Decision | 'BREAK_GLASS';
   reason?: DenyReason;
+  /** A break-glass entry: why consent could not be obtained (one of BREAK_GLASS_REASONS in break-glass.ts). */
+  breakGlassReason?: string;
   grantId?: string;
   at: string;
   txId: string;

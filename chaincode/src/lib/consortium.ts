@@ -4,6 +4,7 @@ import { ChaincodeError } from './errors';
 import { canonicalJson, fromBytes, toBytes } from './canonical-json';
 import { restrictToMajorityOf } from './keys';
 import { parseJsonArgument, requireMspId, requireObject, requireOneOf } from './validate';
+import { DEFAULT_BREAK_GLASS_PER_ORG_PER_DAY, MAX_BREAK_GLASS_PER_ORG_PER_DAY } from './break-glass';
 
 /** `linkage`: a research linkage institution (it matches hospitals' linkage tokens; sees no identities, no documents). */
 export const ORG_TYPES = ['hospital', 'insurer', 'sponsor', 'linkage'] as const;
@@ -11,6 +12,11 @@ export type OrgType = (typeof ORG_TYPES)[number];
 
 export interface ConsortiumDefinition {
   organisations: { mspId: string; type: OrgType }[];
+  /**
+   * Break-glass emergency accesses each organisation may make per UTC day (0: none). Absent:
+   * {@link DEFAULT_BREAK_GLASS_PER_ORG_PER_DAY}. Set and changed like the rest of the definition.
+   */
+  breakGlass?: { perOrgPerDay: number };
 }
 
 /** The definition in force, as stored: its revision, whose admins approved it, when. */
@@ -34,7 +40,7 @@ export const CONSORTIUM_KEY = 'consortium';
  * organisations.
  */
 export function parseConsortium(raw: string): ConsortiumDefinition {
-  const body = requireObject('consortium', parseJsonArgument('consortium', raw), ['organisations']);
+  const body = requireObject('consortium', parseJsonArgument('consortium', raw), ['organisations', 'breakGlass']);
   if (!Array.isArray(body.organisations) || body.organisations.length === 0 || body.organisations.length > 64) {
     throw new ChaincodeError('INVALID_ARGUMENT', 'consortium.organisations must be a list of 1 to 64 organisations.');
   }
@@ -46,7 +52,21 @@ export function parseConsortium(raw: string): ConsortiumDefinition {
     seen.add(mspId);
     return { mspId, type: requireOneOf(`consortium.organisations[${i}].type`, org.type, ORG_TYPES) };
   });
-  return { organisations };
+  return { organisations, ...(body.breakGlass !== undefined ? { breakGlass: parseBreakGlass(body.breakGlass) } : {}) };
+}
+
+function parseBreakGlass(value: unknown): { perOrgPerDay: number } {
+  const breakGlass = requireObject('consortium.breakGlass', value, ['perOrgPerDay']);
+  const rate = breakGlass.perOrgPerDay;
+  if (typeof rate !== 'number' || !Number.isInteger(rate) || rate < 0 || rate > MAX_BREAK_GLASS_PER_ORG_PER_DAY) {
+    throw new ChaincodeError('INVALID_ARGUMENT', `consortium.breakGlass.perOrgPerDay must be a whole number from 0 to ${MAX_BREAK_GLASS_PER_ORG_PER_DAY}.`);
+  }
+  return { perOrgPerDay: rate };
+}
+
+/** Break-glass accesses one organisation may make per UTC day under this definition. */
+export function breakGlassPerOrgPerDay(definition: ConsortiumDefinition): number {
+  return definition.breakGlass?.perOrgPerDay ?? DEFAULT_BREAK_GLASS_PER_ORG_PER_DAY;
 }
 
 export async function readConsortium(ctx: Context): Promise<ConsortiumState | undefined> {
@@ -68,7 +88,10 @@ export async function writeConsortium(ctx: Context, state: ConsortiumState): Pro
 
 /** The definition alone, as compared and digested: the organisations as written, order included. */
 function definitionOf(definition: ConsortiumDefinition): ConsortiumDefinition {
-  return { organisations: definition.organisations.map(({ mspId, type }) => ({ mspId, type })) };
+  return {
+    organisations: definition.organisations.map(({ mspId, type }) => ({ mspId, type })),
+    ...(definition.breakGlass ? { breakGlass: { perOrgPerDay: definition.breakGlass.perOrgPerDay } } : {}),
+  };
 }
 
 /** SHA-256 (hex) of the definition's canonical JSON: names a proposed change. */

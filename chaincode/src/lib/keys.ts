@@ -21,6 +21,8 @@ export const KEY_TYPES = {
   disclosure: 'medprov.disclosure',
   /** erasureId → the record that a hospital destroyed one patient's key (nothing about the patient). */
   erasure: 'medprov.erasure',
+  /** by|of, organisation, UTC day, time, txId → one break-glass access (made by the org / to the org's records). */
+  breakGlass: 'medprov.breakGlass',
   /** revision of the definition in force, digest of the proposed one → its approvals by members' admins. */
   consortiumChange: 'medprov.consortiumChange',
   /** hospital, patientRef, delegationId → a guardian's delegation and its status. */
@@ -85,6 +87,14 @@ export function disclosureKey(ctx: Context, issuer: string, disclosureId: string
 
 export function consortiumChangeKey(ctx: Context, baseRevision: number, digest: string): string {
   return ctx.stub.createCompositeKey(KEY_TYPES.consortiumChange, [versionSegment(baseRevision), digest]);
+}
+
+/**
+ * A break-glass access indexed for audit: `by` the organisation that broke the glass, or `of` the
+ * issuer whose record it opened. The day segment lets the rate check and a report scan one UTC day.
+ */
+export function breakGlassKey(ctx: Context, side: 'by' | 'of', mspId: string, day: string, atIso?: string, txId?: string): string {
+  return ctx.stub.createCompositeKey(KEY_TYPES.breakGlass, atIso === undefined || txId === undefined ? [side, mspId, day] : [side, mspId, day, atIso, txId]);
 }
 
 export function erasureKey(ctx: Context, erasureId: string): string {

@@ -43,6 +43,9 @@ export const TRANSACTION_RULES: Readonly<Record<string, Rule>> = {
   // A hospital records what it disclosed of its own records (the contract checks issuer = caller).
   'Access:discloseRecords': { orgTypes: ['hospital'] },
   'Access:listAccessLog': { anyMember: true },
+  // Break-glass: hospitals only (the contract also requires the clinician role the gateway vouches for).
+  'Access:breakGlassAccess': { orgTypes: ['hospital'] },
+  'Access:listBreakGlassAccesses': { anyMember: true },
   // The recipient's and the issuer's receipt of a consented access (the contract checks which).
   'Access:readConsentedAccess': { anyMember: true },
   // A hospital records that it erased one of its patients (nothing about whom); anyone may read it.
