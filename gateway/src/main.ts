@@ -15,6 +15,7 @@ import { masterKeysFromEnv, MasterKeyRotation, NEXT_MASTER_KEY_FILE_ENV, nextMas
 import { ErasureService } from './erasure/service';
 import { AnchorIndex } from './records/anchor-index';
 import { ArchiveLedger } from './anchoring/archive-ledger';
+import { AccessReceiptIssuer } from './anchoring/access-receipt-issuer';
 import { RecordsService } from './records/service';
 import { releaseOptionsFromEnv } from './research/release';
 import { gatewayBinding, GatewayBackups } from './recovery/gateway-backup';
@@ -106,6 +107,8 @@ async function main(): Promise<void> {
     limits: { ...config.rateLimit, patientPerSecond: config.patientRateLimit.perSecond, patientBurst: config.patientRateLimit.burst, uploads: config.http },
     // Archives: a folder's root in one ledger transaction (POST /v1/archives), read back by anyone.
     archives: new ArchiveLedger(tracked),
+    // Consent-bound receipts of accesses: the consented access from the ledger, its leaf's receipt from the anchor log.
+    accessReceipts: anchoring.service ? new AccessReceiptIssuer(tracked, anchoring.service) : { off: anchoring.off },
     logger,
   });
   const server = http.createServer(app);

@@ -16,6 +16,11 @@
  * is the leaf's docHash, the archive is named `archive:<archiveId>` as its recordId, version 1, so
  * the archive's receipts can chain through the log to the EVM checkpoints (archive-receipt.ts).
  *
+ * A consented access (`Access:accessRecord` permitted by a grant; event `medprov.RecordAccessed`
+ * with `consentedAccess`) is a leaf too: the SHA-256 of its canonical JSON as docHash, the
+ * recipient as issuer, `access:<txId>` as recordId, version 1 (access-receipt.ts). Accesses that
+ * consent did not permit, and disclosures, are not leaves.
+ *
  * Resuming after a position re-reads its whole block (events carry no index to start from) and
  * skips what is at or before it. Retractions are not yielded (see {@link AnchorSource}).
  *
@@ -33,6 +38,8 @@
  */
 import { RECORDS_EVENT } from '../../../chaincode/src/lib/record-model';
 import { ARCHIVE_LEAF_PREFIX, ARCHIVES_EVENT, type ArchiveAnchor } from '../../../chaincode/src/lib/archive-model';
+import { ACCESS_EVENT } from '../../../chaincode/src/lib/consent-model';
+import { consentedAccessLeafFields, parseConsentedAccess } from './access-receipt';
 import type { Ledger, LedgerEvent, LedgerEvents } from '../fabric/client';
 import { AnchoringError } from './errors';
 import { comparePositions, type AnchorsAfterOptions, type AnchorSource, type AnchoredFields, type LedgerPosition, type SourcedAnchor } from './source';
@@ -110,6 +117,14 @@ export class LedgerAnchorSource implements AnchorSource {
         yield { position, anchor: archiveAnchorOf(event.payload, event.transactionId), blockNumber: event.blockNumber };
         continue;
       }
+      if (event.eventName === ACCESS_EVENT) {
+        const access = consentedAccessOf(event.payload, event.transactionId);
+        if (!access) continue;
+        const position: LedgerPosition = { blockNumber: event.blockNumber, txIndex: ordinal, anchorIndex: 0 };
+        if (after && comparePositions(position, after) <= 0) continue;
+        yield { position, anchor: access, blockNumber: event.blockNumber };
+        continue;
+      }
       if (event.eventName !== RECORDS_EVENT) continue;
       const changes = parseChanges(event.payload, event.transactionId);
       let anchorIndex = 0;
@@ -143,6 +158,30 @@ function archiveAnchorOf(payload: Uint8Array, transactionId: string): AnchoredFi
     throw new AnchoringError('SOURCE_INCONSISTENT', `the ${ARCHIVES_EVENT} event of transaction ${transactionId} is not the archive that transaction anchored.`);
   }
   return { docHash: archive.root, issuer: String(archive.issuer), recordId: `${ARCHIVE_LEAF_PREFIX}${archive.archiveId}`, version: 1, anchoredAt: String(archive.anchoredAt), txId: archive.txId };
+}
+
+/**
+ * The leaf fields of the consented access an access event announces (access-receipt.ts), or
+ * undefined for an access consent did not permit, and for disclosures.
+ */
+function consentedAccessOf(payload: Uint8Array, transactionId: string): AnchoredFields | undefined {
+  let body: { consentedAccess?: unknown } | undefined;
+  try {
+    body = JSON.parse(decoder.decode(payload)) as { consentedAccess?: unknown };
+  } catch {
+    body = undefined;
+  }
+  if (!body || typeof body !== 'object' || body.consentedAccess === undefined) return undefined;
+  let fields: AnchoredFields;
+  try {
+    fields = consentedAccessLeafFields(parseConsentedAccess('consentedAccess', body.consentedAccess));
+  } catch (err) {
+    throw new AnchoringError('SOURCE_INCONSISTENT', `the ${ACCESS_EVENT} event of transaction ${transactionId} carries a consented access that is not well-formed: ${(err as Error).message}`);
+  }
+  if (fields.txId !== transactionId) {
+    throw new AnchoringError('SOURCE_INCONSISTENT', `the ${ACCESS_EVENT} event of transaction ${transactionId} names the consented access of ${fields.txId}.`);
+  }
+  return fields;
 }
 
 function parseChanges(payload: Uint8Array, transactionId: string): RecordChange[] {

@@ -45,6 +45,8 @@ import type { LedgerProbeStatus } from '../fabric/probe';
 import type { LedgerPeerStatus } from '../fabric/failover';
 import type { ArchiveLedger } from '../anchoring/archive-ledger';
 import { mountArchiveRoutes } from './archive-routes';
+import type { AccessReceiptIssuer } from '../anchoring/access-receipt-issuer';
+import { accessReceiptPath, mountAccessReceiptRoutes } from './access-receipt-routes';
 
 export interface GatewayOptions {
   org: { mspId: string; name: string; type: 'hospital' | 'insurer' | 'sponsor' | 'linkage' };
@@ -87,6 +89,8 @@ export interface GatewayOptions {
   research?: ReleaseOptions;
   /** Archives (POST /v1/archives, GET /v1/archives/{issuer}/{archiveId}); without it not offered. */
   archives?: ArchiveLedger;
+  /** Consent-bound receipts of accesses (GET /v1/access-receipts/{txId}); `off` says why there are none; without it not offered. */
+  accessReceipts?: AccessReceiptIssuer | { off: string };
   logger: Logger;
   /**
    * perSecond/burst: per API-key user (default {@link DEFAULT_RATE_LIMIT}; the gateway process
@@ -155,6 +159,7 @@ export function createGatewayApp(options: GatewayOptions): { app: express.Expres
     backups: options.backups !== undefined,
     archives: options.archives !== undefined,
     registrationLinks: consent !== undefined && org.type === 'hospital',
+    accessReceipts: options.accessReceipts !== undefined,
   });
 
   const metrics = new Registry();
@@ -520,6 +525,7 @@ export function createGatewayApp(options: GatewayOptions): { app: express.Expres
   if (options.rotation) mountRotationRoutes(app, options.rotation, privacyKit);
   if (options.backups) mountBackupRoutes(app, options.backups, privacyKit);
   if (options.archives) mountArchiveRoutes(app, options.archives, { route, requireJson });
+  if (options.accessReceipts) mountAccessReceiptRoutes(app, options.accessReceipts, { route, receiptError });
 
   if (options.consentEvents) {
     const consentEvents = options.consentEvents;
@@ -581,7 +587,8 @@ export function createGatewayApp(options: GatewayOptions): { app: express.Expres
       // 200 whatever the decision: a DENY is logged on the ledger, an outcome rather than an error.
       const accessed = await consent.accessRecord(body.issuer, body.recordId, body.purpose);
       countDecision('access', accessed);
-      res.json(accessed);
+      const receipts = options.accessReceipts && !('off' in options.accessReceipts);
+      res.json(receipts && accessed.decision === 'PERMIT' ? { ...accessed, receipt: accessReceiptPath(accessed.accessLog.txId) } : accessed);
     }));
 
     app.post('/v1/patients/challenges', ...patientRoute('requestChallenge', async (req, res) => {
@@ -725,6 +732,7 @@ function describe(operation: Operation): string {
     prepareResearchRelease: 'prepare research releases',
     anchorArchive: 'anchor archives',
     readArchive: 'read archives',
+    getAccessReceipt: 'get access receipts',
   };
   return words[operation];
 }

@@ -3,6 +3,7 @@ import { MAX_BATCH, RETRACTION_REASONS } from '../../../chaincode/src/lib/record
 import { MAX_UNIX_SECONDS } from '../../../chaincode/src/lib/validate';
 import { MAX_RELEASE_RECORDS } from '../research/release';
 import { archivePaths, archiveSchemas } from './archive-openapi';
+import { accessReceiptPaths, accessReceiptSchemas } from './access-receipt-openapi';
 import { organisationPaths, pageSchemas, registrationLinkPaths } from './pages-openapi';
 
 /**
@@ -79,6 +80,7 @@ const typedData = (messageSchema: string, description: string) =>
 
 export const schemas = {
   ...archiveSchemas,
+  ...accessReceiptSchemas,
   ...pageSchemas,
   AnchorRequest: {
     type: 'object',
@@ -520,6 +522,7 @@ export const schemas = {
       accessLog: { $ref: '#/components/schemas/AccessLogEntry' },
       provenance: { type: 'array', description: 'Every version of the record, oldest first (PERMIT only)', items: { $ref: '#/components/schemas/Anchor' } },
       blockNumber: { type: 'string' },
+      receipt: { type: 'string', description: "PERMIT only, at a gateway that issues receipts: the path of this access's consent-bound receipt (GET /v1/access-receipts/{txId}), answered once a checkpoint covers it" },
     },
   },
   Error: {
@@ -591,7 +594,7 @@ const accepted = { description: 'Accepted durably; poll the Location header (/v1
 
 export function openApiDocument(
   org: { mspId: string; name: string },
-  features: { consent?: boolean; consentEvents?: boolean; erasure?: boolean; rotation?: boolean; backups?: boolean; archives?: boolean; registrationLinks?: boolean } = {},
+  features: { consent?: boolean; consentEvents?: boolean; erasure?: boolean; rotation?: boolean; backups?: boolean; archives?: boolean; registrationLinks?: boolean; accessReceipts?: boolean } = {},
 ): Record<string, unknown> {
   return completeForLinters({
     openapi: '3.1.0',
@@ -707,6 +710,7 @@ export function openApiDocument(
       ...(features.rotation ? rotationPaths : {}),
       ...(features.backups ? backupPaths : {}),
       ...(features.archives ? archivePaths(errorResponses) : {}),
+      ...(features.accessReceipts ? accessReceiptPaths(errorResponses) : {}),
       ...organisationPaths,
       ...(features.registrationLinks ? registrationLinkPaths(errorResponses, patientErrors) : {}),
     },

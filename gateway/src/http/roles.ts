@@ -39,6 +39,9 @@ export const OPERATION_ROLES = {
   watchConsentEvents: ['research-officer', 'claims-officer', 'admin'],
   // A receipt holds hashes, the issuer's MSP, record id, version and times: nothing about the patient.
   issueReceipt: ROLES,
+  // A consent-bound receipt of an access (the grant in it names the patient's pseudonym): the recipient's
+  // claims and research officers (their own purpose, ACCESS_PURPOSES), the issuing hospital's staff who answer for it.
+  getAccessReceipt: ['records-officer', 'claims-officer', 'research-officer', 'dpo', 'admin'],
   // Erasure: the data-protection officer destroys a patient's key (and records that, without
   // naming the patient, on the ledger); the record is read by the DPO and the org's admin.
   erasePatient: ['dpo'],

@@ -13,6 +13,8 @@ import { createHash, createPrivateKey } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { RECORDS_EVENT } from '../../../chaincode/src/lib/record-model';
+import { ACCESS_EVENT } from '../../../chaincode/src/lib/consent-model';
+import { consentedAccessLeafFields, type ConsentedAccess } from '../../../gateway/src/anchoring/access-receipt';
 import { parseLeaf, type AnchorLeaf, type Receipt } from '../../../gateway/src/anchoring';
 import { ANCHOR_LOG_FILES } from '../../../gateway/src/anchoring/node';
 import type { OrgConnection } from '../../../gateway/src/fabric/client';
@@ -189,7 +191,7 @@ export interface PlacedAnchor {
   readonly anchorIndex: number;
 }
 
-/** Every anchored or amended record of blocks [from, to), in commit order, from the blocks themselves. */
+/** Every anchored or amended record, and every consented access, of blocks [from, to), in commit order, from the blocks themselves. */
 export async function anchorsInBlocks(reader: BlockReader, from: bigint, to: bigint): Promise<{ anchors: PlacedAnchor[]; blocks: Map<bigint, LedgerBlock> }> {
   const anchors: PlacedAnchor[] = [];
   const blocks = new Map<bigint, LedgerBlock>();
@@ -200,6 +202,14 @@ export async function anchorsInBlocks(reader: BlockReader, from: bigint, to: big
     for (const tx of block.txs) {
       if (!tx.event) continue;
       const eventOrdinal = ordinal++;
+      if (tx.event.name === ACCESS_EVENT) {
+        // A consented access is a leaf of the log too (access-receipt.ts).
+        const { consentedAccess } = JSON.parse(Buffer.from(tx.event.payload).toString('utf8')) as { consentedAccess?: ConsentedAccess };
+        if (!consentedAccess) continue;
+        const leaf = consentedAccessLeafFields(consentedAccess);
+        anchors.push({ docHash: leaf.docHash, issuer: leaf.issuer, recordId: leaf.recordId, version: leaf.version, txId: tx.txId, blockNumber: n, txIndex: tx.txIndex, eventOrdinal, anchorIndex: 0 });
+        continue;
+      }
       if (tx.event.name !== RECORDS_EVENT) continue;
       const { changes } = JSON.parse(Buffer.from(tx.event.payload).toString('utf8')) as { changes: { kind: string; docHash: string; issuer: string; recordId: string; version: number }[] };
       let anchorIndex = 0;
