@@ -17,6 +17,7 @@
  *   consent grant|revoke|list         the patient's consent, signed with their key file
  *   access-log                        who accessed the patient's records, and the decision
  *   archive create|anchor|receipt|verify  a folder as one root in one transaction, a receipt per file
+ *   access-receipt get|verify         the consent-bound receipt of an access: fetch it, check it offline
  *   admin backup|restore|backup-key|key-split|key-combine  disaster recovery (operators)
  *
  * Commands of two words ('consent grant') are listed by their first word: `medprov consent --help`.
@@ -49,6 +50,7 @@ import { consentGrantCommand, consentListCommand, consentRevokeCommand } from '.
 import { keyCreateCommand } from './commands/key';
 import { patientLinkCommand, patientRegisterCommand } from './commands/patient';
 import { ARCHIVE_COMMANDS } from './commands/archive';
+import { ACCESS_RECEIPT_COMMANDS } from './commands/access-receipt';
 import { ADMIN_COMMANDS } from './commands/admin';
 
 export const COMMANDS: readonly Command[] = [
@@ -67,6 +69,7 @@ export const COMMANDS: readonly Command[] = [
   consentListCommand,
   accessLogCommand,
   ...ARCHIVE_COMMANDS,
+  ...ACCESS_RECEIPT_COMMANDS,
   ...ADMIN_COMMANDS,
 ];
 
