@@ -16,6 +16,7 @@ import type { Committed, Ledger } from '../fabric/client';
 import { LedgerError } from '../fabric/errors';
 import { prepareDiscloseRecords, refuseDirectIdentifier, type DisclosureRequest } from '../acceptance/requests';
 import { toApiError, type PatientRefs } from '../records/service';
+import { GuardianService } from './guardians';
 import { NonceStore } from './nonce-store';
 import { PATIENT_CHALLENGE_TYPES, type PatientChallengeMessage, type TypedDataToSign } from './typed-data';
 
@@ -150,6 +151,8 @@ export class ConsentService {
   private readonly conflictRetry: { attempts: number; baseDelayMs: number; sleep: (ms: number) => Promise<void> };
   private readonly logger?: ConsentServiceOptions['logger'];
   private readonly conflicts = new Map<string, LedgerConflictCount>();
+  /** Guardians and delegates, and the reads of the patient's one view, over the same ledger. */
+  readonly guardians: GuardianService;
 
   constructor(
     private readonly ledger: Ledger,
@@ -171,6 +174,7 @@ export class ConsentService {
       sleep: options.conflictRetry?.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms).unref())),
     };
     this.logger = options.logger;
+    this.guardians = new GuardianService(ledger, { org: options.org, channel: options.channel, patientRefs: options.patientRefs, clock: this.clock, randomBytes: this.random });
   }
 
   /** This service's clock (wall-clock ms; the ledger's in tests): what its nonces expire by. */
@@ -354,6 +358,21 @@ export class ConsentService {
    * its expiry, and the hospital and patientRef named must be that address's own binding.
    */
   async authenticatePatient(answer: SignedChallenge): Promise<PatientBinding> {
+    const { address, message } = this.authenticateKey(answer);
+    const binding = parse<PatientBinding | null>(await this.call(() => this.ledger.evaluate('Consent:readPatientByAddress', address)));
+    if (!binding) throw new ApiError(404, 'PATIENT_NOT_REGISTERED', 'No hospital has registered this key; register it at your hospital first.');
+    if (binding.hospital !== message.hospital || binding.patientRef !== message.patientRef) {
+      throw new ApiError(403, 'PATIENT_BINDING_MISMATCH', "The hospital and patientRef signed are not this key's registration.");
+    }
+    return binding;
+  }
+
+  /**
+   * The address that answered a challenge, and the message it signed; nothing looked up. The
+   * nonce is spent first, whatever follows. A guardian's listing and the patient's one view
+   * (which learns the binding of each hospital's key) start here.
+   */
+  authenticateKey(answer: SignedChallenge): { address: string; message: PatientChallengeMessage } {
     const found = this.challenges.consume(answer.message.nonce);
     if (found.status === 'unknown') throw new ApiError(401, 'CHALLENGE_UNKNOWN', 'This gateway did not issue that challenge (or has forgotten it); ask for a new one.');
     if (found.status === 'used') throw new ApiError(401, 'CHALLENGE_USED', 'That challenge was already answered; each one is good for a single request.');
@@ -378,12 +397,7 @@ export class ConsentService {
     if (signer !== address) {
       throw new ApiError(401, 'PATIENT_SIGNATURE_INVALID', 'The challenge was not signed with the key of the address it was issued for.');
     }
-    const binding = parse<PatientBinding | null>(await this.call(() => this.ledger.evaluate('Consent:readPatientByAddress', address)));
-    if (!binding) throw new ApiError(404, 'PATIENT_NOT_REGISTERED', 'No hospital has registered this key; register it at your hospital first.');
-    if (binding.hospital !== message.hospital || binding.patientRef !== message.patientRef) {
-      throw new ApiError(403, 'PATIENT_BINDING_MISMATCH', "The hospital and patientRef signed are not this key's registration.");
-    }
-    return binding;
+    return { address, message };
   }
 
   /** Every grant about the patient's binding, revoked and expired ones included, oldest first. */

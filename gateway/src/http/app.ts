@@ -45,6 +45,7 @@ import type { LedgerProbeStatus } from '../fabric/probe';
 import type { LedgerPeerStatus } from '../fabric/failover';
 import type { ArchiveLedger } from '../anchoring/archive-ledger';
 import { mountArchiveRoutes } from './archive-routes';
+import { mountGuardianRoutes } from './guardian-routes';
 import type { AccessReceiptIssuer } from '../anchoring/access-receipt-issuer';
 import { accessReceiptPath, mountAccessReceiptRoutes } from './access-receipt-routes';
 
@@ -509,6 +510,7 @@ export function createGatewayApp(options: GatewayOptions): { app: express.Expres
   }));
 
   if (consent) mountConsentRoutes(consent);
+  if (consent) mountGuardianRoutes(app, consent.guardians, consent, { route, patientRoute, requireJson, patientCredential });
   if (consent && org.type === 'hospital') {
     const links = new RegistrationLinks(consent, { clock: () => consent.now(), ...(options.registrationLinks?.ttlSeconds ? { ttlSeconds: options.registrationLinks.ttlSeconds } : {}) });
     mountRegistrationLinkRoutes(app, links, { route, patientRoute, requireJson });
@@ -722,6 +724,8 @@ function describe(operation: Operation): string {
     exportConsent: 'read consent grants',
     watchConsentEvents: 'follow consent changes',
     issueReceipt: 'get receipts',
+    recordGuardian: 'record guardians on a legal basis',
+    revokeRecordedGuardian: 'revoke guardians recorded on a legal basis',
     erasePatient: 'erase patients',
     recordErasure: 'record erasures',
     readErasure: 'read erasure records',

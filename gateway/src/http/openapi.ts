@@ -3,6 +3,7 @@ import { MAX_BATCH, RETRACTION_REASONS } from '../../../chaincode/src/lib/record
 import { MAX_UNIX_SECONDS } from '../../../chaincode/src/lib/validate';
 import { MAX_RELEASE_RECORDS } from '../research/release';
 import { archivePaths, archiveSchemas } from './archive-openapi';
+import { guardianPaths, guardianSchemas } from './guardian-openapi';
 import { accessReceiptPaths, accessReceiptSchemas } from './access-receipt-openapi';
 import { organisationPaths, pageSchemas, registrationLinkPaths } from './pages-openapi';
 
@@ -80,6 +81,7 @@ const typedData = (messageSchema: string, description: string) =>
 
 export const schemas = {
   ...archiveSchemas,
+  ...guardianSchemas,
   ...accessReceiptSchemas,
   ...pageSchemas,
   AnchorRequest: {
@@ -704,6 +706,7 @@ export function openApiDocument(
         },
       },
       ...(features.consent === false ? {} : consentPaths),
+      ...(features.consent === false ? {} : guardianPaths(errorResponses, patientErrors)),
       ...(features.consent === false ? {} : researchPaths),
       ...(features.consentEvents ? consentEventPaths : {}),
       ...(features.erasure ? erasurePaths : {}),

@@ -39,6 +39,10 @@ export const OPERATION_ROLES = {
   watchConsentEvents: ['research-officer', 'claims-officer', 'admin'],
   // A receipt holds hashes, the issuer's MSP, record id, version and times: nothing about the patient.
   issueReceipt: ROLES,
+  // Guardians: the records office of the patient's hospital records (and ends) a guardian on a
+  // legal basis; GuardianService refuses it at other orgs (FORBIDDEN_ORG_TYPE), as the chaincode does.
+  recordGuardian: ['records-officer'],
+  revokeRecordedGuardian: ['records-officer'],
   // A consent-bound receipt of an access (the grant in it names the patient's pseudonym): the recipient's
   // claims and research officers (their own purpose, ACCESS_PURPOSES), the issuing hospital's staff who answer for it.
   getAccessReceipt: ['records-officer', 'claims-officer', 'research-officer', 'dpo', 'admin'],
@@ -70,7 +74,7 @@ export const HOSPITAL_ONLY: readonly Operation[] = ['anchorRecord', 'anchorBatch
  * or answering a challenge) is the authentication, and the chaincode checks it again. They
  * have their own per-IP rate limit.
  */
-export const PATIENT_OPERATIONS = ['grantConsent', 'revokeConsent', 'requestChallenge', 'listMyGrants', 'listMyAccessLog', 'exportMyConsents', 'openRegistrationLink', 'completeRegistrationLink'] as const;
+export const PATIENT_OPERATIONS = ['grantConsent', 'revokeConsent', 'requestChallenge', 'listMyGrants', 'listMyAccessLog', 'exportMyConsents', 'openRegistrationLink', 'completeRegistrationLink', 'appointGuardian', 'revokeGuardian', 'grantConsentAsGuardian', 'revokeConsentAsGuardian', 'listGuardianDelegations', 'listMyDelegations', 'readMyRegistration', 'listMyRecords'] as const;
 export type PatientOperation = (typeof PATIENT_OPERATIONS)[number];
 
 /**
