@@ -6,6 +6,7 @@ import { PrivacyContract } from './contracts/privacy';
 import { ProbeContract } from './contracts/probe';
 import { ArchivesContract } from './contracts/archives';
 import { GuardiansContract } from './contracts/guardians';
+import { LinkageContract } from './contracts/linkage';
 
 export { IdentityContract } from './contracts/identity';
 export { RecordsContract } from './contracts/records';
@@ -15,7 +16,8 @@ export { PrivacyContract } from './contracts/privacy';
 export { ProbeContract } from './contracts/probe';
 export { ArchivesContract } from './contracts/archives';
 export { GuardiansContract } from './contracts/guardians';
+export { LinkageContract } from './contracts/linkage';
 export { ChaincodeError, parseChaincodeError } from './lib/errors';
 
 /** fabric-contract-api loads this list; the first contract is the default one. */
-export const contracts = [IdentityContract, RecordsContract, ConsentContract, AccessContract, PrivacyContract, ProbeContract, ArchivesContract, GuardiansContract];
+export const contracts = [IdentityContract, RecordsContract, ConsentContract, AccessContract, PrivacyContract, ProbeContract, ArchivesContract, GuardiansContract, LinkageContract];

@@ -43,6 +43,13 @@ export const CHAINCODE_ERROR_CODES = [
   'DELEGATION_NOT_REVOCABLE',
   'SIGNER_NOT_GUARDIAN',
   'GUARDIAN_KEY_IN_USE',
+  // Research linkage (contracts/linkage.ts).
+  'LINKAGE_NOT_FOUND',
+  'LINKAGE_EXISTS',
+  'LINKAGE_NOT_PARTY',
+  'LINKAGE_ALREADY_CONTRIBUTED',
+  'LINKAGE_INCOMPLETE',
+  'LINKAGE_CLOSED',
 ] as const;
 export type ChaincodeErrorCode = (typeof CHAINCODE_ERROR_CODES)[number];
 

@@ -57,6 +57,12 @@ export const TRANSACTION_RULES: Readonly<Record<string, Rule>> = {
   // A hospital anchors a folder of its own documents as one root (no patientRef); members read it.
   'Archives:anchorArchive': { orgTypes: ['hospital'] },
   'Archives:readArchive': { anyMember: true },
+  // Research linkage: a sponsor requests, listed hospitals contribute, the named linkage institution records (the contract checks who is a party).
+  'Linkage:requestLinkage': { orgTypes: ['sponsor'] },
+  'Linkage:contribute': { orgTypes: ['hospital'] },
+  'Linkage:recordLinkage': { orgTypes: ['linkage'] },
+  'Linkage:readLinkage': { anyMember: true },
+  'Linkage:listLinkages': { anyMember: true },
   // Guardians: the patient's signature (any member's gateway submits it) or the patient's hospital on a legal basis.
   'Guardians:appointGuardian': { anyMember: true },
   'Guardians:revokeGuardian': { anyMember: true },

@@ -260,6 +260,13 @@ const STATUS_OF_CHAINCODE_CODE: Record<ChaincodeErrorCode, number> = {
   NONCE_REUSED: 409,
   CONSORTIUM_ALREADY_CONFIGURED: 409,
   ARCHIVE_EXISTS: 409,
+  // Research linkage: no such request, not a party to it, contributed already, others still awaited, outcome recorded.
+  LINKAGE_NOT_FOUND: 404,
+  LINKAGE_EXISTS: 409,
+  LINKAGE_NOT_PARTY: 403,
+  LINKAGE_ALREADY_CONTRIBUTED: 409,
+  LINKAGE_INCOMPLETE: 409,
+  LINKAGE_CLOSED: 409,
   // Break-glass: only a clinician, only with a reason from the list, within the consortium's daily rate.
   FORBIDDEN_ROLE: 403,
   BREAK_GLASS_REASON_REQUIRED: 400,
