@@ -1,10 +1,12 @@
-import { encodeBase64, hexlify, randomBytes, toUtf8Bytes, type TypedDataDomain, type TypedDataField } from 'ethers';
+import { encodeBase64, hexlify, id, randomBytes, toUtf8Bytes, type TypedDataDomain, type TypedDataField } from 'ethers';
 import {
   CONSENT_CHAIN_ID,
   CONSENT_DOMAIN_NAME,
   CONSENT_DOMAIN_VERSION,
   type ConsentGrantMessage,
   type ConsentRevokeMessage,
+  type GuardianAppointmentMessage,
+  type GuardianRevokeMessage,
 } from '../../../chaincode/src/lib/eip712';
 import { PATIENT_CHALLENGE_TYPES, type PatientChallengeMessage } from './typed-data';
 
@@ -139,3 +141,47 @@ export function describeAccessParty(e: { accessor: string; role?: string; kind?:
   const role = e.role ? ` (${e.role})` : '';
   return e.kind === 'disclosure' ? `Disclosed by ${e.disclosedBy ?? e.accessor}${role} to ${e.accessor}` : `${e.accessor}${role}`;
 }
+
+/**
+ * The derivation path of a person's key for one hospital, from their recovery phrase: a
+ * hardened account per hospital, m/44'/60'/n'/0/0 with n = the first 31 bits of
+ * keccak256("medprov-consent/hospital:" + hospital MSP ID). Patients and guardians alike: the
+ * same person's addresses at two hospitals have nothing in common on the ledger, and no list
+ * of organisations is needed to find a key again.
+ */
+export function hospitalKeyPath(hospital: string): string {
+  const n = parseInt(id(`medprov-consent/hospital:${hospital}`).slice(2, 10), 16) & 0x7fffffff;
+  return `m/44'/60'/${n}'/0/0`;
+}
+
+/** What the patient chooses when naming a guardian; the registration, nonce and start are added by {@link appointmentMessage}. */
+export interface GuardianChoice {
+  /** The address of the guardian's key for this hospital (the guardian derives it from their own phrase). */
+  guardian: string;
+  purposes: string[];
+  categories: string[];
+  /** Unix seconds. */
+  validUntil: number;
+}
+
+/** The GuardianAppointment message to sign: valid from a little before `nowSeconds`, with a fresh nonce. */
+export function appointmentMessage(reg: PatientRegistration, choice: GuardianChoice, nowSeconds: number): GuardianAppointmentMessage {
+  return {
+    hospital: reg.hospital,
+    patientRef: reg.patientRef,
+    guardian: choice.guardian,
+    purposes: choice.purposes,
+    categories: choice.categories,
+    validFrom: nowSeconds - CLOCK_SKEW_SECONDS,
+    validUntil: choice.validUntil,
+    nonce: freshNonce(),
+  };
+}
+
+/** The GuardianRevoke message to sign for one delegation, with a fresh nonce. */
+export function guardianRevokeMessage(reg: PatientRegistration, delegationId: string): GuardianRevokeMessage {
+  return { hospital: reg.hospital, patientRef: reg.patientRef, delegationId, nonce: freshNonce() };
+}
+
+/** The patientRef a challenge names when the signer does not know it yet (the one view, a guardian's listing): 64 zeros. */
+export const UNKNOWN_PATIENT_REF = '0'.repeat(64);

@@ -194,7 +194,7 @@ export function guardianPaths(errors: Record<string, unknown>, patientErrors: Re
     '/v1/guardians/me/delegations': {
       get: {
         security: [{ patientChallenge: [] }],
-        summary: "The delegations naming the guardian's key (the challenge signed by that key; its hospital and patientRef fields are not used)",
+        summary: "The delegations naming the guardian's key (the challenge signed by that key, with patientRef 64 zeros; its hospital and patientRef are not used)",
         description: patientAuth,
         responses: { '200': json('DelegationList'), ...patientErrors },
       },
@@ -211,7 +211,7 @@ export function guardianPaths(errors: Record<string, unknown>, patientErrors: Re
       get: {
         security: [{ patientChallenge: [] }],
         summary: "The binding of the key that signed the challenge (hospital, patientRef): the patient's one view learns each hospital's patientRef with it",
-        description: `${patientAuth} The challenge's hospital and patientRef may be empty. 404 PATIENT_NOT_REGISTERED when no hospital bound the key.`,
+        description: `${patientAuth} Sign the challenge with the hospital the key was derived for and patientRef 64 zeros (not known yet; not used). 404 PATIENT_NOT_REGISTERED when no hospital bound the key.`,
         responses: { '200': { description: 'The binding' }, ...patientErrors },
       },
     },
