@@ -107,6 +107,7 @@ const SENTENCES: Record<string, readonly [en: string, ko: string]> = {
   RECEIPT_MALFORMED: ['The receipt is not a well-formed receipt.', '영수증 형식이 올바르지 않습니다.'],
   RECEIPT_PENDING: ['The receipt is not ready yet: no public checkpoint covers the document yet. Try again later.', '영수증이 아직 준비되지 않았습니다. 공개 체크포인트가 아직 이 문서를 포함하지 않습니다. 나중에 다시 시도해 주세요.'],
   RECEIPT_UNSUPPORTED_VERSION: ['This receipt version is not supported.', '지원하지 않는 영수증 버전입니다.'],
+  ACCESS_RECEIPT_NOT_FOUND: ["This transaction is no access that a patient's consent permitted, so it has no consent receipt.", '이 거래는 환자의 동의로 허용된 접근이 아니므로 동의 영수증이 없습니다.'],
   PROOF_MALFORMED: ['The inclusion proof is malformed.', '포함 증명의 형식이 잘못되었습니다.'],
   SIZES_OUT_OF_ORDER: ['The proof asks for sizes out of order.', '증명의 크기 순서가 잘못되었습니다.'],
   INDEX_OUT_OF_RANGE: ['The position is beyond the end of the log.', '위치가 로그 범위를 벗어났습니다.'],

@@ -265,6 +265,17 @@ export const MESSAGES = {
   'verify.fact.root': { en: 'Checkpoint root', ko: '체크포인트 루트' },
   'verify.fact.evmTx': { en: 'EVM transaction', ko: 'EVM 거래' },
   'verify.fact.saltedCommitment': { en: 'Salted commitment', ko: '솔트 커밋먼트' },
+  'verify.access.valid': { en: 'Consent receipt valid', ko: '동의 영수증이 유효함' },
+  'verify.access.text': {
+    en: "{recipient} accessed this document (issuer {issuer}, record {record}, version {version}) for the purpose {purpose} at {at}, under the patient's consent {grantId}: the patient's key {patient} signed it, valid from {from} to {until}. The access is entry {index} of {size} in the consortium's Merkle log; its inclusion proof leads to the checkpointed root on EVM chain {chain}, registry {contract}{block}.",
+    ko: '{recipient}이(가) 목적 {purpose}(으)로 {at}에 이 문서(발행 기관 {issuer}, 기록 {record}, 버전 {version})에 접근했습니다. 근거는 환자의 동의 {grantId}이며, 환자의 키 {patient}이(가) 서명했고 {from}부터 {until}까지 유효합니다. 이 접근은 컨소시엄 머클 로그의 {size}개 중 {index}번째 항목이며, 포함 증명이 EVM 체인 {chain}, 레지스트리 {contract}{block}의 체크포인트 루트로 이어집니다.',
+  },
+  'verify.access.mismatch': {
+    en: 'The document does not match the consent receipt: its SHA-256 differs from the document the recipient accessed.',
+    ko: '문서가 동의 영수증과 일치하지 않습니다. 문서의 SHA-256이 수신 기관이 접근한 문서와 다릅니다.',
+  },
+  'verify.fact.recipient': { en: 'Recipient', ko: '수신 기관' },
+  'verify.fact.accessTx': { en: 'Access transaction', ko: '접근 거래' },
   'verify.foot': {
     en: 'The receipt is checked in this browser with the same verifier as the <code>medprov</code> command line: its inclusion proof must lead to the checkpointed Merkle root. Whether that root is really recorded on the public EVM chain is a separate, on-chain check that this page does not make.',
     ko: '영수증은 <code>medprov</code> 명령줄과 같은 검증기로 이 브라우저에서 확인합니다. 포함 증명이 체크포인트된 머클 루트로 이어져야 합니다. 그 루트가 실제로 공개 EVM 체인에 기록되었는지는 이 페이지가 하지 않는 별도의 온체인 확인입니다.',

@@ -13,6 +13,8 @@ import { bytesToHex } from '@noble/hashes/utils.js';
 // that the bundle leaves out the on-chain half (ethers), which this page does not use.
 import { isAnchoringError } from '../src/anchoring/errors';
 import { documentMismatch, parseReceipt, verifyReceipt, type Receipt } from '../src/anchoring/receipt';
+// Consent-bound receipts of accesses: their verifier brings ethers' EIP-712 hashing and signature recovery.
+import { isAccessReceiptShaped, parseAccessReceipt, verifyAccessReceipt, type AccessReceipt } from '../src/anchoring/access-receipt';
 import { errorText, formatDate, loadOrganisations, mountLanguageSwitch, onLanguageChange, orgName, t, type MessageKey } from './i18n';
 
 const CHUNK_BYTES = 4 * 2 ** 20;
@@ -41,7 +43,7 @@ type GatewayOutcome = { ok: true; result: GatewayVerdict } | GatewayFailure;
 /** A reason a receipt does not hold: one of the page's own sentences, or the verifier's (English) words. */
 type ReceiptReason = { key: MessageKey; vars?: Record<string, string> } | { text: string };
 /** A receipt's check; `salt` (of a salted record's receipt that could be read) goes to the gateway either way. */
-type ReceiptOutcome = { valid: true; receipt: Receipt; salt?: string } | { valid: false; reasons: ReceiptReason[]; salt?: string };
+type ReceiptOutcome = { valid: true; receipt: Receipt; salt?: string; access?: AccessReceipt } | { valid: false; reasons: ReceiptReason[]; salt?: string };
 
 const $ = <T extends HTMLElement>(id: string): T => {
   const node = document.getElementById(id);
@@ -150,7 +152,7 @@ async function looksLikeReceipt(file: File): Promise<boolean> {
   if (!/\.json$/i.test(file.name) || file.size > MAX_RECEIPT_BYTES) return false;
   try {
     const value = JSON.parse(await file.text()) as Record<string, unknown>;
-    return typeof value === 'object' && value !== null && 'leaf' in value && 'inclusionProof' in value;
+    return typeof value === 'object' && value !== null && (('leaf' in value && 'inclusionProof' in value) || isAccessReceiptShaped(value));
   } catch {
     return false;
   }
@@ -266,6 +268,8 @@ async function checkReceipt(file: File, docHash: string): Promise<ReceiptOutcome
   if (file.size > MAX_RECEIPT_BYTES) return { valid: false, reasons: [{ key: 'verify.receipt.tooLarge', vars: { size: formatBytes(file.size) } }] };
   try {
     const text = await file.text();
+    const access = accessReceiptIn(text);
+    if (access !== undefined) return checkAccessReceipt(access, docHash);
     const receipt = parseReceipt(text);
     const mismatch = documentMismatch(receipt, docHash);
     // The proof's own reasons are the verifier's (English, technical); the document's mismatch is said in the reader's language.
@@ -277,6 +281,24 @@ async function checkReceipt(file: File, docHash: string): Promise<ReceiptOutcome
     if (isAnchoringError(err)) return { valid: false, reasons: [{ key: 'verify.receipt.malformed', vars: { reason: err.message } }] };
     return { valid: false, reasons: [{ key: 'verify.receipt.unreadable', vars: { reason: (err as Error).message } }] };
   }
+}
+
+/** The parsed JSON when it says it is a consent-bound access receipt (well-formed or not). */
+function accessReceiptIn(text: string): unknown {
+  try {
+    const value: unknown = JSON.parse(text);
+    return isAccessReceiptShaped(value) ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A consent-bound receipt: the same verifier as `medprov access-receipt verify`, the document matched by its hash. */
+function checkAccessReceipt(value: unknown, docHash: string): ReceiptOutcome {
+  const receipt = parseAccessReceipt(value);
+  const all: ReceiptReason[] = verifyAccessReceipt(receipt).reasons.map((text) => ({ text }));
+  if (receipt.access.docHash !== docHash) all.unshift({ key: 'verify.access.mismatch' });
+  return all.length === 0 ? { valid: true, receipt: receipt.logReceipt, access: receipt } : { valid: false, reasons: all };
 }
 
 // ---- showing the result ----------------------------------------------------------------------
@@ -326,6 +348,7 @@ function renderReceipt(outcome: ReceiptOutcome): HTMLElement {
   if (!outcome.valid) {
     return el('div', { class: 'receipt invalid', id: 'receipt-result' }, el('h3', {}, t('verify.receipt.invalid')), el('ul', {}, ...outcome.reasons.map((r) => el('li', {}, 'key' in r ? t(r.key, r.vars) : r.text))));
   }
+  if (outcome.access) return renderAccessReceipt(outcome.access);
   const { receipt } = outcome;
   const cp = receipt.checkpoint;
   return el(
@@ -350,6 +373,44 @@ function renderReceipt(outcome: ReceiptOutcome): HTMLElement {
       [t('verify.fact.root'), el('span', { class: 'mono' }, cp.root)],
       ...(cp.evmTxHash ? ([[t('verify.fact.evmTx'), el('span', { class: 'mono' }, cp.evmTxHash)]] as [string, Node][]) : []),
       ...(receipt.salt !== undefined ? ([[t('verify.fact.saltedCommitment'), el('span', { class: 'mono' }, receipt.leaf.docHash)]] as [string, Node][]) : []),
+    ]),
+  );
+}
+
+function renderAccessReceipt(receipt: AccessReceipt): HTMLElement {
+  const { access: a, grant: g, logReceipt: log } = receipt;
+  const cp = log.checkpoint;
+  const seconds = (s: number): string => formatDate(new Date(s * 1000).toISOString(), true);
+  return el(
+    'div',
+    { class: 'receipt valid', id: 'receipt-result', 'data-kind': 'consented-access' },
+    el('h3', {}, t('verify.access.valid')),
+    el(
+      'p',
+      { id: 'access-text' },
+      t('verify.access.text', {
+        recipient: orgText(a.recipient),
+        issuer: orgText(a.issuer),
+        record: a.recordId,
+        version: a.version,
+        purpose: a.purpose,
+        at: formatDate(a.at, true),
+        grantId: a.grantId,
+        patient: a.patient,
+        from: seconds(g.validFrom),
+        until: seconds(g.validUntil),
+        index: log.leafIndex + 1,
+        size: log.treeSize,
+        chain: cp.chainId,
+        contract: cp.contract,
+        block: cp.evmBlockNumber !== undefined ? t('verify.receipt.block', { block: cp.evmBlockNumber }) : '',
+      }),
+    ),
+    factList([
+      [t('verify.fact.recipient'), el('span', { id: 'recipient' }, orgText(a.recipient))],
+      [t('verify.fact.accessTx'), el('span', { class: 'mono' }, `${a.txId}, `, timeNode(a.at))],
+      [t('verify.fact.root'), el('span', { class: 'mono' }, cp.root)],
+      ...(cp.evmTxHash ? ([[t('verify.fact.evmTx'), el('span', { class: 'mono' }, cp.evmTxHash)]] as [string, Node][]) : []),
     ]),
   );
 }
