@@ -45,6 +45,7 @@ import type { LedgerProbeStatus } from '../fabric/probe';
 import type { LedgerPeerStatus } from '../fabric/failover';
 import type { ArchiveLedger } from '../anchoring/archive-ledger';
 import { mountArchiveRoutes } from './archive-routes';
+import { mountLinkageRoutes, type LinkageParty } from './linkage-routes';
 import { mountGuardianRoutes } from './guardian-routes';
 import type { AccessReceiptIssuer } from '../anchoring/access-receipt-issuer';
 import { accessReceiptPath, mountAccessReceiptRoutes } from './access-receipt-routes';
@@ -90,6 +91,8 @@ export interface GatewayOptions {
   research?: ReleaseOptions;
   /** Archives (POST /v1/archives, GET /v1/archives/{issuer}/{archiveId}); without it not offered. */
   archives?: ArchiveLedger;
+  /** Research linkage: this gateway's part (hospital, sponsor or linkage institution); without it the /v1/linkage routes are not offered. */
+  linkage?: LinkageParty;
   /** Consent-bound receipts of accesses (GET /v1/access-receipts/{txId}); `off` says why there are none; without it not offered. */
   accessReceipts?: AccessReceiptIssuer | { off: string };
   logger: Logger;
@@ -159,6 +162,7 @@ export function createGatewayApp(options: GatewayOptions): { app: express.Expres
     rotation: options.rotation !== undefined,
     backups: options.backups !== undefined,
     archives: options.archives !== undefined,
+    ...(options.linkage ? { linkage: options.linkage.type } : {}),
     registrationLinks: consent !== undefined && org.type === 'hospital',
     accessReceipts: options.accessReceipts !== undefined,
   });
@@ -527,6 +531,7 @@ export function createGatewayApp(options: GatewayOptions): { app: express.Expres
   if (options.rotation) mountRotationRoutes(app, options.rotation, privacyKit);
   if (options.backups) mountBackupRoutes(app, options.backups, privacyKit);
   if (options.archives) mountArchiveRoutes(app, options.archives, { route, requireJson });
+  if (options.linkage) mountLinkageRoutes(app, options.linkage, { route, requireJson });
   if (options.accessReceipts) mountAccessReceiptRoutes(app, options.accessReceipts, { route, receiptError });
 
   if (options.consentEvents) {
@@ -736,6 +741,11 @@ function describe(operation: Operation): string {
     prepareResearchRelease: 'prepare research releases',
     anchorArchive: 'anchor archives',
     readArchive: 'read archives',
+    requestLinkage: 'request research linkages',
+    readLinkage: 'read research linkages',
+    contributeLinkage: 'contribute to research linkages',
+    evaluateLinkage: 'evaluate linkage tokens',
+    fetchLinkageRelease: 'fetch linkage releases',
     getAccessReceipt: 'get access receipts',
   };
   return words[operation];

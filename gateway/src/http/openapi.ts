@@ -3,6 +3,7 @@ import { MAX_BATCH, RETRACTION_REASONS } from '../../../chaincode/src/lib/record
 import { MAX_UNIX_SECONDS } from '../../../chaincode/src/lib/validate';
 import { MAX_RELEASE_RECORDS } from '../research/release';
 import { archivePaths, archiveSchemas } from './archive-openapi';
+import { linkagePaths, linkageSchemas } from './linkage-openapi';
 import { guardianPaths, guardianSchemas } from './guardian-openapi';
 import { accessReceiptPaths, accessReceiptSchemas } from './access-receipt-openapi';
 import { organisationPaths, pageSchemas, registrationLinkPaths } from './pages-openapi';
@@ -81,6 +82,7 @@ const typedData = (messageSchema: string, description: string) =>
 
 export const schemas = {
   ...archiveSchemas,
+  ...linkageSchemas,
   ...guardianSchemas,
   ...accessReceiptSchemas,
   ...pageSchemas,
@@ -596,7 +598,7 @@ const accepted = { description: 'Accepted durably; poll the Location header (/v1
 
 export function openApiDocument(
   org: { mspId: string; name: string },
-  features: { consent?: boolean; consentEvents?: boolean; erasure?: boolean; rotation?: boolean; backups?: boolean; archives?: boolean; registrationLinks?: boolean; accessReceipts?: boolean } = {},
+  features: { consent?: boolean; consentEvents?: boolean; erasure?: boolean; rotation?: boolean; backups?: boolean; archives?: boolean; linkage?: 'hospital' | 'sponsor' | 'linkage'; registrationLinks?: boolean; accessReceipts?: boolean } = {},
 ): Record<string, unknown> {
   return completeForLinters({
     openapi: '3.1.0',
@@ -713,6 +715,7 @@ export function openApiDocument(
       ...(features.rotation ? rotationPaths : {}),
       ...(features.backups ? backupPaths : {}),
       ...(features.archives ? archivePaths(errorResponses) : {}),
+      ...(features.linkage ? linkagePaths(errorResponses, features.linkage) : {}),
       ...(features.accessReceipts ? accessReceiptPaths(errorResponses) : {}),
       ...organisationPaths,
       ...(features.registrationLinks ? registrationLinkPaths(errorResponses, patientErrors) : {}),

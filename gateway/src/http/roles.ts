@@ -63,6 +63,14 @@ export const OPERATION_ROLES = {
   // Archives: the records office anchors a folder of the hospital's documents as one root; anyone reads the ledger's record of one.
   anchorArchive: ['records-officer'],
   readArchive: ROLES,
+  // Research linkage (gateway/src/http/linkage-routes.ts): the sponsor's research office requests and
+  // fetches the release; a hospital's contributes its cohort; the institution's partners (hospitals'
+  // and sponsors' gateways) call it to evaluate, contribute and fetch; its officer follows requests.
+  requestLinkage: ['research-officer'],
+  readLinkage: ['research-officer', 'linkage-officer', 'dpo', 'admin'],
+  contributeLinkage: ['research-officer', 'linkage-partner'],
+  evaluateLinkage: ['linkage-partner'],
+  fetchLinkageRelease: ['research-officer', 'linkage-partner'],
 } as const satisfies Record<string, readonly Role[]>;
 export type Operation = keyof typeof OPERATION_ROLES;
 

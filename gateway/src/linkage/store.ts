@@ -10,12 +10,12 @@ import * as path from 'node:path';
 import { ApiError } from '../errors';
 
 /** A request id as the ledger takes it and as it may name a file. */
-export const REQUEST_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+export const REQUEST_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
 
 /** @throws ApiError 400 LINKAGE_INVALID_REQUEST_ID */
 export function checkRequestId(requestId: unknown): string {
   if (typeof requestId !== 'string' || !REQUEST_ID_PATTERN.test(requestId) || requestId.includes('..')) {
-    throw new ApiError(400, 'LINKAGE_INVALID_REQUEST_ID', 'A linkage request id is 1 to 128 letters, digits and . _ : - (starting with a letter or digit).');
+    throw new ApiError(400, 'LINKAGE_INVALID_REQUEST_ID', 'A linkage request id is 1 to 64 letters, digits and . _ : - (starting with a letter or digit).');
   }
   return requestId;
 }
