@@ -14,9 +14,11 @@ import { answerClientErrors } from './http/client-errors';
 import { masterKeysFromEnv, MasterKeyRotation, NEXT_MASTER_KEY_FILE_ENV, nextMasterKeyFromFile, PatientKeyStore } from './privacy';
 import { ErasureService } from './erasure/service';
 import { AnchorIndex } from './records/anchor-index';
+import { BreakGlassAccess } from './records/break-glass';
 import { ArchiveLedger } from './anchoring/archive-ledger';
 import { AccessReceiptIssuer } from './anchoring/access-receipt-issuer';
 import { RecordsService } from './records/service';
+import { linkagePartyOf } from './linkage/setup';
 import { releaseOptionsFromEnv } from './research/release';
 import { gatewayBinding, GatewayBackups } from './recovery/gateway-backup';
 
@@ -82,6 +84,8 @@ async function main(): Promise<void> {
     ledger,
     logger: fromPino(logger.child({ component: 'anchoring' })),
   });
+  // Research linkage (issue 19), when the consortium has a linkage institution: this org's part, from its linkage.json.
+  const linkage = linkagePartyOf({ org: config.org, settings: config.linkage, ledger, dir: config.dir, patientRef: (id) => keys.patientRef(id) });
   const { app } = createGatewayApp({
     org: config.org,
     ...(config.organisations ? { organisations: config.organisations } : {}),
@@ -107,6 +111,9 @@ async function main(): Promise<void> {
     limits: { ...config.rateLimit, patientPerSecond: config.patientRateLimit.perSecond, patientBurst: config.patientRateLimit.burst, uploads: config.http },
     // Archives: a folder's root in one ledger transaction (POST /v1/archives), read back by anyone.
     archives: new ArchiveLedger(tracked),
+    ...(linkage ? { linkage } : {}),
+    // Break-glass (hospitals): a clinician's emergency access without consent, and the audit report.
+    breakGlass: new BreakGlassAccess(ledger, config.org.mspId),
     // Consent-bound receipts of accesses: the consented access from the ledger, its leaf's receipt from the anchor log.
     accessReceipts: anchoring.service ? new AccessReceiptIssuer(tracked, anchoring.service) : { off: anchoring.off },
     logger,

@@ -16,7 +16,7 @@ import { logTail, runningPid, startDaemon, waitUntil, type DaemonSpec } from './
 
 /** The roles each kind of organisation gets a generated API key for (its staff's jobs). */
 export const GATEWAY_ROLES: Record<PeerOrganisation['type'], readonly string[]> = {
-  hospital: ['records-officer', 'research-officer', 'dpo', 'admin'],
+  hospital: ['records-officer', 'research-officer', 'dpo', 'admin', 'clinician'],
   insurer: ['claims-officer', 'admin'],
   sponsor: ['research-officer', 'admin'],
   // A research linkage institution; its partners' users (one per hospital and sponsor) come from prepareLinkage.

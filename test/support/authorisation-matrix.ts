@@ -58,6 +58,9 @@ export const MATRIX: { endpoint: string; roles: Role[]; orgs: OrgType[] }[] = [
   { endpoint: 'POST /v1/research/releases',                  roles: [RS],                  orgs: HOSPITALS },
   { endpoint: 'POST /v1/archives',                           roles: [RO],                  orgs: HOSPITALS },
   { endpoint: 'GET /v1/archives/{issuer}/{archiveId}',       roles: [RO, CO, RS, DPO, AD], orgs: ALL_ORGS },
+  // Only a clinician breaks the glass: none of the callers here (its allowed cell: test/integration/network/break-glass.test.ts).
+  { endpoint: 'POST /v1/break-glass',                        roles: [],                    orgs: HOSPITALS },
+  { endpoint: 'GET /v1/audit/break-glass',                   roles: [DPO, AD],             orgs: HOSPITALS },
 ];
 
 let unique = 0;
@@ -120,6 +123,9 @@ export function validRequest(endpoint: string, caller: Caller, mspId: string, au
       break;
     case 'POST /v1/access':
       rest = json({ issuer: HOSPITAL, recordId: 'matrix-rec-1', purpose });
+      break;
+    case 'POST /v1/break-glass':
+      rest = json({ issuer: HOSPITAL, recordId: 'matrix-rec-1', reason: 'unconscious-patient' });
       break;
     case 'POST /v1/archives':
       rest = json({ archiveId: `matrix-archive-${n}`, root: sha(`archive ${n}`), count: 3 });

@@ -102,7 +102,9 @@ export class GatewayClient {
       } catch {
         throw new CliError(EXIT.GATEWAY_ERROR, `${this.settings.url} answered ${method} ${path} with HTTP ${res.status} and no JSON: is it a medprov gateway?`);
       }
-      if (res.status === 429 && attempt < MAX_RATE_LIMIT_RETRIES) {
+      // A quota of the day (break-glass) is no request rate: waiting it out would take hours.
+      const quota = (json as { error?: { code?: unknown } }).error?.code === 'BREAK_GLASS_RATE_EXCEEDED';
+      if (res.status === 429 && !quota && attempt < MAX_RATE_LIMIT_RETRIES) {
         const seconds = Number(res.headers.get('retry-after'));
         await sleep(Number.isFinite(seconds) && seconds > 0 ? Math.min(seconds, 30) * 1000 : 1000);
         continue;

@@ -16,6 +16,8 @@
  *   key create <file>                 a patient's new encrypted key file
  *   consent grant|revoke|list         the patient's consent, signed with their key file
  *   access-log                        who accessed the patient's records, and the decision
+ *   break-glass <issuer> <recordId>   open a record without consent in an emergency (clinicians)
+ *   audit break-glass                 the hospital's break-glass audit report (DPO, admin)
  *   archive create|anchor|receipt|verify  a folder as one root in one transaction, a receipt per file
  *   access-receipt get|verify         the consent-bound receipt of an access: fetch it, check it offline
  *   admin backup|restore|backup-key|key-split|key-combine  disaster recovery (operators)
@@ -50,6 +52,7 @@ import { consentGrantCommand, consentListCommand, consentRevokeCommand } from '.
 import { keyCreateCommand } from './commands/key';
 import { patientLinkCommand, patientRegisterCommand } from './commands/patient';
 import { ARCHIVE_COMMANDS } from './commands/archive';
+import { BREAK_GLASS_COMMANDS } from './commands/break-glass';
 import { ACCESS_RECEIPT_COMMANDS } from './commands/access-receipt';
 import { ADMIN_COMMANDS } from './commands/admin';
 
@@ -69,6 +72,7 @@ export const COMMANDS: readonly Command[] = [
   consentListCommand,
   accessLogCommand,
   ...ARCHIVE_COMMANDS,
+  ...BREAK_GLASS_COMMANDS,
   ...ACCESS_RECEIPT_COMMANDS,
   ...ADMIN_COMMANDS,
 ];

@@ -47,6 +47,8 @@ import type { ArchiveLedger } from '../anchoring/archive-ledger';
 import { mountArchiveRoutes } from './archive-routes';
 import { mountLinkageRoutes, type LinkageParty } from './linkage-routes';
 import { mountGuardianRoutes } from './guardian-routes';
+import { mountBreakGlassRoutes } from './break-glass-routes';
+import type { BreakGlassAccess } from '../records/break-glass';
 import type { AccessReceiptIssuer } from '../anchoring/access-receipt-issuer';
 import { accessReceiptPath, mountAccessReceiptRoutes } from './access-receipt-routes';
 
@@ -93,6 +95,8 @@ export interface GatewayOptions {
   archives?: ArchiveLedger;
   /** Research linkage: this gateway's part (hospital, sponsor or linkage institution); without it the /v1/linkage routes are not offered. */
   linkage?: LinkageParty;
+  /** Break-glass, hospitals only (POST /v1/break-glass, GET /v1/audit/break-glass); without it not offered. */
+  breakGlass?: BreakGlassAccess;
   /** Consent-bound receipts of accesses (GET /v1/access-receipts/{txId}); `off` says why there are none; without it not offered. */
   accessReceipts?: AccessReceiptIssuer | { off: string };
   logger: Logger;
@@ -163,6 +167,7 @@ export function createGatewayApp(options: GatewayOptions): { app: express.Expres
     backups: options.backups !== undefined,
     archives: options.archives !== undefined,
     ...(options.linkage ? { linkage: options.linkage.type } : {}),
+    breakGlass: options.breakGlass !== undefined,
     registrationLinks: consent !== undefined && org.type === 'hospital',
     accessReceipts: options.accessReceipts !== undefined,
   });
@@ -532,6 +537,8 @@ export function createGatewayApp(options: GatewayOptions): { app: express.Expres
   if (options.backups) mountBackupRoutes(app, options.backups, privacyKit);
   if (options.archives) mountArchiveRoutes(app, options.archives, { route, requireJson });
   if (options.linkage) mountLinkageRoutes(app, options.linkage, { route, requireJson });
+  // At every org (an insurer's or sponsor's caller is refused FORBIDDEN_ORG_TYPE, as the ledger would).
+  if (options.breakGlass) mountBreakGlassRoutes(app, options.breakGlass, { route, requireJson });
   if (options.accessReceipts) mountAccessReceiptRoutes(app, options.accessReceipts, { route, receiptError });
 
   if (options.consentEvents) {
@@ -747,6 +754,8 @@ function describe(operation: Operation): string {
     evaluateLinkage: 'evaluate linkage tokens',
     fetchLinkageRelease: 'fetch linkage releases',
     getAccessReceipt: 'get access receipts',
+    breakGlassAccess: 'break the glass (emergency access without consent)',
+    auditBreakGlass: 'read the break-glass audit report',
   };
   return words[operation];
 }

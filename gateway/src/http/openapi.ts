@@ -5,6 +5,7 @@ import { MAX_RELEASE_RECORDS } from '../research/release';
 import { archivePaths, archiveSchemas } from './archive-openapi';
 import { linkagePaths, linkageSchemas } from './linkage-openapi';
 import { guardianPaths, guardianSchemas } from './guardian-openapi';
+import { breakGlassPaths, breakGlassSchemas } from './break-glass-openapi';
 import { accessReceiptPaths, accessReceiptSchemas } from './access-receipt-openapi';
 import { organisationPaths, pageSchemas, registrationLinkPaths } from './pages-openapi';
 
@@ -84,6 +85,7 @@ export const schemas = {
   ...archiveSchemas,
   ...linkageSchemas,
   ...guardianSchemas,
+  ...breakGlassSchemas,
   ...accessReceiptSchemas,
   ...pageSchemas,
   AnchorRequest: {
@@ -494,20 +496,21 @@ export const schemas = {
   },
   AccessLogEntry: {
     type: 'object',
-    description: 'An access (kind absent or access: accessor asked for the record) or a disclosure (kind disclosure: the issuing hospital disclosedBy handed the record to accessor), permitted or not',
+    description: 'An access (kind absent or access: accessor asked for the record) or a disclosure (kind disclosure: the issuing hospital disclosedBy handed the record to accessor), permitted or not, or a break-glass access (kind break-glass: a hospital clinician opened the record without consent in an emergency)',
     properties: {
       accessor: { ...mspId, description: 'Who the record went to: the caller of an access, the grantee of a disclosure' },
       role: { type: 'string' },
-      kind: { type: 'string', enum: ['access', 'disclosure'] },
+      kind: { type: 'string', enum: ['access', 'disclosure', 'break-glass'] },
       disclosedBy: { ...mspId, description: 'A disclosure: the hospital that disclosed (the issuer)' },
       disclosureId: { type: 'string', description: 'A disclosure: its id, shared by its entries' },
       issuer: mspId,
       recordId,
       version: { type: 'integer' },
       patientRef: sha256Hex,
-      purpose,
-      decision,
+      purpose: { type: 'string', description: 'treatment, claims, research:<trialId>; ETREAT (HL7 v3 emergency treatment) on a break-glass entry' },
+      decision: { type: 'string', enum: [...decision.enum, 'BREAK_GLASS'], description: 'BREAK_GLASS: opened without consent in an emergency (kind break-glass)' },
       reason: denyReason,
+      breakGlassReason: { type: 'string', description: 'A break-glass entry: why consent could not be obtained (unconscious-patient, life-threatening, incapacitated-no-guardian, mass-casualty)' },
       grantId: bytes32,
       at: { type: 'string', format: 'date-time' },
       txId: { type: 'string' },
@@ -598,7 +601,7 @@ const accepted = { description: 'Accepted durably; poll the Location header (/v1
 
 export function openApiDocument(
   org: { mspId: string; name: string },
-  features: { consent?: boolean; consentEvents?: boolean; erasure?: boolean; rotation?: boolean; backups?: boolean; archives?: boolean; linkage?: 'hospital' | 'sponsor' | 'linkage'; registrationLinks?: boolean; accessReceipts?: boolean } = {},
+  features: { consent?: boolean; consentEvents?: boolean; erasure?: boolean; rotation?: boolean; backups?: boolean; archives?: boolean; linkage?: 'hospital' | 'sponsor' | 'linkage'; registrationLinks?: boolean; accessReceipts?: boolean; breakGlass?: boolean } = {},
 ): Record<string, unknown> {
   return completeForLinters({
     openapi: '3.1.0',
@@ -716,6 +719,7 @@ export function openApiDocument(
       ...(features.backups ? backupPaths : {}),
       ...(features.archives ? archivePaths(errorResponses) : {}),
       ...(features.linkage ? linkagePaths(errorResponses, features.linkage) : {}),
+      ...(features.breakGlass ? breakGlassPaths(errorResponses) : {}),
       ...(features.accessReceipts ? accessReceiptPaths(errorResponses) : {}),
       ...organisationPaths,
       ...(features.registrationLinks ? registrationLinkPaths(errorResponses, patientErrors) : {}),

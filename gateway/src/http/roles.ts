@@ -4,7 +4,7 @@
  * `linkage-partner` is the user the institution issued to each hospital's and sponsor's gateway
  * (which org it is: the institution's linkage settings, `partners`).
  */
-export const ROLES = ['records-officer', 'claims-officer', 'research-officer', 'dpo', 'admin', 'linkage-officer', 'linkage-partner'] as const;
+export const ROLES = ['records-officer', 'claims-officer', 'research-officer', 'dpo', 'admin', 'clinician', 'linkage-officer', 'linkage-partner'] as const;
 export type Role = (typeof ROLES)[number];
 
 /** Which roles may use which operation: the gateway's one authorisation table. */
@@ -71,11 +71,15 @@ export const OPERATION_ROLES = {
   contributeLinkage: ['research-officer', 'linkage-partner'],
   evaluateLinkage: ['linkage-partner'],
   fetchLinkageRelease: ['research-officer', 'linkage-partner'],
+  // Break-glass: a hospital's clinician opens a record without consent in an emergency (logged,
+  // within the consortium's daily rate); the DPO and the admin read the organisation's audit report.
+  breakGlassAccess: ['clinician'],
+  auditBreakGlass: ['dpo', 'admin'],
 } as const satisfies Record<string, readonly Role[]>;
 export type Operation = keyof typeof OPERATION_ROLES;
 
 /** Operations only a hospital's gateway offers: the ledger would refuse them from anyone else. */
-export const HOSPITAL_ONLY: readonly Operation[] = ['anchorRecord', 'anchorBatch', 'amendRecord', 'retractRecord', 'requestRegistration', 'registerPatient', 'createRegistrationLink', 'erasePatient', 'recordErasure', 'previewResearchRelease', 'prepareResearchRelease', 'anchorArchive'];
+export const HOSPITAL_ONLY: readonly Operation[] = ['anchorRecord', 'anchorBatch', 'amendRecord', 'retractRecord', 'requestRegistration', 'registerPatient', 'createRegistrationLink', 'erasePatient', 'recordErasure', 'previewResearchRelease', 'prepareResearchRelease', 'anchorArchive', 'breakGlassAccess', 'auditBreakGlass'];
 
 /**
  * Operations a patient uses without an API key: the patient's EIP-712 signature (in the body,

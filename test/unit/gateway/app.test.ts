@@ -39,6 +39,7 @@ const KEYS: Record<Role, string> = {
   'research-officer': 'research-officer-key-012345678',
   dpo: 'dpo-key-0123456789abcdef0123',
   admin: 'admin-key-0123456789abcdef012',
+  clinician: 'clinician-key-0123456789abcdef0',
   'linkage-officer': 'linkage-officer-key-0123456789',
   'linkage-partner': 'linkage-partner-key-0123456789',
 };

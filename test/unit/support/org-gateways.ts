@@ -17,6 +17,7 @@ import { ErasureService, type ErasableKeys } from '../../../gateway/src/erasure/
 import { AnchorIndex } from '../../../gateway/src/records/anchor-index';
 import { RecordsService } from '../../../gateway/src/records/service';
 import { ArchiveLedger } from '../../../gateway/src/anchoring/archive-ledger';
+import { BreakGlassAccess } from '../../../gateway/src/records/break-glass';
 import type { BackupBinding } from '../../../gateway/src/recovery/backup-format';
 import { GatewayBackups } from '../../../gateway/src/recovery/gateway-backup';
 import type { FakeLedger } from '../chaincode/fake-ledger';
@@ -29,6 +30,7 @@ export const ROLE_KEYS: Record<Role, string> = {
   'research-officer': 'research-officer-key-012345678',
   dpo: 'dpo-key-0123456789abcdef0123',
   admin: 'admin-key-0123456789abcdef012',
+  clinician: 'clinician-key-0123456789abcdef0',
   'linkage-officer': 'linkage-officer-key-0123456789',
   'linkage-partner': 'linkage-partner-key-0123456789',
 };
@@ -186,6 +188,7 @@ export async function startOrgGateway(options: {
     erasure: erasures,
     rotation: new MasterKeyRotation(keys, nextMasterKeyFromFile(nextMasterKeyFile)),
     archives: new ArchiveLedger(chain),
+    breakGlass: new BreakGlassAccess(chain, mspId, () => ledger.now * 1000),
     logger: options.logger?.child({ org: mspId }) ?? pino({ level: 'silent' }),
     ...(options.limits ? { limits: options.limits } : {}),
     ...(options.research ? { research: options.research } : {}),

@@ -32,7 +32,7 @@ single-use challenge with your key (GET /v1/patients/me/access-log).`,
         describeAccessParty(e),
         `${e.issuer} ${e.recordId} v${e.version}`,
         e.purpose,
-        e.reason ? `${e.decision} (${e.reason.toLowerCase().replace(/_/g, ' ')})` : e.decision,
+        e.breakGlassReason ? `BREAK-GLASS (${e.breakGlassReason}, no consent)` : e.reason ? `${e.decision} (${e.reason.toLowerCase().replace(/_/g, ' ')})` : e.decision,
       ],
     ),
 };
