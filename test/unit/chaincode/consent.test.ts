@@ -124,7 +124,17 @@ describe('chaincode: consent and consent-checked access', () => {
       expect(permitted.provenance).to.have.length(1);
       expect(permitted.provenance[0]).to.include({ recordId: 'r-1', docHash: sha('doc r-1'), issuer: HOSPITAL });
       expect(permitted.accessLog).to.include({ accessor: INSURER, decision: 'PERMIT', grantId: g.grantId, recordId: 'r-1', patientRef: PATIENT_REF, purpose: 'claims' });
-      expect(ledger.lastEvent()).to.deep.equal({ name: ACCESS_EVENT, payload: permitted.accessLog });
+      // A permitted access announces its consented access too (the leaf of its consent-bound receipt).
+      expect(ledger.lastEvent()).to.deep.equal({
+        name: ACCESS_EVENT,
+        payload: {
+          ...permitted.accessLog,
+          consentedAccess: {
+            channel: CHANNEL, docHash: sha('doc r-1'), issuer: HOSPITAL, recordId: 'r-1', version: 1, category: DISCHARGE, grantId: g.grantId,
+            patient: patient.address, signature: g.signature, purpose: 'claims', recipient: INSURER, txId: permitted.accessLog.txId, at: permitted.accessLog.at,
+          },
+        },
+      });
 
       const revoked = await json(submitRevoke(await signRevoke(patient, revokeMessage(g.grantId)), HOSPITAL));
       expect(revoked.created).to.equal(true);
