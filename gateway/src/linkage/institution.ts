@@ -221,7 +221,8 @@ export class LinkageInstitutionService {
     const recorded = await this.options.ledger.recordLinkage({
       requestId: request.requestId,
       perHospital,
-      linkedSubjects: subjects.length,
+      // Linked: found at every listed hospital (the release also holds those only some hospitals had).
+      linkedSubjects: subjects.filter((s) => s.records.length === request.hospitals.length).length,
       releaseHash,
       status: refusal ? 'refused' : 'released',
       ...(refusal ? { refusal: { code: refusal.code, k: refusal.k, smallestClass: refusal.smallestClass } } : {}),

