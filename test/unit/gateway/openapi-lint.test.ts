@@ -58,7 +58,7 @@ describe('the OpenAPI document passes Redocly CLI lint (issue 18)', function () 
   });
 
   for (const [name, features] of [
-    ['every feature (a hospital)', { consent: true, consentEvents: true, erasure: true, rotation: true, backups: true, archives: true, registrationLinks: true, breakGlass: true }],
+    ['every feature (a hospital)', { consent: true, consentEvents: true, erasure: true, rotation: true, backups: true, archives: true, registrationLinks: true, breakGlass: true, accessReceipts: true }],
     ['no consent service', { consent: false }],
   ] as const) {
     it(`no error: ${name}`, () => {
