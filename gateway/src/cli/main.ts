@@ -51,6 +51,7 @@ import { accessLogCommand } from './commands/access-log';
 import { consentGrantCommand, consentListCommand, consentRevokeCommand } from './commands/consent';
 import { keyCreateCommand } from './commands/key';
 import { patientLinkCommand, patientRegisterCommand } from './commands/patient';
+import { GUARDIAN_COMMANDS } from './commands/guardian';
 import { ARCHIVE_COMMANDS } from './commands/archive';
 import { BREAK_GLASS_COMMANDS } from './commands/break-glass';
 import { ACCESS_RECEIPT_COMMANDS } from './commands/access-receipt';
@@ -71,6 +72,7 @@ export const COMMANDS: readonly Command[] = [
   consentRevokeCommand,
   consentListCommand,
   accessLogCommand,
+  ...GUARDIAN_COMMANDS,
   ...ARCHIVE_COMMANDS,
   ...BREAK_GLASS_COMMANDS,
   ...ACCESS_RECEIPT_COMMANDS,

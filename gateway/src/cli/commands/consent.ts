@@ -16,14 +16,14 @@ interface Submitted {
 }
 
 /** Repeated flags and comma-separated values, as one list. */
-function listOption(args: Parsed, name: string): string[] {
+export function listOption(args: Parsed, name: string): string[] {
   const raw = args.values[name];
   const values = Array.isArray(raw) ? raw : typeof raw === 'string' ? [raw] : [];
   return values.flatMap((v) => v.split(',')).map((v) => v.trim()).filter((v) => v.length > 0);
 }
 
 /** The patient's choice for a grant from the flags, checked by the chaincode's own rules; usage errors before any key or gateway. */
-function grantChoice(args: Parsed, nowSeconds: number): GrantChoice {
+export function grantChoice(args: Parsed, nowSeconds: number): GrantChoice {
   const grantee = validated(() => requireMspId('--to', str(args, 'to')));
   const purpose = validated(() => requirePurpose('--purpose', str(args, 'purpose')));
   const categories = validated(() => requireDistinctList('--category', listOption(args, 'category'), MAX_SCOPE_ITEMS, (f, v) => requireCode(f, v)));
