@@ -252,6 +252,11 @@ export class LinkageContract extends MedprovContract {
    * perHospital names exactly the listed hospitals, each count at most that hospital's included
    * candidates; linkedSubjects at most the smallest count. Stored under the institution's
    * key-level policy; emits {@link LINKAGE_RECORDED_EVENT}.
+   *
+   * LINKAGE_INCOMPLETE right after a hospital's contribution committed (the hospital says so over
+   * HTTP) may only mean that the institution's own peer has not committed that block yet: ask
+   * again a moment later (the same holds for a hospital's LINKAGE_NOT_FOUND right after the
+   * sponsor's request). The real-network test waits for the institution's peer to see it.
    */
   @Transaction()
   @Returns('string')
