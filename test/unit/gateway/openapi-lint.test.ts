@@ -58,7 +58,9 @@ describe('the OpenAPI document passes Redocly CLI lint (issue 18)', function () 
   });
 
   for (const [name, features] of [
-    ['every feature (a hospital)', { consent: true, consentEvents: true, erasure: true, rotation: true, backups: true, archives: true, registrationLinks: true, breakGlass: true, accessReceipts: true }],
+    ['every feature (a hospital)', { consent: true, consentEvents: true, erasure: true, rotation: true, backups: true, archives: true, registrationLinks: true, breakGlass: true, accessReceipts: true, linkage: 'hospital' }],
+    ['a sponsor in a research linkage', { linkage: 'sponsor' }],
+    ['a linkage institution', { consent: false, linkage: 'linkage' }],
     ['no consent service', { consent: false }],
   ] as const) {
     it(`no error: ${name}`, () => {
