@@ -1,6 +1,7 @@
 /**
- * Research linkage on the real network (issue 19), the ledger side: two hospitals, a sponsor and
- * a linkage institution on Fabric 3.1.5 (test/integration/linkage/consortium.json). Driven as each
+ * Research linkage on the real network (issue 19), the ledger side: two hospitals asked to link, a
+ * third hospital no request asks, a sponsor and a linkage institution on Fabric 3.1.5
+ * (test/integration/linkage/consortium.json). Driven as each
  * organisation's gateway identity through the gateways' own ledger client (gateway/src/fabric/client.ts),
  * and, for the refusals, as each organisation's admin through Fabric's own `peer` CLI with no
  * medprov client code in between.
@@ -9,14 +10,13 @@
  * (EIP-712, checked by the chaincode). Shown: the sponsor's request; each hospital's contribution
  * keeps only the candidates whose consent for the project is in force (absent, revoked, other
  * project, unregistered: excluded), every candidate in that patient's access log; refusals for
- * the wrong organisation types, a second contribution, a record before every hospital
+ * the wrong organisation types, a hospital the request does not ask, a second contribution, a record before every hospital
  * contributed, counts beyond what was included, a second record, a contribution after the
  * outcome — each writing nothing; a withdrawal excludes the patient from the project's next
  * linkage; the ledger's linkage records hold counts and hashes, no patientRef.
  *
- * Not shown here (the consortium has two hospitals and one institution, both hospitals listed in
- * every request): a hospital or an institution that is no party to a request (LINKAGE_NOT_PARTY)
- * — see test/unit/chaincode/linkage.test.ts.
+ * Not shown here (the consortium has one institution): an institution that is no party to a
+ * request (LINKAGE_NOT_PARTY) — see test/unit/chaincode/linkage.test.ts.
  */
 import { expect } from 'chai';
 import { createHash, randomBytes } from 'node:crypto';
@@ -85,7 +85,7 @@ describe('real network: research linkage on the ledger (requests, consented cont
   const awaitingAt = (org: string, requestId: string, awaiting: string[]) =>
     settled(() => readLinkage(requestId, org).catch(() => undefined), (v) => expect(v?.awaiting, `${requestId} at ${org}`).to.deep.equal(awaiting));
   /** A patient's access log, read at the patient's hospital's peer (the writer of every entry here). */
-  const accessLog = (hospital: string, patientRef: string) => evaluate<LinkageLogEntry[]>(hospital === H1 ? 'Hospital' : 'Hospital2', 'Access:listAccessLog', hospital, patientRef);
+  const accessLog = (hospital: string, patientRef: string) => evaluate<LinkageLogEntry[]>(net.network.organisation(hospital).name, 'Access:listAccessLog', hospital, patientRef);
   const linkageEntries = async (hospital: string, patientRef: string) => (await accessLog(hospital, patientRef)).filter((e) => e.kind === 'linkage');
 
   /** A patient with a key of its own for one hospital: registered there (as the hospital's gateway would), granting and revoking with signatures. */
@@ -154,7 +154,7 @@ describe('real network: research linkage on the ledger (requests, consented cont
   before(async () => {
     net = await linkageNetwork();
     [H1, H2, SP, LI] = ['Hospital', 'Hospital2', 'Sponsor', 'Linkage'].map((o) => net.mspId(o));
-    for (const org of ['Hospital', 'Hospital2', 'Sponsor', 'Linkage']) ledgers[org] = await LedgerClient.connect(net.network.gatewaySettings(org).fabric);
+    for (const org of ['Hospital', 'Hospital2', 'Hospital3', 'Sponsor', 'Linkage']) ledgers[org] = await LedgerClient.connect(net.network.gatewaySettings(org).fabric);
     A = new Patient('Hospital', sha(`A ${run}`));
     B = new Patient('Hospital', sha(`B ${run}`));
     C = new Patient('Hospital', sha(`C ${run}`));
@@ -196,6 +196,11 @@ describe('real network: research linkage on the ledger (requests, consented cont
     expect((await refusalOf(invokeChaincode(net.network, 'Sponsor', 'Linkage:contribute', [contribution(id, [A])]))).code).to.equal('FORBIDDEN_ORG_TYPE');
     expect((await refusalOf(invokeChaincode(net.network, 'Linkage', 'Linkage:contribute', [contribution(id, [A])]))).code).to.equal('FORBIDDEN_ORG_TYPE');
     expect(await refusedCode(submit('Hospital', 'Linkage:contribute', contribution(`nope-${run}`, [A])))).to.equal('LINKAGE_NOT_FOUND');
+    // A hospital the request does not ask, through its gateway identity and as its admin.
+    await awaitingAt('Hospital3', id, [H1, H2]);
+    expect(await refusedCode(submit('Hospital3', 'Linkage:contribute', contribution(id, [sha(`h3 ${run}`)])))).to.equal('LINKAGE_NOT_PARTY');
+    expect((await refusalOf(invokeChaincode(net.network, 'Hospital3', 'Linkage:contribute', [contribution(id, [sha(`h3 ${run}`)])]))).code).to.equal('LINKAGE_NOT_PARTY');
+    expect((await readLinkage(id, 'Hospital3')).contributions, 'nothing stored by a non-party').to.deep.equal([]);
     expect(await linkageEntries(H1, A.patientRef), 'nothing logged by a refusal').to.deep.equal([]);
 
     await awaitingAt('Hospital', id, [H1, H2]);

@@ -1,6 +1,7 @@
 /**
- * The research linkage network (issue 19): two hospitals, a trial sponsor and a linkage
- * institution (test/integration/linkage/consortium.json), on real Fabric 3.1.5 with one gateway
+ * The research linkage network (issue 19): two hospitals that hold records of the same patients, a
+ * third hospital that no request asks (to show the refusal of a non-party), a trial sponsor and a
+ * linkage institution (test/integration/linkage/consortium.json), on real Fabric 3.1.5 with one gateway
  * per organisation, started by the project's own network layer in a temporary state folder on a
  * free base port. Started once per mocha run by the first suite that asks for it; stopped by pid
  * with `stopLinkageNetwork()` in a root-level `after` hook of every spec file that uses it (the
@@ -35,7 +36,7 @@ export const LINKAGE_CONSORTIUM = path.join(ROOT, 'test', 'integration', 'linkag
 export const LINKAGE_UP_OPTIONS: UpOptions = { evm: false };
 
 /** The organisations of the linkage consortium, by name (as in api-keys.json and `MEDPROV_ORG`). */
-export const LINKAGE_ORGS = { hospitals: ['Hospital', 'Hospital2'], sponsor: 'Sponsor', institution: 'Linkage' } as const;
+export const LINKAGE_ORGS = { hospitals: ['Hospital', 'Hospital2'], otherHospital: 'Hospital3', sponsor: 'Sponsor', institution: 'Linkage' } as const;
 
 export interface LinkageNetwork {
   readonly network: Network;

@@ -28,10 +28,11 @@ describe('network: a linkage institution and the linkage settings up generates',
   };
   const settings = (name: string) => readLinkageSettings(network, network.organisation(name));
 
-  it('reads the linkage consortium: two hospitals, a sponsor and an institution of type linkage, with its own gateway roles', () => {
+  it('reads the linkage consortium: three hospitals, a sponsor and an institution of type linkage, with its own gateway roles', () => {
     expect(network.definition.organisations.map((o) => [o.name, o.type])).to.deep.equal([
       ['Hospital', 'hospital'],
       ['Hospital2', 'hospital'],
+      ['Hospital3', 'hospital'],
       ['Sponsor', 'sponsor'],
       ['Linkage', 'linkage'],
     ]);
@@ -56,6 +57,7 @@ describe('network: a linkage institution and the linkage settings up generates',
     expect(institution?.partners).to.deep.equal([
       { userId: 'partner-hospital', mspId: 'HospitalMSP', type: 'hospital' },
       { userId: 'partner-hospital2', mspId: 'Hospital2MSP', type: 'hospital' },
+      { userId: 'partner-hospital3', mspId: 'Hospital3MSP', type: 'hospital' },
       { userId: 'partner-sponsor', mspId: 'SponsorMSP', type: 'sponsor' },
     ]);
     // Owner-only files; the partners' keys are not in api-keys.json, and the institution's file holds no key, only its SHA-256.
