@@ -43,7 +43,16 @@ export interface ConsortiumDefinition {
   readonly basePort: number;
   readonly ordererOrganisation: OrdererOrganisation;
   readonly organisations: readonly PeerOrganisation[];
+  /**
+   * Where identities come from: each organisation's own Fabric CA (`fabric-ca`: roles as X.509
+   * attributes, only public MSP folders exchanged; network/src/identities.ts), or `cryptogen`
+   * (absent: every key made in one place — the quick option for tests).
+   */
+  readonly identities?: IdentitySource;
 }
+
+/** See {@link ConsortiumDefinition.identities}. */
+export type IdentitySource = 'fabric-ca' | 'cryptogen';
 
 const TYPES: readonly OrganisationType[] = ['hospital', 'insurer', 'sponsor', 'linkage'];
 
@@ -105,6 +114,7 @@ export function parseConsortiumDefinition(raw: unknown, where = 'consortium.json
       peers: count(e.peers, `organisations[${i}].peers`, 9),
     };
   });
+  const identities = top.identities === undefined ? undefined : top.identities === 'fabric-ca' || top.identities === 'cryptogen' ? (top.identities as IdentitySource) : fail(`identities must be "fabric-ca" or "cryptogen" (got ${JSON.stringify(top.identities)})`);
   if (organisations.length > 8) fail('at most 8 organisations fit the port layout (100 ports each above the orderers)');
   const all = [ordererOrganisation, ...organisations];
   for (const key of ['name', 'mspId', 'domain'] as const) {
@@ -112,5 +122,5 @@ export function parseConsortiumDefinition(raw: unknown, where = 'consortium.json
     const dup = values.find((v, i) => values.indexOf(v) !== i);
     if (dup) fail(`two organisations share the ${key} ${dup}`);
   }
-  return { channel, chaincode, basePort, ordererOrganisation, organisations };
+  return { channel, chaincode, basePort, ordererOrganisation, organisations, ...(identities ? { identities } : {}) };
 }

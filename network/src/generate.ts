@@ -9,7 +9,9 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import YAML from 'yaml';
+import { usesFabricCa } from './ca';
 import { runTool } from './fabric-cli';
+import { channelMspDir, enrolAll } from './identities';
 import type { Network } from './network';
 import type { Progress } from './progress';
 
@@ -49,7 +51,8 @@ export function configtx(network: Network): object {
   const ordererOrg = {
     Name: o.mspId,
     ID: o.mspId,
-    MSPDir: path.join(network.ordererOrgCryptoDir, 'msp'),
+    // Fabric CA identities: the organisation's exported public MSP (certificates only).
+    MSPDir: usesFabricCa(network) ? channelMspDir(network, 'orderer') : path.join(network.ordererOrgCryptoDir, 'msp'),
     Policies: {
       Readers: signature(`OR('${o.mspId}.member')`),
       Writers: signature(`OR('${o.mspId}.member')`),
@@ -61,7 +64,7 @@ export function configtx(network: Network): object {
   const peerOrgs = network.definition.organisations.map((org) => ({
     Name: org.mspId,
     ID: org.mspId,
-    MSPDir: path.join(network.orgCryptoDir(org), 'msp'),
+    MSPDir: usesFabricCa(network) ? channelMspDir(network, org) : path.join(network.orgCryptoDir(org), 'msp'),
     Policies: {
       Readers: signature(`OR('${org.mspId}.admin', '${org.mspId}.peer', '${org.mspId}.client')`),
       Writers: signature(`OR('${org.mspId}.admin', '${org.mspId}.client')`),
@@ -167,7 +170,10 @@ export async function generate(network: Network, progress: Progress): Promise<vo
   const cryptoInput = path.join(network.configDir, 'crypto-config.yaml');
   write(cryptoInput, YAML.stringify(cryptoConfig(network)));
 
-  if (!existsSync(network.ordererOrgCryptoDir)) {
+  if (usesFabricCa(network)) {
+    // Each organisation enrols its own identities from its own CA and exports only its public MSP.
+    await enrolAll(network, progress);
+  } else if (!existsSync(network.ordererOrgCryptoDir)) {
     progress.step('generating identities (cryptogen)');
     await runTool(network, 'cryptogen', ['generate', `--config=${cryptoInput}`, `--output=${network.cryptoDir}`]);
   } else {

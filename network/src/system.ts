@@ -11,6 +11,7 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { down as evmDown, status as evmStatus, up as evmUp } from '../../scripts/evm/local-chain';
 import { channelHeight, joinOrderers, joinPeers } from './channel';
+import { caStatusRows, stopCas } from './ca';
 import { chaincodeVersion, committedDefinition, deployChaincode, initConsortium, packageChaincode, probeWrite, type ChaincodePackage } from './chaincode';
 import { baseEnv, eachInParallel } from './fabric-cli';
 import { gatewayHealth, gatewayName, gatewayUrl, readApiKeys, startGateway } from './gateways';
@@ -186,6 +187,8 @@ export async function down(network: Network, progress: Progress): Promise<void> 
     const pid = await stopDaemon(network.pidFile(node.name));
     if (pid) progress.step(`stopped ${node.name} (pid ${pid})`);
   }
+  // Each organisation's Fabric CA (identities "fabric-ca"), last.
+  for (const ca of await stopCas(network)) progress.step(`stopped ${ca.name} (pid ${ca.pid})`);
 }
 
 /** Stops everything and deletes the state folder: crypto, ledgers, keys, logs. */
@@ -219,6 +222,7 @@ export async function status(network: Network): Promise<ProcessStatus[]> {
     }
     rows.push({ name: node.name, pid, port: node.port, healthy: ok, detail });
   }
+  rows.push(...(await caStatusRows(network)));
   const ccPid = runningPid(network.pidFile('chaincode'));
   const [ccHost, ccPort] = network.chaincodeServerAddress.split(':');
   const ccListening = ccPid !== undefined && (await listening(ccHost, Number(ccPort)));

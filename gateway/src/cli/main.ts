@@ -20,6 +20,7 @@
  *   audit break-glass                 the hospital's break-glass audit report (DPO, admin)
  *   archive create|anchor|receipt|verify  a folder as one root in one transaction, a receipt per file
  *   access-receipt get|verify         the consent-bound receipt of an access: fetch it, check it offline
+ *   linkage request|contribute|status|release  consented research linkage across hospitals (research officers)
  *   admin backup|restore|backup-key|key-split|key-combine  disaster recovery (operators)
  *
  * Commands of two words ('consent grant') are listed by their first word: `medprov consent --help`.
@@ -55,6 +56,7 @@ import { GUARDIAN_COMMANDS } from './commands/guardian';
 import { ARCHIVE_COMMANDS } from './commands/archive';
 import { BREAK_GLASS_COMMANDS } from './commands/break-glass';
 import { ACCESS_RECEIPT_COMMANDS } from './commands/access-receipt';
+import { LINKAGE_COMMANDS } from './commands/linkage';
 import { ADMIN_COMMANDS } from './commands/admin';
 
 export const COMMANDS: readonly Command[] = [
@@ -76,6 +78,7 @@ export const COMMANDS: readonly Command[] = [
   ...ARCHIVE_COMMANDS,
   ...BREAK_GLASS_COMMANDS,
   ...ACCESS_RECEIPT_COMMANDS,
+  ...LINKAGE_COMMANDS,
   ...ADMIN_COMMANDS,
 ];
 
