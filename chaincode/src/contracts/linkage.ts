@@ -229,7 +229,8 @@ export class LinkageContract extends MedprovContract {
         patientRef,
         purpose: request.purpose,
         decision: decision.decision,
-        ...(decision.reason !== undefined ? { reason: decision.reason } : {}),
+        // The log keeps the consent decision's reasons only; PATIENT_NOT_REGISTERED is the hospital's to know (the answer).
+        ...(decision.reason !== undefined && decision.reason !== 'PATIENT_NOT_REGISTERED' && decision.reason !== 'NO_CONSENT' ? { reason: decision.reason } : {}),
         ...(decision.grantId !== undefined ? { grantId: decision.grantId } : {}),
         at,
         txId,

@@ -162,10 +162,17 @@ export interface AccessLogEntry {
   accessor: string;
   /** The caller's role attribute (the accessor's for an access, the discloser's for a disclosure). */
   role?: string;
-  /** Absent on entries written before disclosures existed, and on every access. `break-glass`: an emergency access without consent. */
-  kind?: 'access' | 'disclosure' | 'break-glass';
-  /** A disclosure: the hospital that disclosed (always the record's issuer). */
+  /**
+   * Absent on entries written before disclosures existed, and on every access. `break-glass`: an
+   * emergency access without consent. `linkage`: the hospital `disclosedBy` offered the patient
+   * for research linkage request `requestId` (no record: recordId `linkage:<requestId>`, version 0;
+   * see linkage-model.ts).
+   */
+  kind?: 'access' | 'disclosure' | 'break-glass' | 'linkage';
+  /** A disclosure or a linkage: the hospital that disclosed (always the record's issuer). */
   disclosedBy?: string;
+  /** A linkage: the sponsor's linkage request the patient was offered for. */
+  requestId?: string;
   /** A disclosure: the discloser's id of the disclosure, shared by every entry of it. */
   disclosureId?: string;
   issuer: string;

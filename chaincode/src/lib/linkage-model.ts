@@ -10,7 +10,7 @@
  * linked (counts and hashes, never a token or a pseudonym). Nothing here is PHI: MSP IDs, codes,
  * counts, SHA-256 digests; the request's record holds no patientRef at all.
  */
-import type { ConsentGrant, Decision, DenyReason } from './consent-model';
+import type { AccessLogEntry, ConsentGrant, Decision, DenyReason } from './consent-model';
 
 /** Composite-key types (prefixed like every medprov key, see KEY_TYPES in keys.ts). */
 export const LINKAGE_KEY_TYPES = {
@@ -144,22 +144,14 @@ export interface LinkageView {
  * is no record: `recordId` is `linkage:<requestId>` and `version` 0, so that readers of the log
  * that expect a record still show something true.
  */
-export interface LinkageLogEntry {
-  accessor: string;
-  role?: string;
+export interface LinkageLogEntry extends AccessLogEntry {
   kind: 'linkage';
   disclosedBy: string;
   requestId: string;
-  issuer: string;
-  recordId: string;
   version: 0;
-  patientRef: string;
-  purpose: string;
   decision: Decision;
-  reason?: LinkageExclusionReason;
-  grantId?: string;
-  at: string;
-  txId: string;
+  /** Why it was denied when a grant for the project exists (absent with NO_CONSENT: no grant, or not registered). */
+  reason?: DenyReason;
 }
 
 /** The prefix of a linkage entry's recordId in the access log. */

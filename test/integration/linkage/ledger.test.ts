@@ -220,7 +220,7 @@ describe('real network: research linkage on the ledger (requests, consented cont
     expect((await linkageEntries(H1, B.patientRef)).map((e) => e.decision)).to.deep.equal(['NO_CONSENT']);
     expect((await linkageEntries(H1, C.patientRef)).map((e) => [e.decision, e.reason])).to.deep.equal([['DENY', 'REVOKED']]);
     expect((await linkageEntries(H1, D.patientRef)).map((e) => [e.decision, e.purpose])).to.deep.equal([['NO_CONSENT', PURPOSE]]);
-    expect((await linkageEntries(H1, U)).map((e) => [e.decision, e.reason])).to.deep.equal([['NO_CONSENT', 'PATIENT_NOT_REGISTERED']]);
+    expect((await linkageEntries(H1, U)).map((e) => [e.decision, e.reason])).to.deep.equal([['NO_CONSENT', undefined]]);
 
     // Once per hospital per request; the refusal logs nothing.
     expect((await refusalOf(invokeChaincode(net.network, 'Hospital', 'Linkage:contribute', [contribution(id, [B])]))).code).to.equal('LINKAGE_ALREADY_CONTRIBUTED');
