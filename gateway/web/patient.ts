@@ -21,7 +21,7 @@
  * holds only the reader's language. Every text is in Korean and English (`i18n.ts`), and
  * organisations are shown by their display names.
  */
-import { HDNodeWallet, Mnemonic, getAddress, id, randomBytes, type TypedDataDomain } from 'ethers';
+import { HDNodeWallet, Mnemonic, getAddress, randomBytes, type TypedDataDomain } from 'ethers';
 import { CONSENT_DOMAIN_NAME, CONSENT_DOMAIN_VERSION, CONSENT_GRANT_TYPES, CONSENT_REVOKE_TYPES, REGISTER_PATIENT_TYPES, type RegisterPatientMessage } from '../../chaincode/src/lib/eip712';
 import {
   BYTES32,
@@ -37,6 +37,8 @@ import {
   type PatientRegistration as Registration,
 } from '../src/consent/patient-client';
 import { PATIENT_CHALLENGE_TYPES } from '../src/consent/typed-data';
+import { hospitalKeyPath } from '../src/consent/patient-client';
+import { mountGuardianSections } from './patient-guardians';
 import { MESSAGES } from './messages';
 import { errorText, formatDate, knownOrganisations, loadOrganisations, mountLanguageSwitch, onLanguageChange, orgName, reasonText, t, type MessageKey } from './i18n';
 
@@ -55,6 +57,8 @@ interface GrantView {
   validUntil: number;
   status: string;
   effectiveStatus: 'active' | 'revoked' | 'expired' | 'pending';
+  /** 'guardian' when the patient's guardian made it, under a delegation. */
+  signedBy?: string;
 }
 
 interface AccessLogView {
@@ -156,10 +160,7 @@ function saveRegistration(next: Registration | undefined): void {
 }
 
 /** The derivation path of the patient's key for one hospital: a hardened account per hospital. */
-export function pathFor(hospital: string): string {
-  const n = parseInt(id(`medprov-consent/hospital:${hospital}`).slice(2, 10), 16) & 0x7fffffff;
-  return `m/44'/60'/${n}'/0/0`;
-}
+export const pathFor = hospitalKeyPath;
 
 function walletFor(hospital: string): HDNodeWallet {
   if (!mnemonic) throw new UserError(t('patient.key.needed'), 'phrase-input');
@@ -624,7 +625,9 @@ function renderGrants(): void {
       action.append('—');
     }
     const valid = `${formatDate(g.validFrom * 1000)} – ${formatDate(g.validUntil * 1000)}`;
-    tr.append(orgCell(g.grantee), cell('td', purposeText(g.purpose)), anyWrap(cell('td', scopeText(g))), cell('td', valid), cell('td', pill(g.effectiveStatus, t(STATUS_KEYS[g.effectiveStatus]))), action);
+    const status = cell('td', pill(g.effectiveStatus, t(STATUS_KEYS[g.effectiveStatus])));
+    if (g.signedBy === 'guardian') status.append(' ', t('patient.grant.byGuardian'));
+    tr.append(orgCell(g.grantee), cell('td', purposeText(g.purpose)), anyWrap(cell('td', scopeText(g))), cell('td', valid), status, action);
     return tr;
   });
   const headers = (['patient.col.organisation', 'patient.col.purpose', 'patient.col.records', 'patient.col.valid', 'patient.col.status', 'patient.col.action'] as const).map((k) => t(k));
@@ -744,3 +747,17 @@ function openLinkOfAddress(): void {
 // A link opened in a tab that already shows this page changes only the fragment: no reload.
 window.addEventListener('hashchange', openLinkOfAddress);
 openLinkOfAddress();
+mountGuardianSections({
+  api,
+  patientAuthorization,
+  walletFor,
+  requireRegistration,
+  domain: async () => {
+    if (!requireRegistration().salt) await patientAuthorization(); // learns the registration's channel
+    return domainOf(requireRegistration());
+  },
+  act,
+  say,
+  userError: (message, focus) => new UserError(message, focus),
+  purposeText,
+});
