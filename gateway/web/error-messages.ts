@@ -210,6 +210,11 @@ const SENTENCES: Record<string, readonly [en: string, ko: string]> = {
   UNKNOWN_ATTRIBUTE: ['An attribute is read by no column of the release.', '공개 항목에 쓰이지 않는 속성입니다.'],
   INVALID_GENERALISATION: ['The generalisation rules are not valid.', '일반화 규칙이 올바르지 않습니다.'],
   UNKNOWN_PROFILE: ['There is no such release profile.', '해당 공개 프로필이 없습니다.'],
+  // ── break-glass ──
+  BREAK_GLASS_REASON_REQUIRED: ['An emergency access needs a reason.', '응급 열람에는 사유가 필요합니다.'],
+  BREAK_GLASS_REASON_UNKNOWN: ['This is not one of the emergency reasons the consortium accepts.', '컨소시엄이 인정하는 응급 사유가 아닙니다.'],
+  BREAK_GLASS_RATE_EXCEEDED: ['Your organisation has used all its emergency accesses for today (UTC); nothing was opened.', '기관의 오늘(UTC) 응급 열람 한도를 모두 사용했습니다. 아무것도 열람되지 않았습니다.'],
+  INVALID_PERIOD: ['The period is not valid: use YYYY-MM-DD days, start before end, at most 92 days.', '기간이 올바르지 않습니다. YYYY-MM-DD 형식, 시작일이 종료일보다 앞서야 하며 최대 92일입니다.'],
 };
 
 /** Why the ledger refused an access or a disclosure (a consent decision's reason), in both languages. */
@@ -221,6 +226,11 @@ const REASONS: Record<string, readonly [en: string, ko: string]> = {
   WRONG_PURPOSE: ['another purpose', '다른 목적'],
   WRONG_GRANTEE: ['another organisation', '다른 기관'],
   NO_CONSENT: ['no consent', '동의 없음'],
+  // Break-glass reasons (an emergency access without consent).
+  'unconscious-patient': ['the patient was unconscious', '환자 의식 없음'],
+  'life-threatening': ['a threat to life or limb', '생명·신체에 대한 위급 상황'],
+  'incapacitated-no-guardian': ['the patient could not consent and no guardian was reachable', '환자가 동의할 수 없고 보호자와 연락 불가'],
+  'mass-casualty': ['a mass-casualty emergency', '다수 사상자 발생 재난'],
 };
 
 

@@ -64,14 +64,16 @@ interface GrantView {
 interface AccessLogView {
   accessor: string;
   role?: string;
-  kind?: 'access' | 'disclosure';
+  kind?: 'access' | 'disclosure' | 'break-glass';
   disclosedBy?: string;
   issuer: string;
   recordId: string;
   version: number;
   purpose: string;
-  decision: 'PERMIT' | 'DENY' | 'NO_CONSENT';
+  decision: 'PERMIT' | 'DENY' | 'NO_CONSENT' | 'BREAK_GLASS';
   reason?: string;
+  /** A break-glass entry: why it was opened without consent. */
+  breakGlassReason?: string;
   at: string;
 }
 
@@ -471,6 +473,7 @@ function purposeText(purpose: string): string {
   if (purpose === 'treatment') return t('purpose.treatment');
   if (purpose === 'claims') return t('purpose.claims');
   if (purpose.startsWith('research:')) return t('purpose.researchTrial', { trial: purpose.slice('research:'.length) });
+  if (purpose === 'ETREAT') return t('purpose.ETREAT');
   return purpose;
 }
 
@@ -597,7 +600,7 @@ function wrapTable(tbl: HTMLTableElement): HTMLDivElement {
 }
 
 const STATUS_KEYS: Record<GrantView['effectiveStatus'], MessageKey> = { active: 'status.active', revoked: 'status.revoked', expired: 'status.expired', pending: 'status.pending' };
-const DECISION_KEYS: Record<AccessLogView['decision'], MessageKey> = { PERMIT: 'decision.PERMIT', DENY: 'decision.DENY', NO_CONSENT: 'decision.NO_CONSENT' };
+const DECISION_KEYS: Record<AccessLogView['decision'], MessageKey> = { PERMIT: 'decision.PERMIT', DENY: 'decision.DENY', NO_CONSENT: 'decision.NO_CONSENT', BREAK_GLASS: 'decision.BREAK_GLASS' };
 
 function renderGrants(): void {
   const grants = shownGrants;
@@ -658,9 +661,11 @@ function renderLog(): void {
   }
   const rows = [...entries].reverse().map((e) => {
     const tr = document.createElement('tr');
-    tr.className = `log-entry ${e.decision}${e.kind === 'disclosure' ? ' disclosure' : ''}`;
+    tr.className = `log-entry ${e.decision}${e.kind === 'disclosure' || e.kind === 'break-glass' ? ` ${e.kind}` : ''}`;
     const decision = cell('td', pill(e.decision, t(DECISION_KEYS[e.decision] ?? 'decision.DENY')));
     if (e.reason) decision.append(' ', reasonText(e.reason));
+    // Break-glass: flagged on its row, with why consent was not asked.
+    if (e.kind === 'break-glass') decision.append(' ', t('patient.log.breakGlass', { reason: reasonText(e.breakGlassReason ?? '') }));
     const when = document.createElement('time');
     when.dateTime = e.at;
     when.textContent = formatDate(e.at, true);

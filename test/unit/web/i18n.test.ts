@@ -39,6 +39,7 @@ const NOT_CODES = new Set([
   'RECORD_READ_RULE', // constants named in openapi.ts
   'PATH_PARAMETER_SCHEMAS',
   'RETRACTION_REASONS',
+  'BREAK_GLASS', // a decision of the access log (an emergency access without consent), not an error
 ]);
 const isCode = (word: string): boolean => /^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$/.test(word) && !word.startsWith('MEDPROV_') && !word.startsWith('MAX_') && !NOT_CODES.has(word);
 
