@@ -15,7 +15,7 @@ const requestId = {
   description: 'A linkage request id: letters, digits and . _ : - (the sponsor picks it, or the gateway makes LR-<uuid>)',
 } as const;
 const projectId = { type: 'string', pattern: '^[A-Za-z0-9._-]{1,64}$', description: 'The research project: purpose research:<projectId>' } as const;
-const quasiValue = { type: ['string', 'number', 'boolean', 'null'] } as const;
+const quasiValue = { anyOf: [{ type: 'string', maxLength: 256 }, { type: 'number' }, { type: 'boolean' }, { type: 'null' }] } as const;
 const quasiIdentifiers = { type: 'object', maxProperties: MAX_QUASI_IDENTIFIERS, additionalProperties: quasiValue, description: "The request's quasi-identifiers, generalised (e.g. ageBand, sex, region)" } as const;
 const token = { type: 'string', pattern: '^[0-9a-f]{64}$', description: 'A linkage token: HMAC-SHA256(K_H(p), OPRF(k_LI(p), linkageId)), 64 lowercase hex' } as const;
 const element = { type: 'string', pattern: '^[A-Za-z0-9_-]{43}$', description: 'A ristretto255 element, 32 bytes, base64url without padding' } as const;
