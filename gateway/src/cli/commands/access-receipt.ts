@@ -6,17 +6,17 @@
  *
  * @module
  */
-import { readFile, writeFile } from 'node:fs/promises';
-import { JsonRpcProvider } from 'ethers';
-import { isAnchoringError, verifyReceiptOnChain, type OnChainVerificationResult } from '../../anchoring';
+import { isAnchoringError, type OnChainVerificationResult } from '../../anchoring';
 import { parseAccessReceipt, verifyAccessReceipt, type AccessReceipt } from '../../anchoring/access-receipt';
 import type { VerificationResult } from '../../anchoring/receipt';
 import { nativeSha256 } from '../../merkle/node-hasher';
 import { str, type Command } from '../command';
 import { gatewaySettings } from '../config';
 import { GatewayClient } from '../client';
-import { CliError, EXIT, UsageError } from '../errors';
+import { EXIT, UsageError } from '../errors';
 import { fields, type Output } from '../output';
+import { writeNewReceipt } from './receipt';
+import { checkpointOnChain, readInput } from './verify-receipt';
 
 const TX_ID = /^[0-9a-f]{64}$/;
 
@@ -55,14 +55,7 @@ or break-glass access has none (ACCESS_RECEIPT_NOT_FOUND).`,
       return EXIT.FAILED;
     }
     const target = typeof args.values.out === 'string' ? args.values.out : args.values.json ? undefined : `access-${txId}.receipt.json`;
-    if (target !== undefined) {
-      try {
-        await writeFile(target, `${JSON.stringify(receipt, null, 2)}\n`, { flag: 'wx' });
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new UsageError(`${target} already exists; choose another --out.`);
-        throw err;
-      }
-    }
+    if (target !== undefined) await writeNewReceipt(target, receipt);
     out.document(receipt);
     out.line(`receipt of access ${txId} verifies${target ? `: ${target}` : ''}`);
     describe(out, receipt);
@@ -96,7 +89,6 @@ the receipt is malformed), 3 when the EVM node cannot be reached.`,
     const receiptText = await readInput(receiptFile);
     const document = documentFile !== undefined ? await readInput(documentFile) : undefined;
     const rpc = str(args, 'rpc');
-    if (rpc !== undefined && !/^(https?|wss?):\/\//.test(rpc)) throw new UsageError(`--rpc '${rpc}' must be an http(s) or ws(s) URL.`);
     let receipt: AccessReceipt;
     let offline: VerificationResult;
     try {
@@ -106,35 +98,13 @@ the receipt is malformed), 3 when the EVM node cannot be reached.`,
       if (!isAnchoringError(err)) throw err;
       return report(out, receiptFile, documentFile, { valid: false, reasons: [`The receipt is malformed: ${err.message}`] }, undefined);
     }
-    let onChain: OnChainVerificationResult | undefined;
-    if (rpc !== undefined) {
-      const provider = new JsonRpcProvider(rpc, undefined, { staticNetwork: true });
-      try {
-        onChain = await verifyReceiptOnChain(receipt.logReceipt, provider, { sha256: nativeSha256 });
-      } catch (err) {
-        if (isAnchoringError(err) && err.code === 'REGISTRY_UNAVAILABLE') {
-          throw new CliError(EXIT.UNREACHABLE, `Cannot ask the EVM chain at ${rpc} about the receipt's checkpoint.`, err.code, { cause: err });
-        }
-        throw err;
-      } finally {
-        provider.destroy();
-      }
-    }
+    const onChain = rpc !== undefined ? await checkpointOnChain(receipt.logReceipt, rpc) : undefined;
     const reasons = [...new Set([...offline.reasons, ...(onChain?.reasons ?? []).map((r) => `Log receipt on chain: ${r}`)])];
     return report(out, receiptFile, documentFile, { valid: reasons.length === 0, reasons }, onChain, receipt);
   },
 };
 
 export const ACCESS_RECEIPT_COMMANDS: readonly Command[] = [accessReceiptGetCommand, accessReceiptVerifyCommand];
-
-async function readInput(file: string): Promise<Buffer> {
-  try {
-    return await readFile(file);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new UsageError(`cannot read ${file}: ${code === 'ENOENT' ? 'there is no such file' : code === 'EISDIR' ? 'it is a folder' : (code ?? 'read error')}.`);
-  }
-}
 
 function describe(out: Output, receipt: AccessReceipt): void {
   const { access: a, grant: g, logReceipt: log } = receipt;

@@ -43,14 +43,7 @@ gateway then answers RECEIPT_PENDING (exit 4); ask again a little later.`,
       return EXIT.FAILED;
     }
     const target = typeof args.values.out === 'string' ? args.values.out : args.values.json ? undefined : `${file}.receipt.json`;
-    if (target !== undefined) {
-      try {
-        await writeFile(target, `${JSON.stringify(receipt, null, 2)}\n`, { flag: 'wx' });
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new UsageError(`${target} already exists; choose another --out.`);
-        throw err;
-      }
-    }
+    if (target !== undefined) await writeNewReceipt(target, receipt);
     out.document(receipt);
     out.line(`receipt of ${file} (${bytes} bytes) verifies${target ? `: ${target}` : ''}`);
     for (const l of fields([
@@ -62,3 +55,13 @@ gateway then answers RECEIPT_PENDING (exit 4); ask again a little later.`,
     return EXIT.OK;
   },
 };
+
+/** Writes a receipt as indented JSON to a new file; a usage error when `target` exists (never written over). */
+export async function writeNewReceipt(target: string, receipt: unknown): Promise<void> {
+  try {
+    await writeFile(target, `${JSON.stringify(receipt, null, 2)}\n`, { flag: 'wx' });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new UsageError(`${target} already exists; choose another --out.`);
+    throw err;
+  }
+}

@@ -47,27 +47,35 @@ EVM node cannot be reached.`,
       if (!isAnchoringError(err)) throw err;
       return report(out, receiptFile, documentFile, { valid: false, reasons: [`The receipt is malformed: ${err.message}`] }, undefined);
     }
-    let onChain: OnChainVerificationResult | undefined;
-    if (rpc !== undefined) {
-      if (!/^(https?|wss?):\/\//.test(rpc)) throw new UsageError(`--rpc '${rpc}' must be an http(s) or ws(s) URL.`);
-      const provider = new JsonRpcProvider(rpc, undefined, { staticNetwork: true });
-      try {
-        onChain = await verifyReceiptOnChain(receiptJson, provider, { sha256: nativeSha256 });
-      } catch (err) {
-        if (isAnchoringError(err) && err.code === 'REGISTRY_UNAVAILABLE') {
-          throw new CliError(EXIT.UNREACHABLE, `Cannot ask the EVM chain at ${rpc} about the receipt's checkpoint.`, err.code, { cause: err });
-        }
-        throw err;
-      } finally {
-        provider.destroy();
-      }
-    }
+    const onChain = rpc !== undefined ? await checkpointOnChain(receiptJson, rpc) : undefined;
     const reasons = [...new Set([...offline.reasons, ...(onChain?.reasons ?? [])])];
     return report(out, receiptFile, documentFile, { valid: reasons.length === 0, reasons }, onChain, parseReceipt(receiptJson));
   },
 };
 
-async function readInput(file: string): Promise<Buffer> {
+/**
+ * Asks the EVM chain at `rpc` whether a log receipt's checkpoint is recorded (verify-receipt
+ * --rpc, access-receipt verify --rpc).
+ *
+ * @throws UsageError for an `rpc` that is not an http(s)/ws(s) URL; CliError UNREACHABLE when the node cannot be asked
+ */
+export async function checkpointOnChain(receipt: unknown, rpc: string): Promise<OnChainVerificationResult> {
+  if (!/^(https?|wss?):\/\//.test(rpc)) throw new UsageError(`--rpc '${rpc}' must be an http(s) or ws(s) URL.`);
+  const provider = new JsonRpcProvider(rpc, undefined, { staticNetwork: true });
+  try {
+    return await verifyReceiptOnChain(receipt, provider, { sha256: nativeSha256 });
+  } catch (err) {
+    if (isAnchoringError(err) && err.code === 'REGISTRY_UNAVAILABLE') {
+      throw new CliError(EXIT.UNREACHABLE, `Cannot ask the EVM chain at ${rpc} about the receipt's checkpoint.`, err.code, { cause: err });
+    }
+    throw err;
+  } finally {
+    provider.destroy();
+  }
+}
+
+/** A file's bytes, or a usage error saying why it cannot be read. */
+export async function readInput(file: string): Promise<Buffer> {
   try {
     return await readFile(file);
   } catch (err) {
