@@ -4,16 +4,14 @@
  * runtime), so the browser and the gateway import it as they are.
  *
  * A hospital's clinician opens a record without the patient's consent because the patient cannot
- * give it in time. The purpose is HL7 v3 `ETREAT` (emergency treatment) and the access carries the
- * HL7 v3 obligation/security label `BTG` (break the glass); the reason is one of a small fixed
- * list of medprov codes (HL7 v3 has no codes for the clinical situation itself).
+ * give it in time. The purpose recorded is HL7 v3 ActReason `ETREAT` (emergency treatment); the
+ * entry's kind (`break-glass`) and decision (`BREAK_GLASS`) say that consent was overridden; the
+ * reason is one of a small fixed list of medprov codes (HL7 v3 has no codes for the clinical
+ * situation itself).
  */
 
 /** The HL7 v3 ActReason (purpose of use) every break-glass access is recorded with: emergency treatment. */
 export const BREAK_GLASS_PURPOSE = 'ETREAT';
-
-/** The HL7 v3 ActCode (security/obligation) naming the mechanism: break the glass. */
-export const BREAK_GLASS_CODE = 'BTG';
 
 /** The gateway role that may break the glass (hospital gateways only). */
 export const BREAK_GLASS_ROLE = 'clinician';

@@ -62,7 +62,8 @@ export function accessLogEntryToAuditEvent(entry: AccessLogEntry): AuditEvent {
         recipient,
       ]
     : [recipient];
-  const permitted = entry.decision === 'PERMIT';
+  // A break-glass access read the record without consent: a success, said so in outcomeDesc.
+  const permitted = entry.decision === 'PERMIT' || entry.decision === 'BREAK_GLASS';
   const entity: NonNullable<AuditEvent['entity']> = [
     {
       what: { type: 'DocumentReference', identifier: { system: recordSystem(entry.issuer), value: entry.recordId }, display: `record ${entry.recordId} of ${entry.issuer}, version ${entry.version}` },
@@ -95,7 +96,7 @@ export function accessLogEntryToAuditEvent(entry: AccessLogEntry): AuditEvent {
     action: 'R',
     recorded: normaliseInstant(entry.at),
     outcome: permitted ? '0' : '4',
-    outcomeDesc: entry.reason !== undefined ? `${entry.decision}: ${entry.reason}` : entry.decision,
+    outcomeDesc: entry.reason !== undefined ? `${entry.decision}: ${entry.reason}` : entry.breakGlassReason !== undefined ? `${entry.decision} (without consent, emergency): ${entry.breakGlassReason}` : entry.decision,
     ...(purposes ? { purposeOfEvent: purposes } : {}),
     agent: agents,
     source: {

@@ -44,6 +44,8 @@ const ACT_REASON = 'http://terminology.hl7.org/CodeSystem/v3-ActReason';
 export function purposeOfUse(purpose: string): { coding: Coding; trialId?: string } | undefined {
   if (purpose === 'treatment') return { coding: { system: ACT_REASON, code: 'TREAT', display: 'treatment' } };
   if (purpose === 'claims') return { coding: { system: ACT_REASON, code: 'HPAYMT', display: 'healthcare payment' } };
+  // A break-glass access (chaincode/src/lib/break-glass.ts) is recorded with this purpose.
+  if (purpose === 'ETREAT') return { coding: { system: ACT_REASON, code: 'ETREAT', display: 'Emergency Treatment' } };
   const research = /^research:(.+)$/.exec(purpose);
   if (research) return { coding: { system: ACT_REASON, code: 'HRESCH', display: 'healthcare research' }, trialId: research[1]! };
   return undefined;

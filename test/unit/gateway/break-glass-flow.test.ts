@@ -4,6 +4,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { IdentityContract } from '../../../chaincode/src';
+import { accessLogEntryToAuditEvent } from '../../../gateway/src/fhir/audit-event';
 import { FakeLedger } from '../chaincode/fake-ledger';
 import { CONSORTIUM, HOSPITAL, HOSPITAL2, INSURER } from '../chaincode/fixtures';
 import { runCli, type CliRun } from '../support/cli-process';
@@ -56,6 +57,14 @@ describe('break-glass through the gateway and the CLI', function () {
     expect(of.body.entries.map((e: { txId: string }) => e.txId)).to.deep.equal([opened.body.accessLog.txId]);
   });
 
+  it('a break-glass entry as a FHIR AuditEvent: read successfully, purpose ETREAT, the reason in outcomeDesc', async () => {
+    const opened = await sendTo(hospital, 'POST', '/v1/break-glass', CLINICIAN, { issuer: HOSPITAL, recordId: 'bg-1', reason: 'mass-casualty' });
+    const event = accessLogEntryToAuditEvent(opened.body.accessLog);
+    expect(event.outcome).to.equal('0');
+    expect(event.outcomeDesc).to.equal('BREAK_GLASS (without consent, emergency): mass-casualty');
+    expect(event.purposeOfEvent?.[0]?.coding?.[0]).to.deep.equal({ system: 'http://terminology.hl7.org/CodeSystem/v3-ActReason', code: 'ETREAT', display: 'Emergency Treatment' });
+  });
+
   it('refuses with a code and submits nothing: no or unknown reason, other roles, insurers, bad periods', async () => {
     const before = submits();
     const cases: [OrgGateway, string, unknown, number, string][] = [
@@ -92,9 +101,9 @@ describe('break-glass through the gateway and the CLI', function () {
     const audit = await cli(hospital, ROLE_KEYS.dpo, ['audit', 'break-glass', '--json']);
     expect(audit.code, audit.stderr).to.equal(0);
     const report = JSON.parse(audit.stdout);
-    expect(report.entries.map((e: { breakGlassReason: string }) => e.breakGlassReason)).to.deep.equal(['life-threatening']);
+    expect(report.entries.map((e: { breakGlassReason: string }) => e.breakGlassReason)).to.deep.equal(['mass-casualty', 'life-threatening']);
     const text = await cli(hospital, ROLE_KEYS.dpo, ['audit', 'break-glass', '--of-our-records']);
-    expect(text.stdout).to.match(/^2 break-glass accesses to records of HospitalMSP/);
+    expect(text.stdout).to.match(/^3 break-glass accesses to records of HospitalMSP/);
     expect(text.stdout).to.include('unconscious-patient');
   });
 });
