@@ -1,17 +1,12 @@
 import { expect } from 'chai';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { Wallet, id } from 'ethers';
-import { AccessContract, ConsentContract, IdentityContract, RecordsContract } from '../../chaincode/src';
-import { CONSENT_GRANT_TYPES, REGISTER_PATIENT_TYPES, consentDomain } from '../../chaincode/src/lib/eip712';
-import { encodeLeaf, validateLeaf } from '../../gateway/src/anchoring';
-import { consentedAccessLeafFields, verifyAccessReceipt, type AccessReceipt, type ConsentedAccess } from '../../gateway/src/anchoring/access-receipt';
-import { buildReceipt } from '../../gateway/src/anchoring/node';
-import { bytesToHex, MerkleTree, nobleHasher } from '../../gateway/src/merkle';
+import { verifyAccessReceipt, type AccessReceipt } from '../../gateway/src/anchoring/access-receipt';
 import { FakeLedger } from '../unit/chaincode/fake-ledger';
-import { CONSORTIUM, DISCHARGE, HOSPITAL, INSURER, claimsGrantMessage } from '../unit/chaincode/fixtures';
+import { INSURER } from '../unit/chaincode/fixtures';
+import { consentedAccessReceipt } from '../unit/support/access-receipts';
 import { ROLE_KEYS, startOrgGateway, type OrgGateway } from '../unit/support/org-gateways';
 import { ARTIFACTS, launchBrowser, skipWithoutBrowser, type Browser, type PwPage } from './browser';
 
@@ -24,7 +19,6 @@ import { ARTIFACTS, launchBrowser, skipWithoutBrowser, type Browser, type PwPage
  * which consent — in English and in Korean; a changed receipt and another document fail.
  */
 const CLAIMS_KEY = ROLE_KEYS['claims-officer'];
-const sha = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
 
 describe('e2e: the Verify page checks a consent-bound access receipt (headless Chromium, real chaincode on the in-memory stub)', function () {
   this.timeout(120_000);
@@ -41,32 +35,7 @@ describe('e2e: the Verify page checks a consent-bound access receipt (headless C
   before(async function () {
     skipWithoutBrowser(this, 'the access receipt page e2e test');
     dir = mkdtempSync(path.join(tmpdir(), 'medprov-e2e-access-'));
-    await ledger.invoke(HOSPITAL, new IdentityContract(), 'initConsortium', CONSORTIUM);
-    const patientRef = sha('hospital patient AR-1');
-    await ledger.invoke(HOSPITAL, new RecordsContract(), 'anchorRecord', JSON.stringify({ recordId: 'adm-2026-0077', docHash: sha(document), patientRef, category: DISCHARGE }));
-    const patient = new Wallet(id('access receipt page patient'));
-    const consent = new ConsentContract();
-    const domain = consentDomain(ledger.channel);
-    const registration = { hospital: HOSPITAL, patientRef, nonce: id('registration nonce') };
-    await ledger.invoke(HOSPITAL, consent, 'registerPatient', JSON.stringify({ message: registration, patient: patient.address, signature: await patient.signTypedData(domain, REGISTER_PATIENT_TYPES, registration) }));
-    const grant = claimsGrantMessage({ patientRef, now: ledger.now, nonce: id('grant nonce') });
-    await ledger.invoke(INSURER, consent, 'grantConsent', JSON.stringify({ message: grant, signature: await patient.signTypedData(domain, CONSENT_GRANT_TYPES, grant) }));
-    const accessed = JSON.parse(await ledger.invoke(INSURER, new AccessContract(), 'accessRecord', HOSPITAL, 'adm-2026-0077', 'claims'));
-    expect(accessed.decision).to.equal('PERMIT');
-    const onLedger = JSON.parse(await ledger.query(INSURER, new AccessContract(), 'readConsentedAccess', accessed.accessLog.txId)) as { access: ConsentedAccess; grant: typeof grant };
-    expect(onLedger.grant).to.deep.equal(grant);
-
-    // The access's leaf among others in a small log, proved against that log's checkpoint.
-    const leaf = validateLeaf({ ...consentedAccessLeafFields(onLedger.access), blockNumber: 9 });
-    const others = Array.from({ length: 6 }, () => new Uint8Array(randomBytes(32)));
-    const tree = MerkleTree.fromLeafHashes([...others.slice(0, 3), nobleHasher.hashLeaf(encodeLeaf(leaf)), ...others.slice(3)]);
-    const logReceipt = buildReceipt({
-      leafBytes: encodeLeaf(leaf),
-      leafIndex: 3,
-      tree,
-      checkpoint: { treeSize: 7, root: bytesToHex(tree.rootAt(7)), fabricBlockHeight: 10, chainId: 31337, contract: '0x5fbdb2315678afecb367f032d93f642f64180aa3', evmBlockNumber: 5 },
-    });
-    receipt = { version: 1, kind: 'consented-access', access: onLedger.access, grant: onLedger.grant, logReceipt };
+    receipt = await consentedAccessReceipt(document, { ledger, recordId: 'adm-2026-0077' });
     expect(verifyAccessReceipt(receipt, document)).to.deep.equal({ valid: true, reasons: [] });
 
     insurer = await startOrgGateway({ ledger, mspId: INSURER, type: 'insurer', dir });
