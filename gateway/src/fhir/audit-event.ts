@@ -7,6 +7,8 @@ const PARTICIPATION_TYPE = 'http://terminology.hl7.org/CodeSystem/v3-Participati
 const ENTITY_TYPE = 'http://terminology.hl7.org/CodeSystem/audit-entity-type';
 const OBJECT_ROLE = 'http://terminology.hl7.org/CodeSystem/object-role';
 const SOURCE_TYPE = 'http://terminology.hl7.org/CodeSystem/security-source-type';
+/** A research linkage request by its id (chaincode/src/lib/linkage-model.ts): what a linkage entry is about. */
+const LINKAGE_REQUEST_SYSTEM = 'urn:medprov:linkage-request';
 
 /** DICOM audit event IDs (R4 audit-event-type, extensible): reading a patient's record, and an export (a disclosure). */
 const PATIENT_RECORD: Coding = { system: DCM, code: '110110', display: 'Patient Record' };
@@ -34,13 +36,16 @@ function ledgerTransaction(txId: string): Extension[] {
  * - `source` ← the consortium ledger (security-source-type 4, application server), `site` ←
  *   the record's issuer;
  * - `entity` ← the record (a DocumentReference by `urn:medprov:record:<issuer>`, its version in
- *   `detail`), the patient (by the pseudonymous patientRef only, object-role 1) and, when one
+ *   `detail`) — for a research linkage entry (kind `linkage`, an export by the hospital to the
+ *   sponsor) the linkage request instead (`urn:medprov:linkage-request`, object-role 24 Query) —, the patient (by the pseudonymous patientRef only, object-role 1) and, when one
  *   decided, the consent grant (a Consent by `urn:medprov:consent-grant`);
  * - the ledger transaction id in the same extension Provenance uses.
  * No PHI: MSP IDs, codes, pseudonyms. Pure and browser-safe.
  */
 export function accessLogEntryToAuditEvent(entry: AccessLogEntry): AuditEvent {
-  const disclosure = entry.kind === 'disclosure' && entry.disclosedBy !== undefined;
+  // A linkage entry is a disclosure of the patient's taking part (no record): the hospital offered the patient to the sponsor's linkage.
+  const linkage = entry.kind === 'linkage' && entry.requestId !== undefined;
+  const disclosure = (entry.kind === 'disclosure' || linkage) && entry.disclosedBy !== undefined;
   const purpose = purposeOfUse(entry.purpose);
   const purposes: CodeableConcept[] | undefined = purpose ? [{ coding: [purpose.coding], ...(purpose.trialId !== undefined ? { text: `research for trial ${purpose.trialId}` } : {}) }] : undefined;
   const recipient: AuditEvent['agent'][number] = {
@@ -64,16 +69,25 @@ export function accessLogEntryToAuditEvent(entry: AccessLogEntry): AuditEvent {
     : [recipient];
   // A break-glass access read the record without consent: a success, said so in outcomeDesc.
   const permitted = entry.decision === 'PERMIT' || entry.decision === 'BREAK_GLASS';
+  // What was read or handed out: the record, or for a linkage the sponsor's request (a query over the patients of the project).
+  const subject: NonNullable<AuditEvent['entity']>[number] = linkage
+    ? {
+        what: { identifier: { system: LINKAGE_REQUEST_SYSTEM, value: entry.requestId! }, display: `research linkage request ${entry.requestId} (${entry.purpose}), offered by ${entry.issuer}` },
+        type: { system: ENTITY_TYPE, code: '2', display: 'System Object' },
+        role: { system: OBJECT_ROLE, code: '24', display: 'Query' },
+        detail: [{ type: 'requestId', valueString: entry.requestId! }],
+      }
+    : {
+        what: { type: 'DocumentReference', identifier: { system: recordSystem(entry.issuer), value: entry.recordId }, display: `record ${entry.recordId} of ${entry.issuer}, version ${entry.version}` },
+        type: { system: ENTITY_TYPE, code: '2', display: 'System Object' },
+        role: { system: OBJECT_ROLE, code: '4', display: 'Domain Resource' },
+        detail: [
+          { type: 'version', valueString: String(entry.version) },
+          ...(entry.disclosureId !== undefined ? [{ type: 'disclosureId', valueString: entry.disclosureId }] : []),
+        ],
+      };
   const entity: NonNullable<AuditEvent['entity']> = [
-    {
-      what: { type: 'DocumentReference', identifier: { system: recordSystem(entry.issuer), value: entry.recordId }, display: `record ${entry.recordId} of ${entry.issuer}, version ${entry.version}` },
-      type: { system: ENTITY_TYPE, code: '2', display: 'System Object' },
-      role: { system: OBJECT_ROLE, code: '4', display: 'Domain Resource' },
-      detail: [
-        { type: 'version', valueString: String(entry.version) },
-        ...(entry.disclosureId !== undefined ? [{ type: 'disclosureId', valueString: entry.disclosureId }] : []),
-      ],
-    },
+    subject,
     {
       what: patientReference(entry.issuer, entry.patientRef),
       type: { system: ENTITY_TYPE, code: '1', display: 'Person' },

@@ -500,8 +500,9 @@ export const schemas = {
     properties: {
       accessor: { ...mspId, description: 'Who the record went to: the caller of an access, the grantee of a disclosure' },
       role: { type: 'string' },
-      kind: { type: 'string', enum: ['access', 'disclosure', 'break-glass'] },
-      disclosedBy: { ...mspId, description: 'A disclosure: the hospital that disclosed (the issuer)' },
+      kind: { type: 'string', enum: ['access', 'disclosure', 'break-glass', 'linkage'], description: 'linkage: the hospital disclosedBy offered the patient for the sponsor’s research linkage request requestId (no record: recordId linkage:<requestId>, version 0)' },
+      disclosedBy: { ...mspId, description: 'A disclosure or a linkage: the hospital that disclosed (the issuer)' },
+      requestId: { type: 'string', description: 'A linkage: the research linkage request the patient was offered for' },
       disclosureId: { type: 'string', description: 'A disclosure: its id, shared by its entries' },
       issuer: mspId,
       recordId,

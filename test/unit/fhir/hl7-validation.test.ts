@@ -46,6 +46,8 @@ const accessLog: AccessLogEntry[] = [
   entry({ accessor: 'SponsorMSP', role: 'research', purpose: 'research:TRIAL-2026-01', decision: 'NO_CONSENT', grantId: undefined }),
   entry({ kind: 'disclosure', disclosedBy: HOSPITAL, disclosureId: 'disc-1', accessor: 'HospitalBMSP', role: 'doctor', purpose: 'treatment', recordId: 'lab-7', version: 1 }),
   entry({ kind: 'disclosure', disclosedBy: HOSPITAL, disclosureId: 'disc-1', accessor: 'HospitalBMSP', role: 'doctor', purpose: 'treatment', decision: 'DENY', reason: 'OUT_OF_SCOPE' }),
+  // Issue 19: the hospital offered the patient for a sponsor's research linkage (no record).
+  entry({ kind: 'linkage', disclosedBy: HOSPITAL, requestId: 'LR-2026-7', accessor: 'SponsorMSP', role: 'research-officer', purpose: 'research:TRIAL-2026-01', recordId: 'linkage:LR-2026-7', version: 0 }),
 ];
 for (const e of accessLog) if (e.grantId === undefined) delete e.grantId;
 
