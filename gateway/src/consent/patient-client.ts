@@ -139,7 +139,13 @@ export function describeScope(g: { categories: readonly string[]; recordIds: rea
  */
 export function describeAccessParty(e: { accessor: string; role?: string; kind?: string; disclosedBy?: string }): string {
   const role = e.role ? ` (${e.role})` : '';
+  if (e.kind === 'linkage') return `Offered by ${e.disclosedBy ?? e.accessor}${role} for ${e.accessor}'s research linkage`;
   return e.kind === 'disclosure' ? `Disclosed by ${e.disclosedBy ?? e.accessor}${role} to ${e.accessor}` : `${e.accessor}${role}`;
+}
+
+/** What an access-log entry is about, in a few words: the record (issuer, id, version), or a research linkage request. */
+export function describeAccessSubject(e: { kind?: string; issuer: string; recordId: string; version: number; requestId?: string }): string {
+  return e.kind === 'linkage' ? `linkage request ${e.requestId ?? e.recordId.replace(/^linkage:/, '')} (no record)` : `${e.issuer} ${e.recordId} v${e.version}`;
 }
 
 /**

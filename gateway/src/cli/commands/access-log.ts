@@ -1,6 +1,6 @@
 import type { AccessLogEntry } from '../../../../chaincode/src/lib/consent-model';
 import type { Command } from '../command';
-import { describeAccessParty } from '../../consent/patient-client';
+import { describeAccessParty, describeAccessSubject } from '../../consent/patient-client';
 import { PATIENT_OPTIONS, printListing } from '../patient';
 
 /** `medprov access-log`: who asked for the patient's records, who disclosed them to whom, and what the ledger decided. */
@@ -14,7 +14,9 @@ which record (issuer, record id, version), for what purpose, and the decision: P
 (with the reason: revoked, expired, out of scope, …) or NO_CONSENT. Every consent-checked
 access is logged on the ledger whatever the decision, and so is every disclosure your hospital
 records (a research release to a trial's sponsor), shown as "Disclosed by HospitalMSP to
-SponsorMSP". Like 'consent list', the CLI signs a
+SponsorMSP", and every time your hospital checked your research consent for a sponsor's
+research linkage ("Offered by HospitalMSP for SponsorMSP's research linkage", the linkage
+request instead of a record; PERMIT means you were included). Like 'consent list', the CLI signs a
 single-use challenge with your key (GET /v1/patients/me/access-log).`,
   examples: ['medprov access-log --key ~/medprov/hospital.key.json', 'medprov access-log --json | jq \'.entries[] | select(.decision != "PERMIT")\''],
   options: { ...PATIENT_OPTIONS },
@@ -30,7 +32,7 @@ single-use challenge with your key (GET /v1/patients/me/access-log).`,
       (e) => [
         e.at.replace('T', ' ').replace(/(\.\d+)?Z$/, ' UTC'),
         describeAccessParty(e),
-        `${e.issuer} ${e.recordId} v${e.version}`,
+        describeAccessSubject(e),
         e.purpose,
         e.breakGlassReason ? `BREAK-GLASS (${e.breakGlassReason}, no consent)` : e.reason ? `${e.decision} (${e.reason.toLowerCase().replace(/_/g, ' ')})` : e.decision,
       ],
