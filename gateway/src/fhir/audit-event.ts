@@ -1,5 +1,5 @@
 import type { AccessLogEntry } from '../../../chaincode/src/lib/consent-model';
-import { MEDPROV_SYSTEMS, collectionBundle, instantOfSeconds, organisationReference, patientReference, purposeOfUse, recordSystem } from './common';
+import { BREAK_THE_GLASS, MEDPROV_SYSTEMS, collectionBundle, instantOfSeconds, organisationReference, patientReference, purposeOfUse, recordSystem } from './common';
 import type { AuditEvent, Bundle, CodeableConcept, Coding, Extension } from './types';
 
 const DCM = 'http://dicom.nema.org/resources/ontology/DCM';
@@ -48,6 +48,8 @@ export function accessLogEntryToAuditEvent(entry: AccessLogEntry): AuditEvent {
   const disclosure = (entry.kind === 'disclosure' || linkage) && entry.disclosedBy !== undefined;
   const purpose = purposeOfUse(entry.purpose);
   const purposes: CodeableConcept[] | undefined = purpose ? [{ coding: [purpose.coding], ...(purpose.trialId !== undefined ? { text: `research for trial ${purpose.trialId}` } : {}) }] : undefined;
+  // A break-glass access: emergency treatment (ETREAT) by breaking the glass (BTG).
+  if (purposes && entry.kind === 'break-glass') purposes.push({ coding: [BREAK_THE_GLASS] });
   const recipient: AuditEvent['agent'][number] = {
     type: participation('IRCP', 'information recipient'),
     ...(entry.role !== undefined && !disclosure ? { role: [{ text: entry.role }] } : {}),

@@ -36,6 +36,9 @@ export const trialSystem = (sponsor: string): string => `urn:medprov:trial:${spo
 export const LOINC = 'http://loinc.org';
 const ACT_REASON = 'http://terminology.hl7.org/CodeSystem/v3-ActReason';
 
+/** v3-ActReason BTG: how a break-glass access overrode consent (IHE PCF's break-glass consents name this purpose). */
+export const BREAK_THE_GLASS: Coding = { system: ACT_REASON, code: 'BTG', display: 'break the glass' };
+
 /**
  * A medprov purpose (`treatment`, `claims`, `research:<trialId>`) as its v3-ActReason
  * PurposeOfUse code, and the trial of a research purpose. Undefined for a purpose the

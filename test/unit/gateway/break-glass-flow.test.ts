@@ -57,12 +57,13 @@ describe('break-glass through the gateway and the CLI', function () {
     expect(of.body.entries.map((e: { txId: string }) => e.txId)).to.deep.equal([opened.body.accessLog.txId]);
   });
 
-  it('a break-glass entry as a FHIR AuditEvent: read successfully, purpose ETREAT, the reason in outcomeDesc', async () => {
+  it('a break-glass entry as a FHIR AuditEvent: read successfully, purposes ETREAT and BTG, the reason in outcomeDesc', async () => {
     const opened = await sendTo(hospital, 'POST', '/v1/break-glass', CLINICIAN, { issuer: HOSPITAL, recordId: 'bg-1', reason: 'mass-casualty' });
     const event = accessLogEntryToAuditEvent(opened.body.accessLog);
     expect(event.outcome).to.equal('0');
     expect(event.outcomeDesc).to.equal('BREAK_GLASS (without consent, emergency): mass-casualty');
-    expect(event.purposeOfEvent?.[0]?.coding?.[0]).to.deep.equal({ system: 'http://terminology.hl7.org/CodeSystem/v3-ActReason', code: 'ETREAT', display: 'Emergency Treatment' });
+    expect(event.purposeOfEvent?.map((p) => p.coding?.[0]?.code)).to.deep.equal(['ETREAT', 'BTG']);
+    expect(event.purposeOfEvent?.[1]?.coding?.[0]).to.deep.equal({ system: 'http://terminology.hl7.org/CodeSystem/v3-ActReason', code: 'BTG', display: 'break the glass' });
   });
 
   it('refuses with a code and submits nothing: no or unknown reason, other roles, insurers, bad periods', async () => {
