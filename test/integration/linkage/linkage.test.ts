@@ -187,7 +187,8 @@ describe('real network: research linkage across two hospitals (OPRF tokens, cons
       expect(feed.status).to.equal(200);
       for (const org of ['Hospital', 'Hospital2']) {
         const revoked = await patients[org][3].revoke(staff(org, 'records-officer'), grants[org][3]);
-        expect(revoked.status, revoked.text).to.equal(200);
+        expect(revoked.status, revoked.text).to.equal(201);
+        expect(revoked.body.grant.status).to.equal('revoked');
       }
       const seen = await feed.until(() => ['Hospital', 'Hospital2'].every((org) => feed.events.some((e) => e.event === 'consent.revoked' && e.data.includes(grants[org][3]))));
       expect(seen, JSON.stringify(feed.events.map((e) => e.event))).to.equal(true);
