@@ -14,7 +14,7 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { eachInParallel, endorserFlags, ordererFlags, peerAsAdmin, retry } from './fabric-cli';
 import type { PeerOrganisation } from './consortium';
-import type { Network, PeerNode } from './network';
+import type { Network, OrdererNode, PeerNode } from './network';
 import type { Progress } from './progress';
 
 const exec = promisify(execFile);
@@ -64,6 +64,23 @@ export async function packageChaincode(network: Network, version = chaincodeVers
   if (!/^[A-Za-z0-9._+-]{1,64}$/.test(version)) throw new Error(`chaincode version ${JSON.stringify(version)}: use 1 to 64 letters, digits, '.', '_', '+' or '-'`);
   // Every peer dials the one chaincode server.
   return packageChaincodeService(network, { label: `${network.chaincodeName}_${version}`, version, address: network.chaincodeServerAddress });
+}
+
+/**
+ * One package per organisation, each naming that organisation's own chaincode server (its own
+ * address): with per-org hosts no organisation's peers dial another's server. Without, every
+ * organisation gets the one shared package.
+ */
+export async function packagesPerOrganisation(network: Network, version = chaincodeVersion(network)): Promise<Record<string, ChaincodePackage>> {
+  if (!network.perOrgHosts) {
+    const pkg = await packageChaincode(network, version);
+    return Object.fromEntries(network.definition.organisations.map((o) => [o.name, pkg]));
+  }
+  const out: Record<string, ChaincodePackage> = {};
+  for (const org of network.definition.organisations) {
+    out[org.name] = await packageChaincodeService(network, { label: `${network.chaincodeName}_${version}_${org.name.toLowerCase()}`, version, address: network.chaincodeServerAddressOf(org) });
+  }
+  return out;
 }
 
 /** What a ccaas package says: its label, the chaincode version it is meant for, and where its server listens. */
@@ -128,14 +145,19 @@ export async function installChaincode(network: Network, pkg: ChaincodePackage, 
  * definition in force. Retried with backoff: right after the channel is made there is no Raft
  * leader for a few seconds and the peers have not met yet.
  */
-export async function deployChaincode(network: Network, pkg: ChaincodePackage, progress: Progress): Promise<CommittedDefinition> {
-  await installChaincode(network, pkg, progress);
+export async function deployChaincode(network: Network, pkg: ChaincodePackage, progress: Progress, perOrg?: Readonly<Record<string, ChaincodePackage>>): Promise<CommittedDefinition> {
+  if (perOrg) {
+    // Each organisation's peers get only its own package.
+    await eachInParallel(network.definition.organisations, (org) => installChaincode(network, perOrg[org.name], progress, network.peersOf(org)));
+  } else {
+    await installChaincode(network, pkg, progress);
+  }
 
   const committed = await retry(() => committedDefinition(network), { what: 'query the committed chaincode', progress });
   if (committed?.version === pkg.version) return committed;
   const sequence = (committed?.sequence ?? 0) + 1;
   if (committed) progress.step(`chaincode changed (${committed.version} → ${pkg.version}): redeploying as sequence ${sequence}; the ledger stays`);
-  const packageIds = Object.fromEntries(network.definition.organisations.map((o) => [o.name, pkg.packageId]));
+  const packageIds = Object.fromEntries(network.definition.organisations.map((o) => [o.name, (perOrg?.[o.name] ?? pkg).packageId]));
   return approveAndCommit(network, { version: pkg.version, sequence }, packageIds, progress);
 }
 
@@ -176,6 +198,10 @@ export interface PeerCallOptions {
   readonly peer?: PeerNode;
   /** The organisations whose first peers endorse an invoke (default: every organisation). */
   readonly endorsers?: readonly PeerOrganisation[];
+  /** The orderer an invoke is sent to (default: the first). */
+  readonly orderer?: OrdererNode;
+  /** How long an invoke waits for its commit event (the `peer` CLI's default is 30 s). */
+  readonly waitForEventTimeout?: string;
 }
 
 /** `peer chaincode query` as an org's admin: the chaincode's answer as text. */
@@ -198,7 +224,20 @@ export function invokeChaincode(network: Network, orgName: string, fn: string, a
   return peerAsAdmin(
     network,
     org,
-    ['chaincode', 'invoke', '-C', network.channel, '-n', network.chaincodeName, '-c', JSON.stringify({ function: fn, Args: args }), ...ordererFlags(network), ...endorserFlags(network, options.endorsers), '--waitForEvent'],
+    [
+      'chaincode',
+      'invoke',
+      '-C',
+      network.channel,
+      '-n',
+      network.chaincodeName,
+      '-c',
+      JSON.stringify({ function: fn, Args: args }),
+      ...ordererFlags(network, options.orderer),
+      ...endorserFlags(network, options.endorsers),
+      '--waitForEvent',
+      ...(options.waitForEventTimeout ? ['--waitForEventTimeout', options.waitForEventTimeout] : []),
+    ],
     undefined,
     60_000,
   );

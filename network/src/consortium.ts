@@ -27,20 +27,39 @@ export interface PeerOrganisation {
   readonly domain: string;
   /** Number of peers the org runs (its gateway uses the first, and the next when that one stops answering). */
   readonly peers: number;
+  /**
+   * The address this organisation's processes bind to and the others dial (its own server); also
+   * a TLS name of its certificates. Absent: the network's one host (everything on one machine).
+   */
+  readonly host?: string;
 }
 
 export interface OrdererOrganisation {
   readonly name: string;
   readonly mspId: string;
   readonly domain: string;
-  /** Number of Raft orderers (3 tolerates one failure). */
+  /** Number of orderers (Raft: 3 tolerates one crash; BFT: 4 tolerates one faulty node, 3f+1 in general). */
   readonly orderers: number;
+  /** The orderers' address (see {@link PeerOrganisation.host}). */
+  readonly host?: string;
+}
+
+/** How the orderers agree on blocks: Raft (crash faults) or SmartBFT (Byzantine faults; Fabric 3, channel capability V3_0). */
+export type OrderingType = 'raft' | 'bft';
+
+/** Orderers that must be up for the channel to order blocks: a Raft majority, or a BFT quorum of ⌈(n+f+1)/2⌉ with f = ⌊(n−1)/3⌋. */
+export function orderingQuorum(ordering: OrderingType, orderers: number): number {
+  if (ordering === 'raft') return Math.floor(orderers / 2) + 1;
+  const f = Math.floor((orderers - 1) / 3);
+  return Math.ceil((orderers + f + 1) / 2);
 }
 
 export interface ConsortiumDefinition {
   readonly channel: string;
   readonly chaincode: string;
   readonly basePort: number;
+  /** Raft (the default) or SmartBFT. */
+  readonly ordering: OrderingType;
   readonly ordererOrganisation: OrdererOrganisation;
   readonly organisations: readonly PeerOrganisation[];
   /**
@@ -92,13 +111,19 @@ export function parseConsortiumDefinition(raw: unknown, where = 'consortium.json
   const channel = name(top.channel, 'channel', /^[a-z][a-z0-9.-]{0,248}$/);
   const chaincode = name(top.chaincode, 'chaincode', /^[a-zA-Z0-9]+([-_][a-zA-Z0-9]+)*$/);
   const basePort = Number.isInteger(top.basePort) && (top.basePort as number) >= 1024 && (top.basePort as number) <= 60000 ? (top.basePort as number) : fail('basePort must be a whole number from 1024 to 60000');
+  const ordering = top.ordering === undefined ? 'raft' : top.ordering === 'raft' || top.ordering === 'bft' ? top.ordering : fail(`ordering must be "raft" or "bft" (got ${JSON.stringify(top.ordering)})`);
+  // An IPv4 address or a DNS name: processes bind to it and it goes into the TLS certificates.
+  const host = (v: unknown, what: string): string | undefined =>
+    v === undefined ? undefined : typeof v === 'string' && (/^(\d{1,3})(\.\d{1,3}){3}$/.test(v) ? v.split('.').every((x) => Number(x) <= 255) : /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(v)) ? v : fail(`${what} must be an IPv4 address or a host name (got ${JSON.stringify(v)})`);
   const o = obj(top.ordererOrganisation, 'ordererOrganisation');
   const ordererOrganisation: OrdererOrganisation = {
     name: name(o.name, 'ordererOrganisation.name', /^[A-Za-z][A-Za-z0-9]*$/),
     mspId: name(o.mspId, 'ordererOrganisation.mspId', /^[A-Za-z][A-Za-z0-9]*$/),
     domain: name(o.domain, 'ordererOrganisation.domain', /^[a-z0-9]+(\.[a-z0-9-]+)+$/),
     orderers: count(o.orderers, 'ordererOrganisation.orderers', 9),
+    ...(o.host === undefined ? {} : { host: host(o.host, 'ordererOrganisation.host') }),
   };
+  if (ordering === 'bft' && ordererOrganisation.orderers < 4) fail('BFT ordering needs at least 4 orderers (3f+1 tolerate f faulty ones)');
   if (!Array.isArray(top.organisations) || top.organisations.length === 0) fail('organisations must be a non-empty list');
   const organisations = (top.organisations as unknown[]).map((entry, i): PeerOrganisation => {
     const e = obj(entry, `organisations[${i}]`);
@@ -112,6 +137,7 @@ export function parseConsortiumDefinition(raw: unknown, where = 'consortium.json
       type,
       domain: name(e.domain, `organisations[${i}].domain`, /^[a-z0-9]+(\.[a-z0-9-]+)+$/),
       peers: count(e.peers, `organisations[${i}].peers`, 9),
+      ...(e.host === undefined ? {} : { host: host(e.host, `organisations[${i}].host`) }),
     };
   });
   const identities = top.identities === undefined ? undefined : top.identities === 'fabric-ca' || top.identities === 'cryptogen' ? (top.identities as IdentitySource) : fail(`identities must be "fabric-ca" or "cryptogen" (got ${JSON.stringify(top.identities)})`);
@@ -122,5 +148,5 @@ export function parseConsortiumDefinition(raw: unknown, where = 'consortium.json
     const dup = values.find((v, i) => values.indexOf(v) !== i);
     if (dup) fail(`two organisations share the ${key} ${dup}`);
   }
-  return { channel, chaincode, basePort, ordererOrganisation, organisations, ...(identities ? { identities } : {}) };
+  return { channel, chaincode, basePort, ordering, ordererOrganisation, organisations, ...(identities ? { identities } : {}) };
 }

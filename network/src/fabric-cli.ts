@@ -83,7 +83,7 @@ export function osnadmin(network: Network, orderer: OrdererNode, args: readonly 
     'channel',
     ...args,
     '-o',
-    `${network.host}:${orderer.adminPort}`,
+    `${orderer.host}:${orderer.adminPort}`,
     '--ca-file',
     network.ordererTlsCa,
     '--client-cert',

@@ -33,7 +33,7 @@ export function gatewayName(org: PeerOrganisation): string {
 }
 
 export function gatewayUrl(network: Network, org: PeerOrganisation): string {
-  return `http://${network.host}:${network.gatewayPort(org)}`;
+  return `http://${network.hostOf(org)}:${network.gatewayPort(org)}`;
 }
 
 function writePrivate(file: string, text: string): void {

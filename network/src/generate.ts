@@ -18,7 +18,11 @@ import type { Progress } from './progress';
 /** Ordering: how long a block waits for more transactions, and how large it may get. */
 export const BATCHING = { timeout: '100ms', maxMessageCount: 100, absoluteMaxBytes: '16 MB', preferredMaxBytes: '2 MB' } as const;
 
-const SANS = ['localhost', '127.0.0.1'];
+/** Names every certificate carries on one machine; with per-org hosts only the org's own address and its names. */
+function sansOf(network: Network, org: Parameters<Network['hostOf']>[0]): string[] {
+  const host = network.hostOf(org);
+  return network.perOrgHosts ? [host] : [...new Set(['localhost', '127.0.0.1', host])];
+}
 
 /** cryptogen's input: NodeOUs on (the record keys' state-based policies name the PEER role). */
 export function cryptoConfig(network: Network): object {
@@ -29,14 +33,14 @@ export function cryptoConfig(network: Network): object {
         Name: o.name,
         Domain: o.domain,
         EnableNodeOUs: true,
-        Specs: network.orderers.map((n) => ({ Hostname: n.name, SANS: [...SANS, network.host] })),
+        Specs: network.orderers.map((n) => ({ Hostname: n.name, SANS: sansOf(network, 'orderer') })),
       },
     ],
     PeerOrgs: network.definition.organisations.map((org) => ({
       Name: org.name,
       Domain: org.domain,
       EnableNodeOUs: true,
-      Template: { Count: org.peers, SANS: [...SANS, network.host] },
+      Template: { Count: org.peers, SANS: sansOf(network, org) },
       Users: { Count: 1 },
     })),
   };
@@ -45,7 +49,55 @@ export function cryptoConfig(network: Network): object {
 const signature = (rule: string) => ({ Type: 'Signature', Rule: rule });
 const implicit = (rule: string) => ({ Type: 'ImplicitMeta', Rule: rule });
 
-/** configtxgen's input: one channel profile with every organisation, Raft ordering. */
+/**
+ * The consensus part of the channel's Orderer section: Raft consenters, or SmartBFT's consenter
+ * mapping (id, address, MSP, signing identity, TLS certificates; needs channel capability V3_0)
+ * with timeouts short enough that a dead leader is replaced within seconds, not a minute.
+ */
+function consensus(network: Network): Record<string, unknown> {
+  if (network.definition.ordering === 'bft') {
+    return {
+      OrdererType: 'BFT',
+      ConsenterMapping: network.orderers.map((n, j) => ({
+        ID: j + 1,
+        Host: n.host,
+        Port: n.port,
+        MSPID: network.definition.ordererOrganisation.mspId,
+        Identity: path.join(n.mspDir, 'signcerts', `${n.fqdn}-cert.pem`),
+        ClientTLSCert: path.join(n.tlsDir, 'server.crt'),
+        ServerTLSCert: path.join(n.tlsDir, 'server.crt'),
+      })),
+      SmartBFT: {
+        RequestBatchMaxCount: BATCHING.maxMessageCount,
+        RequestBatchMaxInterval: BATCHING.timeout,
+        RequestForwardTimeout: '2s',
+        RequestComplainTimeout: '8s',
+        RequestAutoRemoveTimeout: '3m0s',
+        ViewChangeResendInterval: '5s',
+        ViewChangeTimeout: '10s',
+        LeaderHeartbeatTimeout: '10s',
+        LeaderHeartbeatCount: 10,
+        CollectTimeout: '1s',
+        IncomingMessageBufferSize: 200,
+        RequestPoolSize: 100000,
+      },
+    };
+  }
+  return {
+    OrdererType: 'etcdraft',
+    EtcdRaft: {
+      Consenters: network.orderers.map((n) => ({
+        Host: n.host,
+        Port: n.port,
+        ClientTLSCert: path.join(n.tlsDir, 'server.crt'),
+        ServerTLSCert: path.join(n.tlsDir, 'server.crt'),
+      })),
+      Options: { TickInterval: '500ms', ElectionTick: 10, HeartbeatTick: 1, MaxInflightBlocks: 5, SnapshotIntervalSize: '16 MB' },
+    },
+  };
+}
+
+/** configtxgen's input: one channel profile with every organisation, Raft or SmartBFT ordering. */
 export function configtx(network: Network): object {
   const o = network.definition.ordererOrganisation;
   const ordererOrg = {
@@ -72,7 +124,7 @@ export function configtx(network: Network): object {
       Endorsement: signature(`OR('${org.mspId}.peer')`),
     },
     // Without anchor peers, cross-org discovery finds no endorsers for a multi-org policy.
-    AnchorPeers: [{ Host: network.host, Port: network.peersOf(org)[0].port }],
+    AnchorPeers: [{ Host: network.peersOf(org)[0].host, Port: network.peersOf(org)[0].port }],
   }));
   return {
     Organizations: [ordererOrg, ...peerOrgs],
@@ -85,16 +137,7 @@ export function configtx(network: Network): object {
         },
         Capabilities: { V3_0: true },
         Orderer: {
-          OrdererType: 'etcdraft',
-          EtcdRaft: {
-            Consenters: network.orderers.map((n) => ({
-              Host: network.host,
-              Port: n.port,
-              ClientTLSCert: path.join(n.tlsDir, 'server.crt'),
-              ServerTLSCert: path.join(n.tlsDir, 'server.crt'),
-            })),
-            Options: { TickInterval: '500ms', ElectionTick: 10, HeartbeatTick: 1, MaxInflightBlocks: 5, SnapshotIntervalSize: '16 MB' },
-          },
+          ...consensus(network),
           BatchTimeout: BATCHING.timeout,
           BatchSize: {
             MaxMessageCount: BATCHING.maxMessageCount,
@@ -106,6 +149,7 @@ export function configtx(network: Network): object {
             Readers: implicit('ANY Readers'),
             Writers: implicit('ANY Writers'),
             Admins: implicit('MAJORITY Admins'),
+            // BFT too: peers check a BFT block's quorum of consenter signatures themselves (configtxgen 3.1 knows no ImplicitOrderer policy).
             BlockValidation: implicit('ANY Writers'),
           },
           Capabilities: { V2_0: true },

@@ -30,7 +30,7 @@ export interface NetworkOptions {
   readonly basePort?: number;
   /** Installed Fabric release: `bin/`, `builders/ccaas/bin/`, `config/` (not needed to derive a gateway's settings). */
   readonly fabricHome?: string;
-  /** The address every process binds to and dials (one machine). */
+  /** The address every process binds to and dials when the definition gives an organisation no host of its own (one machine). */
   readonly host?: string;
 }
 
@@ -40,6 +40,8 @@ export interface OrdererNode {
   readonly name: string;
   /** TLS host name (`orderer0.orderer.medprov.local`). */
   readonly fqdn: string;
+  /** The address it binds to and is dialled at (its organisation's host). */
+  readonly host: string;
   readonly port: number;
   readonly adminPort: number;
   readonly operationsPort: number;
@@ -55,6 +57,8 @@ export interface PeerNode {
   /** Unique process name (`peer0-hospital`). */
   readonly name: string;
   readonly fqdn: string;
+  /** The address it binds to and is dialled at (its organisation's host). */
+  readonly host: string;
   readonly port: number;
   readonly chaincodePort: number;
   readonly operationsPort: number;
@@ -127,6 +131,16 @@ export class Network {
     return this.definition.chaincode;
   }
 
+  /** The address an organisation's processes bind to and the others dial (its `host`, else the network's one host). */
+  hostOf(org: PeerOrganisation | 'orderer'): string {
+    return (org === 'orderer' ? this.definition.ordererOrganisation.host : org.host) ?? this.host;
+  }
+
+  /** True when some organisation has an address of its own (a deployment across machines; each org runs its own chaincode server). */
+  get perOrgHosts(): boolean {
+    return this.definition.ordererOrganisation.host !== undefined || this.definition.organisations.some((o) => o.host !== undefined);
+  }
+
   // ---- folders -------------------------------------------------------------------------------
 
   /** Everything the network layer generates and runs lives under here. */
@@ -190,14 +204,16 @@ export class Network {
       const fqdn = `${name}.${o.domain}`;
       const port = this.basePort + PORTS.ordererStride * j;
       const dir = path.join(this.cryptoDir, 'ordererOrganizations', o.domain, 'orderers', fqdn);
+      const host = this.hostOf('orderer');
       return {
         kind: 'orderer' as const,
         name,
         fqdn,
+        host,
         port,
         adminPort: port + 1,
         operationsPort: port + 2,
-        address: `${this.host}:${port}`,
+        address: `${host}:${port}`,
         mspDir: path.join(dir, 'msp'),
         tlsDir: path.join(dir, 'tls'),
         dataDir: path.join(this.networkDir, 'data', name),
@@ -215,15 +231,17 @@ export class Network {
       const fqdn = `peer${p}.${org.domain}`;
       const port = this.basePort + PORTS.orgStride * (i + 1) + PORTS.peerStride * p;
       const dir = path.join(this.orgCryptoDir(org), 'peers', fqdn);
+      const host = this.hostOf(org);
       return {
         kind: 'peer' as const,
         org,
         name: `peer${p}-${org.name.toLowerCase()}`,
         fqdn,
+        host,
         port,
         chaincodePort: port + 1,
         operationsPort: port + 2,
-        address: `${this.host}:${port}`,
+        address: `${host}:${port}`,
         mspDir: path.join(dir, 'msp'),
         tlsDir: path.join(dir, 'tls'),
         dataDir: path.join(this.networkDir, 'data', `peer${p}-${org.name.toLowerCase()}`),
@@ -280,6 +298,15 @@ export class Network {
     return `${this.host}:${this.basePort + PORTS.chaincodeServer}`;
   }
 
+  /**
+   * Where an organisation's peers dial the chaincode: with per-org hosts each organisation runs
+   * its own chaincode server on its own address (same port number, another host); otherwise the
+   * one shared server.
+   */
+  chaincodeServerAddressOf(org: PeerOrganisation): string {
+    return this.perOrgHosts ? `${this.hostOf(org)}:${this.basePort + PORTS.chaincodeServer}` : this.chaincodeServerAddress;
+  }
+
   get evmPort(): number {
     return this.basePort + PORTS.evm;
   }
@@ -309,7 +336,7 @@ export class Network {
     const user = this.identity(org, 'User1');
     return {
       org: { name: org.name, mspId: org.mspId, type: org.type },
-      host: this.host,
+      host: this.hostOf(org),
       port: this.gatewayPort(org),
       dir: this.gatewayDir(org),
       fabric: {

@@ -24,7 +24,7 @@ export function ordererSpec(network: Network, node: OrdererNode): DaemonSpec {
       ...baseEnv(),
       FABRIC_LOGGING_SPEC: DAEMON_LOGGING,
       FABRIC_CFG_PATH: network.ordererConfigDir,
-      ORDERER_GENERAL_LISTENADDRESS: network.host,
+      ORDERER_GENERAL_LISTENADDRESS: node.host,
       ORDERER_GENERAL_LISTENPORT: String(node.port),
       ORDERER_GENERAL_LOCALMSPID: network.definition.ordererOrganisation.mspId,
       ORDERER_GENERAL_LOCALMSPDIR: node.mspDir,
@@ -35,8 +35,8 @@ export function ordererSpec(network: Network, node: OrdererNode): DaemonSpec {
       ORDERER_FILELEDGER_LOCATION: path.join(node.dataDir, 'ledger'),
       ORDERER_CONSENSUS_WALDIR: path.join(node.dataDir, 'etcdraft', 'wal'),
       ORDERER_CONSENSUS_SNAPDIR: path.join(node.dataDir, 'etcdraft', 'snapshot'),
-      ORDERER_OPERATIONS_LISTENADDRESS: `${network.host}:${node.operationsPort}`,
-      ORDERER_ADMIN_LISTENADDRESS: `${network.host}:${node.adminPort}`,
+      ORDERER_OPERATIONS_LISTENADDRESS: `${node.host}:${node.operationsPort}`,
+      ORDERER_ADMIN_LISTENADDRESS: `${node.host}:${node.adminPort}`,
       ORDERER_ADMIN_TLS_ENABLED: 'true',
       ORDERER_ADMIN_TLS_PRIVATEKEY: path.join(node.tlsDir, 'server.key'),
       ORDERER_ADMIN_TLS_CERTIFICATE: path.join(node.tlsDir, 'server.crt'),
@@ -61,8 +61,8 @@ export function peerSpec(network: Network, node: PeerNode): DaemonSpec {
       CORE_PEER_ID: node.fqdn,
       CORE_PEER_ADDRESS: node.address,
       CORE_PEER_LISTENADDRESS: node.address,
-      CORE_PEER_CHAINCODEADDRESS: `${network.host}:${node.chaincodePort}`,
-      CORE_PEER_CHAINCODELISTENADDRESS: `${network.host}:${node.chaincodePort}`,
+      CORE_PEER_CHAINCODEADDRESS: `${node.host}:${node.chaincodePort}`,
+      CORE_PEER_CHAINCODELISTENADDRESS: `${node.host}:${node.chaincodePort}`,
       // Gossip within the org through its first peer; other orgs are found through anchor peers.
       CORE_PEER_GOSSIP_BOOTSTRAP: first.address,
       CORE_PEER_GOSSIP_EXTERNALENDPOINT: node.address,
@@ -75,11 +75,11 @@ export function peerSpec(network: Network, node: PeerNode): DaemonSpec {
       CORE_PEER_TLS_ROOTCERT_FILE: path.join(node.tlsDir, 'ca.crt'),
       CORE_PEER_FILESYSTEMPATH: node.dataDir,
       CORE_LEDGER_SNAPSHOTS_ROOTDIR: path.join(node.dataDir, 'snapshots'),
-      CORE_OPERATIONS_LISTENADDRESS: `${network.host}:${node.operationsPort}`,
+      CORE_OPERATIONS_LISTENADDRESS: `${node.host}:${node.operationsPort}`,
       // One process per machine here: the peer's gateway service finds the other orgs' peers by discovery.
       CORE_PEER_GATEWAY_ENABLED: 'true',
       // Go's pprof endpoints on the peer's port + 3, for finding where a peer's CPU goes (never by default).
-      ...(process.env.MEDPROV_PEER_PROFILE === '1' ? { CORE_PEER_PROFILE_ENABLED: 'true', CORE_PEER_PROFILE_LISTENADDRESS: `${network.host}:${node.port + 3}` } : {}),
+      ...(process.env.MEDPROV_PEER_PROFILE === '1' ? { CORE_PEER_PROFILE_ENABLED: 'true', CORE_PEER_PROFILE_LISTENADDRESS: `${node.host}:${node.port + 3}` } : {}),
     },
   };
 }
@@ -88,7 +88,7 @@ export function peerSpec(network: Network, node: PeerNode): DaemonSpec {
 export async function startNode(network: Network, node: OrdererNode | PeerNode, env: NodeJS.ProcessEnv = {}): Promise<'started' | 'running'> {
   const files = { pidFile: network.pidFile(node.name), logFile: network.logFile(node.name) };
   if (runningPid(files.pidFile) !== undefined) return 'running';
-  if (await listening(network.host, node.port)) {
+  if (await listening(node.host, node.port)) {
     throw new Error(`port ${node.port} (${node.name}) is taken by another process; stop it or choose another base port (MEDPROV_BASE_PORT).`);
   }
   const spec = node.kind === 'orderer' ? ordererSpec(network, node) : peerSpec(network, node);
@@ -101,9 +101,9 @@ export async function startNode(network: Network, node: OrdererNode | PeerNode, 
 }
 
 /** The node's own health check (`/healthz` on its operations port). */
-export async function healthy(network: Network, node: OrdererNode | PeerNode): Promise<boolean> {
+export async function healthy(_network: Network, node: OrdererNode | PeerNode): Promise<boolean> {
   try {
-    const res = await fetch(`http://${network.host}:${node.operationsPort}/healthz`, { signal: AbortSignal.timeout(2_000) });
+    const res = await fetch(`http://${node.host}:${node.operationsPort}/healthz`, { signal: AbortSignal.timeout(2_000) });
     return res.ok;
   } catch {
     return false;

@@ -12,7 +12,8 @@ import * as path from 'node:path';
 import { down as evmDown, status as evmStatus, up as evmUp } from '../../scripts/evm/local-chain';
 import { channelHeight, joinOrderers, joinPeers } from './channel';
 import { caStatusRows, stopCas } from './ca';
-import { chaincodeVersion, committedDefinition, deployChaincode, initConsortium, packageChaincode, probeWrite, type ChaincodePackage } from './chaincode';
+import { chaincodeVersion, committedDefinition, deployChaincode, initConsortium, packagesPerOrganisation, probeWrite, type ChaincodePackage } from './chaincode';
+import { orderingQuorum, type PeerOrganisation } from './consortium';
 import { baseEnv, eachInParallel } from './fabric-cli';
 import { gatewayHealth, gatewayName, gatewayUrl, readApiKeys, startGateway } from './gateways';
 import { generate } from './generate';
@@ -48,23 +49,29 @@ function buildChaincode(network: Network, progress: Progress): void {
   writeFileSync(stamp, `${version}\n`);
 }
 
-/** Runs the chaincode server (supervised) for this package; restarts it when the package changed. */
-async function startChaincodeServer(network: Network, pkg: ChaincodePackage, progress: Progress): Promise<void> {
-  const files = { pidFile: network.pidFile('chaincode'), logFile: network.logFile('chaincode') };
-  const served = path.join(network.chaincodeDir, 'served-package-id');
+/** The chaincode servers' process names: one shared `chaincode`, or with per-org hosts `chaincode-<org>` each on its org's address. */
+export function chaincodeServers(network: Network): { name: string; address: string; org?: PeerOrganisation }[] {
+  if (!network.perOrgHosts) return [{ name: 'chaincode', address: network.chaincodeServerAddress }];
+  return network.definition.organisations.map((org) => ({ name: `chaincode-${org.name.toLowerCase()}`, address: network.chaincodeServerAddressOf(org), org }));
+}
+
+/** Runs a chaincode server (supervised) for this package; restarts it when the package changed. */
+async function startChaincodeServer(network: Network, pkg: ChaincodePackage, progress: Progress, name = 'chaincode', address = network.chaincodeServerAddress): Promise<void> {
+  const files = { pidFile: network.pidFile(name), logFile: network.logFile(name) };
+  const served = path.join(network.chaincodeDir, name === 'chaincode' ? 'served-package-id' : `served-package-id-${name}`);
   if (runningPid(files.pidFile) !== undefined) {
     if (existsSync(served) && readFileSync(served, 'utf8').trim() === pkg.packageId) return;
     progress.step('the chaincode changed: restarting its server');
     await stopDaemon(files.pidFile);
   }
-  const [host, port] = network.chaincodeServerAddress.split(':');
-  if (await listening(host, Number(port))) throw new Error(`port ${port} (chaincode server) is taken by another process; choose another base port (MEDPROV_BASE_PORT).`);
-  progress.step(`starting the chaincode server at ${network.chaincodeServerAddress} (supervised)`);
+  const [host, port] = address.split(':');
+  if (await listening(host, Number(port))) throw new Error(`port ${port} on ${host} (chaincode server) is taken by another process; choose another base port (MEDPROV_BASE_PORT).`);
+  progress.step(`starting the chaincode server at ${address} (supervised)`);
   startDaemon(
     {
-      name: 'chaincode',
+      name,
       command: process.execPath,
-      args: ['--require', 'tsx/cjs', path.join(ROOT, SUPERVISOR), pkg.packageId, network.chaincodeServerAddress],
+      args: ['--require', 'tsx/cjs', path.join(ROOT, SUPERVISOR), pkg.packageId, address],
       cwd: ROOT,
       marker: SUPERVISOR,
       env: { ...baseEnv(), CORE_CHAINCODE_LOGGING_LEVEL: process.env.CORE_CHAINCODE_LOGGING_LEVEL ?? 'warning', MEDPROV_CHAINCODE_CHILD_PID_FILE: `${files.pidFile}.child` },
@@ -73,7 +80,7 @@ async function startChaincodeServer(network: Network, pkg: ChaincodePackage, pro
   );
   writeFileSync(served, `${pkg.packageId}\n`);
   if (!(await waitUntil(() => listening(host, Number(port)), 60_000, 200))) {
-    throw new Error(`the chaincode server did not listen on ${network.chaincodeServerAddress}; the end of ${files.logFile}:\n${logTail(files.logFile)}`);
+    throw new Error(`the chaincode server did not listen on ${address}; the end of ${files.logFile}:\n${logTail(files.logFile)}`);
   }
 }
 
@@ -120,9 +127,10 @@ export async function up(network: Network, progress: Progress, options: UpOption
     await joinPeers(network, progress);
 
     buildChaincode(network, progress);
-    const pkg = await packageChaincode(network, options.chaincodeVersion);
-    await startChaincodeServer(network, pkg, progress);
-    definition = await deployChaincode(network, pkg, progress);
+    const packages = await packagesPerOrganisation(network, options.chaincodeVersion);
+    const pkg = packages[network.definition.organisations[0].name];
+    await eachInParallel(chaincodeServers(network), (server) => startChaincodeServer(network, server.org ? packages[server.org.name] : pkg, progress, server.name, server.address));
+    definition = await deployChaincode(network, pkg, progress, network.perOrgHosts ? packages : undefined);
     await initConsortium(network, progress);
     progress.step('waiting for a committed probe transaction (readiness is a real write)');
     await probeWrite(network, progress);
@@ -148,17 +156,17 @@ export async function up(network: Network, progress: Progress, options: UpOption
 
 /** The ports our processes would take that another process holds now, as `port (name)`. */
 export async function portsTakenByOthers(network: Network, options: UpOptions = {}): Promise<string[]> {
-  const wanted: { name: string; port: number }[] = [
-    ...network.orderers.flatMap((o) => [{ name: o.name, port: o.port }, { name: `${o.name} (admin)`, port: o.adminPort }, { name: `${o.name} (operations)`, port: o.operationsPort }]),
-    ...network.peers.flatMap((p) => [{ name: p.name, port: p.port }, { name: `${p.name} (chaincode)`, port: p.chaincodePort }, { name: `${p.name} (operations)`, port: p.operationsPort }]),
-    { name: 'chaincode', port: Number(network.chaincodeServerAddress.split(':')[1]) },
-    ...((options.gateways ?? true) ? network.definition.organisations.map((o) => ({ name: gatewayName(o), port: network.gatewayPort(o) })) : []),
-    ...((options.evm ?? true) ? [{ name: 'evm', port: network.evmPort }] : []),
+  const wanted: { name: string; host: string; port: number }[] = [
+    ...network.orderers.flatMap((o) => [{ name: o.name, host: o.host, port: o.port }, { name: `${o.name} (admin)`, host: o.host, port: o.adminPort }, { name: `${o.name} (operations)`, host: o.host, port: o.operationsPort }]),
+    ...network.peers.flatMap((p) => [{ name: p.name, host: p.host, port: p.port }, { name: `${p.name} (chaincode)`, host: p.host, port: p.chaincodePort }, { name: `${p.name} (operations)`, host: p.host, port: p.operationsPort }]),
+    ...chaincodeServers(network).map((c) => ({ name: c.name, host: c.address.split(':')[0], port: Number(c.address.split(':')[1]) })),
+    ...((options.gateways ?? true) ? network.definition.organisations.map((o) => ({ name: gatewayName(o), host: network.hostOf(o), port: network.gatewayPort(o) })) : []),
+    ...((options.evm ?? true) ? [{ name: 'evm', host: network.host, port: network.evmPort }] : []),
   ];
   const ours = (name: string) =>
     runningPid(name === 'evm' ? path.join(network.stateDir, 'evm', 'node.pid') : network.pidFile(name.split(' ')[0])) !== undefined;
   const taken: string[] = [];
-  for (const { name, port } of wanted) if (!ours(name) && (await listening(network.host, port))) taken.push(`${port} (${name})`);
+  for (const { name, host, port } of wanted) if (!ours(name) && (await listening(host, port))) taken.push(host === network.host ? `${port} (${name})` : `${host}:${port} (${name})`);
   return taken;
 }
 
@@ -181,8 +189,10 @@ export async function down(network: Network, progress: Progress): Promise<void> 
     if (pid) progress.step(`stopped the ${org.name} gateway (pid ${pid})`);
   }
   if (existsSync(path.join(network.stateDir, 'evm'))) await evmDown(evmEnv(network));
-  const cc = await stopDaemon(network.pidFile('chaincode'));
-  if (cc) progress.step(`stopped the chaincode server (pid ${cc})`);
+  for (const server of chaincodeServers(network)) {
+    const cc = await stopDaemon(network.pidFile(server.name));
+    if (cc) progress.step(`stopped the chaincode server ${server.name} (pid ${cc})`);
+  }
   for (const node of [...network.peers, ...network.orderers]) {
     const pid = await stopDaemon(network.pidFile(node.name));
     if (pid) progress.step(`stopped ${node.name} (pid ${pid})`);
@@ -222,18 +232,21 @@ export async function status(network: Network): Promise<ProcessStatus[]> {
     }
     rows.push({ name: node.name, pid, port: node.port, healthy: ok, detail });
   }
+  rows.push(await orderingStatus(network, rows));
   rows.push(...(await caStatusRows(network)));
-  const ccPid = runningPid(network.pidFile('chaincode'));
-  const [ccHost, ccPort] = network.chaincodeServerAddress.split(':');
-  const ccListening = ccPid !== undefined && (await listening(ccHost, Number(ccPort)));
-  const def = ccListening ? await committedDefinition(network).catch(() => undefined) : undefined;
-  rows.push({
-    name: 'chaincode',
-    pid: ccPid,
-    port: Number(ccPort),
-    healthy: ccListening,
-    detail: ccListening ? `listening${def ? `, ${network.chaincodeName} ${def.version} sequence ${def.sequence}` : ''}` : ccPid ? 'supervisor runs, server not listening' : 'not running',
-  });
+  for (const server of chaincodeServers(network)) {
+    const ccPid = runningPid(network.pidFile(server.name));
+    const [ccHost, ccPort] = server.address.split(':');
+    const ccListening = ccPid !== undefined && (await listening(ccHost, Number(ccPort)));
+    const def = ccListening ? await committedDefinition(network).catch(() => undefined) : undefined;
+    rows.push({
+      name: server.name,
+      pid: ccPid,
+      port: Number(ccPort),
+      healthy: ccListening,
+      detail: ccListening ? `listening${def ? `, ${network.chaincodeName} ${def.version} sequence ${def.sequence}` : ''}` : ccPid ? 'supervisor runs, server not listening' : 'not running',
+    });
+  }
   const evmPid = runningPid(path.join(network.stateDir, 'evm', 'node.pid'));
   const evmOk = await evmStatus(evmEnv(network), { quiet: true }).catch(() => false);
   rows.push({ name: 'evm', pid: evmPid, port: network.evmPort, healthy: evmOk, detail: evmOk ? 'answering JSON-RPC, AnchorRegistry deployed' : 'not running' });
@@ -250,6 +263,28 @@ export async function status(network: Network): Promise<ProcessStatus[]> {
     });
   }
   return rows;
+}
+
+/**
+ * Whether the orderers can order: how many answer their health check against the quorum the
+ * consensus needs (Raft: a majority; BFT: ⌈(n+f+1)/2⌉), and if not, why writes stop.
+ */
+export async function orderingStatus(network: Network, rows?: readonly ProcessStatus[]): Promise<ProcessStatus> {
+  const ordering = network.definition.ordering;
+  const n = network.orderers.length;
+  const quorum = orderingQuorum(ordering, n);
+  let up = 0;
+  for (const o of network.orderers) {
+    const row = rows?.find((r) => r.name === o.name);
+    if (row ? row.healthy : runningPid(network.pidFile(o.name)) !== undefined && (await healthy(network, o))) up++;
+  }
+  const down = n - up;
+  const kind = ordering === 'bft' ? 'BFT' : 'Raft';
+  const ok = up >= quorum;
+  const detail = ok
+    ? `${kind}: ${up} of ${n} orderers up, ${quorum} needed to order${down > 0 ? ` (${down} down, ${up - quorum} more may fail)` : ` (tolerates ${n - quorum} down)`}`
+    : `${down} of ${n} orderers down: ${kind} needs ${quorum} to order; no transaction commits until ${quorum - up} more ${quorum - up === 1 ? 'is' : 'are'} back`;
+  return { name: 'ordering', healthy: ok, detail };
 }
 
 /** What a person needs after `up`: URLs, where the API keys are, a two-line example. */
