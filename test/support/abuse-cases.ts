@@ -168,6 +168,7 @@ export const ROUTES: Route[] = [
   { method: 'POST', path: '/v1/research/releases', auth: 'key', body: 'release' },
   { method: 'POST', path: '/v1/archives', auth: 'key', body: 'archive' },
   { method: 'GET', path: '/v1/archives/{issuer}/{archiveId}', auth: 'key' },
+  { method: 'GET', path: '/v1/access-receipts/{txId}', auth: 'key' },
 ];
 export const OPEN_PATHS = ['/healthz', '/metrics', '/v1/openapi.json', '/docs', '/v1/organisations'];
 
@@ -398,6 +399,7 @@ const PARAM_VALID: Record<string, string> = {
   docHash: hex64('receipt'),
   erasureId: '3b0e5a4c-1f2d-4e6a-9b7c-8d9e0f1a2b3c',
   archiveId: 'archive-abuse-1',
+  txId: hex64('access'),
 };
 
 function fillPath(p: string, rng: Rng, breakOne: boolean): { path: string; what: string } {
