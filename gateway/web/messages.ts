@@ -155,6 +155,9 @@ export const MESSAGES = {
   'patient.revoke.label': { en: 'Revoke access of {grantee} for {purpose}', ko: '{grantee}의 {purpose} 목적 접근 철회' },
   'patient.log.caption': { en: 'Access log, newest first', ko: '열람 기록(최신순)' },
   'patient.log.disclosed': { en: 'Disclosed by {by} to {to}', ko: '{by}이(가) {to}에 제공' },
+  // A research linkage: the hospital checked the patient's research consent for the sponsor's linkage (PERMIT: included).
+  'patient.log.linkage': { en: "Offered by {by} for {to}'s research linkage", ko: '{by}이(가) {to}의 연구 자료 연계에 제공 여부 확인' },
+  'patient.log.linkageRequest': { en: 'research linkage request {id} (no record)', ko: '연구 자료 연계 요청 {id}(기록 아님)' },
   'patient.scope.category': { en: 'category {code}', ko: '종류 {code}' },
   'patient.scope.record': { en: 'record {id}', ko: '기록 {id}' },
   'role.records-officer': { en: 'records officer', ko: '의무기록 담당자' },

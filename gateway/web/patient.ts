@@ -64,8 +64,10 @@ interface GrantView {
 interface AccessLogView {
   accessor: string;
   role?: string;
-  kind?: 'access' | 'disclosure' | 'break-glass';
+  kind?: 'access' | 'disclosure' | 'break-glass' | 'linkage';
   disclosedBy?: string;
+  /** A research linkage entry: the sponsor's linkage request (there is no record). */
+  requestId?: string;
   issuer: string;
   recordId: string;
   version: number;
@@ -646,6 +648,7 @@ function roleText(role: string): string {
 /** Who an access-log entry says had the record: the accessor (and role), or "Disclosed by … to …". */
 function partyText(e: AccessLogView): string {
   const role = e.role ? ` (${roleText(e.role)})` : '';
+  if (e.kind === 'linkage') return t('patient.log.linkage', { by: `${orgName(e.disclosedBy ?? e.issuer)}${role}`, to: orgName(e.accessor) });
   return e.kind === 'disclosure' ? t('patient.log.disclosed', { by: `${orgName(e.disclosedBy ?? e.accessor)}${role}`, to: orgName(e.accessor) }) : `${orgName(e.accessor)}${role}`;
 }
 
@@ -661,7 +664,7 @@ function renderLog(): void {
   }
   const rows = [...entries].reverse().map((e) => {
     const tr = document.createElement('tr');
-    tr.className = `log-entry ${e.decision}${e.kind === 'disclosure' || e.kind === 'break-glass' ? ` ${e.kind}` : ''}`;
+    tr.className = `log-entry ${e.decision}${e.kind === 'disclosure' || e.kind === 'break-glass' || e.kind === 'linkage' ? ` ${e.kind}` : ''}`;
     const decision = cell('td', pill(e.decision, t(DECISION_KEYS[e.decision] ?? 'decision.DENY')));
     if (e.reason) decision.append(' ', reasonText(e.reason));
     // Break-glass: flagged on its row, with why consent was not asked.
@@ -669,7 +672,7 @@ function renderLog(): void {
     const when = document.createElement('time');
     when.dateTime = e.at;
     when.textContent = formatDate(e.at, true);
-    tr.append(cell('td', when), cell('td', partyText(e)), anyWrap(cell('td', `${orgName(e.issuer)} · ${e.recordId} (v${e.version})`)), cell('td', purposeText(e.purpose)), decision);
+    tr.append(cell('td', when), cell('td', partyText(e)), anyWrap(cell('td', e.kind === 'linkage' ? t('patient.log.linkageRequest', { id: e.requestId ?? e.recordId }) : `${orgName(e.issuer)} · ${e.recordId} (v${e.version})`)), cell('td', purposeText(e.purpose)), decision);
     return tr;
   });
   const headers = (['patient.col.when', 'patient.col.organisation', 'patient.col.record', 'patient.col.purpose', 'patient.col.decision'] as const).map((k) => t(k));

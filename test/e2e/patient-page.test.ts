@@ -4,10 +4,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { HDNodeWallet, Mnemonic, id } from 'ethers';
-import { AccessContract } from '../../chaincode/src';
+import { AccessContract, IdentityContract, LinkageContract } from '../../chaincode/src';
 import { PAGE_CSP } from '../../gateway/src/http/pages';
 import { FakeLedger } from '../unit/chaincode/fake-ledger';
-import { HOSPITAL, HOSPITAL2, INSURER } from '../unit/chaincode/fixtures';
+import { CONSORTIUM, HOSPITAL, HOSPITAL2, INSURER, SPONSOR } from '../unit/chaincode/fixtures';
 import { ROLE_KEYS, type OrgGateway } from '../unit/support/org-gateways';
 import { ARTIFACTS, launchBrowser, skipWithoutBrowser, type Browser, type PwPage } from './browser';
 import { ORGANISATIONS, startPatientPageGateways } from './organisations';
@@ -220,6 +220,24 @@ describe('e2e: the Patient page in headless Chromium (hospital + insurer gateway
     expect(cells[1]).to.equal(`Disclosed by ${HOSPITAL_NAME} to ${INSURER_NAME}`);
     expect(cells.join(' ')).to.include('adm-2026-0001').and.include('Insurance claims').and.include('DENY').and.include('revoked');
     expect((await page.locator('#access-log tbody tr').first().textContent()) ?? '').to.include('Disclosed by');
+  });
+
+  it('shows the hospital checking the patient for a sponsor\'s research linkage as "Offered by <hospital> for <sponsor>\'s research linkage", with the request in place of a record', async () => {
+    // The consortium admits a linkage institution (a majority of the members and the institution itself approve).
+    const next = JSON.stringify({ organisations: [...(JSON.parse(CONSORTIUM) as { organisations: object[] }).organisations, { mspId: 'LinkageMSP', type: 'linkage' }] });
+    for (const msp of [HOSPITAL, HOSPITAL2, INSURER, 'LinkageMSP']) await ledger.invoke(msp, new IdentityContract(), 'approveConsortiumChange', next);
+    const linkage = new LinkageContract();
+    await ledger.invoke(SPONSOR, linkage, 'requestLinkage', JSON.stringify({ requestId: 'page-linkage-1', projectId: 'TRIAL-7', hospitals: [HOSPITAL, HOSPITAL2], institution: 'LinkageMSP', quasiIdentifiers: ['birthYear'], k: 2 }));
+    await ledger.invoke(HOSPITAL, linkage, 'contribute', JSON.stringify({ requestId: 'page-linkage-1', patientRefs: [patientRef] }));
+    await page.getByRole('button', { name: 'Refresh' }).click();
+    await page.locator('#status', { hasText: '4 access-log entries' }).waitFor({ timeout: 30_000 });
+    expect(await page.locator('#access-log tr.log-entry.linkage').count()).to.equal(1);
+    const cells = await page.locator('#access-log tr.log-entry.linkage td').allTextContents();
+    expect(cells[1]).to.equal(`Offered by ${HOSPITAL_NAME} for ${SPONSOR}'s research linkage`);
+    expect(cells[2]).to.equal('research linkage request page-linkage-1 (no record)');
+    // No research consent for the project: not included, and the page says so.
+    expect(cells.join(' ')).to.include('TRIAL-7').and.include('NO CONSENT');
+    expect(await page.locator('#access-log tr.log-entry.linkage.NO_CONSENT').count()).to.equal(1);
   });
 
   it('never sent the phrase or a private key; kept only the non-secret registration in session storage (and nothing but the language in local storage); each listing used a Patient credential', async () => {
