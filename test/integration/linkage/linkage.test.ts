@@ -18,10 +18,12 @@
  */
 import { expect } from 'chai';
 import { createHash, randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { CANARIES, describeHits, scanBytes } from '../../support/canaries';
 import { call, journalled, Patient, SseClient } from '../network/support/consent';
+import { runCli } from '../../unit/support/cli-process';
 import { blindInput, deriveProjectKey, evaluateBlinded, finalizeOutput } from '../../../gateway/src/linkage/oprf';
 import { hospitalProjectKey, linkageInput, linkageToken, tokenSetHash } from '../../../gateway/src/linkage/tokens';
 import { linkageNetwork, stopLinkageNetwork, type LinkageNetwork } from './linkage-network';
@@ -244,7 +246,7 @@ describe('real network: research linkage across two hospitals (OPRF tokens, cons
     expect(p2.filter((t) => p1.includes(t))).to.deep.equal([]);
   });
 
-  it("the hospitals' secret and the institution's OPRF seed are never held by one party; the institution refuses evaluations beyond what the ledger included", async () => {
+  it("the hospitals' secret and the institution's OPRF seed are never held by one party; the institution evaluates only for an open request's listed hospitals", async () => {
     expect(net.linkageSettings('Linkage')).to.not.have.property('hospitalSecret');
     expect(net.linkageSettings('Sponsor')).to.not.have.property('hospitalSecret');
     expect(net.linkageSettings('Sponsor')).to.not.have.property('oprfSeed');
@@ -262,6 +264,50 @@ describe('real network: research linkage across two hospitals (OPRF tokens, cons
     expect((await call(staff('Hospital', 'research-officer'), 'POST', '/v1/linkage/requests', { projectId: PROJECT, hospitals: [H1, H2], quasiIdentifiers: QI, k: 2 })).status).to.equal(404);
     const bad = await request(`LR9-${run}`, PROJECT, 1);
     expect(bad.status).to.equal(400);
+  });
+
+  it('the command line: a sponsor requests, each hospital contributes a cohort file, the sponsor reads the status and writes the release; a hospital cannot evaluate beyond what it included', async () => {
+    const home = mkdtempSync(path.join(os.tmpdir(), 'medprov-linkage-cli-'));
+    try {
+      const cli = (org: string, args: string[]) => {
+        const gw = staff(org, 'research-officer');
+        return runCli([...args, '--gateway', gw.url], { home, env: { MEDPROV_API_KEY: gw.key } });
+      };
+      const requested = await cli('Sponsor', ['linkage', 'request', '--project', PROJECT, '--hospitals', `${H1},${H2}`, '--quasi', QI.join(','), '--k', '2', '--id', `LR5-${run}`]);
+      expect(requested.code, requested.stderr).to.equal(0);
+      expect(requested.stdout).to.include(`requested LR5-${run} (research:${PROJECT})`);
+      for (const [org, people] of [['Hospital', atHospital1], ['Hospital2', atHospital2]] as const) {
+        const file = path.join(home, `${org}-cohort.json`);
+        writeFileSync(file, JSON.stringify(people.map((i) => cohortEntry(org, i))), { mode: 0o600 });
+        const contributed = await cli(org, ['linkage', 'contribute', `LR5-${run}`, file, '--json']);
+        expect(contributed.code, contributed.stderr).to.equal(0);
+        expect(JSON.parse(contributed.stdout)).to.include({ candidates: 6, included: 4 });
+        if (org === 'Hospital') {
+          // Its four evaluations are used: one more (a guess) is refused.
+          const guess = Buffer.from(blindInput(linkageInput(linkageId(1))).blinded).toString('base64url');
+          const more = await call(net.partnerKey('Hospital'), 'POST', '/v1/linkage/evaluate', { requestId: `LR5-${run}`, blinded: [guess] });
+          expect(more.status, more.text).to.equal(403);
+          expect(more.body.error.code).to.equal('LINKAGE_EVALUATIONS_EXCEEDED');
+        }
+      }
+      let status = await cli('Sponsor', ['linkage', 'status', `LR5-${run}`]);
+      for (let i = 0; i < 60 && !status.stdout.includes('released'); i++) {
+        await new Promise((r) => setTimeout(r, 500));
+        status = await cli('Sponsor', ['linkage', 'status', `LR5-${run}`]);
+      }
+      expect(status.code, status.stderr).to.equal(0);
+      expect(status.stdout).to.match(/status\s+released/);
+      const out = path.join(home, 'release.json');
+      const released = await cli('Sponsor', ['linkage', 'release', `LR5-${run}`, '--out', out]);
+      expect(released.code, released.stderr).to.equal(0);
+      expect(released.stdout).to.include('5 patients, 3 linked across hospitals');
+      expect(JSON.parse(readFileSync(out, 'utf8')).release).to.have.length(5);
+      const refused = await cli('Sponsor', ['linkage', 'release', `LR3-${run}`]);
+      expect(refused.code).to.equal(4);
+      expect(refused.stderr).to.include('LINKAGE_RELEASE_REFUSED');
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
   });
 
   it("canaries: no identifier, hospital patient id or patientRef in the institution's or the sponsor's gateway folders and logs; no identifier in the blocks", async () => {
