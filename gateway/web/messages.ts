@@ -277,9 +277,11 @@ export const MESSAGES = {
   'verify.fact.saltedCommitment': { en: 'Salted commitment', ko: '솔트 커밋먼트' },
   'verify.access.valid': { en: 'Consent receipt valid', ko: '동의 영수증이 유효함' },
   'verify.access.text': {
-    en: "{recipient} accessed this document (issuer {issuer}, record {record}, version {version}) for the purpose {purpose} at {at}, under the patient's consent {grantId}: the patient's key {patient} signed it, valid from {from} to {until}. The access is entry {index} of {size} in the consortium's Merkle log; its inclusion proof leads to the checkpointed root on EVM chain {chain}, registry {contract}{block}.",
-    ko: '{recipient}이(가) 목적 {purpose}(으)로 {at}에 이 문서(발행 기관 {issuer}, 기록 {record}, 버전 {version})에 접근했습니다. 근거는 환자의 동의 {grantId}이며, 환자의 키 {patient}이(가) 서명했고 {from}부터 {until}까지 유효합니다. 이 접근은 컨소시엄 머클 로그의 {size}개 중 {index}번째 항목이며, 포함 증명이 EVM 체인 {chain}, 레지스트리 {contract}{block}의 체크포인트 루트로 이어집니다.',
+    en: "{recipient} accessed this document (issuer {issuer}, record {record}, version {version}) for the purpose {purpose} at {at}, under the patient's consent {grantId}: {signer} signed it, valid from {from} to {until}. The access is entry {index} of {size} in the consortium's Merkle log; its inclusion proof leads to the checkpointed root on EVM chain {chain}, registry {contract}{block}.",
+    ko: '{recipient}이(가) 목적 {purpose}(으)로 {at}에 이 문서(발행 기관 {issuer}, 기록 {record}, 버전 {version})에 접근했습니다. 근거는 환자의 동의 {grantId}이며, {signer}이(가) 서명했고 {from}부터 {until}까지 유효합니다. 이 접근은 컨소시엄 머클 로그의 {size}개 중 {index}번째 항목이며, 포함 증명이 EVM 체인 {chain}, 레지스트리 {contract}{block}의 체크포인트 루트로 이어집니다.',
   },
+  'verify.access.signer.patient': { en: "the patient's key {address}", ko: '환자의 키 {address}' },
+  'verify.access.signer.guardian': { en: "the guardian's key {address} (delegation {delegationId})", ko: '보호자의 키 {address}(위임 {delegationId})' },
   'verify.access.mismatch': {
     en: 'The document does not match the consent receipt: its SHA-256 differs from the document the recipient accessed.',
     ko: '문서가 동의 영수증과 일치하지 않습니다. 문서의 SHA-256이 수신 기관이 접근한 문서와 다릅니다.',

@@ -396,7 +396,7 @@ function renderAccessReceipt(receipt: AccessReceipt): HTMLElement {
         purpose: a.purpose,
         at: formatDate(a.at, true),
         grantId: a.grantId,
-        patient: a.patient,
+        signer: a.signedBy === 'guardian' ? t('verify.access.signer.guardian', { address: a.patient, delegationId: a.delegationId ?? '' }) : t('verify.access.signer.patient', { address: a.patient }),
         from: seconds(g.validFrom),
         until: seconds(g.validUntil),
         index: log.leafIndex + 1,

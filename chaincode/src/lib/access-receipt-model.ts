@@ -31,10 +31,13 @@ export interface ConsentedAccess {
   category: string;
   /** The grant in force: its EIP-712 digest (0x + 64 hex). */
   grantId: string;
-  /** The address that signed the grant (EIP-55). */
+  /** The address that signed the grant (EIP-55): the patient's, or the guardian's (`signedBy`). */
   patient: string;
-  /** The patient's EIP-712 signature over the grant (0x + 130 hex). */
+  /** The EIP-712 signature over the grant (0x + 130 hex). */
   signature: string;
+  /** Present when a guardian signed the grant for the patient, under the delegation `delegationId`. */
+  signedBy?: 'guardian';
+  delegationId?: string;
   purpose: string;
   /** MSP ID of the organisation that accessed the record under the grant. */
   recipient: string;

@@ -34,6 +34,11 @@
  * holding the access's time; and, when given, the document hashes to `access.docHash`. Any field
  * changed fails at least one of them, and each failure is a sentence naming what failed.
  *
+ * A grant a guardian signed for the patient says so (`access.signedBy: "guardian"`, `delegationId`):
+ * `access.patient` is then the guardian's address. That the delegation was in force is what the
+ * chaincode checked when the grant was made; the receipt names it (`Guardians` on the ledger has
+ * it) but does not prove it offline.
+ *
  * What it does not say: that the grant was not revoked later (revocation is forward-only; the
  * chaincode checked it at the time), nor anything about accesses that consent did not permit
  * (denied ones are in the patient's access log; a break-glass access has no grant and no receipt).
@@ -81,7 +86,8 @@ export interface AccessReceipt {
 
 const encoder = new TextEncoder();
 const RECEIPT_KEYS = ['version', 'kind', 'access', 'grant', 'logReceipt'] as const;
-const ACCESS_KEYS = ['channel', 'docHash', 'issuer', 'recordId', 'version', 'category', 'grantId', 'patient', 'signature', 'purpose', 'recipient', 'txId', 'at'] as const;
+const ACCESS_KEYS = ['channel', 'docHash', 'issuer', 'recordId', 'version', 'category', 'grantId', 'patient', 'signature', 'signedBy', 'delegationId', 'purpose', 'recipient', 'txId', 'at'] as const;
+const ACCESS_REQUIRED = ACCESS_KEYS.filter((k) => k !== 'signedBy' && k !== 'delegationId');
 const GRANT_KEYS = ['hospital', 'patientRef', 'grantee', 'purpose', 'categories', 'recordIds', 'validFrom', 'validUntil', 'nonce'] as const;
 // The chaincode's forms (chaincode/src/lib/validate.ts), repeated where the leaf module does not have them.
 const MSP_ID = /^[A-Za-z0-9.-]{1,64}$/;
@@ -114,7 +120,7 @@ export function consentedAccessLeafFields(access: ConsentedAccess): AnchoredFiel
  * @throws AnchoringError RECEIPT_MALFORMED naming the field
  */
 export function parseConsentedAccess(field: string, value: unknown): ConsentedAccess {
-  const a = requireShape(field, value, ACCESS_KEYS);
+  const a = requireShape(field, value, ACCESS_KEYS, ACCESS_REQUIRED);
   const text = (key: (typeof ACCESS_KEYS)[number], form: RegExp, sentence: string): string => {
     const v = a[key];
     if (typeof v !== 'string' || !form.test(v)) throw malformed(`${field}.${key}`, sentence);
@@ -122,6 +128,8 @@ export function parseConsentedAccess(field: string, value: unknown): ConsentedAc
   };
   const version = requireCount(`${field}.version`, a.version);
   if (version < 1) throw malformed(`${field}.version`, 'must be 1 or more.');
+  if ((a.signedBy === undefined) !== (a.delegationId === undefined)) throw malformed(`${field}.signedBy`, 'and delegationId come together (a grant a guardian signed) or not at all.');
+  if (a.signedBy !== undefined && a.signedBy !== 'guardian') throw malformed(`${field}.signedBy`, 'must be "guardian".');
   return {
     channel: text('channel', TEXT, 'must be the name of a Fabric channel.'),
     docHash: requireHashHex(`${field}.docHash`, a.docHash),
@@ -132,6 +140,7 @@ export function parseConsentedAccess(field: string, value: unknown): ConsentedAc
     grantId: text('grantId', BYTES32, 'must be 0x followed by 64 lowercase hexadecimal characters.'),
     patient: text('patient', ADDRESS, 'must be an address: 0x followed by 40 hexadecimal characters.'),
     signature: text('signature', SIGNATURE, 'must be a signature: 0x followed by 130 hexadecimal characters.'),
+    ...(a.signedBy !== undefined ? { signedBy: 'guardian' as const, delegationId: text('delegationId', BYTES32, 'must be 0x followed by 64 lowercase hexadecimal characters.') } : {}),
     purpose: text('purpose', TEXT, 'must be a purpose code.'),
     recipient: text('recipient', MSP_ID, 'must be an MSP ID of 1 to 64 letters, digits, dots or hyphens.'),
     txId: requireHashHex(`${field}.txId`, a.txId),
@@ -247,7 +256,7 @@ export function verifyAccessReceipt(receipt: unknown, document?: Uint8Array, opt
       signer = undefined;
     }
     if (signer === undefined || getAddress(signer) !== safeAddress(access.patient)) {
-      reasons.push("access.signature is not the patient's signature over this grant (it does not recover access.patient).");
+      reasons.push(`access.signature is not the ${access.signedBy === 'guardian' ? "guardian's" : "patient's"} signature over this grant (it does not recover access.patient).`);
     }
   }
   if (grant.hospital !== access.issuer) reasons.push("The grant is for another hospital's records (grant.hospital is not access.issuer).");

@@ -112,7 +112,7 @@ function describe(out: Output, receipt: AccessReceipt): void {
     ['recipient', a.recipient],
     ['document', `${a.docHash} (${a.issuer} ${a.recordId} version ${a.version}, ${a.category})`],
     ['purpose', a.purpose],
-    ['grant', `${a.grantId}, signed by ${a.patient}, valid ${new Date(g.validFrom * 1000).toISOString()} to ${new Date(g.validUntil * 1000).toISOString()}`],
+    ['grant', `${a.grantId}, signed by ${a.signedBy === 'guardian' ? `the guardian ${a.patient} (delegation ${a.delegationId})` : `the patient ${a.patient}`}, valid ${new Date(g.validFrom * 1000).toISOString()} to ${new Date(g.validUntil * 1000).toISOString()}`],
     ['accessed', `${a.at}, tx ${a.txId}, block ${log.leaf.blockNumber}`],
     ['leaf', `${log.leafIndex} of ${log.treeSize}`],
     ['checkpoint', `root ${log.checkpoint.root}, chain ${log.checkpoint.chainId}, registry ${log.checkpoint.contract}`],
