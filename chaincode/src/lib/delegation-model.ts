@@ -12,6 +12,7 @@
  * key per hospital from their own seed, exactly as a patient does, so the same person is
  * under unrelated addresses at two hospitals and the ledger gains no join key.
  */
+import type { GuardianAppointmentMessage } from './eip712';
 
 /** Why a hospital may record a guardian without the patient's signature. */
 export const LEGAL_BASES = ['minor', 'incapacity', 'court-order'] as const;
@@ -28,20 +29,14 @@ export const DELEGATION_EVENT = 'medprov.DelegationChanged';
 
 export type DelegationStatus = 'active' | 'revoked';
 
-export interface Delegation {
+/**
+ * A delegation as stored: the GuardianAppointment's fields (the guardian is the EIP-55 address
+ * of the guardian's key for this hospital; purposes treatment, claims, research = any trial or
+ * research:<trialId>, and categories, each empty = any) and how it was made.
+ */
+export interface Delegation extends GuardianAppointmentMessage {
   /** EIP-712 digest of the GuardianAppointment message (0x + 64 hex), whoever made it. */
   delegationId: string;
-  hospital: string;
-  patientRef: string;
-  /** EIP-55 address of the guardian's key for this hospital. */
-  guardian: string;
-  /** Purposes the guardian may grant for: treatment, claims, research (any trial) or research:<trialId>; empty = any. */
-  purposes: string[];
-  /** Record categories the guardian may grant; empty = any (then record ids may be granted too). */
-  categories: string[];
-  validFrom: number;
-  validUntil: number;
-  nonce: string;
   basis: DelegationBasis;
   /** 'patient', or the MSP ID of the hospital that recorded a legal-basis delegation. */
   appointedBy: string;

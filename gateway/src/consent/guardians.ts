@@ -1,4 +1,4 @@
-import { getAddress, hexlify, Signature, verifyTypedData, type TypedDataDomain, type TypedDataField } from 'ethers';
+import { hexlify, type TypedDataDomain, type TypedDataField } from 'ethers';
 import { randomBytes as nodeRandomBytes } from 'node:crypto';
 import type { ConsentGrant, PatientBinding } from '../../../chaincode/src/lib/consent-model';
 import type { Delegation, LegalBasis } from '../../../chaincode/src/lib/delegation-model';
@@ -17,6 +17,7 @@ import { ApiError } from '../errors';
 import type { Ledger } from '../fabric/client';
 import { toApiError, type PatientRefs } from '../records/service';
 import type { SignedGrant, SignedRevocation } from './service';
+import { checksummedAddress as checksummed, recoverTypedSigner } from './signatures';
 
 /** The patient's signed GuardianAppointment. */
 export interface SignedAppointment {
@@ -185,12 +186,7 @@ export class GuardianService {
   }
 
   private recover(types: Record<string, TypedDataField[]>, message: object, signature: string): string {
-    try {
-      if (!Signature.from(signature).isValid()) throw new Error('high s');
-      return getAddress(verifyTypedData(this.domain, types, message, signature));
-    } catch {
-      throw new ApiError(400, 'SIGNATURE_INVALID', 'signature is not a valid secp256k1 signature (65 bytes r ‖ s ‖ v, low s, v 27 or 28).');
-    }
+    return recoverTypedSigner(this.domain, types, message, signature);
   }
 
   private async requireSignerIsPatient(hospital: string, patientRef: string, signer: string): Promise<void> {
@@ -216,13 +212,5 @@ export class GuardianService {
     } catch (err) {
       throw toApiError(err);
     }
-  }
-}
-
-function checksummed(field: string, value: string): string {
-  try {
-    return getAddress(value);
-  } catch {
-    throw new ApiError(400, 'INVALID_REQUEST', `${field} is not an address with a valid EIP-55 checksum.`);
   }
 }

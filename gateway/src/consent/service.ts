@@ -1,5 +1,5 @@
 import { randomBytes as nodeRandomBytes } from 'node:crypto';
-import { getAddress, hexlify, Signature, verifyTypedData, type TypedDataDomain, type TypedDataField } from 'ethers';
+import { hexlify, type TypedDataDomain, type TypedDataField } from 'ethers';
 import type { AccessLogEntry, ConsentDecision, ConsentGrant, DisclosureRecord, PatientBinding } from '../../../chaincode/src/lib/consent-model';
 import {
   CONSENT_GRANT_TYPES,
@@ -17,6 +17,7 @@ import { LedgerError } from '../fabric/errors';
 import { prepareDiscloseRecords, refuseDirectIdentifier, type DisclosureRequest } from '../acceptance/requests';
 import { toApiError, type PatientRefs } from '../records/service';
 import { GuardianService } from './guardians';
+import { checksummedAddress, recoverTypedSigner } from './signatures';
 import { NonceStore } from './nonce-store';
 import { PATIENT_CHALLENGE_TYPES, type PatientChallengeMessage, type TypedDataToSign } from './typed-data';
 
@@ -448,12 +449,7 @@ export class ConsentService {
    * the chaincode refuses: signatures ethers cannot parse and high-s (non-EIP-2) signatures.
    */
   private recover(types: Record<string, TypedDataField[]>, message: object, signature: string): string {
-    try {
-      if (!Signature.from(signature).isValid()) throw new Error('high s');
-      return getAddress(verifyTypedData(this.domain, types, message, signature));
-    } catch {
-      throw new ApiError(400, 'SIGNATURE_INVALID', 'signature is not a valid secp256k1 signature (65 bytes r ‖ s ‖ v, low s, v 27 or 28).');
-    }
+    return recoverTypedSigner(this.domain, types, message, signature);
   }
 
   /**
@@ -503,15 +499,6 @@ export class ConsentService {
     } catch (err) {
       throw toApiError(err);
     }
-  }
-}
-
-/** An address in EIP-55 form; a mixed-case address must carry a valid checksum. */
-function checksummedAddress(field: string, value: string): string {
-  try {
-    return getAddress(value);
-  } catch {
-    throw new ApiError(400, 'INVALID_REQUEST', `${field} has a wrong EIP-55 checksum (mixed case that does not match).`);
   }
 }
 
