@@ -250,7 +250,6 @@ async function recordConsentedAccess(ctx: Context, anchor: RecordAnchor, entry: 
     grantId,
     patient: grant.patient,
     signature: grant.signature,
-    ...(grant.signedBy === 'guardian' ? { signedBy: 'guardian' as const, delegationId: grant.delegationId } : {}),
     purpose: entry.purpose,
     recipient: entry.accessor,
     txId: entry.txId,
@@ -261,7 +260,7 @@ async function recordConsentedAccess(ctx: Context, anchor: RecordAnchor, entry: 
   return consented;
 }
 
-function callerRole(ctx: Context): string | undefined {
+export function callerRole(ctx: Context): string | undefined {
   const role = ctx.clientIdentity.getAttributeValue(ROLE_ATTRIBUTE);
   if (role === null || role === undefined || role === '') return undefined;
   try {

@@ -42,7 +42,7 @@ import {
 } from '../lib/linkage-model';
 import { readBinding, readGrants } from './consent';
 import type { Decision } from '../lib/consent-model';
-import { ROLE_ATTRIBUTE } from './access';
+import { callerRole } from './access';
 
 export * from '../lib/linkage-model';
 
@@ -106,16 +106,6 @@ async function viewOf(ctx: Context, request: LinkageRequest): Promise<LinkageVie
   }
   const result = await readResult(ctx, request.requestId);
   return { request, status: result ? result.status : 'open', contributions, awaiting, ...(result ? { result } : {}) };
-}
-
-function callerRole(ctx: Context): string | undefined {
-  const role = ctx.clientIdentity.getAttributeValue(ROLE_ATTRIBUTE);
-  if (role === null || role === undefined || role === '') return undefined;
-  try {
-    return requireCode(ROLE_ATTRIBUTE, role);
-  } catch {
-    throw new ChaincodeError('INVALID_ARGUMENT', `the caller's certificate attribute ${ROLE_ATTRIBUTE} must be a code of letters, digits and . _ : - only.`);
-  }
 }
 
 /**

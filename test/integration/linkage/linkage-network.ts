@@ -26,7 +26,8 @@ import * as path from 'node:path';
 import { readApiKeys, readLinkageSettings, type ApiKeys } from '../../../network/src/gateways';
 import { networkFromEnv, type Network } from '../../../network/src/network';
 import { consoleProgress, silentProgress, type Progress } from '../../../network/src/progress';
-import { down, installFabric, portsTakenByOthers, ROOT, up, type UpOptions } from '../../../network/src/system';
+import { down, installFabric, ROOT, up, type UpOptions } from '../../../network/src/system';
+import { freeBasePort } from '../network/test-network';
 import type { LinkageSettings } from '../../../gateway/src/config';
 
 /** The linkage suite's consortium definition. */
@@ -52,18 +53,6 @@ export interface LinkageNetwork {
   readonly progress: Progress;
 }
 
-/** A base port whose every port is free for this consortium (below the ephemeral range; see test-network.ts freeBasePort). */
-async function freeLinkageBasePort(stateDir: string, fabricHome: string): Promise<number> {
-  const slots = 11;
-  for (let i = 0; i < slots * 2; i++) {
-    // Offset by half a slot from test-network.ts's candidates, so the two fixtures rarely try the same range first.
-    const base = 20_550 + ((process.pid + 7 + i) % slots) * 1_100;
-    const candidate = networkFromEnv({ MEDPROV_STATE_DIR: stateDir, MEDPROV_BASE_PORT: String(base), MEDPROV_CONSORTIUM: LINKAGE_CONSORTIUM }, ROOT, fabricHome);
-    if ((await portsTakenByOthers(candidate, LINKAGE_UP_OPTIONS)).length === 0) return base;
-  }
-  throw new Error('no free port range for the linkage network');
-}
-
 let started: Promise<LinkageNetwork> | undefined;
 let stateDir: string | undefined;
 // Kept apart from `started`: a network whose `up` failed half-way still has processes to stop.
@@ -74,7 +63,7 @@ export function linkageNetwork(): Promise<LinkageNetwork> {
   started ??= (async () => {
     stateDir = mkdtempSync(path.join(os.tmpdir(), 'medprov-linkage-'));
     const fabricHome = installFabric(silentProgress);
-    const basePort = await freeLinkageBasePort(stateDir, fabricHome);
+    const basePort = await freeBasePort(stateDir, fabricHome, LINKAGE_UP_OPTIONS, { MEDPROV_CONSORTIUM: LINKAGE_CONSORTIUM });
     const log = createWriteStream(path.join(stateDir, 'up.log'));
     const progress = process.env.MEDPROV_TEST_VERBOSE ? consoleProgress('linkage-network') : consoleProgress('linkage-network', log);
     const network = networkFromEnv({ MEDPROV_STATE_DIR: stateDir, MEDPROV_BASE_PORT: String(basePort), MEDPROV_CONSORTIUM: LINKAGE_CONSORTIUM }, ROOT, fabricHome);

@@ -32,13 +32,14 @@ export interface TestNetwork {
  * A base port whose every port (orderers to gateways) is free: tried from a pid-derived start.
  * Only below the kernel's ephemeral range (32768 and up here), where outgoing connections take
  * their local ports: a port free when checked could otherwise be taken by a client socket
- * before the process meant to listen on it starts. The benchmarks' fresh networks use it too.
+ * before the process meant to listen on it starts. The benchmarks' fresh networks use it too, and
+ * networks of another consortium (`env.MEDPROV_CONSORTIUM`: its organisations' ports are checked).
  */
-export async function freeBasePort(stateDir: string, fabricHome: string, options: UpOptions = TEST_UP_OPTIONS): Promise<number> {
+export async function freeBasePort(stateDir: string, fabricHome: string, options: UpOptions = TEST_UP_OPTIONS, env: NodeJS.ProcessEnv = {}): Promise<number> {
   const slots = 11; // 20000, 21100, … 31000: the last layout ends at 32002
   for (let i = 0; i < slots * 2; i++) {
     const base = 20_000 + ((process.pid + i) % slots) * 1_100;
-    const candidate = networkFromEnv({ MEDPROV_STATE_DIR: stateDir, MEDPROV_BASE_PORT: String(base) }, ROOT, fabricHome);
+    const candidate = networkFromEnv({ ...env, MEDPROV_STATE_DIR: stateDir, MEDPROV_BASE_PORT: String(base) }, ROOT, fabricHome);
     if ((await portsTakenByOthers(candidate, options)).length === 0) return base;
   }
   throw new Error('no free port range for the test network');
