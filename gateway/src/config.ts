@@ -4,6 +4,7 @@ import type { UserConfig } from './http/auth';
 import { patientRateLimitFromEnv, rateLimitFromEnv } from './http/rate-limit';
 import { httpLimitsFromEnv, type HttpLimits } from './http/upload-gate';
 import type { OrgConnection } from './fabric/client';
+import { gatewayRoleIdentities } from '../../network/src/identities';
 import { networkFromEnv, type GatewaySettings, type OrganisationEntry } from '../../network/src/network';
 
 export interface GatewayConfig {
@@ -101,7 +102,11 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv, root: string): Gateway
     if (!env.MEDPROV_ORG) throw new Error('MEDPROV_ORG is not set: name the organisation this gateway serves (e.g. Hospital).');
     if (env.MEDPROV_BASE_PORT !== undefined && !/^\d+$/.test(env.MEDPROV_BASE_PORT)) throw new Error('MEDPROV_BASE_PORT must be a whole number from 1024 to 60000.');
     try {
-      settings = networkFromEnv(env, root).gatewaySettings(env.MEDPROV_ORG);
+      const network = networkFromEnv(env, root);
+      settings = network.gatewaySettings(env.MEDPROV_ORG);
+      // Fabric CA identities: the enrolled gateway user of each role (network/src/identities.ts).
+      const roleIdentities = gatewayRoleIdentities(network, network.organisation(env.MEDPROV_ORG));
+      if (roleIdentities) settings = { ...settings, fabric: { ...settings.fabric, roleIdentities } };
     } catch (err) {
       const message = (err as Error).message;
       throw new Error(/base port/.test(message) ? 'MEDPROV_BASE_PORT must be a whole number from 1024 to 60000.' : `MEDPROV_ORG=${env.MEDPROV_ORG}: ${message}`);

@@ -6,6 +6,7 @@ import { ConsentFeed } from './consent/feed';
 import { ConsentService } from './consent/service';
 import { ledgerDeadlinesFromEnv } from './fabric/client';
 import { FailoverLedger } from './fabric/failover';
+import { withCallerContext } from './fabric/identities';
 import { LedgerProbe } from './fabric/probe';
 import { AcceptanceJournal, AcceptanceService, fromPino, Submitter, submitterOptionsFromEnv } from './acceptance';
 import { startAnchoring } from './anchoring/setup';
@@ -118,7 +119,8 @@ async function main(): Promise<void> {
     accessReceipts: anchoring.service ? new AccessReceiptIssuer(tracked, anchoring.service) : { off: anchoring.off },
     logger,
   });
-  const server = http.createServer(app);
+  // Each request in a caller context: its API key's role chooses the enrolled identity it submits as (fabric/identities.ts).
+  const server = http.createServer((req, res) => withCallerContext(() => app(req, res)));
   // Slow clients: a deadline for a request's head and for the whole request (MEDPROV_HTTP_*_TIMEOUT_MS);
   // an upload's body also has an idle deadline and uploads in progress are capped (see ./http/upload-gate.ts).
   server.headersTimeout = config.http.headersTimeoutMs;

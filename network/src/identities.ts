@@ -30,22 +30,20 @@ import { randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import YAML from 'yaml';
-import { allCaOrgs, bootstrapSecret, caBin, caServer, orgDir, orgHost, startCa, type CaOrg, type CaServer } from './ca';
+import { allCaOrgs, bootstrapSecret, caBin, caServer, orgDir, orgHost, startCa, usesFabricCa, type CaOrg, type CaServer } from './ca';
 import type { PeerOrganisation } from './consortium';
 import { baseEnv, eachInParallel, FabricToolError } from './fabric-cli';
+import { GATEWAY_ROLES } from './gateways';
 import type { Network } from './network';
 import type { Progress } from './progress';
 
 /** The X.509 attribute (an ecert attribute from the org's CA) that names a gateway user's role; the chaincode checks it. */
 export const ROLE_ATTRIBUTE = 'medprov.role';
 
-/** The roles each kind of organisation enrols a gateway user for (the same as its API keys' roles, gateways.ts). */
-export const ENROLLED_ROLES: Record<PeerOrganisation['type'], readonly string[]> = {
-  hospital: ['records-officer', 'research-officer', 'dpo', 'admin', 'clinician'],
-  insurer: ['claims-officer', 'admin'],
-  sponsor: ['research-officer', 'admin'],
-  linkage: ['linkage-officer', 'admin'],
-};
+/** The roles an organisation enrols a gateway user for: those it has API keys for (gateways.ts; read at call time, the modules import each other). */
+export function enrolledRoles(org: PeerOrganisation): readonly string[] {
+  return GATEWAY_ROLES[org.type];
+}
 
 /** What one organisation's bring-up is given: its own folder, and the folder it exports to the others. */
 export interface OrgWorkspace {
@@ -114,7 +112,7 @@ function enrolmentsOf(network: Network, ws: OrgWorkspace): Enrolment[] {
   if (ws.org !== 'orderer') {
     // The gateway's default identity (queries, event reading, its readiness probe): no role.
     list.push({ id: 'gateway', type: 'client', dir: user('User1'), certName: `User1@${ws.domain}-cert.pem` });
-    for (const role of ENROLLED_ROLES[ws.org.type]) {
+    for (const role of enrolledRoles(ws.org)) {
       const name = roleUserName(role);
       list.push({ id: name, type: 'client', dir: user(name), certName: `${name}@${ws.domain}-cert.pem`, attrs: { [ROLE_ATTRIBUTE]: role } });
     }
@@ -246,4 +244,13 @@ export async function enrolAll(network: Network, progress: Progress): Promise<vo
 export function roleIdentity(network: Network, org: PeerOrganisation, role: string): { certPath: string; keyPath: string } {
   const id = network.identity(org, roleUserName(role));
   return { certPath: id.certPath, keyPath: id.keyDir };
+}
+
+/**
+ * A gateway's enrolled user per role (its `fabric.roleIdentities`), when the network uses Fabric
+ * CA identities; undefined with cryptogen (the gateway then submits everything as `User1`).
+ */
+export function gatewayRoleIdentities(network: Network, org: PeerOrganisation): Record<string, { certPath: string; keyPath: string }> | undefined {
+  if (!usesFabricCa(network)) return undefined;
+  return Object.fromEntries(enrolledRoles(org).map((role) => [role, roleIdentity(network, org, role)]));
 }

@@ -1,5 +1,6 @@
 import { Contract, Context } from 'fabric-contract-api';
 import { ChaincodeError } from './errors';
+import { CA_ENROLLMENT_ATTRIBUTE, CERTIFIED_ROLES, ROLE_ATTRIBUTE } from './certified-roles';
 import { callerOrgType, type OrgType } from './consortium';
 
 // open: any identity the channel's MSPs accept, even before the consortium is defined.
@@ -82,6 +83,30 @@ export async function authorize(ctx: Context, transaction: string): Promise<void
       'FORBIDDEN_ORG_TYPE',
       `${ctx.clientIdentity.getMSPID()} is a ${orgType}; ${transaction} is open to ${rule.orgTypes.join(', ')} organisations only.`,
     );
+  }
+  const roles = CERTIFIED_ROLES[transaction];
+  if (roles) requireCertifiedRole(ctx, roles, transaction);
+}
+
+const present = (v: string | null | undefined): v is string => v !== null && v !== undefined && v !== '';
+
+/**
+ * Attribute-based access control, in addition to the MSP ID (lib/certified-roles.ts): the
+ * caller's certificate must name one of `roles` in its `medprov.role` attribute. An identity of
+ * an organisation's Fabric CA without that attribute (its admin, its gateway's default user) is
+ * refused. An identity without any Fabric CA attribute — cryptogen's, the quick option for
+ * tests — keeps the MSP-only rule: its organisation's gateway vouches for the role.
+ *
+ * @throws ChaincodeError FORBIDDEN_ROLE
+ */
+export function requireCertifiedRole(ctx: Context, roles: readonly string[], what: string): void {
+  const role = ctx.clientIdentity.getAttributeValue(ROLE_ATTRIBUTE);
+  if (present(role)) {
+    if (roles.includes(role)) return;
+    throw new ChaincodeError('FORBIDDEN_ROLE', `the caller's certificate says its role is ${role.slice(0, 40)}; ${what} needs ${roles.join(' or ')}.`);
+  }
+  if (present(ctx.clientIdentity.getAttributeValue(CA_ENROLLMENT_ATTRIBUTE))) {
+    throw new ChaincodeError('FORBIDDEN_ROLE', `the caller's certificate (from ${ctx.clientIdentity.getMSPID()}'s CA) has no ${ROLE_ATTRIBUTE} attribute; ${what} needs ${roles.join(' or ')}.`);
   }
 }
 

@@ -26,6 +26,12 @@ export interface OrgConnection {
   keyPath: string;
   channel: string;
   chaincode: string;
+  /**
+   * Fabric CA identities (issue 17): one enrolled gateway user per role, its certificate carrying
+   * the role as `medprov.role`. Submits go as the user of the API key's role (./identities.ts);
+   * `certPath`/`keyPath` stay the default identity (queries, events, the readiness probe).
+   */
+  roleIdentities?: Readonly<Record<string, { certPath: string; keyPath: string }>>;
 }
 
 /**

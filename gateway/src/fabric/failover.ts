@@ -27,6 +27,7 @@
  */
 import type { Committed, EventCheckpoint, Ledger, LedgerDeadlines, LedgerEvent, LedgerEvents, LedgerEventsOptions, OrgConnection } from './client';
 import { LedgerClient } from './client';
+import { RoleRoutedPeer } from './identities';
 import { LedgerError, toLedgerError } from './errors';
 
 /** One peer the gateway may use: where its gateway service listens and the name its TLS certificate was issued for. */
@@ -198,7 +199,14 @@ export class FailoverLedger implements Ledger, LedgerEvents {
   /** One {@link LedgerClient} per peer of the connection (see {@link peersOfConnection}); none connects before it is used. */
   static async connect(connection: OrgConnection, deadlines: Partial<LedgerDeadlines> = {}, options: FailoverLedgerOptions = {}): Promise<FailoverLedger> {
     const peers = peersOfConnection(connection);
-    const clients = await Promise.all(peers.map((p) => LedgerClient.connect({ ...connection, peerEndpoint: p.endpoint, peerHostAlias: p.hostAlias }, deadlines)));
+    const clients = await Promise.all(
+      peers.map(async (p) => {
+        const peerConnection = { ...connection, peerEndpoint: p.endpoint, peerHostAlias: p.hostAlias };
+        const client = await LedgerClient.connect(peerConnection, deadlines);
+        // Fabric CA identities: submits as the enrolled user of the caller's role, one client per role used (./identities.ts).
+        return connection.roleIdentities ? new RoleRoutedPeer(client, peerConnection, connection.roleIdentities, deadlines) : client;
+      }),
+    );
     return new FailoverLedger(peers, clients, options);
   }
 

@@ -1,5 +1,6 @@
 import { createHash, hash } from 'node:crypto';
 import { ApiError } from '../errors';
+import { setCallerRole } from '../fabric/identities';
 import { ROLES, type Role } from './roles';
 
 /** A gateway user as configured: the API key is kept only as its SHA-256. */
@@ -43,6 +44,8 @@ export class ApiKeyAuthenticator {
     }
     const found = this.users.get(hash('sha256', match[1], 'hex'));
     if (!found) throw new ApiError(401, 'AUTH_INVALID', 'This API key is not known to this gateway.');
+    // The request's ledger submits go as the enrolled identity of this role, where there is one (fabric/identities.ts).
+    setCallerRole(found.role);
     return found;
   }
 }

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { common, peer as peerProtos } from '@hyperledger/fabric-protos';
+import { common, msp, peer as peerProtos } from '@hyperledger/fabric-protos';
 import { FabricToolError, peerAsAdmin } from '../../../../network/src/fabric-cli';
 import type { Network } from '../../../../network/src/network';
 
@@ -78,4 +78,18 @@ export async function ledgerTransaction(network: Network, orgName: string, txId:
   if (!header) throw new Error(`${orgName}'s peer answered a block without a header for transaction ${txId}`);
   const code = processed.getValidationcode();
   return { validation: VALIDATION_NAMES[code] ?? String(code), blockNumber: BigInt(header.getNumber()) };
+}
+
+/**
+ * Who signed transaction `txId` as its creator, read from the ledger through qscc: the MSP ID and
+ * the certificate (PEM) of the identity the submitting client used.
+ */
+export async function transactionCreator(network: Network, orgName: string, txId: string): Promise<{ mspId: string; certificate: string }> {
+  const processed = peerProtos.ProcessedTransaction.deserializeBinary(await qscc(network, orgName, ['GetTransactionByID', network.channel, txId]));
+  const envelope = processed.getTransactionenvelope();
+  if (!envelope) throw new Error(`${orgName}'s peer answered transaction ${txId} without its envelope`);
+  const payload = common.Payload.deserializeBinary(envelope.getPayload_asU8());
+  const signatureHeader = common.SignatureHeader.deserializeBinary(payload.getHeader()?.getSignatureHeader_asU8() ?? new Uint8Array());
+  const creator = msp.SerializedIdentity.deserializeBinary(signatureHeader.getCreator_asU8());
+  return { mspId: creator.getMspid(), certificate: Buffer.from(creator.getIdBytes_asU8()).toString('utf8') };
 }

@@ -1,0 +1,64 @@
+import { expect } from 'chai';
+import type { Committed, OrgConnection } from '../../../gateway/src/fabric/client';
+import { RoleRoutedPeer, runAsRole, setCallerRole, submitRole, withCallerContext } from '../../../gateway/src/fabric/identities';
+
+/** A fake peer client that records which identity (certificate path) submitted what. */
+function fakeClient(certPath: string, log: string[]) {
+  return {
+    evaluate: async () => new Uint8Array(),
+    submit: async (name: string): Promise<Committed> => {
+      log.push(`${certPath} ${name}`);
+      return { result: new Uint8Array(), transactionId: 'tx', blockNumber: 1n };
+    },
+    blockOfTransaction: async () => undefined,
+    height: async () => 1n,
+    events: () => (async function* () {})(),
+    close: () => log.push(`close ${certPath}`),
+  };
+}
+
+const connection = { mspId: 'HospitalMSP', certPath: 'default.pem', keyPath: 'default-keys' } as OrgConnection;
+const identities = { 'records-officer': { certPath: 'ro.pem', keyPath: 'ro' }, clinician: { certPath: 'cl.pem', keyPath: 'cl' }, dpo: { certPath: 'dpo.pem', keyPath: 'dpo' } };
+
+describe('Gateway: submits as the enrolled identity of the API key’s role (Fabric CA identities)', () => {
+  it('chooses the request’s role when the transaction admits it, else the role the transaction needs', () => {
+    expect(submitRole('Records:anchorEach', 'records-officer')).to.equal('records-officer');
+    // The acceptance journal's submitter has no request behind it; a registration link has no API key.
+    expect(submitRole('Records:anchorEach', undefined)).to.equal('records-officer');
+    expect(submitRole('Consent:registerPatient', undefined)).to.equal('records-officer');
+    // A timer set during another user's request must not make an erasure go as that user.
+    expect(submitRole('Privacy:recordErasure', 'records-officer')).to.equal('dpo');
+    // A transaction without a certified role goes as the request's role, or the default identity.
+    expect(submitRole('Consent:grantConsent', 'claims-officer')).to.equal('claims-officer');
+    expect(submitRole('Probe:put', undefined)).to.equal(undefined);
+  });
+
+  it('connects one client per role on first use, keeps it, and closes them all', async () => {
+    const log: string[] = [];
+    let connects = 0;
+    const peer = new RoleRoutedPeer(fakeClient('default.pem', log), connection, identities, {}, async (c) => {
+      connects++;
+      return fakeClient(c.certPath, log);
+    });
+    expect(peer.connectedRoles).to.deep.equal([]);
+    await withCallerContext(async () => {
+      setCallerRole('clinician');
+      await peer.submit('Access:breakGlassAccess', '{}');
+      await peer.submit('Access:breakGlassAccess', '{}');
+    });
+    await runAsRole('records-officer', () => peer.submit('Records:anchorRecord', '{}'));
+    await peer.submit('Probe:put', 'k', 'v');
+    await peer.evaluate('Records:readRecord');
+    expect(connects).to.equal(2);
+    expect(peer.connectedRoles).to.have.members(['clinician', 'records-officer']);
+    peer.close();
+    expect(log).to.deep.equal(['cl.pem Access:breakGlassAccess', 'cl.pem Access:breakGlassAccess', 'ro.pem Records:anchorRecord', 'default.pem Probe:put', 'close default.pem', 'close cl.pem', 'close ro.pem']);
+  });
+
+  it('uses the default identity for a role it has no enrolled user for', async () => {
+    const log: string[] = [];
+    const peer = new RoleRoutedPeer(fakeClient('default.pem', log), connection, identities, {}, async (c) => fakeClient(c.certPath, log));
+    await runAsRole('claims-officer', () => peer.submit('Consent:grantConsent', '{}'));
+    expect(log).to.deep.equal(['default.pem Consent:grantConsent']);
+  });
+});
