@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { createHash, generateKeyPairSync, randomBytes, verify, type KeyObject } from 'node:crypto';
 import { hash, signers } from '@hyperledger/fabric-gateway';
-import { p256, p384 } from '@noble/curves/nist';
+import { p256, p384 } from '@noble/curves/nist.js';
 import { fabricSigning, lowSDer } from '../../../gateway/src/fabric/signer';
 
 /**
