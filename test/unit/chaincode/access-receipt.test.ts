@@ -2,9 +2,12 @@ import { expect } from 'chai';
 import { createHash } from 'node:crypto';
 import { Wallet, id } from 'ethers';
 import { AccessContract, ConsentContract, IdentityContract, RecordsContract } from '../../../chaincode/src';
-import { CONSENT_GRANT_TYPES, REGISTER_PATIENT_TYPES, consentDomain } from '../../../chaincode/src/lib/eip712';
+import { GuardiansContract } from '../../../chaincode/src';
+import { CONSENT_GRANT_TYPES, GUARDIAN_APPOINTMENT_TYPES, REGISTER_PATIENT_TYPES, consentDomain } from '../../../chaincode/src/lib/eip712';
+import { verifyAccessReceipt } from '../../../gateway/src/anchoring/access-receipt';
+import { receiptOfStored } from '../support/access-receipts';
 import { FakeLedger } from './fake-ledger';
-import { CONSORTIUM, DISCHARGE, HOSPITAL, INSURER, SPONSOR, claimsGrantMessage, expectCode } from './fixtures';
+import { CONSORTIUM, DAY, DISCHARGE, HOSPITAL, INSURER, SPONSOR, claimsGrantMessage, expectCode } from './fixtures';
 
 /**
  * Access:accessRecord and Access:readConsentedAccess, for consent-bound receipts: a permitted
@@ -53,5 +56,26 @@ describe('chaincode: consented accesses for consent-bound receipts', () => {
     expect(ledger.lastEvent()?.payload).to.not.have.property('consentedAccess');
     expect(await ledger.query(INSURER, access, 'readConsentedAccess', denied.accessLog.txId)).to.equal('null');
     await expectCode(ledger.query(INSURER, access, 'readConsentedAccess', 'not-a-tx'), 'INVALID_ARGUMENT');
+  });
+
+  it('names a grant a guardian signed: signedBy guardian, the delegation, the guardian as signer; the receipt verifies', async () => {
+    // A fresh patient whose guardian grants (the beforeEach grant is the patient's own, for r-1).
+    const guardian = new Wallet(id('guardian key'));
+    const domain = consentDomain(ledger.channel);
+    const appointment = { hospital: HOSPITAL, patientRef, guardian: guardian.address, purposes: ['claims'], categories: [], validFrom: ledger.now, validUntil: ledger.now + 365 * DAY, nonce: id('n3') };
+    const appointed = JSON.parse(await ledger.invoke(INSURER, new GuardiansContract(), 'appointGuardian', JSON.stringify({ message: appointment, signature: await patient.signTypedData(domain, GUARDIAN_APPOINTMENT_TYPES, appointment) })));
+    const delegationId = appointed.delegation.delegationId;
+    const byGuardian = claimsGrantMessage({ patientRef, now: ledger.now, nonce: id('n4') }, { categories: [], recordIds: ['r-1'], validUntil: ledger.now + 60 * DAY });
+    await ledger.invoke(INSURER, new ConsentContract(), 'grantConsent', JSON.stringify({ message: byGuardian, signature: await guardian.signTypedData(domain, CONSENT_GRANT_TYPES, byGuardian), delegationId }));
+    // Two grants permit; the most recent (the guardian's) is the one in force.
+    const permitted = JSON.parse(await ledger.invoke(INSURER, access, 'accessRecord', HOSPITAL, 'r-1', 'claims'));
+    const stored = JSON.parse(await ledger.query(INSURER, access, 'readConsentedAccess', permitted.accessLog.txId));
+    expect(stored.grant).to.deep.equal(byGuardian);
+    expect(stored.access).to.include({ signedBy: 'guardian', delegationId, patient: guardian.address, grantId: permitted.grantId });
+    const receipt = receiptOfStored(stored);
+    expect(verifyAccessReceipt(receipt)).to.deep.equal({ valid: true, reasons: [] });
+    // Claimed as the patient's own signature, it fails.
+    const { signedBy: _s, delegationId: _d, ...asPatient } = receipt.access;
+    expect(verifyAccessReceipt({ ...receipt, access: asPatient }).reasons).to.include('The access does not hash to the logged leaf (logReceipt.leaf.docHash): a field of access was changed since the ledger recorded it.');
   });
 });

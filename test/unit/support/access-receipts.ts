@@ -6,7 +6,7 @@ import { expect } from 'chai';
 import { createHash, randomBytes } from 'node:crypto';
 import { Wallet, id } from 'ethers';
 import { AccessContract, ConsentContract, IdentityContract, RecordsContract } from '../../../chaincode/src';
-import { CONSENT_GRANT_TYPES, REGISTER_PATIENT_TYPES, consentDomain } from '../../../chaincode/src/lib/eip712';
+import { CONSENT_GRANT_TYPES, REGISTER_PATIENT_TYPES, consentDomain, type ConsentGrantMessage } from '../../../chaincode/src/lib/eip712';
 import { encodeLeaf, isAnchoringError, validateLeaf } from '../../../gateway/src/anchoring';
 import { consentedAccessLeafFields, verifyAccessReceipt, type AccessReceipt, type ConsentedAccess } from '../../../gateway/src/anchoring/access-receipt';
 import { buildReceipt } from '../../../gateway/src/anchoring/node';
@@ -38,6 +38,11 @@ export async function consentedAccessReceipt(document: Buffer, options: { ledger
   expect(accessed.decision).to.equal('PERMIT');
   const stored = JSON.parse(await ledger.query(INSURER, new AccessContract(), 'readConsentedAccess', accessed.accessLog.txId)) as { access: ConsentedAccess; grant: typeof grant };
   expect(stored.grant).to.deep.equal(grant);
+  return receiptOfStored(stored);
+}
+
+/** The receipt of a consented access as `Access:readConsentedAccess` answered it: its leaf among random others in a small log, proved against that log's checkpoint. */
+export function receiptOfStored(stored: { access: ConsentedAccess; grant: ConsentGrantMessage }): AccessReceipt {
   const leaf = validateLeaf({ ...consentedAccessLeafFields(stored.access), blockNumber: 9 });
   const others = Array.from({ length: 6 }, () => new Uint8Array(randomBytes(32)));
   const tree = MerkleTree.fromLeafHashes([...others.slice(0, 3), nobleHasher.hashLeaf(encodeLeaf(leaf)), ...others.slice(3)]);
