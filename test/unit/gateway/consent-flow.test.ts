@@ -229,13 +229,14 @@ describe('gateway flow: patient consent through hospital, insurer and sponsor ga
       expect(res.body.provenance[0]).to.include({ recordId: 'adm-1', docHash: sha('doc adm-1'), issuer: HOSPITAL, version: 1 });
       expect(res.body.accessLog).to.include({ accessor: INSURER, decision: 'PERMIT', recordId: 'adm-1', patientRef, purpose: 'claims' });
       expect(res.body.blockNumber).to.match(/^\d+$/);
-      expect(ledger.writeCount).to.equal(writes + 1);
+      // The access-log entry and the consented access (what its consent-bound receipt binds).
+      expect(ledger.writeCount).to.equal(writes + 2);
 
       // Any member's staff can ask, and asking logs nothing.
       const check = await send(sponsor, 'GET', checkQuery({ grantee: INSURER, purpose: 'claims', category: DISCHARGE }), { role: 'dpo' });
       expect(check.status).to.equal(200);
       expect(check.body).to.include({ decision: 'PERMIT', grantId: claimsGrant.grantId });
-      expect(ledger.writeCount).to.equal(writes + 1);
+      expect(ledger.writeCount).to.equal(writes + 2);
     });
 
     it("the patient revokes through the sponsor's gateway; the insurer's next access is DENY (REVOKED): 200, logged, no provenance", async () => {
@@ -311,7 +312,8 @@ describe('gateway flow: patient consent through hospital, insurer and sponsor ga
       expect(wrongPurpose.body).to.include({ decision: 'DENY', reason: 'WRONG_PURPOSE' });
       const otherGrantee = await send(insurer, 'POST', '/v1/access', { role: 'claims-officer', json: { issuer: HOSPITAL, recordId: 'lab-1', purpose: 'claims' } });
       expect(otherGrantee.body).to.include({ decision: 'DENY', reason: 'OUT_OF_SCOPE' });
-      expect(ledger.writeCount).to.equal(writes + 3);
+      // Three access-log entries, and the consented access of the one permitted.
+      expect(ledger.writeCount).to.equal(writes + 4);
     });
 
     it('a grant that runs out: PERMIT until validUntil, then DENY (EXPIRED) once the clock has passed it', async () => {
