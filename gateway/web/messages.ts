@@ -7,12 +7,14 @@
  * @module
  */
 import { GUARDIAN_MESSAGES } from './guardian-messages';
+import { BREAK_GLASS_MESSAGES } from './break-glass-messages';
 
 type Vars = Record<string, string | number>;
 type Text = string | ((v: Vars) => string);
 
 export const MESSAGES = {
   ...GUARDIAN_MESSAGES,
+  ...BREAK_GLASS_MESSAGES,
   // ── both pages ──
   'lang.switch': { en: 'Language', ko: '언어' },
   'common.error.gateway': { en: 'The gateway refused:', ko: '게이트웨이가 거부했습니다:' },

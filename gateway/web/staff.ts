@@ -6,6 +6,7 @@
  * Korean and English like the other pages (`i18n.ts`).
  */
 import { errorText, formatDate, loadOrganisations, mountLanguageSwitch, onLanguageChange, orgName, t } from './i18n';
+import { mountBreakGlassAudit } from './staff-break-glass';
 
 const KEY_STORAGE = 'medprov.staff.apiKey';
 
@@ -116,10 +117,14 @@ function renderLink(): void {
   linkExpiry.textContent = t('staff.expires', { time: formatDate(shown.expiresAt, true) });
 }
 
+// The DPO's break-glass audit report, below the registration link.
+const renderAudit = mountBreakGlassAudit();
+
 onLanguageChange(() => {
   $('org-name').textContent = orgName(gatewayMsp);
   renderLink();
   renderError();
+  renderAudit();
 });
 mountLanguageSwitch();
 $('org-name').textContent = orgName(gatewayMsp);

@@ -40,8 +40,8 @@ describe('e2e: break-glass flagged in the Patient page’s access log (headless 
     ({ hospital, insurer } = await startPatientPageGateways(ledger, dir));
     const res = await staff(hospital, ROLE_KEYS['records-officer'], '/v1/records', { recordId: 'er-2026-0001', docHash: sha('er record'), patientId: 'MRN-2002', category: 'loinc:18842-5' });
     expect(res.status, JSON.stringify(res.body)).to.equal(201);
-    // No request of this test is meant to fail: any console error is one.
-    browser = await launchBrowser({ pageErrors, expectedConsoleError: /(?!)/ });
+    // The records officer's refused audit request (403) is the browser reporting an answer the test asked for.
+    browser = await launchBrowser({ pageErrors, expectedConsoleError: /status of 403/ });
     page = browser.page;
   });
 
@@ -97,6 +97,30 @@ describe('e2e: break-glass flagged in the Patient page’s access log (headless 
     const text = (await flagged.textContent()) ?? '';
     expect(text).to.include('응급 상황으로 동의 없이 열람: 환자 의식 없음').and.include('응급 진료').and.include('진료 의료인');
     await page.screenshot({ path: path.join(ARTIFACTS, 'patient-break-glass-ko.png'), fullPage: true });
+    expect(pageErrors).to.deep.equal([]);
+  });
+
+  it("the records office's page: the DPO's break-glass audit report (this hospital's accesses), refused for a records officer's key", async () => {
+    await page.goto(`${hospital!.url}/staff`);
+    await page.getByRole('button', { name: 'English' }).click();
+    await page.locator('#bg-key').fill(ROLE_KEYS['records-officer']);
+    await page.getByRole('button', { name: 'Show the report' }).click();
+    await page.locator('#bg-error', { hasText: 'FORBIDDEN_ROLE' }).waitFor({ timeout: 30_000 });
+    expect(await page.locator('#bg-error').textContent()).to.include('Your role may not do this.');
+    await page.locator('#bg-key').fill(ROLE_KEYS.dpo);
+    await page.getByRole('button', { name: 'Show the report' }).click();
+    await page.locator('#bg-summary', { hasText: `1 break-glass accesses by ${HOSPITAL_NAME}` }).waitFor({ timeout: 30_000 });
+    expect(await page.locator('#bg-error').isHidden()).to.equal(true);
+    const row = (await page.locator('#bg-result tr.bg-entry').textContent()) ?? '';
+    expect(row).to.include(`${HOSPITAL_NAME} (clinician)`).and.include('er-2026-0001 (v1)').and.include('the patient was unconscious');
+    // Accesses to this hospital's records: the same one (its own clinician opened its own record).
+    await page.getByLabel("Accesses to this hospital's records (by any hospital)").check();
+    await page.getByRole('button', { name: 'Show the report' }).click();
+    await page.locator('#bg-summary', { hasText: `1 break-glass accesses to ${HOSPITAL_NAME}'s records` }).waitFor({ timeout: 30_000 });
+    await page.screenshot({ path: path.join(ARTIFACTS, 'staff-break-glass-audit.png'), fullPage: true });
+    await page.getByRole('button', { name: '한국어' }).click();
+    await page.locator('#bg-summary', { hasText: '응급 열람 1건' }).waitFor({ timeout: 30_000 });
+    expect((await page.locator('#bg-result tr.bg-entry').textContent()) ?? '').to.include('환자 의식 없음').and.include('진료 의료인');
     expect(pageErrors).to.deep.equal([]);
   });
 });
