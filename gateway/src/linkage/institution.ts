@@ -16,7 +16,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { ApiError } from '../errors';
 import { assertReleasable, checkKAnonymity, isPrivacyError } from '../privacy';
 import { canonicalJson } from '../../../chaincode/src/lib/canonical-json';
-import { ELEMENT_BYTES, deriveProjectKey, evaluateBlinded } from './oprf';
+import { deriveProjectKey, evaluateBlinded } from './oprf';
 import { checkTokens, tokenSetHash } from './tokens';
 import type { LinkageLedgerPort, LinkageRefusal, LinkageRequestState } from './ledger';
 import { LinkageFiles, checkRequestId } from './store';
@@ -117,10 +117,12 @@ export class LinkageInstitutionService {
   async evaluate(caller: Partner, requestId: string, blinded: readonly Uint8Array[]): Promise<Uint8Array[]> {
     checkRequestId(requestId);
     if (blinded.length === 0 || blinded.length > MAX_ENTRIES) throw new ApiError(400, 'LINKAGE_INVALID_REQUEST', `Send 1 to ${MAX_ENTRIES} blinded elements.`);
-    for (const b of blinded) if (b.length !== ELEMENT_BYTES) evaluateBlinded(new Uint8Array(32), b);
     return this.files.exclusive(requestId, async () => {
       const { request, included } = await this.hospitalOfOpenRequest(caller, requestId);
       const pending = (await this.files.read<PendingRequest>('pending', requestId)) ?? { evaluations: {}, contributions: {} };
+      const key = deriveProjectKey(this.options.oprfSeed, request.projectId);
+      // Every element checked (evaluated) first, so a malformed one is named as such.
+      const evaluated = blinded.map((b) => evaluateBlinded(key, b));
       const used = pending.evaluations[caller.mspId] ?? 0;
       if (used + blinded.length > included) {
         throw new ApiError(
@@ -129,8 +131,6 @@ export class LinkageInstitutionService {
           `The ledger lets ${caller.mspId} include ${included} patients in ${requestId}; ${used} evaluations were made already, ${blinded.length} more would exceed that.`,
         );
       }
-      const key = deriveProjectKey(this.options.oprfSeed, request.projectId);
-      const evaluated = blinded.map((b) => evaluateBlinded(key, b));
       pending.evaluations[caller.mspId] = used + blinded.length;
       await this.files.write('pending', requestId, pending);
       this.evaluationCounts.set(caller.mspId, (this.evaluationCounts.get(caller.mspId) ?? 0) + blinded.length);

@@ -40,7 +40,8 @@ function fixedBlindRng(blindHexLe: string): (n?: number) => Uint8Array {
   };
 }
 
-describe('linkage: RFC 9497 OPRF ristretto255-SHA512', () => {
+describe('linkage: RFC 9497 OPRF ristretto255-SHA512', function () {
+  this.timeout(60_000);
   it('derives the test key of Appendix A.1.1', () => {
     expect(hex(ristretto255_oprf.oprf.deriveKeyPair(SEED, KEY_INFO).secretKey)).to.equal(SK_SM);
   });

@@ -2,7 +2,8 @@ import { expect } from 'chai';
 import { validateBody } from '../../../gateway/src/http/validation';
 
 /** The linkage routes' request schemas compile under the gateway's strict validator, accept what the services send and refuse with codes. */
-describe('linkage: request schemas', () => {
+describe('linkage: request schemas', function () {
+  this.timeout(60_000);
   const token = 'a'.repeat(64);
   const element = Buffer.alloc(32, 7).toString('base64url');
   const good = {
