@@ -6,7 +6,7 @@ import { ConsentFeed } from './consent/feed';
 import { ConsentService } from './consent/service';
 import { ledgerDeadlinesFromEnv } from './fabric/client';
 import { FailoverLedger } from './fabric/failover';
-import { withCallerContext } from './fabric/identities';
+import { ledgerIdentities, withCallerContext } from './fabric/identities';
 import { LedgerProbe } from './fabric/probe';
 import { AcceptanceJournal, AcceptanceService, fromPino, Submitter, submitterOptionsFromEnv } from './acceptance';
 import { startAnchoring } from './anchoring/setup';
@@ -95,6 +95,8 @@ async function main(): Promise<void> {
     anchorIndex,
     ledgerProbe: probe,
     ledgerPeer: ledger,
+    // Who each API key's writes go as: its role's enrolled identity (Fabric CA), else the org's one identity.
+    ledgerIdentity: ledgerIdentities(config.fabric),
     anchoring: anchoring.service ? { service: anchoring.service } : { off: anchoring.off },
     consent,
     consentEvents: { feed },

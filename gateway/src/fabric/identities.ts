@@ -18,7 +18,9 @@
  * @module
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { CERTIFIED_ROLES } from '../../../chaincode/src/lib/certified-roles';
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { CA_ENROLLMENT_ATTRIBUTE, CERTIFIED_ROLES, ROLE_ATTRIBUTE } from '../../../chaincode/src/lib/certified-roles';
 import { LedgerClient, type Committed, type LedgerDeadlines, type LedgerEvent, type LedgerEventsOptions, type OrgConnection } from './client';
 
 /** An enrolled identity's certificate and key (the key file, or a keystore folder holding one). */
@@ -124,4 +126,45 @@ export class RoleRoutedPeer {
     this.base.close();
     for (const c of this.opened) c.close();
   }
+}
+
+/** The Fabric identity an API key's transactions are submitted as (GET /v1/whoami `ledgerIdentity`). */
+export interface LedgerIdentity {
+  readonly mspId: string;
+  /** The certificate's common name (`gw-records-officer`, `User1@hospital.medprov.local`). */
+  readonly name: string;
+  /** `medprov.role` in the certificate (Fabric CA identities), or null: the MSP-only rule (cryptogen). */
+  readonly certifiedRole: string | null;
+  /** Where the certificate comes from: the organisation's Fabric CA, or cryptogen. */
+  readonly source: 'fabric-ca' | 'cryptogen';
+}
+
+/** Fabric CA's attributes in a certificate (extension 1.2.3.4.5.6.7.8.1, `{"attrs":{…}}`), or {} without any. */
+export function certificateAttributes(pem: string | Buffer): Record<string, string> {
+  const der = new X509Certificate(pem).raw.toString('latin1');
+  const start = der.indexOf('{"attrs":');
+  if (start < 0) return {};
+  let depth = 0;
+  for (let i = start; i < der.length; i++) {
+    if (der[i] === '{') depth++;
+    else if (der[i] === '}' && --depth === 0) return (JSON.parse(der.slice(start, i + 1)) as { attrs: Record<string, string> }).attrs;
+  }
+  return {};
+}
+
+/** What {@link LedgerIdentity} each role's writes go as, read once from the certificates. */
+export function ledgerIdentities(connection: OrgConnection): (role: string) => LedgerIdentity {
+  const cache = new Map<string, LedgerIdentity>();
+  const describe = (certPath: string): LedgerIdentity => {
+    const pem = readFileSync(certPath);
+    const attrs = certificateAttributes(pem);
+    const name = /CN=([^\n,]+)/.exec(new X509Certificate(pem).subject)?.[1] ?? '';
+    return { mspId: connection.mspId, name, certifiedRole: attrs[ROLE_ATTRIBUTE] ?? null, source: attrs[CA_ENROLLMENT_ATTRIBUTE] !== undefined ? 'fabric-ca' : 'cryptogen' };
+  };
+  return (role) => {
+    const certPath = connection.roleIdentities?.[role]?.certPath ?? connection.certPath;
+    let found = cache.get(certPath);
+    if (!found) cache.set(certPath, (found = describe(certPath)));
+    return found;
+  };
 }

@@ -43,6 +43,7 @@ import { LedgerDisclosures } from '../research/disclosure';
 import { mountResearchRoutes } from './research-routes';
 import type { LedgerProbeStatus } from '../fabric/probe';
 import type { LedgerPeerStatus } from '../fabric/failover';
+import type { LedgerIdentity } from '../fabric/identities';
 import type { ArchiveLedger } from '../anchoring/archive-ledger';
 import { mountArchiveRoutes } from './archive-routes';
 import { mountLinkageRoutes, type LinkageParty } from './linkage-routes';
@@ -80,6 +81,8 @@ export interface GatewayOptions {
   ledgerProbe?: { status(): LedgerProbeStatus };
   /** The org's peer in use and its moves (failover): shown at /healthz as `peer`, at /metrics as medprov_ledger_peer*. */
   ledgerPeer?: { status(): LedgerPeerStatus };
+  /** The Fabric identity a role's transactions are submitted as (GET /v1/whoami `ledgerIdentity`; fabric/identities.ts). */
+  ledgerIdentity?: (role: string) => LedgerIdentity;
   /** Erasure for the DPO (POST /v1/erasures, …); without it those routes are not offered. */
   erasure?: ErasureService;
   /** Master key rotation for the admin (/v1/admin/master-key/rotation); without it not offered. */
@@ -346,7 +349,7 @@ export function createGatewayApp(options: GatewayOptions): { app: express.Expres
   };
 
   app.get('/v1/whoami', ...route('whoami', async (_req, res, user) => {
-    res.json({ user, org });
+    res.json({ user, org, ...(options.ledgerIdentity ? { ledgerIdentity: options.ledgerIdentity(user.role) } : {}) });
   }));
 
   app.post('/v1/documents/hash', ...route('hashDocument', async (req, res, user) => {

@@ -632,7 +632,14 @@ export function openApiDocument(
       '/metrics': { get: { security: [], summary: 'Prometheus metrics', responses: { '200': { description: 'Metrics in text format' } } } },
       '/v1/openapi.json': { get: { security: [], summary: 'This document', responses: { '200': { description: 'OpenAPI 3.1' } } } },
       '/docs': { get: { security: [], summary: 'This document rendered as an API reference page (Redoc, served by the gateway itself)', responses: { '200': { description: 'HTML' } } } },
-      '/v1/whoami': { get: { summary: 'The caller and the organisation', responses: { '200': { description: 'Caller' }, ...errorResponses } } },
+      '/v1/whoami': {
+        get: {
+          summary: 'The caller and the organisation',
+          description:
+            "The API user (id, role), the organisation, and `ledgerIdentity`: the Fabric identity this key's transactions are submitted as — with Fabric CA identities the organisation's enrolled user of the key's role (`source: fabric-ca`, `certifiedRole` its certificate's `medprov.role`, which the chaincode checks where a role matters), with cryptogen the organisation's one gateway identity (`certifiedRole: null`).",
+          responses: { '200': { description: 'Caller' }, ...errorResponses },
+        },
+      },
       '/v1/documents/hash': {
         post: { summary: 'Hash a document (upload) without anchoring it', requestBody: upload, responses: { '200': { description: 'Digest' }, ...errorResponses } },
       },

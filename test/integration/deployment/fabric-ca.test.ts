@@ -30,6 +30,8 @@ import { Network } from '../../../network/src/network';
 import { listening } from '../../../network/src/processes';
 import { consoleProgress, silentProgress } from '../../../network/src/progress';
 import { down, installFabric, portsTakenByOthers, ROOT, status, up } from '../../../network/src/system';
+import { certificateAttributes } from '../../../gateway/src/fabric/identities';
+import { runCli } from '../../unit/support/cli-process';
 import { call, uploadForm } from '../network/flows';
 import { refusalOf, transactionCreator } from '../network/support/peer-cli';
 
@@ -44,18 +46,7 @@ function filesUnder(dir: string): string[] {
   });
 }
 
-/** The attributes Fabric CA wrote into a certificate (extension 1.2.3.4.5.6.7.8.1, JSON `{"attrs":{…}}`). */
-function attributesOf(pem: string): Record<string, string> {
-  const der = new X509Certificate(pem).raw.toString('latin1');
-  const start = der.indexOf('{"attrs":');
-  if (start < 0) return {};
-  let depth = 0;
-  for (let i = start; i < der.length; i++) {
-    if (der[i] === '{') depth++;
-    else if (der[i] === '}' && --depth === 0) return (JSON.parse(der.slice(start, i + 1)) as { attrs: Record<string, string> }).attrs;
-  }
-  throw new Error('unterminated attribute extension');
-}
+const attributesOf = (pem: string): Record<string, string> => certificateAttributes(pem);
 
 const cn = (pem: string): string | undefined => /CN=([^\n,]+)/.exec(new X509Certificate(pem).subject)?.[1];
 
@@ -233,6 +224,22 @@ describe('Fabric CA per organisation: own identities, role attributes checked by
       expect(creator.mspId).to.equal(hospital().mspId);
       expect(cn(creator.certificate)).to.equal(roleUserName(role));
       expect(attributesOf(creator.certificate)['medprov.role']).to.equal(role);
+    }
+  });
+
+  it('says which identity an API key submits as: GET /v1/whoami and `medprov status`', async function () {
+    this.timeout(120_000);
+    const gw = { url: keys.orgs.Hospital.url, key: keys.orgs.Hospital.keys.clinician };
+    const whoami = await call(gw, 'GET', '/v1/whoami');
+    expect(whoami.status).to.equal(200);
+    expect(whoami.body.ledgerIdentity).to.deep.equal({ mspId: hospital().mspId, name: roleUserName('clinician'), certifiedRole: 'clinician', source: 'fabric-ca' });
+    const home = mkdtempSync(path.join(os.tmpdir(), 'medprov-fabric-ca-cli-'));
+    try {
+      const run = await runCli(['status'], { home, env: { MEDPROV_GATEWAY_URL: gw.url, MEDPROV_API_KEY: gw.key } });
+      expect(run.code, run.stderr).to.equal(0);
+      expect(run.stdout).to.match(/ledger identity\s+gw-clinician \(fabric-ca, certified role clinician\)/);
+    } finally {
+      rmSync(home, { recursive: true, force: true });
     }
   });
 });
