@@ -10,7 +10,9 @@ export const BREAK_GLASS_MESSAGES = {
     en: "Every emergency access without consent that this hospital's clinicians made, or that any hospital made to this hospital's records, as the ledger holds it. For the data protection officer and the administrator.",
     ko: '이 병원 의료인이 동의 없이 한 응급 열람, 또는 다른 병원이 이 병원 기록에 한 응급 열람을 원장에 기록된 그대로 보여 줍니다. 개인정보 보호책임자와 관리자용입니다.',
   },
-  'staff.bg.key.hint': { en: 'Your data protection officer or administrator key. Kept in this browser tab only.', ko: '개인정보 보호책임자 또는 관리자 키. 이 브라우저 탭에만 보관됩니다.' },
+  // Not "API key": the registration form above has that label.
+  'staff.bg.key.label': { en: 'Key of the data protection officer or administrator', ko: '개인정보 보호책임자 또는 관리자 키' },
+  'staff.bg.key.hint': { en: 'Your API key. Kept in this browser tab only.', ko: '본인의 API 키입니다. 이 브라우저 탭에만 보관됩니다.' },
   'staff.bg.from': { en: 'From (UTC day)', ko: '시작일(UTC)' },
   'staff.bg.to': { en: 'To (UTC day)', ko: '종료일(UTC)' },
   'staff.bg.of': { en: "Accesses to this hospital's records (by any hospital)", ko: '이 병원 기록에 대한 열람(모든 병원)' },

@@ -3,7 +3,8 @@
  * DPO's or admin's key): the period's emergency accesses by this hospital, or to its records, as a
  * table. Korean and English like the rest of the page.
  */
-import { errorText, formatDate, orgName, reasonText, t, type MessageKey } from './i18n';
+import { formatDate, orgName, reasonText, t, type MessageKey } from './i18n';
+import { showFailure, type PageFailure } from './error-box';
 import { MESSAGES } from './messages';
 
 /** A gateway role (clinician, …) in the reader's words; an unknown one as it came. */
@@ -47,7 +48,7 @@ export function mountBreakGlassAudit(): () => void {
   const errorBox = $<HTMLDivElement>('bg-error');
   const result = $<HTMLElement>('bg-result');
   let shown: Audit | undefined;
-  let failure: { code: string; message: string } | { key: MessageKey; status?: number } | undefined;
+  let failure: PageFailure | undefined;
 
   keyInput.value = sessionStorage.getItem(KEY_STORAGE) ?? '';
   keyInput.addEventListener('input', () => {
@@ -68,7 +69,7 @@ export function mountBreakGlassAudit(): () => void {
     if (button.disabled) return;
     const key = keyInput.value.trim();
     if (!key) {
-      failure = { key: 'staff.key.needed' };
+      failure = { text: () => t('staff.key.needed') };
       render();
       keyInput.focus();
       return;
@@ -80,12 +81,13 @@ export function mountBreakGlassAudit(): () => void {
       try {
         res = await fetch(`/v1/audit/break-glass?${query}`, { headers: { authorization: `Bearer ${key}`, accept: 'application/json' }, credentials: 'omit', cache: 'no-store' });
       } catch {
-        failure = { key: 'common.error.unreachable' };
+        failure = { text: () => t('common.error.unreachable') };
         return render();
       }
       const body = (await res.json().catch(() => undefined)) as (Audit & { error?: { code?: string; message?: string } }) | undefined;
       if (!res.ok || !body?.entries) {
-        failure = body?.error?.code ? { code: body.error.code, message: body.error.message ?? '' } : { key: 'common.error.status', status: res.status };
+        const status = res.status;
+        failure = body?.error?.code ? { code: body.error.code, message: body.error.message ?? '' } : { text: () => t('common.error.status', { status }) };
         shown = undefined;
         return render();
       }
@@ -99,27 +101,8 @@ export function mountBreakGlassAudit(): () => void {
   }
 
   function render(): void {
-    if (failure) {
-      const p = document.createElement('p');
-      const strong = document.createElement('strong');
-      if ('code' in failure) {
-        strong.textContent = `${t('common.error.gateway')} `;
-        const code = document.createElement('code');
-        code.textContent = failure.code;
-        const detail = document.createElement('p');
-        detail.className = 'detail';
-        detail.textContent = t('common.error.detail', { code: failure.code, message: failure.message });
-        p.append(strong, errorText(failure.code), ' (', code, ')');
-        errorBox.replaceChildren(p, detail);
-      } else {
-        strong.textContent = `${t('common.error.check')} `;
-        p.append(strong, t(failure.key, failure.status !== undefined ? { status: failure.status } : {}));
-        errorBox.replaceChildren(p);
-      }
-      errorBox.hidden = false;
-    } else {
-      errorBox.hidden = true;
-    }
+    if (failure) showFailure(errorBox, failure);
+    else errorBox.hidden = true;
     if (!shown) {
       result.hidden = true;
       return;

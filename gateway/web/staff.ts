@@ -5,7 +5,8 @@
  * QR code is the gateway's SVG, drawn as an image (data: URL), never as markup in the page.
  * Korean and English like the other pages (`i18n.ts`).
  */
-import { errorText, formatDate, loadOrganisations, mountLanguageSwitch, onLanguageChange, orgName, t } from './i18n';
+import { formatDate, loadOrganisations, mountLanguageSwitch, onLanguageChange, orgName, t } from './i18n';
+import { showFailure, type PageFailure } from './error-box';
 import { mountBreakGlassAudit } from './staff-break-glass';
 
 const KEY_STORAGE = 'medprov.staff.apiKey';
@@ -30,7 +31,7 @@ const linkExpiry = $<HTMLParagraphElement>('link-expiry');
 /** The link on show, redrawn when the language changes. */
 let shown: { url: string; expiresAt: string } | undefined;
 /** The error on show: a gateway's code and words, or one of the page's sentences. */
-let failure: { code: string; message: string } | { text: () => string } | undefined;
+let failure: PageFailure | undefined;
 
 keyInput.value = sessionStorage.getItem(KEY_STORAGE) ?? '';
 keyInput.addEventListener('input', () => {
@@ -89,24 +90,7 @@ function fail(next: NonNullable<typeof failure>, focus?: HTMLElement): void {
 }
 
 function renderError(): void {
-  if (!failure) return;
-  const p = document.createElement('p');
-  const strong = document.createElement('strong');
-  strong.textContent = `${t('common.error.gateway')} `;
-  if ('code' in failure) {
-    const code = document.createElement('code');
-    code.textContent = failure.code;
-    const detail = document.createElement('p');
-    detail.className = 'detail';
-    detail.textContent = t('common.error.detail', { code: failure.code, message: failure.message });
-    p.append(strong, errorText(failure.code), ' (', code, ')');
-    errorBox.replaceChildren(p, detail);
-  } else {
-    strong.textContent = `${t('common.error.check')} `;
-    p.append(strong, failure.text());
-    errorBox.replaceChildren(p);
-  }
-  errorBox.hidden = false;
+  if (failure) showFailure(errorBox, failure);
 }
 
 function renderLink(): void {
