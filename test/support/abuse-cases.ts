@@ -111,6 +111,7 @@ const TEMPLATES: Record<string, () => Record<string, unknown>> = {
   }),
   revoke: () => ({ message: { hospital: HOSPITAL, patientRef: hex64('ref'), grantId: bytes32('grant'), nonce: bytes32('r') }, signature: SIG }),
   access: () => ({ issuer: HOSPITAL, recordId: 'rec-1', purpose: 'claims' }),
+  breakGlass: () => ({ issuer: HOSPITAL, recordId: 'rec-1', reason: 'unconscious-patient' }),
   release: () => ({
     grantee: SPONSOR,
     purpose: 'research:trial-1',
@@ -169,6 +170,9 @@ export const ROUTES: Route[] = [
   { method: 'POST', path: '/v1/archives', auth: 'key', body: 'archive' },
   { method: 'GET', path: '/v1/archives/{issuer}/{archiveId}', auth: 'key' },
   { method: 'GET', path: '/v1/access-receipts/{txId}', auth: 'key' },
+  { method: 'POST', path: '/v1/break-glass', auth: 'key', body: 'breakGlass' },
+  // Every query parameter is optional, so a query with one left out is no defect: tried without one.
+  { method: 'GET', path: '/v1/audit/break-glass', auth: 'key' },
 ];
 export const OPEN_PATHS = ['/healthz', '/metrics', '/v1/openapi.json', '/docs', '/v1/organisations'];
 
