@@ -122,6 +122,13 @@ export function prepareLinkage(network: Network): void {
   // Written last: its presence means every partner's file is there.
   for (const other of network.definition.organisations.filter((o) => o.type === 'linkage' && o !== institution)) rmSync(linkageFile(network, other), { force: true });
   writePrivate(linkageFile(network, institution), `${JSON.stringify({ oprfSeed: randomBytes(32).toString('hex'), partners: stored }, null, 2)}\n`);
+  // An institution whose users exist already (its settings were removed): its partner users are the new ones.
+  const usersFile = path.join(network.gatewayDir(institution), 'users.json');
+  if (existsSync(usersFile)) {
+    const users = (JSON.parse(readFileSync(usersFile, 'utf8')) as { id: string; role: string; apiKeySha256: string }[]).filter((u) => u.role !== 'linkage-partner');
+    users.push(...stored.map((p) => ({ id: p.userId, role: 'linkage-partner', apiKeySha256: p.apiKeySha256 })));
+    writeFileSync(usersFile, `${JSON.stringify(users, null, 2)}\n`, { mode: 0o600 });
+  }
 }
 
 /** A gateway's linkage settings as `up` generated them (tests read a partner's API key at the institution here), or undefined. */

@@ -104,6 +104,18 @@ describe('network: a linkage institution and the linkage settings up generates',
     expect(() => load('Hospital', { MEDPROV_LINKAGE_CONFIG: path.join(stateDir, 'missing.json') })).to.throw(/cannot read the linkage settings/);
   });
 
+  it('settings removed from a prepared network are generated afresh, and the institution knows the new partner keys only', () => {
+    prepareAll();
+    const li = network.organisation('Linkage');
+    const old = settings('Hospital')!.institution!.apiKey;
+    rmSync(path.join(network.gatewayDir(li), LINKAGE_SETTINGS_FILE));
+    prepareAll();
+    const auth = new ApiKeyAuthenticator(loadUsers(path.join(network.gatewayDir(li), 'users.json')));
+    expect(() => auth.authenticate(`Bearer ${old}`)).to.throw(/not known/);
+    expect(auth.authenticate(`Bearer ${settings('Hospital')!.institution!.apiKey}`)).to.deep.equal({ id: 'partner-hospital', role: 'linkage-partner' });
+    expect(auth.authenticate(`Bearer ${readApiKeys(network)!.orgs.Linkage.keys.admin}`).role).to.equal('admin');
+  });
+
   it('a consortium without a linkage institution gets no linkage settings', () => {
     const plain = networkFromEnv({ MEDPROV_STATE_DIR: stateDir, MEDPROV_BASE_PORT: '27000' }, ROOT);
     for (const org of plain.definition.organisations) prepareGateway(plain, org);
