@@ -35,11 +35,9 @@ import {
   utcDaysBetween,
 } from '../lib/break-glass';
 import { txTimeIso } from '../lib/tx-time';
+import { ROLE_ATTRIBUTE } from '../lib/certified-roles';
 import { parseJsonArgument, requireMspId, requireObject, requireOneOf, requireOpaqueId } from '../lib/validate';
 import { readLatestAnchor, readRecordVersions } from './records';
-
-/** X.509 attribute (Fabric CA) naming the caller's role: the same one access.ts logs. */
-const ROLE_ATTRIBUTE = 'medprov.role';
 
 /** The break-glass access: the entry it wrote, and the record's provenance (every version, oldest first). */
 export async function breakGlassAccess(ctx: Context, requestJson: string): Promise<string> {
