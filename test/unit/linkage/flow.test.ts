@@ -45,7 +45,7 @@ function world(): World {
   const institution = new LinkageInstitutionService({ mspId: LI, oprfSeed, ledger: ledger.as(LI), dir: path.join(dir, 'li'), ledgerWaitMs: 0 });
   const sentTokens = new Map<string, string[]>();
   const port = (partner: Partner): InstitutionPort => ({
-    evaluate: (requestId, blinded) => institution.evaluate(partner, requestId, blinded),
+    evaluate: async (requestId, blinded) => institution.evaluate(partner, requestId, blinded),
     contribute: async (requestId, entries) => {
       sentTokens.set(requestId, [...(sentTokens.get(requestId) ?? []), ...entries.map((e) => e.token)]);
       return institution.contribute(partner, requestId, JSON.parse(JSON.stringify(entries)));

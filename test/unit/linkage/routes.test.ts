@@ -54,7 +54,7 @@ describe('linkage: the routes (error envelope, partners, roles)', function () {
       { id: 'unlisted', role: 'linkage-partner', key: KEYS.stranger },
       { id: 'officer', role: 'linkage-officer', key: KEYS.officer },
     ]);
-    const port = { evaluate: (id: string, b: readonly Uint8Array[]) => institution.evaluate({ mspId: SP, type: 'sponsor' } as Partner, id, b), contribute: async () => ({ received: 0, waitingFor: [] }), release: (id: string) => institution.release({ mspId: SP, type: 'sponsor' }, id) };
+    const port = { evaluate: async (id: string, b: readonly Uint8Array[]) => institution.evaluate({ mspId: SP, type: 'sponsor' } as Partner, id, b), contribute: async () => ({ received: 0, waitingFor: [] }), release: (id: string) => institution.release({ mspId: SP, type: 'sponsor' }, id) };
     urls.sponsor = await serve({ mspId: SP, type: 'sponsor' }, { type: 'sponsor', ledger: ledger.as(SP), service: new SponsorLinkageService({ mspId: SP, ledger: ledger.as(SP), institution: { mspId: LI, port }, dir: path.join(dir, 'sp') }) }, [{ id: 'ro', role: 'research-officer', key: KEYS.research }]);
   });
   after(async () => {
