@@ -287,6 +287,20 @@ describe('real network: research linkage on the ledger (requests, consented cont
     expect(refusedRelease).to.deep.include({ status: 'refused', refusal: { code: 'K_ANONYMITY_NOT_MET', k: 2, smallestClass: 0 } });
   });
 
+  it('two hospitals contributing at the same moment both commit (each writes only keys of its own)', async () => {
+    const id = `lr3-${run}`;
+    await submit('Sponsor', 'Linkage:requestLinkage', request(id, { projectId: OTHER_PROJECT }));
+    await awaitingAt('Hospital', id, [H1, H2]);
+    await awaitingAt('Hospital2', id, [H1, H2]);
+    const [h1, h2] = await Promise.all([
+      submit<ContributionOutcome>('Hospital', 'Linkage:contribute', contribution(id, [D, B])),
+      submit<ContributionOutcome>('Hospital2', 'Linkage:contribute', contribution(id, [E2])),
+    ]);
+    // D consented to this other project; nobody else did.
+    expect([h1.included, h2.included]).to.deep.equal([[D.patientRef], []]);
+    await awaitingAt('Linkage', id, []);
+  });
+
   it('the ledger’s linkage records carry counts and hashes only: no candidate’s patientRef (canary)', async () => {
     const views = await settled(
       () => evaluate<LinkageView[]>('Sponsor', 'Linkage:listLinkages', PROJECT),
@@ -298,6 +312,8 @@ describe('real network: research linkage on the ledger (requests, consented cont
     );
     const listed = JSON.stringify(views);
     for (const ref of [A, B, C, D, A2, E2].map((p) => p.patientRef).concat(U)) expect(listed).not.to.include(ref);
-    expect(await evaluate<LinkageView[]>('Linkage', 'Linkage:listLinkages', OTHER_PROJECT)).to.deep.equal([]);
+    const other = await evaluate<LinkageView[]>('Linkage', 'Linkage:listLinkages', OTHER_PROJECT);
+    expect(other.map((v) => [v.request.requestId, v.status, v.contributions.map((c) => c.included)])).to.deep.equal([[`lr3-${run}`, 'open', [1, 0]]]);
+    expect(JSON.stringify(other)).not.to.include(D.patientRef);
   });
 });
