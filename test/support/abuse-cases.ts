@@ -121,6 +121,15 @@ const TEMPLATES: Record<string, () => Record<string, unknown>> = {
   linkToken: () => ({ token: 'A'.repeat(32) }),
   linkComplete: () => ({ token: 'A'.repeat(32), registration: TEMPLATES.register() }),
   check: () => ({ hospital: HOSPITAL, patientRef: hex64('ref'), purpose: 'claims' }),
+  appointment: () => ({
+    message: { hospital: HOSPITAL, patientRef: hex64('ref'), guardian: ADDR, purposes: ['claims'], categories: ['loinc:18842-5'], validFrom: 1_767_225_600, validUntil: 1_769_817_600, nonce: bytes32('a') },
+    signature: SIG,
+  }),
+  guardianRevoke: () => ({ message: { hospital: HOSPITAL, patientRef: hex64('ref'), delegationId: bytes32('delegation'), nonce: bytes32('gr') }, signature: SIG }),
+  legalGuardian: () => ({ patientId: 'MRN-abuse-minor', guardian: ADDR, basis: 'minor', purposes: [], categories: [], validUntil: 1_769_817_600 }),
+  legalGuardianRevoke: () => ({ patientId: 'MRN-abuse-minor', delegationId: bytes32('delegation') }),
+  guardianGrant: () => ({ ...TEMPLATES.grant(), delegationId: bytes32('delegation') }),
+  guardianConsentRevoke: () => ({ ...TEMPLATES.revoke(), delegationId: bytes32('delegation') }),
 };
 
 export interface Route {
@@ -157,6 +166,16 @@ export const ROUTES: Route[] = [
   { method: 'GET', path: '/v1/patients/me/grants', auth: 'patient-header' },
   { method: 'GET', path: '/v1/patients/me/access-log', auth: 'patient-header' },
   { method: 'GET', path: '/v1/patients/me/consents', auth: 'patient-header' },
+  { method: 'POST', path: '/v1/delegations', auth: 'patient-body', body: 'appointment' },
+  { method: 'POST', path: '/v1/delegations/revocations', auth: 'patient-body', body: 'guardianRevoke' },
+  { method: 'POST', path: '/v1/delegations/legal-basis', auth: 'key', body: 'legalGuardian' },
+  { method: 'POST', path: '/v1/delegations/legal-basis/revocations', auth: 'key', body: 'legalGuardianRevoke' },
+  { method: 'POST', path: '/v1/guardians/consents', auth: 'patient-body', body: 'guardianGrant' },
+  { method: 'POST', path: '/v1/guardians/consents/revocations', auth: 'patient-body', body: 'guardianConsentRevoke' },
+  { method: 'GET', path: '/v1/guardians/me/delegations', auth: 'patient-header' },
+  { method: 'GET', path: '/v1/patients/me/delegations', auth: 'patient-header' },
+  { method: 'GET', path: '/v1/patients/me/registration', auth: 'patient-header' },
+  { method: 'GET', path: '/v1/patients/me/records', auth: 'patient-header' },
   { method: 'GET', path: '/v1/consents/{hospital}/{patientRef}/{grantId}', auth: 'key' },
   { method: 'GET', path: '/v1/consents/events', auth: 'key' },
   { method: 'GET', path: '/v1/receipts/{docHash}', auth: 'key' },
