@@ -24,9 +24,9 @@ is mandatory and one of: ${BREAK_GLASS_REASONS.join(', ')}.
 The ledger writes the access to the patient's access log as "break-glass" with the reason
 (purpose ETREAT, HL7 emergency treatment), and to your hospital's and the issuing hospital's
 break-glass audit (see 'medprov audit break-glass'). Each hospital may break the glass at most
-the consortium's rate per UTC day (${DEFAULT_BREAK_GLASS_PER_ORG_PER_DAY} unless the consortium
-set another): beyond it the request is refused (exit 4, BREAK_GLASS_RATE_EXCEEDED) and nothing
-is opened or logged. Prints the record's provenance (every version).`,
+the consortium's rate per UTC day (${DEFAULT_BREAK_GLASS_PER_ORG_PER_DAY} unless the consortium set another): beyond it
+the request is refused (exit 4, BREAK_GLASS_RATE_EXCEEDED) and nothing is opened or logged.
+Prints the record's provenance (every version).`,
   examples: [
     'medprov break-glass HospitalMSP adm-2026-0001 --reason unconscious-patient',
     'medprov break-glass Hospital2MSP er-7781 --reason life-threatening --json',
