@@ -95,15 +95,9 @@ const MAX_ENTRIES = 100_000;
 
 export class LinkageInstitutionService {
   private readonly files: LinkageFiles;
-  private readonly evaluationCounts = new Map<string, number>();
 
   constructor(private readonly options: InstitutionOptions) {
     this.files = new LinkageFiles(options.dir);
-  }
-
-  /** Blinded elements evaluated since start, by hospital (for the officer and /metrics). */
-  evaluationsByHospital(): Record<string, number> {
-    return Object.fromEntries(this.evaluationCounts);
   }
 
   /**
@@ -133,7 +127,6 @@ export class LinkageInstitutionService {
       }
       pending.evaluations[caller.mspId] = used + blinded.length;
       await this.files.write('pending', requestId, pending);
-      this.evaluationCounts.set(caller.mspId, (this.evaluationCounts.get(caller.mspId) ?? 0) + blinded.length);
       return evaluated;
     });
   }
