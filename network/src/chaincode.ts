@@ -114,8 +114,7 @@ export async function packageChaincodeService(network: Network, spec: ChaincodeS
 }
 
 /** The chaincode's definition as committed on the channel, or undefined before the first commit. */
-export async function committedDefinition(network: Network): Promise<CommittedDefinition | undefined> {
-  const org = network.definition.organisations[0];
+export async function committedDefinition(network: Network, org: PeerOrganisation = network.definition.organisations[0]): Promise<CommittedDefinition | undefined> {
   try {
     const out = await peerAsAdmin(network, org, ['lifecycle', 'chaincode', 'querycommitted', '-C', network.channel, '-n', network.chaincodeName, '--output', 'json']);
     const def = JSON.parse(out) as { sequence: number; version: string };
@@ -190,6 +189,29 @@ async function approveAndCommit(network: Network, def: CommittedDefinition, pack
     { what: 'commit the chaincode definition', progress },
   );
   return def;
+}
+
+/**
+ * One organisation approves the definition in force (same sequence, version and policy) with its
+ * own package, unless it already has: how a member that joins later, or whose peers lost their
+ * disks (and with them the org's own record of its approval), gets its peers to run the chaincode.
+ * Fabric allows approving the committed sequence again with another package id.
+ */
+export async function approveCommittedForOrg(network: Network, org: PeerOrganisation, def: CommittedDefinition, packageId: string, progress: Progress): Promise<void> {
+  const defArgs = ['-C', network.channel, '-n', network.chaincodeName, '--version', def.version, '--sequence', String(def.sequence)];
+  await retry(
+    async () => {
+      const approved = await peerAsAdmin(network, org, ['lifecycle', 'chaincode', 'queryapproved', '-C', network.channel, '-n', network.chaincodeName, '--sequence', String(def.sequence), '--output', 'json']).catch(() => undefined);
+      if (approved !== undefined && approvedPackageId(approved) === packageId) return;
+      progress.step(`${org.name} approves ${network.chaincodeName} ${def.version} (sequence ${def.sequence}, in force) with package ${packageId}`);
+      await peerAsAdmin(network, org, ['lifecycle', 'chaincode', 'approveformyorg', ...defArgs, '--package-id', packageId, ...ordererFlags(network)], undefined, 60_000).catch((err: Error) => {
+        // Not a "not yet": the org's own approval record is gone from its peers; no retry helps.
+        if (/private data matching public hash version is not available/.test(err.message)) return Promise.reject(Object.assign(err, { final: true }));
+        throw err;
+      });
+    },
+    { what: `${org.name}: approve the definition in force`, progress, withinMs: 180_000, final: (err) => (err as { final?: boolean }).final === true },
+  );
 }
 
 /** Where a `peer chaincode query` or `invoke` goes, beyond the org whose admin sends it. */

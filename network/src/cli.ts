@@ -8,16 +8,22 @@
  *   npm run clean      down, then delete the state folder (crypto, ledgers, keys, logs)
  *   npm run -s peer-env -- ORG   shell exports for Fabric's own `peer` CLI as ORG's admin
  *   tsx network/src/cli.ts rejoin PEER [--snapshot] [--wipe]   a peer whose disk was lost joins again (rejoin.ts)
+ *   tsx network/src/cli.ts bundle ORG DIR        one member's deployment bundle (bundle.ts): its identities, the others' public MSPs, start.sh
+ *   tsx network/src/cli.ts member-up|member-down ORG   one member's processes only (what a bundle's start.sh / stop.sh run)
+ *   tsx network/src/cli.ts add-org ORG.json      a new member joins the running consortium (add-org.ts); the consortium file gets its entry
  *
  * MEDPROV_BASE_PORT moves every port; MEDPROV_STATE_DIR moves every file (default state/).
  *
  * @module
  */
+import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { adminEnv } from './fabric-cli';
 import { consoleProgress, silentProgress } from './progress';
-import { clean, down, loadNetwork, status, summary, up } from './system';
+import { clean, down, loadNetwork, ROOT, status, summary, up } from './system';
 import { rejoinPeer, wipePeer } from './rejoin';
+import { downMember, memberOf, upMember, writeBundle } from './bundle';
+import { addOrganisation } from './add-org';
 
 async function main(command: string | undefined): Promise<number> {
   const progress = consoleProgress();
@@ -99,8 +105,44 @@ async function main(command: string | undefined): Promise<number> {
       process.stdout.write(`${JSON.stringify(report)}\n`);
       return 0;
     }
+    case 'bundle': {
+      const [name, dir] = process.argv.slice(3);
+      if (!name || !dir) {
+        process.stderr.write('usage: tsx network/src/cli.ts bundle ORG DIR   (ORG: an organisation, or orderer)\n');
+        return 2;
+      }
+      const network = loadNetwork(silentProgress);
+      const report = await writeBundle(network, memberOf(network, name), dir);
+      process.stdout.write(`${report.member}'s bundle: ${report.dir} (start.sh, stop.sh, README.txt)\nOthers must reach:\n${report.listens.map((l) => `  ${l.address}  ${l.what}`).join('\n')}\n`);
+      return 0;
+    }
+    case 'add-org': {
+      const file = process.argv[3];
+      if (!file) {
+        process.stderr.write('usage: tsx network/src/cli.ts add-org ORG.json   (one organisation entry, as in the consortium file)\n');
+        return 2;
+      }
+      const network = loadNetwork(progress);
+      const entry = JSON.parse(readFileSync(file, 'utf8')) as unknown;
+      const report = await addOrganisation(network, entry, progress);
+      // The operator's consortium file now lists the new member (the next `up` starts it too).
+      const consortiumFile = path.resolve(ROOT, process.env.MEDPROV_CONSORTIUM ?? path.join('network', 'consortium.json'));
+      const raw = JSON.parse(readFileSync(consortiumFile, 'utf8')) as { organisations: unknown[] };
+      raw.organisations.push(entry);
+      writeFileSync(consortiumFile, `${JSON.stringify(raw, null, 2)}\n`);
+      process.stdout.write(`${report.org} joined: channel update signed by ${report.signedBy.join(', ')}; consortium change approved by ${report.consortiumApprovedBy.join(', ')}; ${consortiumFile} updated\n`);
+      return 0;
+    }
+    case 'member-up':
+    case 'member-down': {
+      const network = loadNetwork(progress);
+      const member = memberOf(network, process.argv[3] ?? '');
+      if (command === 'member-up') await upMember(network, member, progress);
+      else await downMember(network, member, progress);
+      return 0;
+    }
     default:
-      process.stderr.write('usage: tsx network/src/cli.ts start|up|down|status|clean|peer-env ORG|rejoin PEER [--snapshot] [--wipe]\n');
+      process.stderr.write('usage: tsx network/src/cli.ts start|up|down|status|clean|peer-env ORG|rejoin PEER [--snapshot] [--wipe]|bundle ORG DIR|member-up ORG|member-down ORG|add-org ORG.json\n');
       return 2;
   }
 }

@@ -100,6 +100,8 @@ export interface RetryOptions {
   /** Give up after this long (default 90 s). */
   readonly withinMs?: number;
   readonly firstDelayMs?: number;
+  /** An error no retry can help: thrown at once. */
+  readonly final?: (err: unknown) => boolean;
 }
 
 /**
@@ -116,7 +118,7 @@ export async function retry<T>(attempt: () => Promise<T>, options: RetryOptions)
     try {
       return await attempt();
     } catch (err) {
-      if (Date.now() + delay > deadline) throw err;
+      if (Date.now() + delay > deadline || options.final?.(err)) throw err;
       // A few seconds of "not yet" is normal after a start; say so only when it lasts.
       if (Date.now() - start > 10_000 * (warned + 1)) {
         warned++;

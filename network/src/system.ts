@@ -56,7 +56,7 @@ export function chaincodeServers(network: Network): { name: string; address: str
 }
 
 /** Runs a chaincode server (supervised) for this package; restarts it when the package changed. */
-async function startChaincodeServer(network: Network, pkg: ChaincodePackage, progress: Progress, name = 'chaincode', address = network.chaincodeServerAddress): Promise<void> {
+export async function startChaincodeServer(network: Network, pkg: ChaincodePackage, progress: Progress, name = 'chaincode', address = network.chaincodeServerAddress): Promise<void> {
   const files = { pidFile: network.pidFile(name), logFile: network.logFile(name) };
   const served = path.join(network.chaincodeDir, name === 'chaincode' ? 'served-package-id' : `served-package-id-${name}`);
   if (runningPid(files.pidFile) !== undefined) {
