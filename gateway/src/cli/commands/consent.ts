@@ -22,6 +22,16 @@ export function listOption(args: Parsed, name: string): string[] {
   return values.flatMap((v) => v.split(',')).map((v) => v.trim()).filter((v) => v.length > 0);
 }
 
+/** The flags of a grant's choice ({@link grantChoice}): `consent grant` and `guardian grant`. */
+export const GRANT_CHOICE_OPTIONS = {
+  to: { type: 'string', value: 'MSP', description: 'the organisation given access (its MSP ID)' },
+  purpose: { type: 'string', value: 'purpose', description: 'treatment, claims or research:<trialId>' },
+  category: { type: 'string', multiple: true, value: 'code', description: 'a document type the grant covers (repeatable, or comma-separated)' },
+  record: { type: 'string', multiple: true, value: 'id', description: "a record id of your hospital the grant covers (repeatable, or comma-separated)" },
+  days: { type: 'string', value: 'n', description: 'how many days the grant lasts, 1-3650' },
+  until: { type: 'string', value: 'date', description: 'when the grant ends instead: 2026-12-31 or 2026-12-31T18:00:00Z' },
+} as const;
+
 /** The patient's choice for a grant from the flags, checked by the chaincode's own rules; usage errors before any key or gateway. */
 export function grantChoice(args: Parsed, nowSeconds: number): GrantChoice {
   const grantee = validated(() => requireMspId('--to', str(args, 'to')));
@@ -82,15 +92,7 @@ comes from MEDPROV_KEY_PASSWORD or is asked on the terminal. Prints the grant id
     'medprov consent grant --to InsurerMSP --purpose claims --category loinc:18842-5 --days 30 --key ~/medprov/hospital.key.json',
     'medprov consent grant --to SponsorMSP --purpose research:TRIAL-042 --record adm-2026-0001,lab-2026-0001 --until 2027-06-30 --json',
   ],
-  options: {
-    to: { type: 'string', value: 'MSP', description: 'the organisation given access (its MSP ID)' },
-    purpose: { type: 'string', value: 'purpose', description: 'treatment, claims or research:<trialId>' },
-    category: { type: 'string', multiple: true, value: 'code', description: 'a document type the grant covers (repeatable, or comma-separated)' },
-    record: { type: 'string', multiple: true, value: 'id', description: "a record id of your hospital the grant covers (repeatable, or comma-separated)" },
-    days: { type: 'string', value: 'n', description: 'how many days the grant lasts, 1-3650' },
-    until: { type: 'string', value: 'date', description: 'when the grant ends instead: 2026-12-31 or 2026-12-31T18:00:00Z' },
-    ...PATIENT_OPTIONS,
-  },
+  options: { ...GRANT_CHOICE_OPTIONS, ...PATIENT_OPTIONS },
   usesGateway: 'as-patient',
   positionals: { min: 0, max: 0 },
   async run(ctx) {

@@ -36,7 +36,7 @@ import { GatewayClient } from '../client';
 import { CliError, EXIT, UsageError } from '../errors';
 import { fields, table } from '../output';
 import { KEY_OPTION, PATIENT_OPTIONS, PatientSession, isoDate, keyFilePath, readKeyFile, unlockKey, validated } from '../patient';
-import { grantChoice, listOption } from './consent';
+import { GRANT_CHOICE_OPTIONS, grantChoice, listOption } from './consent';
 
 const PHRASE_ENV = 'MEDPROV_RECOVERY_PHRASE';
 const PATIENT_ID_OPTION = { 'patient-id': { type: 'string', value: 'id', description: "the hospital's patient id (never leaves the gateway)" } } as const;
@@ -281,12 +281,7 @@ grant says a guardian made it.`,
   examples: ['medprov guardian grant --delegation 0x9a…c2 --hospital HospitalMSP --patient-ref 3f…9a --to InsurerMSP --purpose claims --category loinc:18842-5 --days 30 --key guardian-hospital.key.json'],
   options: {
     ...GUARDIAN_TARGET_OPTIONS,
-    to: { type: 'string', value: 'MSP', description: 'the organisation given access (its MSP ID)' },
-    purpose: { type: 'string', value: 'purpose', description: 'treatment, claims or research:<trialId>' },
-    category: { type: 'string', multiple: true, value: 'code', description: 'a document type the grant covers' },
-    record: { type: 'string', multiple: true, value: 'id', description: 'a record id the grant covers' },
-    days: { type: 'string', value: 'n', description: 'how many days the grant lasts, 1-3650' },
-    until: { type: 'string', value: 'date', description: 'when the grant ends instead' },
+    ...GRANT_CHOICE_OPTIONS,
     ...KEY_OPTION,
   },
   usesGateway: 'as-patient',
