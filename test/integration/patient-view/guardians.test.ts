@@ -1,5 +1,8 @@
 import { expect } from 'chai';
 import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
 import { type HDNodeWallet } from 'ethers';
 import { CONSENT_GRANT_TYPES, CONSENT_REVOKE_TYPES, GUARDIAN_APPOINTMENT_TYPES, GUARDIAN_REVOKE_TYPES, consentDomain } from '../../../chaincode/src/lib/eip712';
 import {
@@ -16,6 +19,7 @@ import {
 import { patientOverview, type OverviewRequest } from '../../../gateway/src/consent/patient-overview';
 import { channelHeight } from '../../../network/src/channel';
 import { call, write, type Answer, type GatewayAccess } from '../network/support/gateway-http';
+import { runCli } from '../../unit/support/cli-process';
 import { Person, startViewNetwork, type ViewNetwork } from './support';
 
 /**
@@ -228,6 +232,34 @@ describe('guardians and the one patient view, on a real network with two hospita
     // A phrase registered nowhere: every hospital answers "not registered".
     const stranger = await patientOverview(request, hospitals, (h) => new Person().keyAt(h));
     expect(stranger.map((v) => v.registered)).to.deep.equal([false, false]);
+  });
+
+  it('the CLI: `medprov patient overview` from the phrase gives the same view; `medprov guardian record` records a guardian on a legal basis', async () => {
+    const home = mkdtempSync(path.join(tmpdir(), 'medprov-pv-cli-'));
+    try {
+      const overview = await runCli(['patient', 'overview', '--gateway', hospital.url, '--json'], { home, env: { MEDPROV_RECOVERY_PHRASE: patient.mnemonic.phrase } });
+      expect(overview.code, overview.stderr).to.equal(0);
+      const view = JSON.parse(overview.stdout).hospitals as { hospital: string; registered: boolean; patientRef: string; grants: { grantId: string; signedBy?: string }[] }[];
+      expect(view.map((v) => [v.hospital, v.registered, v.patientRef]).sort()).to.deep.equal([
+        [CLINIC, true, refs[CLINIC]],
+        [HOSPITAL, true, refs[HOSPITAL]],
+      ]);
+      expect(view.find((v) => v.hospital === HOSPITAL)!.grants[0]).to.include({ grantId: guardianGrantId, signedBy: 'guardian' });
+      const text = await runCli(['patient', 'overview', '--gateway', hospital.url], { home, env: { MEDPROV_RECOVERY_PHRASE: patient.mnemonic.phrase } });
+      expect(text.stdout).to.include('(made by a guardian)');
+
+      const recorded = await runCli(
+        ['guardian', 'record', '--patient-id', `CL-PV-${run}-adult`, '--guardian', guardian.keyAt(CLINIC).address, '--basis', 'incapacity', '--purpose', 'treatment', '--days', '30', '--gateway', clinicOfficer.url, '--api-key', clinicOfficer.key!, '--json'],
+        { home },
+      );
+      expect(recorded.code, recorded.stderr).to.equal(0);
+      expect(JSON.parse(recorded.stdout).delegation).to.include({ basis: 'incapacity', appointedBy: CLINIC, status: 'active' });
+      const refused = await runCli(['guardian', 'record', '--patient-id', 'x', '--guardian', guardian.keyAt(CLINIC).address, '--basis', 'neighbour', '--days', '30', '--gateway', clinicOfficer.url, '--api-key', clinicOfficer.key!], { home });
+      expect(refused.code).to.not.equal(0);
+      expect(refused.stderr).to.include('--basis');
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
   });
 
   it('the patient revokes the delegation; the guardian can no longer grant (DELEGATION_REVOKED, chaincode) nor revoke; the hospital cannot revoke what the patient signed', async () => {
