@@ -40,7 +40,14 @@ import { chaincodeServers, startChaincodeServer } from './system';
 /** The network with `org` added to its definition (checked as a whole, as a consortium file is). */
 export function withOrganisation(network: Network, org: unknown): Network {
   const definition = parseConsortiumDefinition({ ...network.definition, organisations: [...network.definition.organisations, org] }, 'the consortium with the new organisation');
-  return new Network(definition, { root: network.root, stateDir: network.stateDir, basePort: network.basePort, fabricHome: network.fabricHome, host: network.host });
+  // A network derived without a Fabric install (to compute paths and ports) stays without one.
+  let fabricHome: string | undefined;
+  try {
+    fabricHome = network.fabricHome;
+  } catch {
+    fabricHome = undefined;
+  }
+  return new Network(definition, { root: network.root, stateDir: network.stateDir, basePort: network.basePort, fabricHome, host: network.host });
 }
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
