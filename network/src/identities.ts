@@ -34,6 +34,7 @@ import { allCaOrgs, bootstrapSecret, caBin, caServer, orgDir, orgHost, startCa, 
 import type { PeerOrganisation } from './consortium';
 import { baseEnv, eachInParallel, FabricToolError } from './fabric-cli';
 import { GATEWAY_ROLES } from './gateways';
+import type { OrgConnection } from '../../gateway/src/fabric/client';
 import type { Network } from './network';
 import type { Progress } from './progress';
 
@@ -253,4 +254,15 @@ export function roleIdentity(network: Network, org: PeerOrganisation, role: stri
 export function gatewayRoleIdentities(network: Network, org: PeerOrganisation): Record<string, { certPath: string; keyPath: string }> | undefined {
   if (!usesFabricCa(network)) return undefined;
   return Object.fromEntries(enrolledRoles(org).map((role) => [role, roleIdentity(network, org, role)]));
+}
+
+/**
+ * An organisation's gateway connection as the enrolled user of `role` (Fabric CA identities);
+ * with cryptogen, the gateway's one identity. For clients that reach the ledger directly as a
+ * given role (tests, tools), as the gateway does for an API key of that role.
+ */
+export function connectionAs(network: Network, org: PeerOrganisation, role: string): OrgConnection {
+  const fabric = network.gatewaySettings(org.name).fabric;
+  if (!usesFabricCa(network)) return fabric;
+  return { ...fabric, ...roleIdentity(network, org, role) };
 }

@@ -25,11 +25,13 @@ import { allCaOrgs, caServer, orgDir, stopCa, type CaOrg } from '../../../networ
 import { readConsortiumFile } from '../../../network/src/consortium';
 import { adminEnv, endorserFlags, ordererFlags, runTool } from '../../../network/src/fabric-cli';
 import { GATEWAY_ROLES, readApiKeys, type ApiKeys } from '../../../network/src/gateways';
-import { enrolOrganisation, orgWorkspace, publicRoot, roleUserName } from '../../../network/src/identities';
+import { connectionAs, enrolOrganisation, orgWorkspace, publicRoot, roleUserName } from '../../../network/src/identities';
 import { Network } from '../../../network/src/network';
 import { listening } from '../../../network/src/processes';
 import { consoleProgress, silentProgress } from '../../../network/src/progress';
 import { down, installFabric, portsTakenByOthers, ROOT, status, up } from '../../../network/src/system';
+import { LedgerClient } from '../../../gateway/src/fabric/client';
+import { LedgerError } from '../../../gateway/src/fabric/errors';
 import { certificateAttributes } from '../../../gateway/src/fabric/identities';
 import { runCli } from '../../unit/support/cli-process';
 import { call, uploadForm } from '../network/flows';
@@ -199,6 +201,24 @@ describe('Fabric CA per organisation: own identities, role attributes checked by
       const refusal = await refusalOf(invokeAs('Admin', 'Privacy:recordErasure', '{}'));
       expect(refusal).to.include({ code: 'FORBIDDEN_ROLE', stage: 'endorsement' });
       expect(refusal.sentence).to.match(/no medprov\.role attribute.*dpo/);
+    });
+
+    it('refuses the same through the fabric-gateway client: a clinician anchoring, a records officer breaking the glass', async function () {
+      this.timeout(120_000);
+      for (const [role, transaction, needed] of [['clinician', 'Records:anchorRecord', 'records-officer'], ['records-officer', 'Access:breakGlassAccess', 'clinician']] as const) {
+        const client = await LedgerClient.connect(connectionAs(network, hospital(), role));
+        try {
+          const err = await client.submit(transaction, '{}').then(
+            () => undefined,
+            (e: unknown) => e as LedgerError,
+          );
+          expect(err, `${role} ${transaction}`).to.be.instanceOf(LedgerError);
+          expect((err as LedgerError).code).to.equal('FORBIDDEN_ROLE');
+          expect((err as LedgerError).message).to.include(needed);
+        } finally {
+          client.close();
+        }
+      }
     });
 
     it('lets the right role past the role check (refused only for its empty arguments)', async function () {

@@ -10,6 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createWriteStream } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { allCaOrgs, caServer, usesFabricCa } from '../../../network/src/ca';
 import { gatewayName, readApiKeys, type ApiKeys } from '../../../network/src/gateways';
 import { networkFromEnv, type Network } from '../../../network/src/network';
 import { runningPid } from '../../../network/src/processes';
@@ -58,7 +59,8 @@ export function testNetwork(): Promise<TestNetwork> {
     const basePort = await freeBasePort(stateDir, fabricHome);
     const log = createWriteStream(path.join(stateDir, 'up.log'));
     const progress = process.env.MEDPROV_TEST_VERBOSE ? consoleProgress('test-network') : consoleProgress('test-network', log);
-    const network = networkFromEnv({ MEDPROV_STATE_DIR: stateDir, MEDPROV_BASE_PORT: String(basePort) }, ROOT, fabricHome);
+    // MEDPROV_TEST_CONSORTIUM: the whole suite on another definition (e.g. test/integration/deployment/consortium-default-fabric-ca.json).
+    const network = networkFromEnv({ MEDPROV_STATE_DIR: stateDir, MEDPROV_BASE_PORT: String(basePort), ...(process.env.MEDPROV_TEST_CONSORTIUM ? { MEDPROV_CONSORTIUM: process.env.MEDPROV_TEST_CONSORTIUM } : {}) }, ROOT, fabricHome);
     current = network;
     try {
       await up(network, progress, TEST_UP_OPTIONS);
@@ -82,7 +84,8 @@ export function testNetwork(): Promise<TestNetwork> {
 
 /** Every process of the network that still runs (by its pid file). */
 export function survivors(network: Network): string[] {
-  const names = [...network.orderers.map((o) => o.name), ...network.peers.map((p) => p.name), 'chaincode', ...network.definition.organisations.map(gatewayName)];
+  const cas = usesFabricCa(network) ? allCaOrgs(network).map((o) => caServer(network, o).name) : [];
+  const names = [...network.orderers.map((o) => o.name), ...network.peers.map((p) => p.name), 'chaincode', ...network.definition.organisations.map(gatewayName), ...cas];
   const left = names.filter((name) => runningPid(network.pidFile(name)) !== undefined);
   return runningPid(path.join(network.stateDir, 'evm', 'node.pid')) !== undefined ? [...left, 'evm'] : left;
 }
