@@ -107,8 +107,11 @@ describe('real network: break-glass emergency access (issue 16)', function () {
   });
 
   it("a clinician opens the record with a reason: 201, the provenance, a break-glass entry in the patient's log and the audit, valid on every peer", async () => {
+    const started = process.hrtime.bigint();
     const res = await call(clinician(), 'POST', '/v1/break-glass', { issuer: HOSPITAL, recordId, reason: 'unconscious-patient' });
+    const ms = Number(process.hrtime.bigint() - started) / 1e6;
     expect(res.status, res.text).to.equal(201);
+    console.log(`      one break-glass through the Hospital's gateway, answered once committed: ${ms.toFixed(0)} ms`);
     expect(res.body.provenance.map((v: { recordId: string }) => v.recordId)).to.deep.equal([recordId]);
     const entry: Entry = res.body.accessLog;
     expect(entry).to.include({ accessor: HOSPITAL, role: 'clinician', kind: 'break-glass', decision: 'BREAK_GLASS', breakGlassReason: 'unconscious-patient', purpose: 'ETREAT', recordId });
