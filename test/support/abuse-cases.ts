@@ -294,8 +294,10 @@ function breakBody(rng: Rng, body: Record<string, unknown>): { body: unknown; wh
     return { body, what: `extra field ${describeValue(name)}` };
   }
   if (how < 90) {
-    // Only required fields: an amendment's and an archive's category are optional.
-    const optional = (p: Place) => p.field === 'category' && (('docHash' in p.parent && !('recordId' in p.parent)) || 'archiveId' in p.parent);
+    // Only required fields: an amendment's and an archive's category, and a legal-basis guardian's scope, are optional.
+    const optional = (p: Place) =>
+      (p.field === 'category' && (('docHash' in p.parent && !('recordId' in p.parent)) || 'archiveId' in p.parent)) ||
+      ((p.key === 'purposes' || p.key === 'categories') && 'basis' in p.parent);
     const place = rng.pick(places.filter((p) => !Array.isArray(p.parent) && !optional(p)));
     delete (place.parent as Record<string, unknown>)[place.key as string];
     return { body, what: `missing ${place.field}` };
