@@ -179,3 +179,15 @@ export async function caStatusRows(network: Network): Promise<{ name: string; pi
   }
   return rows;
 }
+
+/** The ports the CAs will take (identities "fabric-ca"), for `up`'s check that nothing else holds them. */
+export function caPorts(network: Network): { name: string; host: string; port: number }[] {
+  if (!usesFabricCa(network)) return [];
+  return allCaOrgs(network).flatMap((org) => {
+    const ca = caServer(network, org);
+    return [
+      { name: ca.name, host: ca.host, port: ca.port },
+      { name: `${ca.name} (operations)`, host: ca.host, port: ca.operationsPort },
+    ];
+  });
+}

@@ -11,7 +11,7 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { down as evmDown, status as evmStatus, up as evmUp } from '../../scripts/evm/local-chain';
 import { channelHeight, joinOrderers, joinPeers } from './channel';
-import { caStatusRows, stopCas } from './ca';
+import { caPorts, caStatusRows, stopCas } from './ca';
 import { chaincodeVersion, committedDefinition, deployChaincode, initConsortium, packagesPerOrganisation, probeWrite, type ChaincodePackage } from './chaincode';
 import { orderingQuorum, type PeerOrganisation } from './consortium';
 import { baseEnv, eachInParallel } from './fabric-cli';
@@ -162,6 +162,7 @@ export async function portsTakenByOthers(network: Network, options: UpOptions = 
     ...chaincodeServers(network).map((c) => ({ name: c.name, host: c.address.split(':')[0], port: Number(c.address.split(':')[1]) })),
     ...((options.gateways ?? true) ? network.definition.organisations.map((o) => ({ name: gatewayName(o), host: network.hostOf(o), port: network.gatewayPort(o) })) : []),
     ...((options.evm ?? true) ? [{ name: 'evm', host: network.host, port: network.evmPort }] : []),
+    ...caPorts(network),
   ];
   const ours = (name: string) =>
     runningPid(name === 'evm' ? path.join(network.stateDir, 'evm', 'node.pid') : network.pidFile(name.split(' ')[0])) !== undefined;

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import * as path from 'node:path';
-import { allCaOrgs, caServer, orgDir, usesFabricCa } from '../../../network/src/ca';
+import { allCaOrgs, caPorts, caServer, orgDir, usesFabricCa } from '../../../network/src/ca';
 import { parseConsortiumDefinition, readConsortiumFile } from '../../../network/src/consortium';
 import { configtx } from '../../../network/src/generate';
 import { channelMspDir, connectionAs, gatewayRoleIdentities, orgWorkspace, publicRoot, roleUserName } from '../../../network/src/identities';
@@ -33,6 +33,9 @@ describe('network: identities from each organisation’s own Fabric CA (consorti
     for (const port of cas) expect(others, String(port)).to.not.include(port);
     expect(caServer(network, 'orderer')).to.include({ name: 'ca-orderer', port: 20095, url: 'https://127.0.0.1:20095' });
     expect(caServer(network, network.organisation('Org0'))).to.include({ name: 'ca-org0', port: 20195 });
+    // up checks them before anything starts (system.ts portsTakenByOthers).
+    expect(caPorts(network).map((p) => p.port)).to.deep.equal(cas);
+    expect(caPorts(net(base))).to.deep.equal([]);
   });
 
   it("binds a CA to its organisation's own address, and keeps its home in that organisation's folder", () => {
