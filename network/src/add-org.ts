@@ -31,7 +31,9 @@ import { peerChannels } from './channel';
 import { parseConsortiumDefinition, type PeerOrganisation } from './consortium';
 import { adminEnv, eachInParallel, ordererFlags, peerAsAdmin, retry, runTool } from './fabric-cli';
 import { startGateway } from './gateways';
+import { usesFabricCa } from './ca';
 import { configtx, cryptoConfig } from './generate';
+import { enrolOrganisation, orgWorkspace } from './identities';
 import { Network } from './network';
 import { startNode } from './nodes';
 import type { Progress } from './progress';
@@ -74,11 +76,16 @@ export async function addOrganisation(network: Network, orgEntry: unknown, progr
   mkdirSync(work, { recursive: true });
 
   // 1. Its own crypto, nothing else touched.
-  progress.step(`${org.name}: its identities (cryptogen, this organisation only)`);
-  const all = cryptoConfig(grown) as { PeerOrgs: { Name: string }[] };
-  const cryptoInput = path.join(work, 'crypto-config.yaml');
-  writeFileSync(cryptoInput, YAML.stringify({ PeerOrgs: all.PeerOrgs.filter((o) => o.Name === org.name) }));
-  await runTool(grown, 'cryptogen', ['extend', `--config=${cryptoInput}`, `--input=${grown.cryptoDir}`]);
+  if (usesFabricCa(grown)) {
+    // Its own CA, its own identities, its public MSP out (network/src/identities.ts).
+    await enrolOrganisation(grown, orgWorkspace(grown, org), progress);
+  } else {
+    progress.step(`${org.name}: its identities (cryptogen, this organisation only)`);
+    const all = cryptoConfig(grown) as { PeerOrgs: { Name: string }[] };
+    const cryptoInput = path.join(work, 'crypto-config.yaml');
+    writeFileSync(cryptoInput, YAML.stringify({ PeerOrgs: all.PeerOrgs.filter((o) => o.Name === org.name) }));
+    await runTool(grown, 'cryptogen', ['extend', `--config=${cryptoInput}`, `--input=${grown.cryptoDir}`]);
+  }
 
   // 2. The channel configuration update.
   const signedBy = await updateChannelConfig(grown, org, signers, work, progress);

@@ -21,11 +21,12 @@ import { createWriteStream, existsSync, mkdtempSync, readdirSync, readFileSync, 
 import * as os from 'node:os';
 import * as path from 'node:path';
 import YAML from 'yaml';
+import { addOrganisation } from '../../../network/src/add-org';
 import { allCaOrgs, caServer, orgDir, stopCa, type CaOrg } from '../../../network/src/ca';
 import { readConsortiumFile } from '../../../network/src/consortium';
 import { adminEnv, endorserFlags, ordererFlags, runTool } from '../../../network/src/fabric-cli';
 import { GATEWAY_ROLES, readApiKeys, type ApiKeys } from '../../../network/src/gateways';
-import { connectionAs, enrolOrganisation, orgWorkspace, publicRoot, roleUserName } from '../../../network/src/identities';
+import { channelMspDir, connectionAs, enrolOrganisation, orgWorkspace, publicRoot, roleUserName } from '../../../network/src/identities';
 import { Network } from '../../../network/src/network';
 import { consoleProgress, silentProgress } from '../../../network/src/progress';
 import { down, installFabric, portsTakenByOthers, ROOT, status, up } from '../../../network/src/system';
@@ -33,7 +34,7 @@ import { LedgerClient } from '../../../gateway/src/fabric/client';
 import { LedgerError } from '../../../gateway/src/fabric/errors';
 import { certificateAttributes } from '../../../gateway/src/fabric/identities';
 import { runCli } from '../../unit/support/cli-process';
-import { call, uploadForm } from '../network/flows';
+import { call, uploadForm, verifyUntil } from '../network/flows';
 import { refusalOf, transactionCreator } from '../network/support/peer-cli';
 
 const CONSORTIUM = path.join(ROOT, 'test', 'integration', 'deployment', 'consortium-fabric-ca.json');
@@ -258,5 +259,23 @@ describe('Fabric CA per organisation: own identities, role attributes checked by
     } finally {
       rmSync(home, { recursive: true, force: true });
     }
+  });
+  it('lets a new member join with identities from its own CA: its certificates signed by it alone, its anchor verified at the Insurer', async function () {
+    this.timeout(300_000);
+    const report = await addOrganisation(network, { name: 'Clinic', mspId: 'ClinicMSP', type: 'hospital', domain: 'clinic.medprov.local', peers: 1 }, silentProgress);
+    network = report.network;
+    const clinic = network.organisation('Clinic');
+    const own = new X509Certificate(readFileSync(caServer(network, clinic).caCert));
+    for (const other of allCaOrgs(network).filter((o) => o !== clinic)) expect(new X509Certificate(readFileSync(caServer(network, other).caCert)).fingerprint256).to.not.equal(own.fingerprint256);
+    for (const id of ['Admin', roleUserName('records-officer')]) expect(new X509Certificate(readFileSync(network.identity(clinic, id).certPath)).verify(own.publicKey), id).to.equal(true);
+    expect(existsSync(path.join(channelMspDir(network, clinic), 'cacerts', `ca.${clinic.domain}-cert.pem`))).to.equal(true);
+    const all = readApiKeys(network) as ApiKeys;
+    const gw = { url: all.orgs.Clinic.url, key: all.orgs.Clinic.keys['records-officer'] };
+    const doc = Buffer.from(`clinic ${Date.now()} ${Math.random()}`);
+    const anchored = await call(gw, 'POST', '/v1/records', uploadForm(doc, { recordId: `clinic-${Date.now()}`, patientId: 'MRN-3001', category: 'loinc:18842-5', commitment: 'plain' }), { Prefer: 'wait=60' });
+    expect(anchored.status, JSON.stringify(anchored.body)).to.equal(201);
+    expect(cn((await transactionCreator(network, 'Clinic', anchored.body.anchor.txId)).certificate)).to.equal(roleUserName('records-officer'));
+    const verdict = await verifyUntil({ url: all.orgs.Insurer.url, key: all.orgs.Insurer.keys['claims-officer'] }, { docHash: anchored.body.anchor.docHash }, 'ORIGINAL');
+    expect(verdict).to.include({ issuer: clinic.mspId, recordId: anchored.body.anchor.recordId });
   });
 });
