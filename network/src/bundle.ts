@@ -15,6 +15,7 @@
  */
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { caServer, startCa, usesFabricCa } from './ca';
 import { approveCommittedForOrg, committedDefinition, installChaincode, packagesPerOrganisation } from './chaincode';
 import { joinOrderers, peerChannels } from './channel';
 import type { PeerOrganisation } from './consortium';
@@ -138,6 +139,8 @@ function mkdirp(dir: string): string {
  * then its gateway (ready once it has committed its probe write with the others' endorsements).
  */
 export async function upMember(network: Network, member: Member, progress: Progress): Promise<void> {
+  // Fabric CA identities: the member runs its own CA (its home came with its own folder), to enrol whom it adds later.
+  if (usesFabricCa(network)) await startCa(network, member);
   if (member === 'orderer') {
     mkdirp(network.ordererConfigDir);
     writeFileSync(path.join(network.ordererConfigDir, 'orderer.yaml'), ordererYaml(network));
@@ -192,6 +195,7 @@ export async function downMember(network: Network, member: Member, progress: Pro
     member === 'orderer'
       ? network.orderers.map((o) => o.name)
       : [gatewayName(member), ...chaincodeServers(network).filter((s) => !s.org || s.org === member).map((s) => s.name), ...network.peersOf(member).map((p) => p.name)];
+  if (usesFabricCa(network)) names.push(caServer(network, member).name);
   for (const name of names) {
     const pid = await stopDaemon(network.pidFile(name), 30_000);
     if (pid) progress.step(`stopped ${name} (pid ${pid})`);
