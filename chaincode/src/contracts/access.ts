@@ -250,6 +250,7 @@ async function recordConsentedAccess(ctx: Context, anchor: RecordAnchor, entry: 
     grantId,
     patient: grant.patient,
     signature: grant.signature,
+    ...(grant.signedBy === 'guardian' ? { signedBy: 'guardian' as const, delegationId: grant.delegationId } : {}),
     purpose: entry.purpose,
     recipient: entry.accessor,
     txId: entry.txId,
