@@ -191,6 +191,15 @@ function readSettingsFile(file: string): GatewaySettings {
   if (peers !== undefined && !(Array.isArray(peers) && peers.every((p: unknown) => typeof (p as { endpoint?: unknown })?.endpoint === 'string' && typeof (p as { hostAlias?: unknown })?.hostAlias === 'string'))) {
     throw new Error(`${file}: fabric.peers must be a list of { "endpoint": "host:port", "hostAlias": "TLS name" }, the org's peers in order of preference`);
   }
+  // Fabric CA identities: the enrolled user of each role ({ "records-officer": { "certPath", "keyPath" }, … }).
+  const roleIdentities: unknown = parsed.fabric?.roleIdentities;
+  if (
+    roleIdentities !== undefined &&
+    !(typeof roleIdentities === 'object' && roleIdentities !== null && !Array.isArray(roleIdentities) &&
+      Object.values(roleIdentities).every((r: unknown) => typeof (r as { certPath?: unknown })?.certPath === 'string' && typeof (r as { keyPath?: unknown })?.keyPath === 'string'))
+  ) {
+    throw new Error(`${file}: fabric.roleIdentities must map each role to { "certPath": "…", "keyPath": "…" }, its enrolled user's certificate and key`);
+  }
   const dir = path.resolve(path.dirname(file), parsed.dir as string);
   return { ...(parsed as GatewaySettings), dir };
 }

@@ -1,4 +1,8 @@
 import { expect } from 'chai';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { loadGatewayConfig } from '../../../gateway/src/config';
 import type { Committed, OrgConnection } from '../../../gateway/src/fabric/client';
 import { RoleRoutedPeer, runAsRole, setCallerRole, submitRole, withCallerContext } from '../../../gateway/src/fabric/identities';
 
@@ -60,5 +64,31 @@ describe('Gateway: submits as the enrolled identity of the API key’s role (Fab
     const peer = new RoleRoutedPeer(fakeClient('default.pem', log), connection, identities, {}, async (c) => fakeClient(c.certPath, log));
     await runAsRole('claims-officer', () => peer.submit('Consent:grantConsent', '{}'));
     expect(log).to.deep.equal(['default.pem Consent:grantConsent']);
+  });
+});
+
+describe('Gateway configuration: the enrolled user of each role', () => {
+  const ROOT = path.resolve(__dirname, '../../..');
+  const fabric = { mspId: 'HospitalMSP', peerEndpoint: 'peer0.hospital.example:443', peerHostAlias: 'peer0.hospital.example', tlsRootCertPath: '/etc/medprov/tls-ca.pem', certPath: '/etc/medprov/gw.pem', keyPath: '/etc/medprov/gw.key', channel: 'medprov', chaincode: 'medprov' };
+  const write = (dir: string, extra: object): string => {
+    const file = path.join(dir, 'gateway.json');
+    writeFileSync(file, JSON.stringify({ org: { name: 'Hospital', mspId: 'HospitalMSP', type: 'hospital' }, host: '0.0.0.0', port: 9443, dir: 'data', fabric: { ...fabric, ...extra } }));
+    return file;
+  };
+
+  it('takes fabric.roleIdentities from a settings file, and refuses a malformed one naming the field', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'medprov-roles-'));
+    try {
+      const roleIdentities = { clinician: { certPath: '/etc/medprov/clinician.pem', keyPath: '/etc/medprov/clinician-keys' } };
+      expect(loadGatewayConfig({ MEDPROV_GATEWAY_CONFIG: write(dir, { roleIdentities }) }, ROOT).fabric.roleIdentities).to.deep.equal(roleIdentities);
+      expect(() => loadGatewayConfig({ MEDPROV_GATEWAY_CONFIG: write(dir, { roleIdentities: { clinician: { certPath: '/x.pem' } } }) }, ROOT)).to.throw(/fabric\.roleIdentities/);
+      expect(() => loadGatewayConfig({ MEDPROV_GATEWAY_CONFIG: write(dir, { roleIdentities: ['clinician'] }) }, ROOT)).to.throw(/fabric\.roleIdentities/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('derives none for a cryptogen network (the repository’s consortium): one identity, as before', () => {
+    expect(loadGatewayConfig({ MEDPROV_ORG: 'Hospital' }, ROOT).fabric.roleIdentities).to.equal(undefined);
   });
 });
