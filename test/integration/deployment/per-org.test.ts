@@ -35,21 +35,11 @@ import { consoleProgress, type Progress } from '../../../network/src/progress';
 import { chaincodeServers, down, installFabric, portsTakenByOthers, ROOT, up, type UpOptions } from '../../../network/src/system';
 import { verifyUntil } from '../network/flows';
 import { write } from '../network/support/gateway-http';
+import { listeningByPid } from './support';
 
 const exec = promisify(execFile);
 const UP: UpOptions = { evm: false, gateways: true };
 const DISCHARGE = 'loinc:18842-5';
-
-/** Every listening TCP socket by pid (`ss -ltnpH`): pid → local addresses. */
-async function listeningByPid(): Promise<Map<number, string[]>> {
-  const { stdout } = await exec('ss', ['-ltnpH']);
-  const out = new Map<number, string[]>();
-  for (const line of stdout.split('\n')) {
-    const local = line.trim().split(/\s+/)[3];
-    for (const m of line.matchAll(/pid=(\d+),/g)) out.set(Number(m[1]), [...(out.get(Number(m[1])) ?? []), local]);
-  }
-  return out;
-}
 
 /** Every file under `dir`, relative. */
 function files(dir: string, rel = ''): string[] {

@@ -17,6 +17,14 @@ import { runningPid } from '../../../network/src/processes';
 import { consoleProgress, silentProgress, type Progress } from '../../../network/src/progress';
 import { down, installFabric, portsTakenByOthers, ROOT, up, type UpOptions } from '../../../network/src/system';
 
+/**
+ * The consortium the shared test network runs: the product's organisations (network/consortium.json)
+ * with cryptogen identities on one loopback address — the quick option for tests. The product's own
+ * definition (each organisation's Fabric CA, each at its own address) is brought up whole by
+ * test/integration/deployment/product.test.ts. MEDPROV_TEST_CONSORTIUM runs the suite on another file.
+ */
+export const TEST_CONSORTIUM = process.env.MEDPROV_TEST_CONSORTIUM ?? path.join(ROOT, 'test', 'integration', 'network', 'consortium-quick.json');
+
 /** How the test network is brought up, every time (also by tests that restart it): with the local EVM chain. */
 export const TEST_UP_OPTIONS: UpOptions = { evm: true };
 
@@ -36,7 +44,7 @@ export interface TestNetwork {
  * before the process meant to listen on it starts. The benchmarks' fresh networks use it too, and
  * networks of another consortium (`env.MEDPROV_CONSORTIUM`: its organisations' ports are checked).
  */
-export async function freeBasePort(stateDir: string, fabricHome: string, options: UpOptions = TEST_UP_OPTIONS, env: NodeJS.ProcessEnv = {}): Promise<number> {
+export async function freeBasePort(stateDir: string, fabricHome: string, options: UpOptions = TEST_UP_OPTIONS, env: NodeJS.ProcessEnv = { MEDPROV_CONSORTIUM: TEST_CONSORTIUM }): Promise<number> {
   const slots = 11; // 20000, 21100, … 31000: the last layout ends at 32002
   for (let i = 0; i < slots * 2; i++) {
     const base = 20_000 + ((process.pid + i) % slots) * 1_100;
@@ -59,8 +67,7 @@ export function testNetwork(): Promise<TestNetwork> {
     const basePort = await freeBasePort(stateDir, fabricHome);
     const log = createWriteStream(path.join(stateDir, 'up.log'));
     const progress = process.env.MEDPROV_TEST_VERBOSE ? consoleProgress('test-network') : consoleProgress('test-network', log);
-    // MEDPROV_TEST_CONSORTIUM: the whole suite on another definition (e.g. test/integration/deployment/consortium-default-fabric-ca.json).
-    const network = networkFromEnv({ MEDPROV_STATE_DIR: stateDir, MEDPROV_BASE_PORT: String(basePort), ...(process.env.MEDPROV_TEST_CONSORTIUM ? { MEDPROV_CONSORTIUM: process.env.MEDPROV_TEST_CONSORTIUM } : {}) }, ROOT, fabricHome);
+    const network = networkFromEnv({ MEDPROV_STATE_DIR: stateDir, MEDPROV_BASE_PORT: String(basePort), MEDPROV_CONSORTIUM: TEST_CONSORTIUM }, ROOT, fabricHome);
     current = network;
     try {
       await up(network, progress, TEST_UP_OPTIONS);

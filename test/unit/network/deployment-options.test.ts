@@ -7,7 +7,7 @@ import { configtx, cryptoConfig } from '../../../network/src/generate';
 import { Network } from '../../../network/src/network';
 
 const ROOT = path.resolve(__dirname, '../../..');
-const base = readConsortiumFile(path.join(ROOT, 'network', 'consortium.json'));
+const base = readConsortiumFile(path.join(ROOT, 'test', 'integration', 'network', 'consortium-quick.json'));
 const net = (def: unknown) => new Network(parseConsortiumDefinition(def), { root: ROOT, stateDir: '/tmp/medprov-unit-deployment', basePort: 20000 });
 
 describe('network: ordering and per-organisation addresses in the consortium file', () => {

@@ -7,7 +7,7 @@ import { channelMspDir, connectionAs, gatewayRoleIdentities, orgWorkspace, publi
 import { Network, PORTS } from '../../../network/src/network';
 
 const ROOT = path.resolve(__dirname, '../../..');
-const base = readConsortiumFile(path.join(ROOT, 'network', 'consortium.json'));
+const base = readConsortiumFile(path.join(ROOT, 'test', 'integration', 'network', 'consortium-quick.json'));
 const net = (def: unknown, basePort = 20000) => new Network(parseConsortiumDefinition(def), { root: ROOT, stateDir: '/tmp/medprov-unit-fabric-ca', basePort });
 
 describe('network: identities from each organisation’s own Fabric CA (consortium option)', () => {

@@ -6,8 +6,8 @@ import { configtx, cryptoConfig } from '../../../network/src/generate';
 import { Network, networkFromEnv, PORTS } from '../../../network/src/network';
 
 const ROOT = path.resolve(__dirname, '../../..');
-const DEFINITION = readConsortiumFile(path.join(ROOT, 'network', 'consortium.json'));
-const raw = () => JSON.parse(fs.readFileSync(path.join(ROOT, 'network', 'consortium.json'), 'utf8'));
+const DEFINITION = readConsortiumFile(path.join(ROOT, 'test', 'integration', 'network', 'consortium-quick.json'));
+const raw = () => JSON.parse(fs.readFileSync(path.join(ROOT, 'test', 'integration', 'network', 'consortium-quick.json'), 'utf8'));
 
 function network(definition = DEFINITION, basePort?: number): Network {
   return new Network(definition, { root: ROOT, stateDir: '/tmp/medprov-unit-state', basePort, fabricHome: '/opt/fabric' });
