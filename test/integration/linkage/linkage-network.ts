@@ -20,14 +20,12 @@
  *
  * @module
  */
-import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { readApiKeys, readLinkageSettings, type ApiKeys } from '../../../network/src/gateways';
-import { networkFromEnv, type Network } from '../../../network/src/network';
-import { consoleProgress, silentProgress, type Progress } from '../../../network/src/progress';
-import { down, installFabric, ROOT, up, type UpOptions } from '../../../network/src/system';
-import { freeBasePort } from '../network/test-network';
+import { readLinkageSettings, type ApiKeys } from '../../../network/src/gateways';
+import { type Network } from '../../../network/src/network';
+import { type Progress } from '../../../network/src/progress';
+import { ROOT, type UpOptions } from '../../../network/src/system';
+import { sharedNetwork } from '../network/test-network';
 import type { LinkageSettings } from '../../../gateway/src/config';
 
 /** The linkage suite's consortium definition. */
@@ -53,56 +51,36 @@ export interface LinkageNetwork {
   readonly progress: Progress;
 }
 
-let started: Promise<LinkageNetwork> | undefined;
-let stateDir: string | undefined;
-// Kept apart from `started`: a network whose `up` failed half-way still has processes to stop.
-let current: Network | undefined;
+const shared = sharedNetwork('linkage-network', LINKAGE_CONSORTIUM, LINKAGE_UP_OPTIONS);
+let linkage: Promise<LinkageNetwork> | undefined;
 
 /** The run's linkage network, brought up on first use (30-90 s on 2 shared cores with Fabric cached). */
 export function linkageNetwork(): Promise<LinkageNetwork> {
-  started ??= (async () => {
-    stateDir = mkdtempSync(path.join(os.tmpdir(), 'medprov-linkage-'));
-    const fabricHome = installFabric(silentProgress);
-    const basePort = await freeBasePort(stateDir, fabricHome, LINKAGE_UP_OPTIONS, { MEDPROV_CONSORTIUM: LINKAGE_CONSORTIUM });
-    const log = createWriteStream(path.join(stateDir, 'up.log'));
-    const progress = process.env.MEDPROV_TEST_VERBOSE ? consoleProgress('linkage-network') : consoleProgress('linkage-network', log);
-    const network = networkFromEnv({ MEDPROV_STATE_DIR: stateDir, MEDPROV_BASE_PORT: String(basePort), MEDPROV_CONSORTIUM: LINKAGE_CONSORTIUM }, ROOT, fabricHome);
-    current = network;
-    try {
-      await up(network, progress, LINKAGE_UP_OPTIONS);
-    } catch (err) {
-      throw new Error(`the linkage network did not come up: ${(err as Error).message}\n(its progress: ${path.join(stateDir, 'up.log')}; its logs: ${network.logsDir}; MEDPROV_TEST_KEEP_STATE=1 keeps them)`);
-    }
-    const keys = readApiKeys(network);
-    if (!keys) throw new Error('up wrote no API keys');
+  linkage ??= shared.get().then(({ network, keys, progress }) => {
     const settings = (org: string) => readLinkageSettings(network, network.organisation(org));
     return {
       network,
       keys,
       progress,
-      gateway(org, role) {
+      gateway(org: string, role: string) {
         const entry = keys.orgs[org];
         if (!entry?.keys[role]) throw new Error(`no ${role} key for ${org} in ${network.apiKeysFile}`);
         return { url: entry.url, key: entry.keys[role] };
       },
-      partnerKey(org) {
+      partnerKey(org: string) {
         const institution = settings(org)?.institution;
         if (!institution) throw new Error(`${org} has no linkage institution in its linkage settings`);
         return { url: institution.url, key: institution.apiKey };
       },
       linkageSettings: settings,
-      mspId: (org) => network.organisation(org).mspId,
+      mspId: (org: string) => network.organisation(org).mspId,
     };
-  })();
-  return started;
+  });
+  return linkage;
 }
 
 /** Stops the network by pid (if it was started) and removes its state folder (MEDPROV_TEST_KEEP_STATE=1 keeps it). */
 export async function stopLinkageNetwork(): Promise<void> {
-  if (!started) return;
-  await started.catch(() => undefined);
-  started = undefined;
-  if (current) await down(current, silentProgress);
-  current = undefined;
-  if (stateDir && !process.env.MEDPROV_TEST_KEEP_STATE) rmSync(stateDir, { recursive: true, force: true });
+  linkage = undefined;
+  await shared.stop();
 }

@@ -54,39 +54,76 @@ export async function freeBasePort(stateDir: string, fabricHome: string, options
   throw new Error('no free port range for the test network');
 }
 
-let started: Promise<TestNetwork> | undefined;
-let stateDir: string | undefined;
-// Kept apart from `started`: a network whose `up` failed half-way still has processes to stop.
-let current: Network | undefined;
+/** A network started by the project's own network layer, as a suite gets it. */
+export interface StartedNetwork {
+  readonly network: Network;
+  readonly keys: ApiKeys;
+  readonly progress: Progress;
+}
+
+/** One network per mocha run: brought up on first `get()`, stopped by pid by `stop()` (in a root after-hook). */
+export interface SharedNetwork {
+  get(): Promise<StartedNetwork>;
+  stop(): Promise<void>;
+}
+
+/**
+ * A network of `consortium` in a temporary state folder on a free base port, started once and
+ * shared by every suite of the run that asks for it (`label` names its folder and its progress).
+ */
+export function sharedNetwork(label: string, consortium: string, options: UpOptions): SharedNetwork {
+  let started: Promise<StartedNetwork> | undefined;
+  let stateDir: string | undefined;
+  // Kept apart from `started`: a network whose `up` failed half-way still has processes to stop.
+  let current: Network | undefined;
+  return {
+    get() {
+      started ??= (async () => {
+        stateDir = mkdtempSync(path.join(os.tmpdir(), `medprov-${label}-`));
+        const fabricHome = installFabric(silentProgress);
+        const env = { MEDPROV_CONSORTIUM: consortium };
+        const basePort = await freeBasePort(stateDir, fabricHome, options, env);
+        const log = createWriteStream(path.join(stateDir, 'up.log'));
+        const progress = process.env.MEDPROV_TEST_VERBOSE ? consoleProgress(label) : consoleProgress(label, log);
+        const network = networkFromEnv({ ...env, MEDPROV_STATE_DIR: stateDir, MEDPROV_BASE_PORT: String(basePort) }, ROOT, fabricHome);
+        current = network;
+        try {
+          await up(network, progress, options);
+        } catch (err) {
+          throw new Error(`the ${label} did not come up: ${(err as Error).message}\n(its progress: ${path.join(stateDir, 'up.log')}; its logs: ${network.logsDir}; MEDPROV_TEST_KEEP_STATE=1 keeps them)`);
+        }
+        const keys = readApiKeys(network);
+        if (!keys) throw new Error('up wrote no API keys');
+        return { network, keys, progress };
+      })();
+      return started;
+    },
+    async stop() {
+      if (!started) return;
+      await started.catch(() => undefined);
+      started = undefined;
+      if (current) await down(current, silentProgress);
+      current = undefined;
+      if (stateDir && !process.env.MEDPROV_TEST_KEEP_STATE) rmSync(stateDir, { recursive: true, force: true });
+    },
+  };
+}
+
+const main = sharedNetwork('test-network', TEST_CONSORTIUM, TEST_UP_OPTIONS);
+let mainNetwork: Promise<TestNetwork> | undefined;
 
 /** The run's network, brought up on first use (about 15 s on 2 cores with Fabric cached). */
 export function testNetwork(): Promise<TestNetwork> {
-  started ??= (async () => {
-    stateDir = mkdtempSync(path.join(os.tmpdir(), 'medprov-net-'));
-    const fabricHome = installFabric(silentProgress);
-    const basePort = await freeBasePort(stateDir, fabricHome);
-    const log = createWriteStream(path.join(stateDir, 'up.log'));
-    const progress = process.env.MEDPROV_TEST_VERBOSE ? consoleProgress('test-network') : consoleProgress('test-network', log);
-    const network = networkFromEnv({ MEDPROV_STATE_DIR: stateDir, MEDPROV_BASE_PORT: String(basePort), MEDPROV_CONSORTIUM: TEST_CONSORTIUM }, ROOT, fabricHome);
-    current = network;
-    try {
-      await up(network, progress, TEST_UP_OPTIONS);
-    } catch (err) {
-      throw new Error(`the test network did not come up: ${(err as Error).message}\n(its progress: ${path.join(stateDir, 'up.log')}; its logs: ${network.logsDir}; MEDPROV_TEST_KEEP_STATE=1 keeps them)`);
-    }
-    const keys = readApiKeys(network);
-    if (!keys) throw new Error('up wrote no API keys');
-    return {
-      network,
-      keys,
-      progress,
-      gateway(org, role) {
-        const entry = keys.orgs[org];
-        return { url: entry.url, key: entry.keys[role] };
-      },
-    };
-  })();
-  return started;
+  mainNetwork ??= main.get().then(({ network, keys, progress }) => ({
+    network,
+    keys,
+    progress,
+    gateway(org: string, role: string) {
+      const entry = keys.orgs[org];
+      return { url: entry.url, key: entry.keys[role] };
+    },
+  }));
+  return mainNetwork;
 }
 
 /** Every process of the network that still runs (by its pid file). */
@@ -99,10 +136,6 @@ export function survivors(network: Network): string[] {
 
 /** Stops the network (if it was started) and removes its state folder. */
 export async function stopTestNetwork(): Promise<void> {
-  if (!started) return;
-  await started.catch(() => undefined);
-  started = undefined;
-  if (current) await down(current, silentProgress);
-  current = undefined;
-  if (stateDir && !process.env.MEDPROV_TEST_KEEP_STATE) rmSync(stateDir, { recursive: true, force: true });
+  mainNetwork = undefined;
+  await main.stop();
 }
