@@ -18,7 +18,7 @@ import * as path from 'node:path';
 import { readConsortiumFile, type ConsortiumDefinition } from '../../network/src/consortium';
 import { Network } from '../../network/src/network';
 import { down, installFabric, ROOT, up, type UpOptions } from '../../network/src/system';
-import { freeBasePort } from '../../test/integration/network/test-network';
+import { freeNetwork } from '../../test/integration/network/test-network';
 import { ceilingEvaluate, ceilingPut, CEILING_DESCRIPTION } from './lib/ceiling';
 import { benchCommand, benchProgress, networkPids, type BenchNetwork } from './lib/real-network';
 import { envNumber, fmtInt, fmtMs, fmtRatio, medianRun, printHeader, printTable, runBench, summarize, type RunOutcome } from './lib/report';
@@ -41,7 +41,7 @@ const rate = (o: RunOutcome): number => o.ok / o.seconds;
 async function measureMode(label: string, definition: ConsortiumDefinition): Promise<ModeResult> {
   const fabricHome = installFabric(benchProgress);
   const stateDir = mkdtempSync(path.join(os.tmpdir(), `medprov-bench-${definition.ordering}-`));
-  const network = new Network(definition, { root: ROOT, stateDir, basePort: await freeBasePort(stateDir, fabricHome, UP), fabricHome });
+  const network = await freeNetwork((basePort) => new Network(definition, { root: ROOT, stateDir, basePort, fabricHome }), UP);
   try {
     benchProgress.step(`${label}: a fresh network in ${stateDir}, base port ${network.basePort}`);
     const t0 = performance.now();

@@ -29,13 +29,14 @@ import { GATEWAY_ROLES, readApiKeys, type ApiKeys } from '../../../network/src/g
 import { channelMspDir, connectionAs, enrolOrganisation, orgWorkspace, publicRoot, roleUserName } from '../../../network/src/identities';
 import { Network } from '../../../network/src/network';
 import { consoleProgress, silentProgress } from '../../../network/src/progress';
-import { down, installFabric, portsTakenByOthers, ROOT, status, up } from '../../../network/src/system';
+import { down, installFabric, ROOT, status, up } from '../../../network/src/system';
 import { LedgerClient } from '../../../gateway/src/fabric/client';
 import { LedgerError } from '../../../gateway/src/fabric/errors';
 import { certificateAttributes } from '../../../gateway/src/fabric/identities';
 import { runCli } from '../../unit/support/cli-process';
 import { call, uploadForm, verifyUntil } from '../network/flows';
 import { refusalOf, transactionCreator } from '../network/support/peer-cli';
+import { freeNetwork } from '../network/test-network';
 
 const CONSORTIUM = path.join(ROOT, 'test', 'integration', 'deployment', 'consortium-fabric-ca.json');
 
@@ -52,16 +53,6 @@ const attributesOf = (pem: string): Record<string, string> => certificateAttribu
 
 const cn = (pem: string): string | undefined => /CN=([^\n,]+)/.exec(new X509Certificate(pem).subject)?.[1];
 
-/** A base port whose ports (orderers to gateways, and the CAs') are free; offset from the other fixtures' candidates. */
-async function freeBasePort(network: (base: number) => Network): Promise<number> {
-  const slots = 11;
-  for (let i = 0; i < slots * 2; i++) {
-    const base = 20_275 + ((process.pid + 3 + i) % slots) * 1_100;
-    // The CAs' ports are among those checked (identities "fabric-ca").
-    if ((await portsTakenByOthers(network(base), { evm: false })).length === 0) return base;
-  }
-  throw new Error('no free port range for the Fabric CA test network');
-}
 
 describe('Fabric CA per organisation: own identities, role attributes checked by the chaincode (real network)', function () {
   let network: Network;
@@ -76,7 +67,8 @@ describe('Fabric CA per organisation: own identities, role attributes checked by
     const fabricHome = installFabric(silentProgress);
     const definition = readConsortiumFile(CONSORTIUM);
     const make = (basePort: number) => new Network(definition, { root: ROOT, stateDir, basePort, fabricHome });
-    network = make(await freeBasePort(make));
+    // The CAs' ports are among those checked (identities "fabric-ca"); offset from the other fixtures' candidates.
+    network = await freeNetwork(make, { evm: false }, 275);
     const log = createWriteStream(path.join(stateDir, 'up.log'));
     const t0 = Date.now();
     try {

@@ -32,8 +32,9 @@ import { gatewayName, readApiKeys } from '../../../network/src/gateways';
 import { Network } from '../../../network/src/network';
 import { runningPid } from '../../../network/src/processes';
 import { consoleProgress, type Progress } from '../../../network/src/progress';
-import { chaincodeServers, down, installFabric, portsTakenByOthers, ROOT, up, type UpOptions } from '../../../network/src/system';
+import { chaincodeServers, down, installFabric, ROOT, up, type UpOptions } from '../../../network/src/system';
 import { verifyUntil } from '../network/flows';
+import { freeNetwork } from '../network/test-network';
 import { write } from '../network/support/gateway-http';
 import { listeningByPid } from './support';
 
@@ -46,16 +47,6 @@ function files(dir: string, rel = ''): string[] {
   return readdirSync(path.join(dir, rel)).flatMap((e) => (statSync(path.join(dir, rel, e)).isDirectory() ? files(dir, path.join(rel, e)) : [path.join(rel, e)]));
 }
 
-/** A base port whose every port is free on every org's address. */
-async function freeBase(definitionFile: string, stateDir: string, fabricHome: string): Promise<Network> {
-  const definition = readConsortiumFile(definitionFile);
-  for (let i = 0; i < 22; i++) {
-    const base = 20_000 + ((process.pid + 7 + i) % 11) * 1_100;
-    const network = new Network(definition, { root: ROOT, stateDir, basePort: base, fabricHome });
-    if ((await portsTakenByOthers(network, UP)).length === 0) return network;
-  }
-  throw new Error('no free port range for the per-org network');
-}
 
 function anchorBody(tag: string): { recordId: string; docHash: string; patientId: string; category: string; commitment: string } {
   return { recordId: `per-org-${tag}-${randomBytes(4).toString('hex')}`, docHash: randomBytes(32).toString('hex'), patientId: `MRN-PO-${tag}`, category: DISCHARGE, commitment: 'plain' };
@@ -72,7 +63,8 @@ describe('deployment: every organisation at its own address; a member’s bundle
   before(async () => {
     stateDir = mkdtempSync(path.join(os.tmpdir(), 'medprov-per-org-'));
     bundleDir = path.join(stateDir, 'bundle-hospital');
-    network = await freeBase(path.join(ROOT, 'test', 'integration', 'deployment', 'consortium-hosts.json'), path.join(stateDir, 'consortium'), fabricHome);
+    const definition = readConsortiumFile(path.join(ROOT, 'test', 'integration', 'deployment', 'consortium-hosts.json'));
+    network = await freeNetwork((base) => new Network(definition, { root: ROOT, stateDir: path.join(stateDir, 'consortium'), basePort: base, fabricHome }), UP, 7);
     progress = consoleProgress('per-org', createWriteStream(path.join(stateDir, 'up.log')));
     await up(network, progress, UP);
   });

@@ -22,22 +22,14 @@ import { gatewayName, readApiKeys } from '../../../network/src/gateways';
 import { Network, networkFromEnv } from '../../../network/src/network';
 import { runningPid } from '../../../network/src/processes';
 import { consoleProgress, type Progress } from '../../../network/src/progress';
-import { chaincodeServers, down, installFabric, portsTakenByOthers, ROOT, up, type UpOptions } from '../../../network/src/system';
+import { chaincodeServers, down, installFabric, ROOT, up, type UpOptions } from '../../../network/src/system';
 import { verifyUntil } from '../network/flows';
+import { freeNetwork } from '../network/test-network';
 import { call, write } from '../network/support/gateway-http';
 import { hostOfAddress, listeningByPid } from './support';
 
 const UP: UpOptions = { evm: false, gateways: true };
 
-/** The product's network (network/consortium.json: no MEDPROV_CONSORTIUM) on a base port free on every organisation's address. */
-async function productNetwork(stateDir: string, fabricHome: string): Promise<Network> {
-  for (let i = 0; i < 22; i++) {
-    const base = 20_000 + ((process.pid + 3 + i) % 11) * 1_100;
-    const network = networkFromEnv({ MEDPROV_STATE_DIR: stateDir, MEDPROV_BASE_PORT: String(base) }, ROOT, fabricHome);
-    if ((await portsTakenByOthers(network, UP)).length === 0) return network;
-  }
-  throw new Error("no free port range for the product's network");
-}
 
 describe("deployment: the product's consortium (network/consortium.json) — Fabric CA per organisation, each at its own address", function () {
   this.timeout(900_000);
@@ -48,7 +40,8 @@ describe("deployment: the product's consortium (network/consortium.json) — Fab
   before(async () => {
     stateDir = mkdtempSync(path.join(os.tmpdir(), 'medprov-product-'));
     const fabricHome = installFabric(consoleProgress('product', createWriteStream('/dev/null')));
-    network = await productNetwork(path.join(stateDir, 'state'), fabricHome);
+    // The product's network: network/consortium.json (no MEDPROV_CONSORTIUM).
+    network = await freeNetwork((base) => networkFromEnv({ MEDPROV_STATE_DIR: path.join(stateDir, 'state'), MEDPROV_BASE_PORT: String(base) }, ROOT, fabricHome), UP, 3);
     progress = consoleProgress('product', createWriteStream(path.join(stateDir, 'up.log')));
     expect((network.definition as { identities?: string }).identities).to.equal('fabric-ca');
     await up(network, progress, UP);

@@ -45,13 +45,22 @@ export interface TestNetwork {
  * networks of another consortium (`env.MEDPROV_CONSORTIUM`: its organisations' ports are checked).
  */
 export async function freeBasePort(stateDir: string, fabricHome: string, options: UpOptions = TEST_UP_OPTIONS, env: NodeJS.ProcessEnv = { MEDPROV_CONSORTIUM: TEST_CONSORTIUM }): Promise<number> {
-  const slots = 11; // 20000, 21100, … 31000: the last layout ends at 32002
+  const network = await freeNetwork((base) => networkFromEnv({ ...env, MEDPROV_STATE_DIR: stateDir, MEDPROV_BASE_PORT: String(base) }, ROOT, fabricHome), options);
+  return network.basePort;
+}
+
+/**
+ * The network `make(basePort)` on a base port whose every port is free on the addresses its
+ * organisations bind (their CAs' ports included), from the same candidates as `freeBasePort`;
+ * `offset` shifts them (suites whose networks may run at the same time).
+ */
+export async function freeNetwork(make: (basePort: number) => Network, options: UpOptions = TEST_UP_OPTIONS, offset = 0): Promise<Network> {
+  const slots = 11; // 20000, 21100, … 31000 (+ offset): the last layout ends below 32768
   for (let i = 0; i < slots * 2; i++) {
-    const base = 20_000 + ((process.pid + i) % slots) * 1_100;
-    const candidate = networkFromEnv({ ...env, MEDPROV_STATE_DIR: stateDir, MEDPROV_BASE_PORT: String(base) }, ROOT, fabricHome);
-    if ((await portsTakenByOthers(candidate, options)).length === 0) return base;
+    const candidate = make(20_000 + offset + ((process.pid + i) % slots) * 1_100);
+    if ((await portsTakenByOthers(candidate, options)).length === 0) return candidate;
   }
-  throw new Error('no free port range for the test network');
+  throw new Error('no free port range for a test network');
 }
 
 /** A network started by the project's own network layer, as a suite gets it. */
