@@ -14,7 +14,8 @@ describe('gateway: configuration', () => {
     expect(byName).to.deep.equal(byMsp);
     expect(byName.org).to.deep.equal({ name: 'Insurer', mspId: 'InsurerMSP', type: 'insurer' });
     expect(byName.port).to.equal(7000 + PORTS.gateway + 1);
-    expect(byName.fabric.peerEndpoint).to.equal(`127.0.0.1:${7000 + PORTS.orgStride * 2}`);
+    // network/consortium.json puts every organisation at its own address: the Insurer's is 127.0.2.1.
+    expect(byName.fabric.peerEndpoint).to.equal(`127.0.2.1:${7000 + PORTS.orgStride * 2}`);
     expect(byName.fabric.certPath).to.include(path.join('peerOrganizations', 'insurer.medprov.local', 'users', 'User1@insurer.medprov.local'));
   });
 

@@ -88,7 +88,12 @@ describe('Gateway configuration: the enrolled user of each role', () => {
     }
   });
 
-  it('derives none for a cryptogen network (the repository’s consortium): one identity, as before', () => {
-    expect(loadGatewayConfig({ MEDPROV_ORG: 'Hospital' }, ROOT).fabric.roleIdentities).to.equal(undefined);
+  it('derives none for a cryptogen network (the tests’ quick consortium): one identity, as before', () => {
+    const quick = path.join(ROOT, 'test', 'integration', 'network', 'consortium-quick.json');
+    expect(loadGatewayConfig({ MEDPROV_ORG: 'Hospital', MEDPROV_CONSORTIUM: quick }, ROOT).fabric.roleIdentities).to.equal(undefined);
+  });
+
+  it('derives one per role for the repository’s consortium (each organisation’s own Fabric CA)', () => {
+    expect(Object.keys(loadGatewayConfig({ MEDPROV_ORG: 'Hospital' }, ROOT).fabric.roleIdentities ?? {})).to.include.members(['records-officer', 'clinician']);
   });
 });
