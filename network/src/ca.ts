@@ -124,7 +124,7 @@ export function caSpec(network: Network, org: CaOrg): DaemonSpec {
       '--csr.cn',
       `ca.${domain}`,
       '--csr.hosts',
-      [...new Set(['localhost', '127.0.0.1', ca.host, `ca.${domain}`])].join(','),
+      [...new Set([...(network.perOrgHosts ? [] : ['localhost', '127.0.0.1']), ca.host, `ca.${domain}`])].join(','),
       '--tls.enabled',
     ],
     env: {

@@ -101,7 +101,8 @@ interface Enrolment {
 
 function enrolmentsOf(network: Network, ws: OrgWorkspace): Enrolment[] {
   const host = orgHost(network, ws.org);
-  const names = (fqdn: string) => [...new Set([fqdn, 'localhost', '127.0.0.1', host])];
+  // With each organisation at its own address the certificates name only that address (and the node's name).
+  const names = (fqdn: string) => [...new Set(network.perOrgHosts ? [fqdn, host] : [fqdn, 'localhost', '127.0.0.1', host])];
   const user = (name: string) => path.join(ws.ownDir, 'users', `${name}@${ws.domain}`);
   const list: Enrolment[] = [];
   if (ws.org === 'orderer') {

@@ -6,6 +6,7 @@
  *
  * - each organisation's CA, peer, chaincode server and gateway, and the orderers, listen only on
  *   that organisation's address from the configuration;
+ * - TLS certificates name only the organisation's own address (no 127.0.0.1, no localhost);
  * - an API key submits as the organisation's enrolled user of the key's role (its certificate's
  *   `medprov.role`), not as one shared identity;
  * - a document anchored at the Hospital is verified as the original at the Insurer.
@@ -13,8 +14,8 @@
  * @module
  */
 import { expect } from 'chai';
-import { randomBytes } from 'node:crypto';
-import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import { randomBytes, X509Certificate } from 'node:crypto';
+import { createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { allCaOrgs, caServer } from '../../../network/src/ca';
@@ -73,6 +74,23 @@ describe("deployment: the product's consortium (network/consortium.json) — Fab
     for (const c of chaincodeServers(network)) {
       const pid = runningPid(`${network.pidFile(c.name)}.child`);
       for (const a of sockets.get(pid as number) ?? []) expect(hostOfAddress(a), `${c.name} listens on ${a}`).to.equal(hostOfAddress(c.address));
+    }
+  });
+
+  it("TLS certificates from each organisation's CA name its own address and node name, not 127.0.0.1 or localhost", () => {
+    for (const node of [...network.peers, ...network.orderers]) {
+      const san = new X509Certificate(readFileSync(path.join(node.tlsDir, 'server.crt'))).subjectAltName ?? '';
+      expect(san, node.name).to.include(`IP Address:${node.host}`);
+      expect(san, node.name).to.include(`DNS:${node.fqdn}`);
+      expect(san, node.name).to.not.include('127.0.0.1');
+      expect(san, node.name).to.not.include('localhost');
+    }
+    for (const org of allCaOrgs(network)) {
+      const ca = caServer(network, org);
+      const san = new X509Certificate(readFileSync(path.join(ca.home, 'tls-cert.pem'))).subjectAltName ?? '';
+      expect(san, ca.name).to.include(`IP Address:${ca.host}`);
+      expect(san, ca.name).to.not.include('127.0.0.1');
+      expect(san, ca.name).to.not.include('localhost');
     }
   });
 
